@@ -1,0 +1,225 @@
+//! Gaussian affinities calibrated to a perplexity.
+
+use rayon::prelude::*;
+use tsne_core::{Affinity, CsrMatrix, Error, KnnGraph, Result};
+
+/// Per-point Gaussian affinities whose perplexity matches a target (van der Maaten & Hinton
+/// 2008, eq. 1): `p_{j|i} = exp(-beta_i d_ij^2) / sum_k exp(-beta_i d_ik^2)` over the
+/// neighbours of `i`, with `beta_i = 1 / 2 sigma_i^2` found by bisection so that the entropy
+/// `H(P_i) = log(perplexity)` (natural logarithm) to within `tolerance`.
+///
+/// [`Affinity::affinities`] returns the symmetrised joint P `(P + P^T) / 2N`;
+/// [`Perplexity::conditional`] returns the row-stochastic conditional P for asymmetric methods.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Perplexity {
+    perplexity: f64,
+    tolerance: f64,
+}
+
+/// Bisection steps before giving up on a row; each halves the bracket, so 200 reaches the
+/// resolution of `f64` from any start.
+const MAX_STEPS: usize = 200;
+
+impl Perplexity {
+    /// Calibration to `perplexity`, which must be finite and at least 1.
+    pub fn new(perplexity: f64) -> Result<Self> {
+        if !(perplexity.is_finite() && perplexity >= 1.0) {
+            return Err(Error::InvalidParameter {
+                name: "perplexity",
+                reason: format!("must be a finite number >= 1, got {perplexity}"),
+            });
+        }
+        Ok(Self {
+            perplexity,
+            tolerance: 1e-10,
+        })
+    }
+
+    /// The target perplexity.
+    pub fn perplexity(&self) -> f64 {
+        self.perplexity
+    }
+
+    /// The neighbour count this calibration uses for `n` points: `min(n - 1, floor(3 * perplexity))`.
+    pub fn neighbors_for(perplexity: f64, n: usize) -> usize {
+        ((3.0 * perplexity) as usize).min(n.saturating_sub(1))
+    }
+
+    /// Row-stochastic conditional affinities `p_{j|i}` (rows sum to one).
+    pub fn conditional(&self, graph: &KnnGraph) -> Result<CsrMatrix> {
+        let (n, k) = (graph.n(), graph.k());
+        if self.perplexity >= k as f64 {
+            return Err(Error::PerplexityTooLarge {
+                perplexity: self.perplexity,
+                neighbors: k,
+                n,
+            });
+        }
+        if graph.distances_flat().iter().all(|&d| d == 0.0) {
+            return Err(Error::IdenticalPoints { n });
+        }
+        let target = self.perplexity.ln();
+        let rows: Vec<Vec<(u32, f64)>> = (0..n)
+            .into_par_iter()
+            .map_init(
+                || vec![0.0; k],
+                |w, i| {
+                    calibrate_row(graph.distances(i), target, self.tolerance, w);
+                    graph
+                        .neighbors(i)
+                        .iter()
+                        .copied()
+                        .zip(w.iter().copied())
+                        .collect()
+                },
+            )
+            .collect();
+        CsrMatrix::from_rows(rows)
+    }
+}
+
+/// Fills `p` with the Gaussian row over squared distances `d^2` whose entropy is `target`.
+///
+/// Distances are shifted by the smallest one before exponentiating (this cancels in the
+/// normalisation) so that no bandwidth underflows every weight to zero. Returns the entropy
+/// reached; a row whose target is unreachable (more duplicates at distance zero than the
+/// perplexity) ends at the closest reachable entropy instead of failing.
+pub fn calibrate_row(distances: &[f64], target: f64, tolerance: f64, p: &mut [f64]) -> f64 {
+    let d_min2 = distances.iter().fold(f64::INFINITY, |m, &d| m.min(d * d));
+    let (mut lo, mut hi) = (0.0_f64, f64::INFINITY);
+    let mut beta = 1.0 / mean_shifted(distances, d_min2).max(f64::MIN_POSITIVE);
+    let mut entropy = 0.0;
+    for _ in 0..MAX_STEPS {
+        entropy = gaussian_row(distances, d_min2, beta, p);
+        let err = entropy - target;
+        if err.abs() <= tolerance {
+            break;
+        }
+        // Entropy falls as beta grows: too much entropy means beta is too small.
+        if err > 0.0 {
+            lo = beta;
+            beta = if hi.is_finite() {
+                0.5 * (lo + hi)
+            } else {
+                beta * 2.0
+            };
+        } else {
+            hi = beta;
+            beta = 0.5 * (lo + hi);
+        }
+    }
+    entropy
+}
+
+fn mean_shifted(distances: &[f64], d_min2: f64) -> f64 {
+    distances.iter().map(|d| d * d - d_min2).sum::<f64>() / distances.len() as f64
+}
+
+/// Writes the normalised row `exp(-beta (d^2 - d_min^2))` into `p` and returns its entropy
+/// `H = log S + beta E[d^2 - d_min^2]` in nats.
+fn gaussian_row(distances: &[f64], d_min2: f64, beta: f64, p: &mut [f64]) -> f64 {
+    let mut sum = 0.0;
+    let mut weighted = 0.0;
+    for (pj, &d) in p.iter_mut().zip(distances) {
+        let s = d * d - d_min2;
+        let w = (-beta * s).exp();
+        *pj = w;
+        sum += w;
+        weighted += w * s;
+    }
+    // sum >= 1 because the nearest neighbour has weight exp(0).
+    let inv = 1.0 / sum;
+    p.iter_mut().for_each(|v| *v *= inv);
+    sum.ln() + beta * weighted * inv
+}
+
+impl Affinity for Perplexity {
+    fn affinities(&self, graph: &KnnGraph) -> Result<CsrMatrix> {
+        Ok(self.conditional(graph)?.symmetrize())
+    }
+
+    fn neighbors_needed(&self, n: usize) -> usize {
+        Self::neighbors_for(self.perplexity, n)
+    }
+
+    fn name(&self) -> &str {
+        "perplexity"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::BruteForce;
+    use proptest::prelude::*;
+    use rand::{Rng, SeedableRng};
+    use tsne_core::{Matrix, NeighborSearch};
+
+    fn entropy(row: &[f64]) -> f64 {
+        -row.iter()
+            .filter(|&&p| p > 0.0)
+            .map(|&p| p * p.ln())
+            .sum::<f64>()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        /// Every row reaches log(perplexity), rows sum to one, and the joint P is symmetric
+        /// with unit sum.
+        #[test]
+        fn calibration_reaches_the_perplexity(seed in 0u64..1_000_000, n in 12usize..80, dims in 1usize..6, perp in 2.0f64..20.0, spread in 0.01f64..100.0) {
+            let perp = perp.min((n - 2) as f64 / 3.0).max(1.5);
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            let data: Vec<f64> = (0..n * dims).map(|_| rng.gen::<f64>() * spread).collect();
+            let x = Matrix::new(n, dims, data).unwrap();
+            let aff = Perplexity::new(perp).unwrap();
+            let g = BruteForce.search(&x, aff.neighbors_needed(n)).unwrap();
+            let cond = aff.conditional(&g).unwrap();
+            for i in 0..n {
+                let (_, vals) = cond.row(i);
+                prop_assert!((vals.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+                prop_assert!((entropy(vals) - perp.ln()).abs() < 1e-5, "row {} entropy {} target {}", i, entropy(vals), perp.ln());
+            }
+            let p = cond.symmetrize();
+            prop_assert!(p.is_symmetric(1e-15));
+            prop_assert!((p.sum() - 1.0).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn perplexity_must_be_below_neighbour_count() {
+        let x = Matrix::new(4, 1, vec![0.0, 1.0, 2.0, 4.0]).unwrap();
+        let g = BruteForce.search(&x, 3).unwrap();
+        let err = Perplexity::new(3.0).unwrap().conditional(&g).unwrap_err();
+        assert_eq!(
+            err,
+            Error::PerplexityTooLarge {
+                perplexity: 3.0,
+                neighbors: 3,
+                n: 4
+            }
+        );
+    }
+
+    #[test]
+    fn identical_points_are_an_error_not_nan() {
+        let x = Matrix::new(10, 2, vec![1.0; 20]).unwrap();
+        let g = BruteForce.search(&x, 6).unwrap();
+        assert_eq!(
+            Perplexity::new(2.0).unwrap().conditional(&g),
+            Err(Error::IdenticalPoints { n: 10 })
+        );
+    }
+
+    #[test]
+    fn duplicates_give_finite_rows() {
+        // Five copies of one point and a few others: rows stay finite and stochastic.
+        let x = Matrix::new(9, 1, vec![0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 2.0, 3.0, 5.0]).unwrap();
+        let g = BruteForce.search(&x, 6).unwrap();
+        let p = Perplexity::new(2.0).unwrap().conditional(&g).unwrap();
+        for i in 0..9 {
+            let s: f64 = p.row(i).1.iter().sum();
+            assert!((s - 1.0).abs() < 1e-12 && p.row(i).1.iter().all(|v| v.is_finite()));
+        }
+    }
+}

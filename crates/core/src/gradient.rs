@@ -1,0 +1,83 @@
+//! The attractive half of the t-SNE gradient and the KL divergence, from sparse P.
+//!
+//! With `q_ij = w_ij / Z` the KL gradient is (van der Maaten 2014, eq. 4, generalised to the
+//! [`StudentT`] kernel)
+//!
+//! `dC/dy_i = 4 [ sum_j p_ij u_ij (y_i - y_j)  -  (1/Z) sum_j w_ij u_ij (y_i - y_j) ]`
+//!
+//! The first sum (attraction) runs over the non-zeros of P and is computed here; the second
+//! (repulsion) and `Z` come from a [`Repulsion`](crate::Repulsion) backend.
+
+use rayon::prelude::*;
+
+use crate::{CsrMatrix, Matrix, StudentT};
+
+/// Squared Euclidean distance between two equal-length slices.
+#[inline]
+pub fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
+}
+
+/// Writes `out_i = sum_j p_ij u_ij (y_i - y_j)` (row-major, `n * dims`), parallel over rows.
+///
+/// Each row is summed in the fixed order of P's columns, so the result does not depend on the
+/// number of threads.
+pub fn attractive_forces(p: &CsrMatrix, y: &Matrix, kernel: StudentT, out: &mut [f64]) {
+    let d = y.cols();
+    debug_assert_eq!(out.len(), y.rows() * d);
+    out.par_chunks_mut(d).enumerate().for_each(|(i, f)| {
+        f.fill(0.0);
+        let yi = y.row(i);
+        let (cols, vals) = p.row(i);
+        for (&j, &pij) in cols.iter().zip(vals) {
+            let yj = y.row(j as usize);
+            let (_, u) = kernel.weights(squared_distance(yi, yj));
+            let s = pij * u;
+            for k in 0..d {
+                f[k] += s * (yi[k] - yj[k]);
+            }
+        }
+    });
+}
+
+/// `KL(P || Q) = sum_ij p_ij log(p_ij / q_ij)` with `q_ij = w_ij / z`, over the non-zeros of P.
+///
+/// Exact whenever `z` is the exact normalisation `sum_{k != l} w_kl`; with an approximate `z`
+/// (Barnes-Hut, FFT) it carries that approximation. P must sum to one.
+pub fn kl_divergence(p: &CsrMatrix, y: &Matrix, kernel: StudentT, z: f64) -> f64 {
+    let log_z = z.ln();
+    let per_row: Vec<f64> = (0..p.n())
+        .into_par_iter()
+        .map(|i| {
+            let yi = y.row(i);
+            let (cols, vals) = p.row(i);
+            let mut s = 0.0;
+            for (&j, &pij) in cols.iter().zip(vals) {
+                if pij > 0.0 {
+                    let w = kernel.weight(squared_distance(yi, y.row(j as usize)));
+                    s += pij * (pij.ln() - w.ln() + log_z);
+                }
+            }
+            s
+        })
+        .collect();
+    per_row.iter().sum()
+}
+
+/// Combines the two halves into the gradient divided by four, `g_i = e * attr_i - rep_i / z`,
+/// where `e` is the exaggeration applied to P. Returns the squared norm of `g`.
+pub fn combine_gradient(
+    attr: &[f64],
+    rep: &[f64],
+    z: f64,
+    exaggeration: f64,
+    out: &mut [f64],
+) -> f64 {
+    let inv_z = 1.0 / z;
+    let mut norm2 = 0.0;
+    for ((g, a), r) in out.iter_mut().zip(attr).zip(rep) {
+        *g = exaggeration * a - r * inv_z;
+        norm2 += *g * *g;
+    }
+    norm2
+}

@@ -1,0 +1,95 @@
+//! The k-nearest-neighbour graph.
+
+use crate::{Error, Result};
+
+/// For each of `n` points, its `k` nearest other points and their Euclidean distances.
+///
+/// Row `i` occupies `indices[i*k..(i+1)*k]` and `distances[i*k..(i+1)*k]`, sorted by increasing
+/// distance (ties broken by index). A point is never its own neighbour.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KnnGraph {
+    n: usize,
+    k: usize,
+    indices: Vec<u32>,
+    distances: Vec<f64>,
+}
+
+impl KnnGraph {
+    /// Builds and validates a graph: index range, no self-loops, finite non-negative distances.
+    pub fn new(n: usize, k: usize, indices: Vec<u32>, distances: Vec<f64>) -> Result<Self> {
+        let what = "neighbour graph";
+        if k == 0 || k >= n {
+            return Err(Error::TooManyNeighbors { k, n });
+        }
+        if indices.len() != n * k || distances.len() != n * k {
+            return Err(Error::InvalidGraph {
+                what,
+                reason: format!(
+                    "expected {} entries for n = {n}, k = {k}, found {} indices and {} distances",
+                    n * k,
+                    indices.len(),
+                    distances.len()
+                ),
+            });
+        }
+        for (pos, (&j, &d)) in indices.iter().zip(&distances).enumerate() {
+            let i = pos / k;
+            if j as usize >= n {
+                return Err(Error::InvalidGraph {
+                    what,
+                    reason: format!("row {i} names point {j}, but there are {n} points"),
+                });
+            }
+            if j as usize == i {
+                return Err(Error::InvalidGraph {
+                    what,
+                    reason: format!("row {i} lists itself as a neighbour"),
+                });
+            }
+            if !d.is_finite() || d < 0.0 {
+                return Err(Error::InvalidGraph {
+                    what,
+                    reason: format!("row {i} has distance {d}"),
+                });
+            }
+        }
+        Ok(Self {
+            n,
+            k,
+            indices,
+            distances,
+        })
+    }
+
+    /// Number of points.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// Neighbours per point.
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    /// Neighbour indices of point `i`.
+    #[inline]
+    pub fn neighbors(&self, i: usize) -> &[u32] {
+        &self.indices[i * self.k..(i + 1) * self.k]
+    }
+
+    /// Distances from point `i` to its neighbours, in the order of [`KnnGraph::neighbors`].
+    #[inline]
+    pub fn distances(&self, i: usize) -> &[f64] {
+        &self.distances[i * self.k..(i + 1) * self.k]
+    }
+
+    /// All indices, row-major.
+    pub fn indices_flat(&self) -> &[u32] {
+        &self.indices
+    }
+
+    /// All distances, row-major.
+    pub fn distances_flat(&self) -> &[f64] {
+        &self.distances
+    }
+}

@@ -1,0 +1,37 @@
+//! Shared vocabulary of the t-SNE workspace: data types, backend traits, the kernel, the
+//! gradient and the error type.
+//!
+//! The main design choice: every stage of t-SNE is a trait with one required method
+//! ([`NeighborSearch`], [`Affinity`], [`Repulsion`], [`Optimizer`], [`Initializer`]), and the
+//! mathematics every backend shares (the [`StudentT`] kernel, the attractive forces, the KL
+//! divergence) lives here once. This crate never does I/O.
+//!
+//! ```
+//! use tsne_core::{gradient, CsrMatrix, Matrix, StudentT};
+//!
+//! // Two points with p_01 = p_10 = 1/2, one unit apart.
+//! let p = CsrMatrix::from_rows(vec![vec![(1, 0.5)], vec![(0, 0.5)]])?;
+//! let y = Matrix::new(2, 1, vec![0.0, 1.0])?;
+//! let mut attr = vec![0.0; 2];
+//! gradient::attractive_forces(&p, &y, StudentT::CAUCHY, &mut attr);
+//! // p_01 * u_01 * (y_0 - y_1) with u = 1 / (1 + 1) = 1/2.
+//! assert_eq!(attr, vec![-0.25, 0.25]);
+//! # Ok::<(), tsne_core::Error>(())
+//! ```
+
+mod error;
+pub mod gradient;
+mod kernel;
+mod knn;
+mod matrix;
+mod sparse;
+mod traits;
+
+pub use error::{Error, Result};
+pub use kernel::StudentT;
+pub use knn::KnnGraph;
+pub use matrix::Matrix;
+pub use sparse::CsrMatrix;
+pub use traits::{
+    Affinity, Initializer, NeighborSearch, OptimizeReport, Optimizer, Phase, Progress, Repulsion,
+};

@@ -1,0 +1,248 @@
+//! Compressed sparse row matrices for the affinities P.
+
+use crate::{Error, Result};
+
+/// A square `n x n` sparse matrix in CSR form with sorted, unique column indices per row.
+///
+/// Holds conditional affinities `p_{j|i}` (rows sum to one) or joint affinities `p_ij`
+/// (symmetric, grand sum one). Memory is O(nnz), never O(n^2) unless the data is dense.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CsrMatrix {
+    n: usize,
+    indptr: Vec<usize>,
+    indices: Vec<u32>,
+    values: Vec<f64>,
+}
+
+impl CsrMatrix {
+    /// Builds and validates: monotone `indptr`, sorted unique in-range columns, finite
+    /// non-negative values, no diagonal entries.
+    pub fn new(n: usize, indptr: Vec<usize>, indices: Vec<u32>, values: Vec<f64>) -> Result<Self> {
+        let what = "sparse affinity matrix";
+        let bad = |reason: String| Err(Error::InvalidGraph { what, reason });
+        if indptr.len() != n + 1
+            || indptr[0] != 0
+            || indptr[n] != indices.len()
+            || indices.len() != values.len()
+        {
+            return bad(format!(
+                "inconsistent CSR arrays (n = {n}, indptr {}, indices {}, values {})",
+                indptr.len(),
+                indices.len(),
+                values.len()
+            ));
+        }
+        for i in 0..n {
+            let (a, b) = (indptr[i], indptr[i + 1]);
+            if a > b {
+                return bad(format!("row pointer decreases at row {i}"));
+            }
+            for t in a..b {
+                let j = indices[t] as usize;
+                if j >= n {
+                    return bad(format!("row {i} names column {j} of {n}"));
+                }
+                if j == i {
+                    return bad(format!("row {i} has a diagonal entry"));
+                }
+                if t > a && indices[t - 1] >= indices[t] {
+                    return bad(format!("row {i} columns are not sorted and unique"));
+                }
+                let v = values[t];
+                if !v.is_finite() || v < 0.0 {
+                    return bad(format!("row {i} has value {v}"));
+                }
+            }
+        }
+        Ok(Self {
+            n,
+            indptr,
+            indices,
+            values,
+        })
+    }
+
+    /// Assembles from per-row `(column, value)` lists, sorting each row and summing duplicates.
+    pub fn from_rows(rows: Vec<Vec<(u32, f64)>>) -> Result<Self> {
+        let n = rows.len();
+        let mut indptr = Vec::with_capacity(n + 1);
+        indptr.push(0);
+        let mut indices = Vec::new();
+        let mut values = Vec::new();
+        for mut row in rows {
+            row.sort_by_key(|&(j, _)| j);
+            let start = indices.len();
+            for (j, v) in row {
+                if indices.len() > start && *indices.last().unwrap() == j {
+                    *values.last_mut().unwrap() += v;
+                } else {
+                    indices.push(j);
+                    values.push(v);
+                }
+            }
+            indptr.push(indices.len());
+        }
+        Self::new(n, indptr, indices, values)
+    }
+
+    /// Side length.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// Number of stored entries.
+    pub fn nnz(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Column indices and values of row `i`.
+    #[inline]
+    pub fn row(&self, i: usize) -> (&[u32], &[f64]) {
+        let r = self.indptr[i]..self.indptr[i + 1];
+        (&self.indices[r.clone()], &self.values[r])
+    }
+
+    /// Row pointers (length `n + 1`).
+    pub fn indptr(&self) -> &[usize] {
+        &self.indptr
+    }
+
+    /// Column indices of all entries.
+    pub fn indices(&self) -> &[u32] {
+        &self.indices
+    }
+
+    /// Values of all entries.
+    pub fn values(&self) -> &[f64] {
+        &self.values
+    }
+
+    /// Sum of all entries.
+    pub fn sum(&self) -> f64 {
+        self.values.iter().sum()
+    }
+
+    /// Entry `(i, j)`, zero when not stored.
+    pub fn get(&self, i: usize, j: usize) -> f64 {
+        let (cols, vals) = self.row(i);
+        cols.binary_search(&(j as u32)).map_or(0.0, |t| vals[t])
+    }
+
+    /// The transpose, in O(nnz).
+    pub fn transpose(&self) -> Self {
+        let mut counts = vec![0usize; self.n + 1];
+        for &j in &self.indices {
+            counts[j as usize + 1] += 1;
+        }
+        for i in 0..self.n {
+            counts[i + 1] += counts[i];
+        }
+        let indptr = counts.clone();
+        let mut next = counts;
+        let mut indices = vec![0u32; self.nnz()];
+        let mut values = vec![0.0; self.nnz()];
+        // Rows are visited in increasing order, so each transposed row comes out sorted.
+        for i in 0..self.n {
+            let (cols, vals) = self.row(i);
+            for (&j, &v) in cols.iter().zip(vals) {
+                let t = next[j as usize];
+                indices[t] = i as u32;
+                values[t] = v;
+                next[j as usize] += 1;
+            }
+        }
+        Self {
+            n: self.n,
+            indptr,
+            indices,
+            values,
+        }
+    }
+
+    /// Joint affinities from conditional ones: `p_ij = (p_{j|i} + p_{i|j}) / 2N`
+    /// (van der Maaten & Hinton 2008, eq. 5 and after), computed sparsely in O(nnz).
+    ///
+    /// The result is symmetric and sums to one when every row of `self` sums to one.
+    pub fn symmetrize(&self) -> Self {
+        let t = self.transpose();
+        let scale = 0.5 / self.n as f64;
+        let mut indptr = Vec::with_capacity(self.n + 1);
+        indptr.push(0);
+        let mut indices = Vec::with_capacity(self.nnz() * 2);
+        let mut values = Vec::with_capacity(self.nnz() * 2);
+        for i in 0..self.n {
+            let (ca, va) = self.row(i);
+            let (cb, vb) = t.row(i);
+            let (mut a, mut b) = (0, 0);
+            while a < ca.len() || b < cb.len() {
+                let ja = ca.get(a).copied().unwrap_or(u32::MAX);
+                let jb = cb.get(b).copied().unwrap_or(u32::MAX);
+                let (j, v) = if ja == jb {
+                    a += 1;
+                    b += 1;
+                    (ja, va[a - 1] + vb[b - 1])
+                } else if ja < jb {
+                    a += 1;
+                    (ja, va[a - 1])
+                } else {
+                    b += 1;
+                    (jb, vb[b - 1])
+                };
+                indices.push(j);
+                values.push(v * scale);
+            }
+            indptr.push(indices.len());
+        }
+        Self {
+            n: self.n,
+            indptr,
+            indices,
+            values,
+        }
+    }
+
+    /// Whether `self` equals its transpose to a relative tolerance.
+    pub fn is_symmetric(&self, rel_tol: f64) -> bool {
+        let t = self.transpose();
+        self.indices == t.indices
+            && self
+                .values
+                .iter()
+                .zip(&t.values)
+                .all(|(a, b)| (a - b).abs() <= rel_tol * a.abs().max(b.abs()))
+    }
+
+    /// Multiplies every value by `factor`.
+    pub fn scale(&mut self, factor: f64) {
+        self.values.iter_mut().for_each(|v| *v *= factor);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symmetrize_averages_both_directions() {
+        // Rows sum to one; (0,1) present in both directions, (1,2) and (2,0) one-way.
+        let p = CsrMatrix::from_rows(vec![
+            vec![(1, 1.0)],
+            vec![(0, 0.25), (2, 0.75)],
+            vec![(0, 1.0)],
+        ])
+        .unwrap();
+        let s = p.symmetrize();
+        assert!(s.is_symmetric(0.0));
+        assert!((s.sum() - 1.0).abs() < 1e-15);
+        assert!((s.get(0, 1) - (1.0 + 0.25) / 6.0).abs() < 1e-15);
+        assert!((s.get(1, 2) - 0.75 / 6.0).abs() < 1e-15);
+        assert!((s.get(2, 0) - 1.0 / 6.0).abs() < 1e-15);
+    }
+
+    #[test]
+    fn rejects_diagonal_and_unsorted() {
+        assert!(CsrMatrix::new(2, vec![0, 1, 1], vec![0], vec![1.0]).is_err());
+        assert!(CsrMatrix::new(3, vec![0, 2, 2, 2], vec![2, 1], vec![1.0, 1.0]).is_err());
+        assert!(CsrMatrix::new(2, vec![0, 1, 1], vec![1], vec![f64::NAN]).is_err());
+    }
+}

@@ -1,0 +1,283 @@
+//! Initial embeddings.
+//!
+//! The main design choice: every initialiser returns a small embedding (standard deviation of
+//! the first coordinate `1e-4` by default) so that early exaggeration starts from a compact
+//! configuration, and every random choice flows from one `u64` seed through ChaCha8, whose
+//! stream is fixed across platforms and `rand` releases.
+//!
+//! ```
+//! use tsne_core::{Initializer, Matrix};
+//! use tsne_init::Pca;
+//!
+//! let x = Matrix::new(4, 2, vec![0.0, 0.0, 1.0, 0.1, 2.0, -0.1, 3.0, 0.0])?;
+//! let y = Pca::default().initialize(&x, 1, 0)?;
+//! assert!((y.column_std(0) - 1e-4).abs() < 1e-12);
+//! # Ok::<(), tsne_core::Error>(())
+//! ```
+
+use nalgebra::{DMatrix, SymmetricEigen};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Normal};
+use rayon::prelude::*;
+use tsne_core::{Error, Initializer, Matrix, Result};
+
+/// The standard deviation t-SNE implementations start from.
+pub const DEFAULT_STD: f64 = 1e-4;
+
+fn check_std(std: f64) -> Result<f64> {
+    if std.is_finite() && std > 0.0 {
+        Ok(std)
+    } else {
+        Err(Error::InvalidParameter {
+            name: "init_std",
+            reason: format!("must be finite and positive, got {std}"),
+        })
+    }
+}
+
+/// Independent `N(0, std^2)` coordinates.
+#[derive(Debug, Clone, Copy)]
+pub struct Random {
+    std: f64,
+}
+
+impl Random {
+    /// Coordinates with standard deviation `std`.
+    pub fn new(std: f64) -> Result<Self> {
+        Ok(Self {
+            std: check_std(std)?,
+        })
+    }
+}
+
+impl Default for Random {
+    fn default() -> Self {
+        Self { std: DEFAULT_STD }
+    }
+}
+
+impl Initializer for Random {
+    fn initialize(&self, points: &Matrix, dims: usize, seed: u64) -> Result<Matrix> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let normal = Normal::new(0.0, self.std).expect("std checked positive");
+        let data = (0..points.rows() * dims)
+            .map(|_| normal.sample(&mut rng))
+            .collect();
+        Matrix::new(points.rows(), dims, data)
+    }
+
+    fn name(&self) -> &str {
+        "random"
+    }
+}
+
+/// Projection on the leading principal components, rescaled so that the first coordinate has
+/// standard deviation `std` (Kobak & Berens 2019).
+///
+/// The covariance is accumulated over fixed blocks of rows and summed in block order, so the
+/// result does not depend on the thread count. Each component's sign is fixed so that its
+/// largest-magnitude loading is positive.
+#[derive(Debug, Clone, Copy)]
+pub struct Pca {
+    std: f64,
+}
+
+impl Pca {
+    /// PCA initialisation with first-coordinate standard deviation `std`.
+    pub fn new(std: f64) -> Result<Self> {
+        Ok(Self {
+            std: check_std(std)?,
+        })
+    }
+}
+
+impl Default for Pca {
+    fn default() -> Self {
+        Self { std: DEFAULT_STD }
+    }
+}
+
+/// Rows per block of the covariance sum; fixed so the summation order is too.
+const BLOCK: usize = 256;
+
+/// The `dims` leading principal axes of `points` as columns of a `d x dims` matrix, and the
+/// column means.
+pub fn principal_axes(points: &Matrix, dims: usize) -> Result<(DMatrix<f64>, Vec<f64>)> {
+    let (n, d) = (points.rows(), points.cols());
+    if dims > d {
+        return Err(Error::InvalidParameter {
+            name: "dims",
+            reason: format!("PCA cannot give {dims} components from {d}-dimensional data"),
+        });
+    }
+    let mut mean = vec![0.0; d];
+    for i in 0..n {
+        for (m, v) in mean.iter_mut().zip(points.row(i)) {
+            *m += v;
+        }
+    }
+    mean.iter_mut().for_each(|m| *m /= n as f64);
+    let partials: Vec<Vec<f64>> = (0..n.div_ceil(BLOCK))
+        .into_par_iter()
+        .map(|b| {
+            let mut c = vec![0.0; d * d];
+            let mut x = vec![0.0; d];
+            for i in b * BLOCK..((b + 1) * BLOCK).min(n) {
+                for ((xv, v), m) in x.iter_mut().zip(points.row(i)).zip(&mean) {
+                    *xv = v - m;
+                }
+                for a in 0..d {
+                    let xa = x[a];
+                    let row = &mut c[a * d..a * d + a + 1];
+                    for (cv, xb) in row.iter_mut().zip(&x[..=a]) {
+                        *cv += xa * xb;
+                    }
+                }
+            }
+            c
+        })
+        .collect();
+    let mut cov = DMatrix::<f64>::zeros(d, d);
+    for c in &partials {
+        for a in 0..d {
+            for b in 0..=a {
+                cov[(a, b)] += c[a * d + b];
+            }
+        }
+    }
+    for a in 0..d {
+        for b in 0..a {
+            cov[(b, a)] = cov[(a, b)];
+        }
+    }
+    let eig = SymmetricEigen::new(cov);
+    let mut order: Vec<usize> = (0..d).collect();
+    order.sort_by(|&a, &b| {
+        eig.eigenvalues[b]
+            .total_cmp(&eig.eigenvalues[a])
+            .then(a.cmp(&b))
+    });
+    let mut axes = DMatrix::<f64>::zeros(d, dims);
+    for (c, &src) in order.iter().take(dims).enumerate() {
+        let v = eig.eigenvectors.column(src);
+        let pivot = v
+            .iter()
+            .copied()
+            .fold(0.0_f64, |m, x| if x.abs() > m.abs() { x } else { m });
+        let sign = if pivot < 0.0 { -1.0 } else { 1.0 };
+        for r in 0..d {
+            axes[(r, c)] = sign * v[r];
+        }
+    }
+    Ok((axes, mean))
+}
+
+impl Initializer for Pca {
+    fn initialize(&self, points: &Matrix, dims: usize, _seed: u64) -> Result<Matrix> {
+        let (n, d) = (points.rows(), points.cols());
+        let (axes, mean) = principal_axes(points, dims)?;
+        let mut data = vec![0.0; n * dims];
+        data.par_chunks_mut(dims).enumerate().for_each(|(i, out)| {
+            for (c, o) in out.iter_mut().enumerate() {
+                *o = (0..d)
+                    .map(|r| (points.row(i)[r] - mean[r]) * axes[(r, c)])
+                    .sum();
+            }
+        });
+        let mut y = Matrix::new(n, dims, data)?;
+        let s = y.column_std(0);
+        if !(s > 0.0) {
+            return Err(Error::IdenticalPoints { n });
+        }
+        let scale = self.std / s;
+        y.as_mut_slice().iter_mut().for_each(|v| *v *= scale);
+        Ok(y)
+    }
+
+    fn name(&self) -> &str {
+        "pca"
+    }
+}
+
+/// A user-supplied starting embedding.
+#[derive(Debug, Clone)]
+pub struct Given {
+    embedding: Matrix,
+}
+
+impl Given {
+    /// Starts from `embedding` as is.
+    pub fn new(embedding: Matrix) -> Self {
+        Self { embedding }
+    }
+}
+
+impl Initializer for Given {
+    fn initialize(&self, points: &Matrix, dims: usize, _seed: u64) -> Result<Matrix> {
+        if self.embedding.rows() != points.rows() {
+            return Err(Error::DimensionMismatch {
+                what: "initial embedding rows",
+                expected: points.rows(),
+                found: self.embedding.rows(),
+            });
+        }
+        if self.embedding.cols() != dims {
+            return Err(Error::DimensionMismatch {
+                what: "initial embedding columns",
+                expected: dims,
+                found: self.embedding.cols(),
+            });
+        }
+        Ok(self.embedding.clone())
+    }
+
+    fn name(&self) -> &str {
+        "given"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pca_recovers_the_dominant_direction() {
+        // Points along (3, 4)/5 with a little noise orthogonal to it.
+        let rows: Vec<Vec<f64>> = (0..50)
+            .map(|i| {
+                let t = i as f64 - 25.0;
+                let e = if i % 2 == 0 { 0.01 } else { -0.01 };
+                vec![0.6 * t - 0.8 * e, 0.8 * t + 0.6 * e]
+            })
+            .collect();
+        let x = Matrix::from_rows(&rows).unwrap();
+        let (axes, _) = principal_axes(&x, 1).unwrap();
+        assert!((axes[(0, 0)] - 0.6).abs() < 1e-6 && (axes[(1, 0)] - 0.8).abs() < 1e-6);
+        let y = Pca::default().initialize(&x, 2, 0).unwrap();
+        assert!((y.column_std(0) - DEFAULT_STD).abs() < 1e-15);
+        assert!(y.column_std(1) < 1e-3 * DEFAULT_STD);
+    }
+
+    #[test]
+    fn random_is_seeded() {
+        let x = Matrix::zeros(100, 3);
+        let a = Random::default().initialize(&x, 2, 7).unwrap();
+        let b = Random::default().initialize(&x, 2, 7).unwrap();
+        let c = Random::default().initialize(&x, 2, 8).unwrap();
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert!((a.column_std(0) - DEFAULT_STD).abs() < 0.3 * DEFAULT_STD);
+    }
+
+    #[test]
+    fn given_checks_shape() {
+        let x = Matrix::zeros(3, 5);
+        let g = Given::new(Matrix::zeros(3, 2));
+        assert!(g.initialize(&x, 2, 0).is_ok());
+        assert!(matches!(
+            g.initialize(&x, 3, 0),
+            Err(Error::DimensionMismatch { .. })
+        ));
+    }
+}

@@ -1,0 +1,412 @@
+//! The builder, the validated configuration, and `fit`.
+
+use std::time::{Duration, Instant};
+
+use tsne_affinity::{BruteForce, Perplexity};
+use tsne_core::{
+    Affinity, Error, Initializer, Matrix, NeighborSearch, Optimizer, Progress, Repulsion, Result,
+    StudentT,
+};
+use tsne_init::{Pca, Random};
+use tsne_optim::{GradientDescent, LearningRate, Schedule};
+use tsne_repulsion::Exact;
+
+/// How neighbours are found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NeighborMethod {
+    /// Brute-force search for `k = min(n - 1, 3 * perplexity)` neighbours.
+    #[default]
+    Exact,
+    /// Every other point is a neighbour (`k = n - 1`): the dense exact P, O(n^2) memory.
+    Dense,
+}
+
+/// How repulsive forces are computed.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum RepulsionMethod {
+    /// All pairs, O(n^2) per iteration.
+    #[default]
+    Exact,
+}
+
+/// How the embedding starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Init {
+    /// Leading principal components scaled to standard deviation `1e-4`.
+    #[default]
+    Pca,
+    /// Gaussian noise with standard deviation `1e-4`.
+    Random,
+}
+
+/// Unchecked parameters; [`TSneBuilder::build`] checks them.
+pub struct TSneBuilder {
+    dims: usize,
+    perplexity: f64,
+    schedule: Schedule,
+    dof: f64,
+    seed: u64,
+    threads: Option<usize>,
+    neighbor_method: NeighborMethod,
+    repulsion_method: RepulsionMethod,
+    init: Init,
+    custom_neighbors: Option<Box<dyn NeighborSearch>>,
+    custom_affinity: Option<Box<dyn Affinity>>,
+    custom_repulsion: Option<Box<dyn Repulsion>>,
+    custom_init: Option<Box<dyn Initializer>>,
+}
+
+impl Default for TSneBuilder {
+    fn default() -> Self {
+        Self {
+            dims: 2,
+            perplexity: 30.0,
+            schedule: Schedule::default(),
+            dof: 1.0,
+            seed: 0,
+            threads: None,
+            neighbor_method: NeighborMethod::default(),
+            repulsion_method: RepulsionMethod::default(),
+            init: Init::default(),
+            custom_neighbors: None,
+            custom_affinity: None,
+            custom_repulsion: None,
+            custom_init: None,
+        }
+    }
+}
+
+impl TSneBuilder {
+    /// Embedding dimension (default 2).
+    pub fn dims(mut self, dims: usize) -> Self {
+        self.dims = dims;
+        self
+    }
+    /// Target perplexity of the Gaussian input affinities (default 30).
+    pub fn perplexity(mut self, perplexity: f64) -> Self {
+        self.perplexity = perplexity;
+        self
+    }
+    /// Total iterations including early exaggeration (default 1000).
+    pub fn iterations(mut self, iterations: usize) -> Self {
+        self.schedule.iterations = iterations;
+        self
+    }
+    /// Iterations of early exaggeration (default 250).
+    pub fn exaggeration_iterations(mut self, iterations: usize) -> Self {
+        self.schedule.exaggeration_iterations = iterations;
+        self
+    }
+    /// Early-exaggeration factor (default 12).
+    pub fn early_exaggeration(mut self, factor: f64) -> Self {
+        self.schedule.early_exaggeration = factor;
+        self
+    }
+    /// Exaggeration after the early phase (default 1).
+    pub fn exaggeration(mut self, factor: f64) -> Self {
+        self.schedule.final_exaggeration = factor;
+        self
+    }
+    /// Learning rate (default `auto`, `max(n / early_exaggeration, 50)`).
+    pub fn learning_rate(mut self, rate: LearningRate) -> Self {
+        self.schedule.learning_rate = rate;
+        self
+    }
+    /// Momentum during and after early exaggeration (default 0.5 and 0.8).
+    pub fn momentum(mut self, early: f64, late: f64) -> Self {
+        self.schedule.momentum_early = early;
+        self.schedule.momentum_final = late;
+        self
+    }
+    /// Report the KL divergence every `every` iterations (default 50; 0 only at the end).
+    pub fn kl_every(mut self, every: usize) -> Self {
+        self.schedule.kl_every = every;
+        self
+    }
+    /// The whole optimisation schedule at once.
+    pub fn schedule(mut self, schedule: Schedule) -> Self {
+        self.schedule = schedule;
+        self
+    }
+    /// Degrees of freedom of the output kernel (default 1, the Cauchy kernel of t-SNE).
+    pub fn dof(mut self, dof: f64) -> Self {
+        self.dof = dof;
+        self
+    }
+    /// Seed of every random choice (default 0).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+    /// Worker threads (default: rayon's global pool, one per core). Results do not depend on it.
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = Some(threads);
+        self
+    }
+    /// Neighbour method (default exact kNN).
+    pub fn neighbors(mut self, method: NeighborMethod) -> Self {
+        self.neighbor_method = method;
+        self
+    }
+    /// Repulsion method (default exact).
+    pub fn repulsion(mut self, method: RepulsionMethod) -> Self {
+        self.repulsion_method = method;
+        self
+    }
+    /// Initialisation (default PCA).
+    pub fn init(mut self, init: Init) -> Self {
+        self.init = init;
+        self
+    }
+    /// Use a user-written neighbour search instead of [`NeighborMethod`].
+    pub fn neighbor_search(mut self, search: impl NeighborSearch + 'static) -> Self {
+        self.custom_neighbors = Some(Box::new(search));
+        self
+    }
+    /// Use a user-written affinity instead of perplexity calibration.
+    pub fn affinity(mut self, affinity: impl Affinity + 'static) -> Self {
+        self.custom_affinity = Some(Box::new(affinity));
+        self
+    }
+    /// Use a user-written repulsion backend instead of [`RepulsionMethod`].
+    pub fn repulsion_backend(mut self, repulsion: impl Repulsion + 'static) -> Self {
+        self.custom_repulsion = Some(Box::new(repulsion));
+        self
+    }
+    /// Use a user-written initialiser instead of [`Init`].
+    pub fn initializer(mut self, init: impl Initializer + 'static) -> Self {
+        self.custom_init = Some(Box::new(init));
+        self
+    }
+
+    /// Checks every parameter and assembles the backends.
+    pub fn build(self) -> Result<TSne> {
+        if !(1..=16).contains(&self.dims) {
+            return Err(Error::InvalidParameter {
+                name: "dims",
+                reason: format!("must be between 1 and 16, got {}", self.dims),
+            });
+        }
+        if self.threads == Some(0) {
+            return Err(Error::InvalidParameter {
+                name: "threads",
+                reason: "must be at least 1".into(),
+            });
+        }
+        let kernel = StudentT::new(self.dof)?;
+        let optimizer = GradientDescent::new(self.schedule)?;
+        let affinity: Box<dyn Affinity> = match self.custom_affinity {
+            Some(a) => a,
+            None => Box::new(Perplexity::new(self.perplexity)?),
+        };
+        let neighbors: Box<dyn NeighborSearch> = self
+            .custom_neighbors
+            .unwrap_or_else(|| Box::new(BruteForce));
+        let repulsion: Box<dyn Repulsion> = match self.custom_repulsion {
+            Some(r) => r,
+            None => match self.repulsion_method {
+                RepulsionMethod::Exact => Box::new(Exact::new()),
+            },
+        };
+        let initializer: Box<dyn Initializer> = match self.custom_init {
+            Some(i) => i,
+            None => match self.init {
+                Init::Pca => Box::new(Pca::default()),
+                Init::Random => Box::new(Random::default()),
+            },
+        };
+        let pool = match self.threads {
+            Some(t) => Some(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(t)
+                    .build()
+                    .map_err(|e| Error::InvalidParameter {
+                        name: "threads",
+                        reason: e.to_string(),
+                    })?,
+            ),
+            None => None,
+        };
+        Ok(TSne {
+            dims: self.dims,
+            kernel,
+            seed: self.seed,
+            dense: self.neighbor_method == NeighborMethod::Dense,
+            neighbors,
+            affinity,
+            repulsion,
+            initializer,
+            optimizer,
+            pool,
+        })
+    }
+}
+
+/// A checked t-SNE configuration with its backends, ready to [`fit`](TSne::fit).
+pub struct TSne {
+    dims: usize,
+    kernel: StudentT,
+    seed: u64,
+    dense: bool,
+    neighbors: Box<dyn NeighborSearch>,
+    affinity: Box<dyn Affinity>,
+    repulsion: Box<dyn Repulsion>,
+    initializer: Box<dyn Initializer>,
+    optimizer: GradientDescent,
+    pool: Option<rayon::ThreadPool>,
+}
+
+/// Wall-clock time of each phase of a fit.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Timings {
+    /// Nearest-neighbour search.
+    pub neighbors: Duration,
+    /// Affinity calibration and symmetrisation.
+    pub affinities: Duration,
+    /// Initial embedding.
+    pub initialization: Duration,
+    /// Gradient iterations.
+    pub optimize: Duration,
+    /// Everything.
+    pub total: Duration,
+}
+
+/// What a fit did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    /// Points embedded.
+    pub n: usize,
+    /// Input dimension.
+    pub dims_in: usize,
+    /// Output dimension.
+    pub dims_out: usize,
+    /// Neighbours per point used for P.
+    pub k: usize,
+    /// Stored entries of P.
+    pub nnz: usize,
+    /// Learning rate used.
+    pub learning_rate: f64,
+    /// Iterations run.
+    pub iterations: usize,
+    /// KL(P || Q) of the final embedding.
+    pub kl_divergence: f64,
+    /// KL values reported during the run, as `(iteration, kl)`.
+    pub kl_history: Vec<(usize, f64)>,
+    /// Name of the neighbour backend.
+    pub neighbors: String,
+    /// Name of the affinity.
+    pub affinity: String,
+    /// Name of the repulsion backend.
+    pub repulsion: String,
+    /// Name of the initialiser.
+    pub init: String,
+    /// Worker threads used.
+    pub threads: usize,
+    /// Phase timings.
+    pub timings: Timings,
+}
+
+/// The result of [`TSne::fit`].
+#[derive(Debug, Clone)]
+pub struct Fit {
+    /// One row per input point.
+    pub embedding: Matrix,
+    /// What the run did.
+    pub summary: Summary,
+}
+
+impl TSne {
+    /// A builder with the standard defaults.
+    pub fn builder() -> TSneBuilder {
+        TSneBuilder::default()
+    }
+
+    /// Embeds `points` (one point per row).
+    pub fn fit(&mut self, points: &Matrix) -> Result<Fit> {
+        self.fit_with_progress(points, |_| {})
+    }
+
+    /// Embeds `points`, calling `observer` after every iteration.
+    pub fn fit_with_progress(
+        &mut self,
+        points: &Matrix,
+        mut observer: impl FnMut(&Progress) + Send,
+    ) -> Result<Fit> {
+        match self.pool.take() {
+            Some(pool) => {
+                let out = pool.install(|| self.run(points, &mut observer));
+                self.pool = Some(pool);
+                out
+            }
+            None => self.run(points, &mut observer),
+        }
+    }
+
+    fn run(&mut self, points: &Matrix, observer: &mut dyn FnMut(&Progress)) -> Result<Fit> {
+        let start = Instant::now();
+        let n = points.rows();
+        if n < 2 {
+            return Err(Error::TooFewPoints { n, min: 2 });
+        }
+        if points.cols() == 0 {
+            return Err(Error::InvalidParameter {
+                name: "points",
+                reason: "rows have no columns".into(),
+            });
+        }
+        let k = if self.dense {
+            n - 1
+        } else {
+            self.affinity.neighbors_needed(n)
+        };
+        if k == 0 {
+            return Err(Error::TooFewPoints { n, min: 2 });
+        }
+        let mut timings = Timings::default();
+        let t = Instant::now();
+        let graph = self.neighbors.search(points, k)?;
+        timings.neighbors = t.elapsed();
+        let t = Instant::now();
+        let p = self.affinity.affinities(&graph)?;
+        drop(graph);
+        timings.affinities = t.elapsed();
+        let t = Instant::now();
+        let mut embedding = self.initializer.initialize(points, self.dims, self.seed)?;
+        timings.initialization = t.elapsed();
+        let t = Instant::now();
+        let report = self.optimizer.optimize(
+            &p,
+            &mut embedding,
+            self.kernel,
+            self.repulsion.as_mut(),
+            observer,
+        )?;
+        timings.optimize = t.elapsed();
+        timings.total = start.elapsed();
+        let schedule = self.optimizer.schedule();
+        let summary = Summary {
+            n,
+            dims_in: points.cols(),
+            dims_out: self.dims,
+            k,
+            nnz: p.nnz(),
+            learning_rate: schedule
+                .learning_rate
+                .resolve(n, schedule.early_exaggeration),
+            iterations: report.iterations,
+            kl_divergence: report.kl_divergence,
+            kl_history: report.kl_history,
+            neighbors: if self.dense {
+                "dense".into()
+            } else {
+                self.neighbors.name().into()
+            },
+            affinity: self.affinity.name().into(),
+            repulsion: self.repulsion.name().into(),
+            init: self.initializer.name().into(),
+            threads: rayon::current_num_threads(),
+            timings,
+        };
+        Ok(Fit { embedding, summary })
+    }
+}

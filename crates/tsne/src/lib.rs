@@ -1,0 +1,46 @@
+//! t-SNE: embed high-dimensional points in one, two or three dimensions.
+//!
+//! This crate is the API boundary of the workspace: a builder whose `build()` checks every
+//! parameter once, and a [`TSne`] whose [`TSne::fit`] runs neighbours, affinities,
+//! initialisation and optimisation. Each stage is a trait object from [`tsne_core`], so any
+//! backend can be swapped for a user-written one.
+//!
+//! ```
+//! use tsne::{Matrix, TSne};
+//!
+//! // Two well-separated groups of five points in 3-D.
+//! let rows: Vec<Vec<f64>> = (0..10)
+//!     .map(|i| {
+//!         let c = if i < 5 { 0.0 } else { 10.0 };
+//!         vec![c + 0.1 * i as f64, c - 0.05 * i as f64, c]
+//!     })
+//!     .collect();
+//! let points = Matrix::from_rows(&rows)?;
+//! let fit = TSne::builder().perplexity(3.0).iterations(300).seed(42).build()?.fit(&points)?;
+//! assert_eq!((fit.embedding.rows(), fit.embedding.cols()), (10, 2));
+//! assert!(fit.summary.kl_divergence.is_finite());
+//! # Ok::<(), tsne::Error>(())
+//! ```
+//!
+//! Determinism: the same points, parameters and seed give a bit-identical embedding, whatever
+//! the number of threads: every parallel sum in the workspace has a fixed order.
+
+mod builder;
+pub mod metrics;
+
+pub use builder::{
+    Fit, Init, NeighborMethod, RepulsionMethod, Summary, TSne, TSneBuilder, Timings,
+};
+pub use tsne_core::{
+    CsrMatrix, Error, KnnGraph, Matrix, OptimizeReport, Phase, Progress, Result, StudentT,
+};
+pub use tsne_optim::{LearningRate, Schedule};
+
+/// The backend crates, for users who implement or configure a stage themselves.
+pub mod backends {
+    pub use tsne_affinity as affinity;
+    pub use tsne_core as core;
+    pub use tsne_init as init;
+    pub use tsne_optim as optim;
+    pub use tsne_repulsion as repulsion;
+}
