@@ -1,1 +1,354 @@
-fn main() {}
+//! `tsne`: embed a data file (or the bundled digits demo), write the embedding, a plot and a
+//! JSON summary.
+
+mod input;
+mod output;
+mod plot;
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+use tsne::{
+    metrics::knn_accuracy, Init, LearningRate, Matrix, NeighborMethod, Progress, RepulsionMethod,
+    TSne,
+};
+
+/// The digits data (UCI optdigits test set as shipped by scikit-learn), 1797 x 64.
+static DIGITS: &str = include_str!("../../../data/digits.csv");
+static DIGITS_LABELS: &str = include_str!("../../../data/digits_labels.csv");
+
+#[derive(Parser)]
+#[command(
+    name = "tsne",
+    version,
+    about = "t-SNE embeddings from the command line"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Embed the bundled digits data (1797 handwritten digits, 64 features).
+    Demo {
+        #[command(flatten)]
+        out: OutputArgs,
+        #[command(flatten)]
+        params: Params,
+    },
+    /// Embed the points of a file (.csv, .tsv, .txt, .npy, MNIST IDX optionally .gz).
+    Embed {
+        /// Input file, one point per row.
+        input: PathBuf,
+        /// Labels, one per line (or an IDX label file), used for the plot and the 10-NN accuracy.
+        #[arg(long)]
+        labels: Option<PathBuf>,
+        #[command(flatten)]
+        out: OutputArgs,
+        #[command(flatten)]
+        params: Params,
+    },
+}
+
+#[derive(Args)]
+struct OutputArgs {
+    /// Write the embedding here (.csv, .tsv, .txt or .npy).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Write a scatter plot PNG here.
+    #[arg(long)]
+    plot: Option<PathBuf>,
+    /// Print one JSON summary object on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum InitArg {
+    Pca,
+    Random,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum NeighborsArg {
+    /// Brute-force k = 3 * perplexity nearest neighbours.
+    Exact,
+    /// All pairs (dense exact P).
+    Dense,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RepulsionArg {
+    /// All pairs, O(n^2) per iteration.
+    Exact,
+}
+
+#[derive(Args)]
+struct Params {
+    /// Seed of every random choice.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Worker threads (default: one per core). The embedding does not depend on it.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Perplexity of the input affinities.
+    #[arg(long, default_value_t = 30.0)]
+    perplexity: f64,
+    /// Total iterations.
+    #[arg(long, default_value_t = 1000)]
+    iterations: usize,
+    /// Learning rate, a number or `auto` (max(N / early exaggeration, 50)).
+    #[arg(long, default_value = "auto", value_parser = parse_learning_rate)]
+    learning_rate: LearningRate,
+    /// Early exaggeration factor.
+    #[arg(long, default_value_t = 12.0)]
+    early_exaggeration: f64,
+    /// Iterations of early exaggeration.
+    #[arg(long, default_value_t = 250)]
+    exaggeration_iterations: usize,
+    /// Exaggeration after the early phase (1 is plain t-SNE).
+    #[arg(long, default_value_t = 1.0)]
+    exaggeration: f64,
+    /// Degrees of freedom of the output t kernel (1 is t-SNE; < 1 heavier tails).
+    #[arg(long, default_value_t = 1.0)]
+    dof: f64,
+    /// Initial embedding.
+    #[arg(long, value_enum, default_value_t = InitArg::Pca)]
+    init: InitArg,
+    /// Output dimensions.
+    #[arg(long, default_value_t = 2)]
+    dims: usize,
+    /// Neighbour search.
+    #[arg(long, value_enum, default_value_t = NeighborsArg::Exact)]
+    neighbors: NeighborsArg,
+    /// Repulsion backend.
+    #[arg(long, value_enum, default_value_t = RepulsionArg::Exact)]
+    repulsion: RepulsionArg,
+}
+
+fn parse_learning_rate(s: &str) -> Result<LearningRate, String> {
+    if s.eq_ignore_ascii_case("auto") {
+        return Ok(LearningRate::Auto);
+    }
+    s.parse::<f64>()
+        .map(LearningRate::Fixed)
+        .map_err(|_| format!("`{s}` is neither a number nor `auto`"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Demo { out, params } => {
+            let rows: Vec<Vec<f64>> = DIGITS
+                .lines()
+                .map(|l| {
+                    l.split(',')
+                        .map(|v| v.trim().parse::<f64>())
+                        .collect::<Result<_, _>>()
+                })
+                .collect::<Result<_, _>>()
+                .context("bundled digits data is corrupt")?;
+            let points = Matrix::from_rows(&rows)?;
+            let labels = DIGITS_LABELS
+                .lines()
+                .map(|l| l.trim().to_string())
+                .collect();
+            embed(points, Some(labels), "digits (bundled)", &out, &params)
+        }
+        Command::Embed {
+            input,
+            labels,
+            out,
+            params,
+        } => {
+            // Validate every path before the expensive part.
+            if let Some(p) = &out.out {
+                check_output_ext(p, &["csv", "tsv", "txt", "npy"])?;
+            }
+            if let Some(p) = &out.plot {
+                check_output_ext(p, &["png"])?;
+            }
+            let points = input::read_points(&input)?;
+            let labels = match labels {
+                Some(path) => {
+                    let l = input::read_labels(&path)?;
+                    if l.len() != points.rows() {
+                        bail!(
+                            "{} has {} labels for {} points",
+                            path.display(),
+                            l.len(),
+                            points.rows()
+                        );
+                    }
+                    Some(l)
+                }
+                None => None,
+            };
+            embed(points, labels, &input.display().to_string(), &out, &params)
+        }
+    }
+}
+
+fn check_output_ext(path: &Path, allowed: &[&str]) -> Result<()> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if !allowed.contains(&ext.as_str()) {
+        bail!(
+            "unknown output type of {}: expected one of .{}",
+            path.display(),
+            allowed.join(", .")
+        );
+    }
+    Ok(())
+}
+
+fn embed(
+    points: Matrix,
+    labels: Option<Vec<String>>,
+    name: &str,
+    out: &OutputArgs,
+    p: &Params,
+) -> Result<()> {
+    let start = Instant::now();
+    if let Some(path) = &out.plot {
+        check_output_ext(path, &["png"])?;
+        if p.dims < 2 {
+            bail!("--plot needs --dims 2 or more");
+        }
+    }
+    if let Some(path) = &out.out {
+        check_output_ext(path, &["csv", "tsv", "txt", "npy"])?;
+    }
+    let mut builder = TSne::builder()
+        .seed(p.seed)
+        .perplexity(p.perplexity)
+        .iterations(p.iterations)
+        .learning_rate(p.learning_rate)
+        .early_exaggeration(p.early_exaggeration)
+        .exaggeration_iterations(p.exaggeration_iterations)
+        .exaggeration(p.exaggeration)
+        .dof(p.dof)
+        .dims(p.dims)
+        .init(match p.init {
+            InitArg::Pca => Init::Pca,
+            InitArg::Random => Init::Random,
+        })
+        .neighbors(match p.neighbors {
+            NeighborsArg::Exact => NeighborMethod::Exact,
+            NeighborsArg::Dense => NeighborMethod::Dense,
+        })
+        .repulsion(match p.repulsion {
+            RepulsionArg::Exact => RepulsionMethod::Exact,
+        });
+    if let Some(t) = p.threads {
+        builder = builder.threads(t);
+    }
+    let mut tsne = builder.build()?;
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = ProgressBar::new(p.iterations as u64);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {msg}",
+            )
+            .expect("valid template"),
+        );
+        bar
+    });
+    let fit = tsne.fit_with_progress(&points, |prog: &Progress| {
+        if let Some(bar) = &bar {
+            bar.set_position(prog.iteration as u64);
+            if let Some(kl) = prog.kl_divergence {
+                bar.set_message(format!("KL {kl:.4}"));
+            }
+        }
+    })?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let accuracy = match &labels {
+        Some(l) if points.rows() > 10 => Some(knn_accuracy(&fit.embedding, l, 10)?),
+        _ => None,
+    };
+    let mut staged = output::Staged::default();
+    if let Some(path) = &out.out {
+        staged.stage(path, |tmp| {
+            output::write_embedding(path, tmp, &fit.embedding)
+        })?;
+    }
+    if let Some(path) = &out.plot {
+        let title = format!("t-SNE of {name}");
+        staged.stage(path, |tmp| {
+            plot::scatter(tmp, &fit.embedding, labels.as_deref(), &title)
+        })?;
+    }
+    staged.commit()?;
+    let s = &fit.summary;
+    let secs = |d: std::time::Duration| d.as_secs_f64();
+    if out.json {
+        let summary = json!({
+            "n": s.n,
+            "dims_in": s.dims_in,
+            "dims_out": s.dims_out,
+            "seed": p.seed,
+            "threads": s.threads,
+            "perplexity": p.perplexity,
+            "iterations": s.iterations,
+            "learning_rate": s.learning_rate,
+            "kl_divergence": s.kl_divergence,
+            "neighbors": s.neighbors,
+            "k": s.k,
+            "affinity": s.affinity,
+            "repulsion": s.repulsion,
+            "init": s.init,
+            "knn_accuracy_10": accuracy,
+            "timings_s": {
+                "neighbors": secs(s.timings.neighbors),
+                "affinities": secs(s.timings.affinities),
+                "initialization": secs(s.timings.initialization),
+                "optimize": secs(s.timings.optimize),
+                "total": secs(start.elapsed()),
+            },
+        });
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "{summary}")?;
+    } else {
+        let acc = accuracy
+            .map(|a| format!(", 10-NN label accuracy {a:.4}"))
+            .unwrap_or_default();
+        eprintln!(
+            "embedded {} points ({} -> {} dims) in {:.2} s: KL divergence {:.4}{acc}",
+            s.n,
+            s.dims_in,
+            s.dims_out,
+            start.elapsed().as_secs_f64(),
+            s.kl_divergence
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,354 @@
+//! Readers for the input formats: CSV/TSV text, `.npy`, MNIST IDX (optionally gzipped).
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use tsne::Matrix;
+
+/// The formats the CLI reads, chosen by file name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Delimited text; the delimiter is `,`, tab, or runs of whitespace.
+    Text,
+    /// NumPy `.npy`, little-endian `f4` or `f8`, C order, 2-D.
+    Npy,
+    /// MNIST IDX, any element type, optionally gzip-compressed.
+    Idx,
+}
+
+impl Format {
+    /// Picks the format from the file name, or fails naming the accepted ones.
+    pub fn of(path: &Path) -> Result<Self> {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let plain = name.strip_suffix(".gz").unwrap_or(&name);
+        if plain.ends_with(".csv") || plain.ends_with(".tsv") || plain.ends_with(".txt") {
+            Ok(Self::Text)
+        } else if plain.ends_with(".npy") {
+            Ok(Self::Npy)
+        } else if plain.contains("idx") && plain.contains("ubyte") || plain.ends_with(".idx") {
+            Ok(Self::Idx)
+        } else {
+            bail!("unknown file type of {}: expected .csv, .tsv, .txt, .npy or an IDX file (*-idx*-ubyte[.gz])", path.display())
+        }
+    }
+}
+
+fn open(path: &Path) -> Result<Box<dyn Read>> {
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let gz = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
+    Ok(if gz {
+        Box::new(flate2::read::GzDecoder::new(BufReader::new(file)))
+    } else {
+        Box::new(BufReader::new(file))
+    })
+}
+
+/// Reads a points matrix, one point per row.
+pub fn read_points(path: &Path) -> Result<Matrix> {
+    let format = Format::of(path)?;
+    let (rows, cols, data) = match format {
+        Format::Text => read_text(path)?,
+        Format::Npy => read_npy(path)?,
+        Format::Idx => read_idx(path)?,
+    };
+    if rows == 0 || cols == 0 {
+        bail!("{} holds no data", path.display());
+    }
+    Matrix::new(rows, cols, data).with_context(|| format!("invalid data in {}", path.display()))
+}
+
+/// Reads labels: one per line of a text file, or an IDX vector.
+pub fn read_labels(path: &Path) -> Result<Vec<String>> {
+    match Format::of(path)? {
+        Format::Idx => {
+            let (_, _, data) = read_idx(path)?;
+            Ok(data.iter().map(|v| format!("{v}")).collect())
+        }
+        Format::Npy => {
+            let (_, _, data) = read_npy(path)?;
+            Ok(data.iter().map(|v| format!("{v}")).collect())
+        }
+        Format::Text => {
+            let mut out = Vec::new();
+            for line in BufReader::new(open(path)?).lines() {
+                let line = line.with_context(|| format!("cannot read {}", path.display()))?;
+                let t = line.trim();
+                if !t.is_empty() {
+                    out.push(t.to_string());
+                }
+            }
+            Ok(out)
+        }
+    }
+}
+
+fn split_fields(line: &str, delimiter: Option<char>) -> Vec<&str> {
+    match delimiter {
+        Some(d) => line.split(d).map(str::trim).collect(),
+        None => line.split_whitespace().collect(),
+    }
+}
+
+/// Delimited text. The first line is a header when any of its fields is not a number.
+fn read_text(path: &Path) -> Result<(usize, usize, Vec<f64>)> {
+    let reader = BufReader::new(open(path)?);
+    let mut delimiter = None;
+    let mut cols = 0;
+    let mut rows = 0;
+    let mut data = Vec::new();
+    let mut first = true;
+    for (lineno, line) in reader.lines().enumerate() {
+        let line = line.with_context(|| format!("cannot read {}", path.display()))?;
+        let t = line.trim();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        if first {
+            delimiter = if t.contains('\t') {
+                Some('\t')
+            } else if t.contains(',') {
+                Some(',')
+            } else if t.contains(';') {
+                Some(';')
+            } else {
+                None
+            };
+        }
+        let fields = split_fields(t, delimiter);
+        let parsed: Result<Vec<f64>, _> = fields.iter().map(|f| f.parse::<f64>()).collect();
+        match parsed {
+            Err(_) if first => {
+                first = false;
+                continue; // header
+            }
+            Err(_) => {
+                let bad = fields.iter().find(|f| f.parse::<f64>().is_err()).unwrap();
+                bail!("{}:{}: `{bad}` is not a number", path.display(), lineno + 1)
+            }
+            Ok(values) => {
+                if rows == 0 {
+                    cols = values.len();
+                } else if values.len() != cols {
+                    bail!(
+                        "{}:{}: row has {} values, expected {} like the first row",
+                        path.display(),
+                        lineno + 1,
+                        values.len(),
+                        cols
+                    );
+                }
+                if let Some(c) = values.iter().position(|v| !v.is_finite()) {
+                    bail!(
+                        "{}:{}: non-finite value {} in column {}",
+                        path.display(),
+                        lineno + 1,
+                        values[c],
+                        c + 1
+                    );
+                }
+                data.extend(values);
+                rows += 1;
+            }
+        }
+        first = false;
+    }
+    if rows == 0 {
+        bail!("{} is empty: no numeric rows", path.display());
+    }
+    Ok((rows, cols, data))
+}
+
+fn read_all(path: &Path) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    open(path)?
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(bytes)
+}
+
+/// NumPy `.npy` version 1–3, little-endian `f4`/`f8`, C order; 1-D arrays are one column.
+fn read_npy(path: &Path) -> Result<(usize, usize, Vec<f64>)> {
+    let bytes = read_all(path)?;
+    let bad = |why: &str| anyhow::anyhow!("{} is not a readable .npy file: {why}", path.display());
+    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
+        return Err(bad("missing the \\x93NUMPY magic"));
+    }
+    let (hlen, start) = match bytes[6] {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
+        2 | 3 if bytes.len() >= 12 => (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        ),
+        v => return Err(bad(&format!("unsupported version {v}"))),
+    };
+    let header = std::str::from_utf8(
+        bytes
+            .get(start..start + hlen)
+            .ok_or_else(|| bad("truncated header"))?,
+    )
+    .map_err(|_| bad("header is not text"))?;
+    let field = |key: &str| -> Option<&str> {
+        let at = header.find(&format!("'{key}'"))? + key.len() + 2;
+        let rest = header[at..].trim_start().strip_prefix(':')?.trim_start();
+        Some(rest)
+    };
+    let descr = field("descr").ok_or_else(|| bad("no descr"))?;
+    let width = if descr.starts_with("'<f8'") || descr.starts_with("'f8'") {
+        8
+    } else if descr.starts_with("'<f4'") || descr.starts_with("'f4'") {
+        4
+    } else {
+        return Err(bad(&format!(
+            "element type {} (only little-endian f4 and f8 are read)",
+            descr.split(',').next().unwrap_or("")
+        )));
+    };
+    if field("fortran_order").is_some_and(|v| v.starts_with("True")) {
+        return Err(bad("Fortran order (save it with np.ascontiguousarray)"));
+    }
+    let shape_text = field("shape").ok_or_else(|| bad("no shape"))?;
+    let inner = shape_text
+        .strip_prefix('(')
+        .and_then(|s| s.split(')').next())
+        .ok_or_else(|| bad("malformed shape"))?;
+    let dims: Vec<usize> = inner
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<usize>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| bad("malformed shape"))?;
+    let (rows, cols) = match dims[..] {
+        [n] => (n, 1),
+        [n, d] => (n, d),
+        _ => {
+            return Err(bad(&format!(
+                "{}-dimensional array; expected 1 or 2 dimensions",
+                dims.len()
+            )))
+        }
+    };
+    let body = &bytes[start + hlen..];
+    if body.len() != rows * cols * width {
+        return Err(bad(&format!(
+            "{} data bytes for shape ({rows}, {cols})",
+            body.len()
+        )));
+    }
+    let data = if width == 8 {
+        body.chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
+            .collect()
+    } else {
+        body.chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64)
+            .collect()
+    };
+    Ok((rows, cols, data))
+}
+
+/// MNIST IDX: magic `0 0 type ndim`, big-endian `u32` dimensions, big-endian data. The first
+/// dimension is the point count; the others are flattened into features.
+fn read_idx(path: &Path) -> Result<(usize, usize, Vec<f64>)> {
+    let bytes = read_all(path)?;
+    let bad = |why: String| anyhow::anyhow!("{} is not a readable IDX file: {why}", path.display());
+    if bytes.len() < 4 || bytes[0] != 0 || bytes[1] != 0 {
+        return Err(bad("bad magic number".into()));
+    }
+    let (ty, ndim) = (bytes[2], bytes[3] as usize);
+    if ndim == 0 || bytes.len() < 4 + 4 * ndim {
+        return Err(bad("truncated header".into()));
+    }
+    let dims: Vec<usize> = (0..ndim)
+        .map(|d| u32::from_be_bytes(bytes[4 + 4 * d..8 + 4 * d].try_into().unwrap()) as usize)
+        .collect();
+    let rows = dims[0];
+    let cols: usize = dims[1..].iter().product();
+    let body = &bytes[4 + 4 * ndim..];
+    let width = match ty {
+        0x08 | 0x09 => 1,
+        0x0B => 2,
+        0x0C | 0x0D => 4,
+        0x0E => 8,
+        t => return Err(bad(format!("unknown element type 0x{t:02x}"))),
+    };
+    if body.len() != rows * cols * width {
+        return Err(bad(format!(
+            "{} data bytes for dimensions {dims:?}",
+            body.len()
+        )));
+    }
+    let data = match ty {
+        0x08 => body.iter().map(|&b| b as f64).collect(),
+        0x09 => body.iter().map(|&b| b as i8 as f64).collect(),
+        0x0B => body
+            .chunks_exact(2)
+            .map(|c| i16::from_be_bytes([c[0], c[1]]) as f64)
+            .collect(),
+        0x0C => body
+            .chunks_exact(4)
+            .map(|c| i32::from_be_bytes(c.try_into().unwrap()) as f64)
+            .collect(),
+        0x0D => body
+            .chunks_exact(4)
+            .map(|c| f32::from_be_bytes(c.try_into().unwrap()) as f64)
+            .collect(),
+        _ => body
+            .chunks_exact(8)
+            .map(|c| f64::from_be_bytes(c.try_into().unwrap()))
+            .collect(),
+    };
+    Ok((rows, cols, data))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(name: &str, bytes: &[u8]) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("tsne-cli-input-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+
+    #[test]
+    fn text_with_header_and_tabs() {
+        let p = temp("a.tsv", b"x\ty\n1\t2\n3\t4.5\n");
+        let m = read_points(&p).unwrap();
+        assert_eq!((m.rows(), m.cols()), (2, 2));
+        assert_eq!(m.as_slice(), &[1.0, 2.0, 3.0, 4.5]);
+    }
+
+    #[test]
+    fn npy_round_trip_through_writer() {
+        let m = Matrix::new(3, 2, vec![1.0, -2.0, 3.5, 4.0, 5.0, 6.25]).unwrap();
+        let mut bytes = Vec::new();
+        crate::output::write_npy(&mut bytes, &m).unwrap();
+        assert_eq!(bytes.len() % 64, (3 * 2 * 8) % 64);
+        let p = temp("m.npy", &bytes);
+        assert_eq!(read_points(&p).unwrap(), m);
+    }
+
+    #[test]
+    fn idx_gz_images() {
+        use std::io::Write;
+        let mut raw = vec![0, 0, 0x08, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 1];
+        raw.extend([1u8, 2, 250, 4]);
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(&raw).unwrap();
+        let p = temp("t10k-images-idx3-ubyte.gz", &enc.finish().unwrap());
+        let m = read_points(&p).unwrap();
+        assert_eq!((m.rows(), m.cols()), (2, 2));
+        assert_eq!(m.as_slice(), &[1.0, 2.0, 250.0, 4.0]);
+    }
+}

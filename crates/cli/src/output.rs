@@ -1,0 +1,97 @@
+//! Writers. Every output file is written to a temporary sibling and renamed into place only
+//! when all outputs of a run succeeded, so a failed run never leaves a partial file.
+
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use tsne::Matrix;
+
+/// Temporary files waiting to be renamed to their final paths.
+#[derive(Default)]
+pub struct Staged {
+    files: Vec<(PathBuf, PathBuf)>,
+}
+
+impl Staged {
+    /// Writes `path` through `write`, which receives a temporary path with the same extension.
+    pub fn stage(&mut self, path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .with_context(|| format!("invalid output path {}", path.display()))?;
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("tmp");
+        let tmp = path.with_file_name(format!(".{name}.{}.partial.{ext}", std::process::id()));
+        self.files.push((tmp.clone(), path.to_path_buf()));
+        write(&tmp).with_context(|| format!("cannot write {}", path.display()))
+    }
+
+    /// Renames every staged file into place.
+    pub fn commit(mut self) -> Result<()> {
+        for (tmp, path) in std::mem::take(&mut self.files) {
+            fs::rename(&tmp, &path)
+                .with_context(|| format!("cannot move output into {}", path.display()))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        for (tmp, _) in &self.files {
+            let _ = fs::remove_file(tmp);
+        }
+    }
+}
+
+/// The embedding formats, by extension of the output path.
+pub fn write_embedding(path: &Path, tmp: &Path, y: &Matrix) -> Result<()> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let mut w = BufWriter::new(File::create(tmp)?);
+    match ext.as_str() {
+        "npy" => write_npy(&mut w, y)?,
+        "csv" | "tsv" | "txt" => {
+            let sep = if ext == "tsv" { '\t' } else { ',' };
+            for i in 0..y.rows() {
+                let row = y.row(i);
+                for (c, v) in row.iter().enumerate() {
+                    if c > 0 {
+                        write!(w, "{sep}")?;
+                    }
+                    // Shortest representation that round-trips exactly.
+                    write!(w, "{v:?}")?;
+                }
+                writeln!(w)?;
+            }
+        }
+        _ => anyhow::bail!("unknown output type `.{ext}`: use .csv, .tsv, .txt or .npy"),
+    }
+    w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    Ok(())
+}
+
+/// Writes `y` as a version-1 `.npy` array of little-endian `f8`.
+pub fn write_npy(w: &mut impl Write, y: &Matrix) -> Result<()> {
+    let mut header = format!(
+        "{{'descr': '<f8', 'fortran_order': False, 'shape': ({}, {}), }}",
+        y.rows(),
+        y.cols()
+    );
+    // Magic (6) + version (2) + length (2) + header + '\n' is a multiple of 64.
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    w.write_all(b"\x93NUMPY\x01\x00")?;
+    w.write_all(&(header.len() as u16).to_le_bytes())?;
+    w.write_all(header.as_bytes())?;
+    for v in y.as_slice() {
+        w.write_all(&v.to_le_bytes())?;
+    }
+    Ok(())
+}
