@@ -1,0 +1,199 @@
+//! The `tsne` binary end to end: the demo's quality and JSON, and one-line errors without
+//! leftover files for bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn tsne(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tsne"))
+        .args(args)
+        .output()
+        .expect("run tsne")
+}
+
+fn scratch(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tsne-cli-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn entries(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Runs `tsne embed` on `content` saved as `name`, expects failure with one line containing
+/// `needle`, and checks no output file was left behind.
+fn assert_rejected(test: &str, name: &str, content: &[u8], extra: &[&str], needle: &str) {
+    let dir = scratch(test);
+    let input = dir.join(name);
+    std::fs::write(&input, content).unwrap();
+    let out = dir.join("out.csv");
+    let plot = dir.join("plot.png");
+    let mut args = vec![
+        "embed",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--plot",
+        plot.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let o = tsne(&args);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{test}: succeeded unexpectedly");
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "{test}: not one line: {stderr}"
+    );
+    assert!(
+        stderr.starts_with("error: ") && stderr.contains(needle),
+        "{test}: {stderr}"
+    );
+    assert_eq!(
+        entries(&dir),
+        vec![name.to_string()],
+        "{test}: files left behind"
+    );
+}
+
+#[test]
+fn bad_inputs_fail_with_one_line_and_no_output() {
+    assert_rejected("empty", "empty.csv", b"", &[], "empty");
+    assert_rejected(
+        "ragged",
+        "ragged.csv",
+        b"1,2,3\n4,5,6\n7,8\n",
+        &[],
+        "row has 2 values, expected 3",
+    );
+    assert_rejected(
+        "nan",
+        "nan.csv",
+        b"1,2\n3,NaN\n5,6\n",
+        &[],
+        "non-finite value NaN",
+    );
+    let small: String = (0..20)
+        .map(|i| format!("{},{}\n", i, (i * 7) % 5))
+        .collect();
+    assert_rejected(
+        "perplexity",
+        "small.csv",
+        small.as_bytes(),
+        &["--perplexity", "25"],
+        "perplexity 25 is too large",
+    );
+    assert_rejected("filetype", "data.xlsx", b"1,2\n", &[], "unknown file type");
+    assert_rejected(
+        "identical",
+        "same.csv",
+        "1,1\n".repeat(30).as_bytes(),
+        &["--perplexity", "5"],
+        "identical",
+    );
+    assert_rejected(
+        "badlr",
+        "ok.csv",
+        small.as_bytes(),
+        &["--perplexity", "3", "--learning-rate=-1"],
+        "learning_rate",
+    );
+    let dir = scratch("missing");
+    let o = tsne(&["embed", dir.join("nope.csv").to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot open"));
+}
+
+#[test]
+fn embed_writes_csv_npy_and_json() {
+    let dir = scratch("embed");
+    let input = dir.join("points.csv");
+    let mut text = String::from("a,b,c\n");
+    for i in 0..60 {
+        let c = (i % 3) as f64 * 10.0;
+        text += &format!(
+            "{},{},{}\n",
+            c + (i as f64 * 0.37).sin(),
+            c + (i as f64 * 0.11).cos(),
+            c
+        );
+    }
+    std::fs::write(&input, text).unwrap();
+    let csv = dir.join("y.csv");
+    let npy = dir.join("y.npy");
+    for out in [&csv, &npy] {
+        let o = tsne(&[
+            "embed",
+            input.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--perplexity",
+            "5",
+            "--iterations",
+            "300",
+            "--json",
+            "--seed",
+            "3",
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(json["n"], 60);
+        assert_eq!(json["dims_in"], 3);
+    }
+    let rows: Vec<Vec<f64>> = std::fs::read_to_string(&csv)
+        .unwrap()
+        .lines()
+        .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+        .collect();
+    assert_eq!(rows.len(), 60);
+    // The .npy body holds the same values as the CSV (round-trip formatting).
+    let bytes = std::fs::read(&npy).unwrap();
+    let body = &bytes[bytes.len() - 60 * 2 * 8..];
+    let first = f64::from_le_bytes(body[..8].try_into().unwrap());
+    assert_eq!(first, rows[0][0]);
+    assert_eq!(entries(&dir), vec!["points.csv", "y.csv", "y.npy"]);
+}
+
+#[test]
+fn demo_json_reports_a_good_embedding() {
+    let dir = scratch("demo");
+    let plot = dir.join("digits.png");
+    let o = tsne(&["demo", "--json", "--plot", plot.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(
+        stdout.trim_end().lines().count(),
+        1,
+        "exactly one JSON object: {stdout}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    for key in [
+        "n",
+        "dims_in",
+        "dims_out",
+        "seed",
+        "threads",
+        "perplexity",
+        "iterations",
+        "kl_divergence",
+        "neighbors",
+        "repulsion",
+    ] {
+        assert!(!json[key].is_null(), "missing {key}");
+    }
+    for key in ["neighbors", "affinities", "optimize", "total"] {
+        assert!(json["timings_s"][key].as_f64().unwrap() >= 0.0);
+    }
+    assert_eq!(json["n"], 1797);
+    let acc = json["knn_accuracy_10"].as_f64().unwrap();
+    assert!(acc >= 0.95, "10-NN accuracy {acc}");
+    let png = std::fs::read(&plot).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+}

@@ -1,0 +1,99 @@
+//! A user-written backend plugs in through the `Repulsion` trait.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use tsne::backends::core::Repulsion;
+use tsne::backends::repulsion::Exact;
+use tsne::{Matrix, Result, StudentT, TSne};
+
+/// Delegates to the exact backend and counts the calls.
+struct Counting {
+    inner: Exact,
+    calls: Arc<AtomicUsize>,
+}
+
+impl Repulsion for Counting {
+    fn repulsion(&mut self, y: &Matrix, kernel: StudentT, forces: &mut [f64]) -> Result<f64> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.inner.repulsion(y, kernel, forces)
+    }
+    fn is_exact(&self) -> bool {
+        true
+    }
+    fn name(&self) -> &str {
+        "counting"
+    }
+}
+
+#[test]
+fn user_repulsion_is_called_and_matches_builtin() {
+    let (x, _) = common::digits();
+    let x = Matrix::new(300, 64, x.as_slice()[..300 * 64].to_vec()).unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let builder = || {
+        TSne::builder()
+            .iterations(80)
+            .exaggeration_iterations(40)
+            .seed(5)
+    };
+    let custom = builder()
+        .repulsion_backend(Counting {
+            inner: Exact::new(),
+            calls: calls.clone(),
+        })
+        .build()
+        .unwrap()
+        .fit(&x)
+        .unwrap();
+    let builtin = builder().build().unwrap().fit(&x).unwrap();
+    // One call per iteration and one for the final KL.
+    assert_eq!(calls.load(Ordering::Relaxed), 81);
+    assert_eq!(custom.summary.repulsion, "counting");
+    assert_eq!(custom.embedding, builtin.embedding);
+}
+
+#[test]
+fn invalid_parameters_are_rejected_at_build() {
+    use tsne::{Error, LearningRate};
+    let err = |b: tsne::TSneBuilder| match b.build() {
+        Err(Error::InvalidParameter { name, .. }) => name,
+        Err(e) => panic!("unexpected error {e}"),
+        Ok(_) => panic!("accepted"),
+    };
+    assert_eq!(err(TSne::builder().perplexity(0.5)), "perplexity");
+    assert_eq!(err(TSne::builder().perplexity(f64::NAN)), "perplexity");
+    assert_eq!(
+        err(TSne::builder().learning_rate(LearningRate::Fixed(0.0))),
+        "learning_rate"
+    );
+    assert_eq!(err(TSne::builder().momentum(0.5, 1.0)), "momentum_final");
+    assert_eq!(err(TSne::builder().dims(0)), "dims");
+    assert_eq!(err(TSne::builder().dof(-1.0)), "dof");
+    assert_eq!(
+        err(TSne::builder().early_exaggeration(0.0)),
+        "early_exaggeration"
+    );
+    assert_eq!(err(TSne::builder().threads(0)), "threads");
+}
+
+#[test]
+fn too_few_points_and_large_perplexity_are_errors() {
+    use tsne::Error;
+    let one = Matrix::new(1, 3, vec![1.0, 2.0, 3.0]).unwrap();
+    assert_eq!(
+        TSne::builder().build().unwrap().fit(&one).unwrap_err(),
+        Error::TooFewPoints { n: 1, min: 2 }
+    );
+    let ten = Matrix::new(10, 1, (0..10).map(f64::from).collect()).unwrap();
+    assert!(matches!(
+        TSne::builder().perplexity(9.0).build().unwrap().fit(&ten),
+        Err(Error::PerplexityTooLarge {
+            neighbors: 9,
+            n: 10,
+            ..
+        })
+    ));
+}
