@@ -2,21 +2,26 @@
 //!
 //! Every backend implements [`tsne_core::Repulsion`]: given the embedding it writes
 //! `sum_j w_ij u_ij (y_i - y_j)` for each point and returns `Z = sum_{i != j} w_ij`. The main
-//! design choice: [`Exact`] is the oracle, and every approximation is tested against it with the
-//! same test body.
+//! design choice: [`Exact`] is the oracle, and every approximation ([`BarnesHut`],
+//! [`FftInterpolation`]) is tested against it with the same test body.
 //!
 //! ```
 //! use tsne_core::{Matrix, Repulsion, StudentT};
-//! use tsne_repulsion::Exact;
+//! use tsne_repulsion::{BarnesHut, Exact};
 //!
-//! let y = Matrix::new(2, 2, vec![0.0, 0.0, 1.0, 0.0])?;
-//! let mut forces = vec![0.0; 4];
-//! let z = Exact::new().repulsion(&y, StudentT::CAUCHY, &mut forces)?;
-//! assert_eq!(z, 1.0); // w_01 + w_10 = 1/2 + 1/2
-//! assert_eq!(forces, vec![-0.25, 0.0, 0.25, 0.0]);
+//! let y = Matrix::new(3, 2, vec![0.0, 0.0, 1.0, 0.0, 0.0, 2.0])?;
+//! let mut exact = vec![0.0; 6];
+//! let z = Exact::new().repulsion(&y, StudentT::CAUCHY, &mut exact)?;
+//! let mut tree = vec![0.0; 6];
+//! let z_tree = BarnesHut::new(0.0)?.repulsion(&y, StudentT::CAUCHY, &mut tree)?;
+//! assert!((z - z_tree).abs() < 1e-12 * z);
 //! # Ok::<(), tsne_core::Error>(())
 //! ```
 
+mod barnes_hut;
 mod exact;
+mod fft;
 
+pub use barnes_hut::BarnesHut;
 pub use exact::Exact;
+pub use fft::{next_smooth, FftInterpolation, FftParams};

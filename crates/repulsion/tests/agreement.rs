@@ -1,0 +1,140 @@
+//! Every approximate backend against the exact oracle, with one test body.
+
+use proptest::prelude::*;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tsne_core::{Matrix, Repulsion, StudentT};
+use tsne_repulsion::{BarnesHut, Exact, FftInterpolation, FftParams};
+
+/// Uniform points in a cube of side `density * n^(1/dims)` (so that `density` is the typical
+/// spacing of neighbours, as in a t-SNE embedding: about 3 for the digits data), or ten tight
+/// clusters inside that cube.
+fn embedding(seed: u64, n: usize, dims: usize, density: f64, clustered: bool) -> Matrix {
+    let spread = density * (n as f64).powf(1.0 / dims as f64);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let centres: Vec<f64> = (0..10 * dims)
+        .map(|_| rng.gen_range(-0.5..0.5) * spread)
+        .collect();
+    let data = (0..n)
+        .flat_map(|i| {
+            let c = i % 10;
+            (0..dims)
+                .map(|k| {
+                    if clustered {
+                        centres[c * dims + k] + rng.gen_range(-1.0..1.0) * 0.03 * spread
+                    } else {
+                        rng.gen_range(-0.5..0.5) * spread
+                    }
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    Matrix::new(n, dims, data).unwrap()
+}
+
+/// (relative force error, relative Z error) of `backend` against the exact backend.
+fn errors(backend: &mut dyn Repulsion, y: &Matrix, kernel: StudentT) -> (f64, f64) {
+    let len = y.as_slice().len();
+    let (mut exact, mut approx) = (vec![0.0; len], vec![0.0; len]);
+    let z_exact = Exact::new().repulsion(y, kernel, &mut exact).unwrap();
+    let z = backend.repulsion(y, kernel, &mut approx).unwrap();
+    let diff = exact
+        .iter()
+        .zip(&approx)
+        .map(|(a, b)| (a - b).powi(2))
+        .sum::<f64>()
+        .sqrt();
+    let norm = exact.iter().map(|a| a * a).sum::<f64>().sqrt();
+    (diff / norm, ((z - z_exact) / z_exact).abs())
+}
+
+fn kernel_strategy() -> impl Strategy<Value = StudentT> {
+    prop_oneof![3 => Just(StudentT::CAUCHY), 1 => (0.3f64..3.0).prop_map(|a| StudentT::new(a).unwrap())]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    #[test]
+    fn barnes_hut_theta_zero_is_exact(seed in 0u64..10_000, n in 2usize..400, dims in 1usize..4, density in 0.001f64..5.0, clustered: bool, kernel in kernel_strategy()) {
+        let y = embedding(seed, n, dims, density, clustered);
+        let (f, z) = errors(&mut BarnesHut::new(0.0).unwrap(), &y, kernel);
+        prop_assert!(f < 1e-9 && z < 1e-9, "force {f:e}, Z {z:e}");
+    }
+
+    #[test]
+    fn barnes_hut_default_theta_is_accurate(seed in 0u64..10_000, n in 200usize..1500, dims in 1usize..4, density in 0.1f64..4.0, clustered: bool, kernel in kernel_strategy()) {
+        let y = embedding(seed, n, dims, density, clustered);
+        let (f, z) = errors(&mut BarnesHut::new(0.5).unwrap(), &y, kernel);
+        // The bar is 0.05 and 1%; the quadrupole cell terms keep us well inside it.
+        prop_assert!(f < 0.01 && z < 0.002, "force {f:e}, Z {z:e}");
+    }
+
+    #[test]
+    fn fft_default_is_accurate(seed in 0u64..10_000, n in 200usize..1500, dims in 1usize..3, density in 0.1f64..4.0, clustered: bool, kernel in kernel_strategy()) {
+        let y = embedding(seed, n, dims, density, clustered);
+        let (f, z) = errors(&mut FftInterpolation::new(FftParams::default()).unwrap(), &y, kernel);
+        prop_assert!(f < 1e-2 && z < 5e-3, "force {f:e}, Z {z:e}");
+    }
+}
+
+#[test]
+fn fft_error_falls_with_more_interpolation_points() {
+    for dims in [1, 2] {
+        for clustered in [false, true] {
+            let y = embedding(11, 1000, dims, 2.0, clustered);
+            let errs: Vec<f64> = [2, 3, 5]
+                .iter()
+                .map(|&p| {
+                    let params = FftParams {
+                        interp_points: p,
+                        ..FftParams::default()
+                    };
+                    errors(
+                        &mut FftInterpolation::new(params).unwrap(),
+                        &y,
+                        StudentT::CAUCHY,
+                    )
+                    .0
+                })
+                .collect();
+            assert!(
+                errs[0] > errs[1] && errs[1] > errs[2],
+                "dims {dims}, clustered {clustered}: {errs:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn backends_reject_unsupported_dimensions() {
+    let y = Matrix::zeros(10, 3);
+    let mut f = vec![0.0; 30];
+    assert!(FftInterpolation::new(FftParams::default())
+        .unwrap()
+        .repulsion(&y, StudentT::CAUCHY, &mut f)
+        .is_err());
+    let y4 = Matrix::zeros(10, 4);
+    let mut f4 = vec![0.0; 40];
+    assert!(BarnesHut::new(0.5)
+        .unwrap()
+        .repulsion(&y4, StudentT::CAUCHY, &mut f4)
+        .is_err());
+}
+
+#[test]
+fn coincident_points_stay_finite() {
+    let mut data = vec![3.0; 2 * 300];
+    data[0] = 3.5;
+    let y = Matrix::new(300, 2, data).unwrap();
+    for backend in [
+        &mut BarnesHut::new(0.5).unwrap() as &mut dyn Repulsion,
+        &mut FftInterpolation::new(FftParams::default()).unwrap(),
+    ] {
+        let mut f = vec![0.0; 600];
+        let z = backend.repulsion(&y, StudentT::CAUCHY, &mut f).unwrap();
+        assert!(z.is_finite() && f.iter().all(|v| v.is_finite()));
+        let (fe, ze) = errors(backend, &y, StudentT::CAUCHY);
+        assert!(fe < 1e-2 && ze < 1e-2, "{} {fe} {ze}", backend.name());
+    }
+}
