@@ -34,7 +34,8 @@ pub struct FftParams {
     pub interp_points: usize,
     /// Fewest intervals per dimension (default 50).
     pub min_intervals: usize,
-    /// Intervals per unit length of the embedding (default 1.25).
+    /// Intervals per unit length of the embedding (default 1.25), divided by `sqrt(dof)` for
+    /// kernels with `dof < 1`.
     pub intervals_per_unit: f64,
 }
 
@@ -174,8 +175,10 @@ impl FftInterpolation {
                 (l.min(v), h.max(v))
             });
         let range = (hi - lo).max(1e-12 * (1.0 + lo.abs()));
-        let wanted = ((range * self.params.intervals_per_unit).ceil() as usize)
-            .max(self.params.min_intervals);
+        // The kernel varies on the length scale sqrt(dof): heavier tails (dof < 1) need a
+        // proportionally finer grid for the same accuracy.
+        let per_unit = self.params.intervals_per_unit / kernel.dof().min(1.0).sqrt();
+        let wanted = ((range * per_unit).ceil() as usize).max(self.params.min_intervals);
         let n_boxes = next_smooth(wanted);
         let box_width = range / n_boxes as f64;
         let m = n_boxes * p; // nodes per dimension
