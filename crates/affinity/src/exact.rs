@@ -19,33 +19,26 @@ impl NeighborSearch for BruteForce {
         }
         let mut indices = vec![0u32; n * k];
         let mut distances = vec![0.0; n * k];
-        indices
-            .par_chunks_mut(k)
-            .zip(distances.par_chunks_mut(k))
-            .enumerate()
-            .for_each_init(
-                || Vec::with_capacity(n),
-                |cand: &mut Vec<(f64, u32)>, (i, (idx, dist))| {
-                    cand.clear();
-                    let xi = points.row(i);
-                    cand.extend(
-                        (0..n)
-                            .filter(|&j| j != i)
-                            .map(|j| (squared_distance(xi, points.row(j)), j as u32)),
-                    );
-                    let by_distance =
-                        |a: &(f64, u32), b: &(f64, u32)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
-                    if k < cand.len() {
-                        cand.select_nth_unstable_by(k - 1, by_distance);
-                    }
-                    let nearest = &mut cand[..k];
-                    nearest.sort_unstable_by(by_distance);
-                    for (t, &(d2, j)) in nearest.iter().enumerate() {
-                        idx[t] = j;
-                        dist[t] = d2.sqrt();
-                    }
-                },
-            );
+        indices.par_chunks_mut(k).zip(distances.par_chunks_mut(k)).enumerate().for_each_init(
+            || Vec::with_capacity(n),
+            |cand: &mut Vec<(f64, u32)>, (i, (idx, dist))| {
+                cand.clear();
+                let xi = points.row(i);
+                cand.extend(
+                    (0..n).filter(|&j| j != i).map(|j| (squared_distance(xi, points.row(j)), j as u32)),
+                );
+                let by_distance = |a: &(f64, u32), b: &(f64, u32)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
+                if k < cand.len() {
+                    cand.select_nth_unstable_by(k - 1, by_distance);
+                }
+                let nearest = &mut cand[..k];
+                nearest.sort_unstable_by(by_distance);
+                for (t, &(d2, j)) in nearest.iter().enumerate() {
+                    idx[t] = j;
+                    dist[t] = d2.sqrt();
+                }
+            },
+        );
         KnnGraph::new(n, k, indices, distances)
     }
 
@@ -71,9 +64,6 @@ mod tests {
     #[test]
     fn k_must_be_below_n() {
         let x = Matrix::new(3, 1, vec![0.0, 1.0, 2.0]).unwrap();
-        assert_eq!(
-            BruteForce.search(&x, 3),
-            Err(Error::TooManyNeighbors { k: 3, n: 3 })
-        );
+        assert_eq!(BruteForce.search(&x, 3), Err(Error::TooManyNeighbors { k: 3, n: 3 }));
     }
 }

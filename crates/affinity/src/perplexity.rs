@@ -29,10 +29,7 @@ impl Perplexity {
                 reason: format!("must be a finite number >= 1, got {perplexity}"),
             });
         }
-        Ok(Self {
-            perplexity,
-            tolerance: 1e-10,
-        })
+        Ok(Self { perplexity, tolerance: 1e-10 })
     }
 
     /// The target perplexity.
@@ -49,11 +46,7 @@ impl Perplexity {
     pub fn conditional(&self, graph: &KnnGraph) -> Result<CsrMatrix> {
         let (n, k) = (graph.n(), graph.k());
         if self.perplexity >= k as f64 {
-            return Err(Error::PerplexityTooLarge {
-                perplexity: self.perplexity,
-                neighbors: k,
-                n,
-            });
+            return Err(Error::PerplexityTooLarge { perplexity: self.perplexity, neighbors: k, n });
         }
         if graph.distances_flat().iter().all(|&d| d == 0.0) {
             return Err(Error::IdenticalPoints { n });
@@ -65,12 +58,7 @@ impl Perplexity {
                 || vec![0.0; k],
                 |w, i| {
                     calibrate_row(graph.distances(i), target, self.tolerance, w);
-                    graph
-                        .neighbors(i)
-                        .iter()
-                        .copied()
-                        .zip(w.iter().copied())
-                        .collect()
+                    graph.neighbors(i).iter().copied().zip(w.iter().copied()).collect()
                 },
             )
             .collect();
@@ -98,11 +86,7 @@ pub fn calibrate_row(distances: &[f64], target: f64, tolerance: f64, p: &mut [f6
         // Entropy falls as beta grows: too much entropy means beta is too small.
         if err > 0.0 {
             lo = beta;
-            beta = if hi.is_finite() {
-                0.5 * (lo + hi)
-            } else {
-                beta * 2.0
-            };
+            beta = if hi.is_finite() { 0.5 * (lo + hi) } else { beta * 2.0 };
         } else {
             hi = beta;
             beta = 0.5 * (lo + hi);
@@ -156,10 +140,7 @@ mod tests {
     use tsne_core::{Matrix, NeighborSearch};
 
     fn entropy(row: &[f64]) -> f64 {
-        -row.iter()
-            .filter(|&&p| p > 0.0)
-            .map(|&p| p * p.ln())
-            .sum::<f64>()
+        -row.iter().filter(|&&p| p > 0.0).map(|&p| p * p.ln()).sum::<f64>()
     }
 
     proptest! {
@@ -191,24 +172,14 @@ mod tests {
         let x = Matrix::new(4, 1, vec![0.0, 1.0, 2.0, 4.0]).unwrap();
         let g = BruteForce.search(&x, 3).unwrap();
         let err = Perplexity::new(3.0).unwrap().conditional(&g).unwrap_err();
-        assert_eq!(
-            err,
-            Error::PerplexityTooLarge {
-                perplexity: 3.0,
-                neighbors: 3,
-                n: 4
-            }
-        );
+        assert_eq!(err, Error::PerplexityTooLarge { perplexity: 3.0, neighbors: 3, n: 4 });
     }
 
     #[test]
     fn identical_points_are_an_error_not_nan() {
         let x = Matrix::new(10, 2, vec![1.0; 20]).unwrap();
         let g = BruteForce.search(&x, 6).unwrap();
-        assert_eq!(
-            Perplexity::new(2.0).unwrap().conditional(&g),
-            Err(Error::IdenticalPoints { n: 10 })
-        );
+        assert_eq!(Perplexity::new(2.0).unwrap().conditional(&g), Err(Error::IdenticalPoints { n: 10 }));
     }
 
     #[test]

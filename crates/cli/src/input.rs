@@ -21,11 +21,7 @@ pub enum Format {
 impl Format {
     /// Picks the format from the file name, or fails naming the accepted ones.
     pub fn of(path: &Path) -> Result<Self> {
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("")
-            .to_ascii_lowercase();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_ascii_lowercase();
         let plain = name.strip_suffix(".gz").unwrap_or(&name);
         if plain.ends_with(".csv") || plain.ends_with(".tsv") || plain.ends_with(".txt") {
             Ok(Self::Text)
@@ -34,16 +30,17 @@ impl Format {
         } else if plain.contains("idx") && plain.contains("ubyte") || plain.ends_with(".idx") {
             Ok(Self::Idx)
         } else {
-            bail!("unknown file type of {}: expected .csv, .tsv, .txt, .npy or an IDX file (*-idx*-ubyte[.gz])", path.display())
+            bail!(
+                "unknown file type of {}: expected .csv, .tsv, .txt, .npy or an IDX file (*-idx*-ubyte[.gz])",
+                path.display()
+            )
         }
     }
 }
 
 fn open(path: &Path) -> Result<Box<dyn Read>> {
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let gz = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
+    let gz = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz"));
     Ok(if gz {
         Box::new(flate2::read::GzDecoder::new(BufReader::new(file)))
     } else {
@@ -168,9 +165,7 @@ fn read_text(path: &Path) -> Result<(usize, usize, Vec<f64>)> {
 
 fn read_all(path: &Path) -> Result<Vec<u8>> {
     let mut bytes = Vec::new();
-    open(path)?
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("cannot read {}", path.display()))?;
+    open(path)?.read_to_end(&mut bytes).with_context(|| format!("cannot read {}", path.display()))?;
     Ok(bytes)
 }
 
@@ -183,18 +178,13 @@ fn read_npy(path: &Path) -> Result<(usize, usize, Vec<f64>)> {
     }
     let (hlen, start) = match bytes[6] {
         1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-        2 | 3 if bytes.len() >= 12 => (
-            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
-            12,
-        ),
+        2 | 3 if bytes.len() >= 12 => {
+            (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12)
+        }
         v => return Err(bad(&format!("unsupported version {v}"))),
     };
-    let header = std::str::from_utf8(
-        bytes
-            .get(start..start + hlen)
-            .ok_or_else(|| bad("truncated header"))?,
-    )
-    .map_err(|_| bad("header is not text"))?;
+    let header = std::str::from_utf8(bytes.get(start..start + hlen).ok_or_else(|| bad("truncated header"))?)
+        .map_err(|_| bad("header is not text"))?;
     let field = |key: &str| -> Option<&str> {
         let at = header.find(&format!("'{key}'"))? + key.len() + 2;
         let rest = header[at..].trim_start().strip_prefix(':')?.trim_start();
@@ -229,28 +219,16 @@ fn read_npy(path: &Path) -> Result<(usize, usize, Vec<f64>)> {
     let (rows, cols) = match dims[..] {
         [n] => (n, 1),
         [n, d] => (n, d),
-        _ => {
-            return Err(bad(&format!(
-                "{}-dimensional array; expected 1 or 2 dimensions",
-                dims.len()
-            )))
-        }
+        _ => return Err(bad(&format!("{}-dimensional array; expected 1 or 2 dimensions", dims.len()))),
     };
     let body = &bytes[start + hlen..];
     if body.len() != rows * cols * width {
-        return Err(bad(&format!(
-            "{} data bytes for shape ({rows}, {cols})",
-            body.len()
-        )));
+        return Err(bad(&format!("{} data bytes for shape ({rows}, {cols})", body.len())));
     }
     let data = if width == 8 {
-        body.chunks_exact(8)
-            .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
-            .collect()
+        body.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect()
     } else {
-        body.chunks_exact(4)
-            .map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64)
-            .collect()
+        body.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64).collect()
     };
     Ok((rows, cols, data))
 }
@@ -281,30 +259,15 @@ fn read_idx(path: &Path) -> Result<(usize, usize, Vec<f64>)> {
         t => return Err(bad(format!("unknown element type 0x{t:02x}"))),
     };
     if body.len() != rows * cols * width {
-        return Err(bad(format!(
-            "{} data bytes for dimensions {dims:?}",
-            body.len()
-        )));
+        return Err(bad(format!("{} data bytes for dimensions {dims:?}", body.len())));
     }
     let data = match ty {
         0x08 => body.iter().map(|&b| b as f64).collect(),
         0x09 => body.iter().map(|&b| b as i8 as f64).collect(),
-        0x0B => body
-            .chunks_exact(2)
-            .map(|c| i16::from_be_bytes([c[0], c[1]]) as f64)
-            .collect(),
-        0x0C => body
-            .chunks_exact(4)
-            .map(|c| i32::from_be_bytes(c.try_into().unwrap()) as f64)
-            .collect(),
-        0x0D => body
-            .chunks_exact(4)
-            .map(|c| f32::from_be_bytes(c.try_into().unwrap()) as f64)
-            .collect(),
-        _ => body
-            .chunks_exact(8)
-            .map(|c| f64::from_be_bytes(c.try_into().unwrap()))
-            .collect(),
+        0x0B => body.chunks_exact(2).map(|c| i16::from_be_bytes([c[0], c[1]]) as f64).collect(),
+        0x0C => body.chunks_exact(4).map(|c| i32::from_be_bytes(c.try_into().unwrap()) as f64).collect(),
+        0x0D => body.chunks_exact(4).map(|c| f32::from_be_bytes(c.try_into().unwrap()) as f64).collect(),
+        _ => body.chunks_exact(8).map(|c| f64::from_be_bytes(c.try_into().unwrap())).collect(),
     };
     Ok((rows, cols, data))
 }

@@ -15,8 +15,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use tsne::{
-    metrics::knn_accuracy, Init, LearningRate, Matrix, NeighborMethod, Progress, RepulsionMethod,
-    TSne,
+    metrics::knn_accuracy, Init, LearningRate, Matrix, NeighborMethod, Progress, RepulsionMethod, TSne,
 };
 
 /// The digits data (UCI optdigits test set as shipped by scikit-learn), 1797 x 64.
@@ -24,11 +23,7 @@ static DIGITS: &str = include_str!("../../../data/digits.csv");
 static DIGITS_LABELS: &str = include_str!("../../../data/digits_labels.csv");
 
 #[derive(Parser)]
-#[command(
-    name = "tsne",
-    version,
-    about = "t-SNE embeddings from the command line"
-)]
+#[command(name = "tsne", version, about = "t-SNE embeddings from the command line")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -137,9 +132,7 @@ fn parse_learning_rate(s: &str) -> Result<LearningRate, String> {
     if s.eq_ignore_ascii_case("auto") {
         return Ok(LearningRate::Auto);
     }
-    s.parse::<f64>()
-        .map(LearningRate::Fixed)
-        .map_err(|_| format!("`{s}` is neither a number nor `auto`"))
+    s.parse::<f64>().map(LearningRate::Fixed).map_err(|_| format!("`{s}` is neither a number nor `auto`"))
 }
 
 fn main() -> ExitCode {
@@ -164,26 +157,14 @@ fn run(cli: Cli) -> Result<()> {
         Command::Demo { out, params } => {
             let rows: Vec<Vec<f64>> = DIGITS
                 .lines()
-                .map(|l| {
-                    l.split(',')
-                        .map(|v| v.trim().parse::<f64>())
-                        .collect::<Result<_, _>>()
-                })
+                .map(|l| l.split(',').map(|v| v.trim().parse::<f64>()).collect::<Result<_, _>>())
                 .collect::<Result<_, _>>()
                 .context("bundled digits data is corrupt")?;
             let points = Matrix::from_rows(&rows)?;
-            let labels = DIGITS_LABELS
-                .lines()
-                .map(|l| l.trim().to_string())
-                .collect();
+            let labels = DIGITS_LABELS.lines().map(|l| l.trim().to_string()).collect();
             embed(points, Some(labels), "digits (bundled)", &out, &params)
         }
-        Command::Embed {
-            input,
-            labels,
-            out,
-            params,
-        } => {
+        Command::Embed { input, labels, out, params } => {
             // Validate every path before the expensive part.
             if let Some(p) = &out.out {
                 check_output_ext(p, &["csv", "tsv", "txt", "npy"])?;
@@ -196,12 +177,7 @@ fn run(cli: Cli) -> Result<()> {
                 Some(path) => {
                     let l = input::read_labels(&path)?;
                     if l.len() != points.rows() {
-                        bail!(
-                            "{} has {} labels for {} points",
-                            path.display(),
-                            l.len(),
-                            points.rows()
-                        );
+                        bail!("{} has {} labels for {} points", path.display(), l.len(), points.rows());
                     }
                     Some(l)
                 }
@@ -213,17 +189,9 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 fn check_output_ext(path: &Path, allowed: &[&str]) -> Result<()> {
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     if !allowed.contains(&ext.as_str()) {
-        bail!(
-            "unknown output type of {}: expected one of .{}",
-            path.display(),
-            allowed.join(", .")
-        );
+        bail!("unknown output type of {}: expected one of .{}", path.display(), allowed.join(", ."));
     }
     Ok(())
 }
@@ -273,10 +241,8 @@ fn embed(
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = ProgressBar::new(p.iterations as u64);
         bar.set_style(
-            ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {msg}",
-            )
-            .expect("valid template"),
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {msg}")
+                .expect("valid template"),
         );
         bar
     });
@@ -297,15 +263,11 @@ fn embed(
     };
     let mut staged = output::Staged::default();
     if let Some(path) = &out.out {
-        staged.stage(path, |tmp| {
-            output::write_embedding(path, tmp, &fit.embedding)
-        })?;
+        staged.stage(path, |tmp| output::write_embedding(path, tmp, &fit.embedding))?;
     }
     if let Some(path) = &out.plot {
         let title = format!("t-SNE of {name}");
-        staged.stage(path, |tmp| {
-            plot::scatter(tmp, &fit.embedding, labels.as_deref(), &title)
-        })?;
+        staged.stage(path, |tmp| plot::scatter(tmp, &fit.embedding, labels.as_deref(), &title))?;
     }
     staged.commit()?;
     let s = &fit.summary;
@@ -338,9 +300,7 @@ fn embed(
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "{summary}")?;
     } else {
-        let acc = accuracy
-            .map(|a| format!(", 10-NN label accuracy {a:.4}"))
-            .unwrap_or_default();
+        let acc = accuracy.map(|a| format!(", 10-NN label accuracy {a:.4}")).unwrap_or_default();
         eprintln!(
             "embedded {} points ({} -> {} dims) in {:.2} s: KL divergence {:.4}{acc}",
             s.n,

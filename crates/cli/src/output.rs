@@ -30,8 +30,7 @@ impl Staged {
     /// Renames every staged file into place.
     pub fn commit(mut self) -> Result<()> {
         for (tmp, path) in std::mem::take(&mut self.files) {
-            fs::rename(&tmp, &path)
-                .with_context(|| format!("cannot move output into {}", path.display()))?;
+            fs::rename(&tmp, &path).with_context(|| format!("cannot move output into {}", path.display()))?;
         }
         Ok(())
     }
@@ -47,11 +46,7 @@ impl Drop for Staged {
 
 /// The embedding formats, by extension of the output path.
 pub fn write_embedding(path: &Path, tmp: &Path, y: &Matrix) -> Result<()> {
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     let mut w = BufWriter::new(File::create(tmp)?);
     match ext.as_str() {
         "npy" => write_npy(&mut w, y)?,
@@ -77,11 +72,8 @@ pub fn write_embedding(path: &Path, tmp: &Path, y: &Matrix) -> Result<()> {
 
 /// Writes `y` as a version-1 `.npy` array of little-endian `f8`.
 pub fn write_npy(w: &mut impl Write, y: &Matrix) -> Result<()> {
-    let mut header = format!(
-        "{{'descr': '<f8', 'fortran_order': False, 'shape': ({}, {}), }}",
-        y.rows(),
-        y.cols()
-    );
+    let mut header =
+        format!("{{'descr': '<f8', 'fortran_order': False, 'shape': ({}, {}), }}", y.rows(), y.cols());
     // Magic (6) + version (2) + length (2) + header + '\n' is a multiple of 64.
     while (10 + header.len() + 1) % 64 != 0 {
         header.push(' ');

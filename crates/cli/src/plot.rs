@@ -34,16 +34,11 @@ fn colour(i: usize, classes: usize) -> RGBAColor {
 /// Draws the first two coordinates of `y` into a PNG at `path`.
 pub fn scatter(path: &Path, y: &Matrix, labels: Option<&[String]>, title: &str) -> Result<()> {
     if y.cols() < 2 {
-        bail!(
-            "a scatter plot needs a 2-D embedding, this one has {} dimension(s)",
-            y.cols()
-        );
+        bail!("a scatter plot needs a 2-D embedding, this one has {} dimension(s)", y.cols());
     }
     // A second registration of the same font is harmless.
     let _ = register_font("sans-serif", FontStyle::Normal, FONT);
-    let mut classes: Vec<&str> = labels
-        .map(|l| l.iter().map(String::as_str).collect())
-        .unwrap_or_default();
+    let mut classes: Vec<&str> = labels.map(|l| l.iter().map(String::as_str).collect()).unwrap_or_default();
     classes.sort_by(|a, b| match (a.parse::<f64>(), b.parse::<f64>()) {
         (Ok(x), Ok(y)) => x.total_cmp(&y),
         _ => a.cmp(b),
@@ -65,23 +60,14 @@ pub fn scatter(path: &Path, y: &Matrix, labels: Option<&[String]>, title: &str) 
         .margin(15)
         .x_label_area_size(35)
         .y_label_area_size(50)
-        .build_cartesian_2d(
-            lo[0] - pad(0)..hi[0] + pad(0),
-            lo[1] - pad(1)..hi[1] + pad(1),
-        )
+        .build_cartesian_2d(lo[0] - pad(0)..hi[0] + pad(0), lo[1] - pad(1)..hi[1] + pad(1))
         .map_err(err)?;
-    chart
-        .configure_mesh()
-        .disable_mesh()
-        .label_style(("sans-serif", 14))
-        .draw()
-        .map_err(err)?;
+    chart.configure_mesh().disable_mesh().label_style(("sans-serif", 14)).draw().map_err(err)?;
     let size = if y.rows() > 20_000 { 1 } else { 3 };
     if classes.is_empty() {
         chart
             .draw_series(
-                (0..y.rows())
-                    .map(|i| Circle::new((y.row(i)[0], y.row(i)[1]), size, colour(0, 1).filled())),
+                (0..y.rows()).map(|i| Circle::new((y.row(i)[0], y.row(i)[1]), size, colour(0, 1).filled())),
             )
             .map_err(err)?;
     } else {

@@ -5,10 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn tsne(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tsne"))
-        .args(args)
-        .output()
-        .expect("run tsne")
+    Command::new(env!("CARGO_BIN_EXE_tsne")).args(args).output().expect("run tsne")
 }
 
 fn scratch(test: &str) -> PathBuf {
@@ -47,42 +44,17 @@ fn assert_rejected(test: &str, name: &str, content: &[u8], extra: &[&str], needl
     let o = tsne(&args);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success(), "{test}: succeeded unexpectedly");
-    assert_eq!(
-        stderr.trim_end().lines().count(),
-        1,
-        "{test}: not one line: {stderr}"
-    );
-    assert!(
-        stderr.starts_with("error: ") && stderr.contains(needle),
-        "{test}: {stderr}"
-    );
-    assert_eq!(
-        entries(&dir),
-        vec![name.to_string()],
-        "{test}: files left behind"
-    );
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{test}: not one line: {stderr}");
+    assert!(stderr.starts_with("error: ") && stderr.contains(needle), "{test}: {stderr}");
+    assert_eq!(entries(&dir), vec![name.to_string()], "{test}: files left behind");
 }
 
 #[test]
 fn bad_inputs_fail_with_one_line_and_no_output() {
     assert_rejected("empty", "empty.csv", b"", &[], "empty");
-    assert_rejected(
-        "ragged",
-        "ragged.csv",
-        b"1,2,3\n4,5,6\n7,8\n",
-        &[],
-        "row has 2 values, expected 3",
-    );
-    assert_rejected(
-        "nan",
-        "nan.csv",
-        b"1,2\n3,NaN\n5,6\n",
-        &[],
-        "non-finite value NaN",
-    );
-    let small: String = (0..20)
-        .map(|i| format!("{},{}\n", i, (i * 7) % 5))
-        .collect();
+    assert_rejected("ragged", "ragged.csv", b"1,2,3\n4,5,6\n7,8\n", &[], "row has 2 values, expected 3");
+    assert_rejected("nan", "nan.csv", b"1,2\n3,NaN\n5,6\n", &[], "non-finite value NaN");
+    let small: String = (0..20).map(|i| format!("{},{}\n", i, (i * 7) % 5)).collect();
     assert_rejected(
         "perplexity",
         "small.csv",
@@ -118,12 +90,7 @@ fn embed_writes_csv_npy_and_json() {
     let mut text = String::from("a,b,c\n");
     for i in 0..60 {
         let c = (i % 3) as f64 * 10.0;
-        text += &format!(
-            "{},{},{}\n",
-            c + (i as f64 * 0.37).sin(),
-            c + (i as f64 * 0.11).cos(),
-            c
-        );
+        text += &format!("{},{},{}\n", c + (i as f64 * 0.37).sin(), c + (i as f64 * 0.11).cos(), c);
     }
     std::fs::write(&input, text).unwrap();
     let csv = dir.join("y.csv");
@@ -168,11 +135,7 @@ fn demo_json_reports_a_good_embedding() {
     let o = tsne(&["demo", "--json", "--plot", plot.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let stdout = String::from_utf8(o.stdout).unwrap();
-    assert_eq!(
-        stdout.trim_end().lines().count(),
-        1,
-        "exactly one JSON object: {stdout}"
-    );
+    assert_eq!(stdout.trim_end().lines().count(), 1, "exactly one JSON object: {stdout}");
     let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     for key in [
         "n",

@@ -11,18 +11,10 @@ pub enum Error {
     TooFewPoints { n: usize, min: usize },
     /// A row whose length differs from the first row's.
     #[error("row {row} has {found} values, expected {expected} like the first row")]
-    RaggedRow {
-        row: usize,
-        expected: usize,
-        found: usize,
-    },
+    RaggedRow { row: usize, expected: usize, found: usize },
     /// A flat buffer whose length is not `rows * cols`.
     #[error("buffer of {len} values cannot be a {rows} x {cols} matrix")]
-    Shape {
-        rows: usize,
-        cols: usize,
-        len: usize,
-    },
+    Shape { rows: usize, cols: usize, len: usize },
     /// NaN or infinity in the input.
     #[error("non-finite value {value} at row {row}, column {col}")]
     NonFinite { row: usize, col: usize, value: f64 },
@@ -31,11 +23,7 @@ pub enum Error {
     InvalidParameter { name: &'static str, reason: String },
     /// The perplexity cannot be reached with the available neighbours.
     #[error("perplexity {perplexity} is too large for {neighbors} neighbours ({n} points): it must be below {neighbors}")]
-    PerplexityTooLarge {
-        perplexity: f64,
-        neighbors: usize,
-        n: usize,
-    },
+    PerplexityTooLarge { perplexity: f64, neighbors: usize, n: usize },
     /// A neighbour count that needs more points than there are.
     #[error("k = {k} neighbours requested for {n} points: k must be below the number of points")]
     TooManyNeighbors { k: usize, n: usize },
@@ -44,11 +32,7 @@ pub enum Error {
     IdenticalPoints { n: usize },
     /// Two objects that must agree in a dimension do not.
     #[error("dimension mismatch in {what}: expected {expected}, found {found}")]
-    DimensionMismatch {
-        what: &'static str,
-        expected: usize,
-        found: usize,
-    },
+    DimensionMismatch { what: &'static str, expected: usize, found: usize },
     /// A backend asked to do something it cannot.
     #[error("{backend} does not support {what}")]
     Unsupported { backend: String, what: String },

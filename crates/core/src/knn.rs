@@ -47,18 +47,10 @@ impl KnnGraph {
                 });
             }
             if !d.is_finite() || d < 0.0 {
-                return Err(Error::InvalidGraph {
-                    what,
-                    reason: format!("row {i} has distance {d}"),
-                });
+                return Err(Error::InvalidGraph { what, reason: format!("row {i} has distance {d}") });
             }
         }
-        Ok(Self {
-            n,
-            k,
-            indices,
-            distances,
-        })
+        Ok(Self { n, k, indices, distances })
     }
 
     /// Number of points.

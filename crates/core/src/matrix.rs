@@ -17,23 +17,11 @@ impl Matrix {
     /// Wraps a row-major buffer; fails on a length that is not `rows * cols` or a non-finite value.
     pub fn new(rows: usize, cols: usize, data: Vec<f64>) -> Result<Self> {
         if rows.checked_mul(cols) != Some(data.len()) {
-            return Err(Error::Shape {
-                rows,
-                cols,
-                len: data.len(),
-            });
+            return Err(Error::Shape { rows, cols, len: data.len() });
         }
         if let Some(pos) = data.iter().position(|v| !v.is_finite()) {
-            let (row, col) = if cols == 0 {
-                (0, 0)
-            } else {
-                (pos / cols, pos % cols)
-            };
-            return Err(Error::NonFinite {
-                row,
-                col,
-                value: data[pos],
-            });
+            let (row, col) = if cols == 0 { (0, 0) } else { (pos / cols, pos % cols) };
+            return Err(Error::NonFinite { row, col, value: data[pos] });
         }
         Ok(Self { rows, cols, data })
     }
@@ -45,11 +33,7 @@ impl Matrix {
         for (i, r) in rows.iter().enumerate() {
             let r = r.as_ref();
             if r.len() != cols {
-                return Err(Error::RaggedRow {
-                    row: i,
-                    expected: cols,
-                    found: r.len(),
-                });
+                return Err(Error::RaggedRow { row: i, expected: cols, found: r.len() });
             }
             data.extend_from_slice(r);
         }
@@ -58,11 +42,7 @@ impl Matrix {
 
     /// A matrix of zeros.
     pub fn zeros(rows: usize, cols: usize) -> Self {
-        Self {
-            rows,
-            cols,
-            data: vec![0.0; rows * cols],
-        }
+        Self { rows, cols, data: vec![0.0; rows * cols] }
     }
 
     /// Number of rows (points).
@@ -129,10 +109,7 @@ impl Matrix {
     pub fn column_std(&self, col: usize) -> f64 {
         let n = self.rows as f64;
         let mean = (0..self.rows).map(|i| self.row(i)[col]).sum::<f64>() / n;
-        let var = (0..self.rows)
-            .map(|i| (self.row(i)[col] - mean).powi(2))
-            .sum::<f64>()
-            / (n - 1.0).max(1.0);
+        let var = (0..self.rows).map(|i| (self.row(i)[col] - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
         var.sqrt()
     }
 }

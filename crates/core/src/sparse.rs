@@ -54,12 +54,7 @@ impl CsrMatrix {
                 }
             }
         }
-        Ok(Self {
-            n,
-            indptr,
-            indices,
-            values,
-        })
+        Ok(Self { n, indptr, indices, values })
     }
 
     /// Assembles from per-row `(column, value)` lists, sorting each row and summing duplicates.
@@ -151,12 +146,7 @@ impl CsrMatrix {
                 next[j as usize] += 1;
             }
         }
-        Self {
-            n: self.n,
-            indptr,
-            indices,
-            values,
-        }
+        Self { n: self.n, indptr, indices, values }
     }
 
     /// Joint affinities from conditional ones: `p_ij = (p_{j|i} + p_{i|j}) / 2N`
@@ -193,23 +183,14 @@ impl CsrMatrix {
             }
             indptr.push(indices.len());
         }
-        Self {
-            n: self.n,
-            indptr,
-            indices,
-            values,
-        }
+        Self { n: self.n, indptr, indices, values }
     }
 
     /// Whether `self` equals its transpose to a relative tolerance.
     pub fn is_symmetric(&self, rel_tol: f64) -> bool {
         let t = self.transpose();
         self.indices == t.indices
-            && self
-                .values
-                .iter()
-                .zip(&t.values)
-                .all(|(a, b)| (a - b).abs() <= rel_tol * a.abs().max(b.abs()))
+            && self.values.iter().zip(&t.values).all(|(a, b)| (a - b).abs() <= rel_tol * a.abs().max(b.abs()))
     }
 
     /// Multiplies every value by `factor`.
@@ -225,12 +206,8 @@ mod tests {
     #[test]
     fn symmetrize_averages_both_directions() {
         // Rows sum to one; (0,1) present in both directions, (1,2) and (2,0) one-way.
-        let p = CsrMatrix::from_rows(vec![
-            vec![(1, 1.0)],
-            vec![(0, 0.25), (2, 0.75)],
-            vec![(0, 1.0)],
-        ])
-        .unwrap();
+        let p =
+            CsrMatrix::from_rows(vec![vec![(1, 1.0)], vec![(0, 0.25), (2, 0.75)], vec![(0, 1.0)]]).unwrap();
         let s = p.symmetrize();
         assert!(s.is_symmetric(0.0));
         assert!((s.sum() - 1.0).abs() < 1e-15);

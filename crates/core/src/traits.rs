@@ -43,12 +43,7 @@ pub trait Repulsion: Send {
     ///
     /// Fails with [`Error::Unsupported`](crate::Error::Unsupported) for an embedding
     /// dimension or kernel the backend cannot handle.
-    fn repulsion(
-        &mut self,
-        embedding: &Matrix,
-        kernel: StudentT,
-        forces: &mut [f64],
-    ) -> Result<f64>;
+    fn repulsion(&mut self, embedding: &Matrix, kernel: StudentT, forces: &mut [f64]) -> Result<f64>;
 
     /// Whether forces and Z are exact (so the reported KL divergence is exact).
     fn is_exact(&self) -> bool {

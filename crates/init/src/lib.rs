@@ -45,9 +45,7 @@ pub struct Random {
 impl Random {
     /// Coordinates with standard deviation `std`.
     pub fn new(std: f64) -> Result<Self> {
-        Ok(Self {
-            std: check_std(std)?,
-        })
+        Ok(Self { std: check_std(std)? })
     }
 }
 
@@ -61,9 +59,7 @@ impl Initializer for Random {
     fn initialize(&self, points: &Matrix, dims: usize, seed: u64) -> Result<Matrix> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let normal = Normal::new(0.0, self.std).expect("std checked positive");
-        let data = (0..points.rows() * dims)
-            .map(|_| normal.sample(&mut rng))
-            .collect();
+        let data = (0..points.rows() * dims).map(|_| normal.sample(&mut rng)).collect();
         Matrix::new(points.rows(), dims, data)
     }
 
@@ -86,9 +82,7 @@ pub struct Pca {
 impl Pca {
     /// PCA initialisation with first-coordinate standard deviation `std`.
     pub fn new(std: f64) -> Result<Self> {
-        Ok(Self {
-            std: check_std(std)?,
-        })
+        Ok(Self { std: check_std(std)? })
     }
 }
 
@@ -153,18 +147,11 @@ pub fn principal_axes(points: &Matrix, dims: usize) -> Result<(DMatrix<f64>, Vec
     }
     let eig = SymmetricEigen::new(cov);
     let mut order: Vec<usize> = (0..d).collect();
-    order.sort_by(|&a, &b| {
-        eig.eigenvalues[b]
-            .total_cmp(&eig.eigenvalues[a])
-            .then(a.cmp(&b))
-    });
+    order.sort_by(|&a, &b| eig.eigenvalues[b].total_cmp(&eig.eigenvalues[a]).then(a.cmp(&b)));
     let mut axes = DMatrix::<f64>::zeros(d, dims);
     for (c, &src) in order.iter().take(dims).enumerate() {
         let v = eig.eigenvectors.column(src);
-        let pivot = v
-            .iter()
-            .copied()
-            .fold(0.0_f64, |m, x| if x.abs() > m.abs() { x } else { m });
+        let pivot = v.iter().copied().fold(0.0_f64, |m, x| if x.abs() > m.abs() { x } else { m });
         let sign = if pivot < 0.0 { -1.0 } else { 1.0 };
         for r in 0..d {
             axes[(r, c)] = sign * v[r];
@@ -180,9 +167,7 @@ impl Initializer for Pca {
         let mut data = vec![0.0; n * dims];
         data.par_chunks_mut(dims).enumerate().for_each(|(i, out)| {
             for (c, o) in out.iter_mut().enumerate() {
-                *o = (0..d)
-                    .map(|r| (points.row(i)[r] - mean[r]) * axes[(r, c)])
-                    .sum();
+                *o = (0..d).map(|r| (points.row(i)[r] - mean[r]) * axes[(r, c)]).sum();
             }
         });
         let mut y = Matrix::new(n, dims, data)?;
@@ -275,9 +260,6 @@ mod tests {
         let x = Matrix::zeros(3, 5);
         let g = Given::new(Matrix::zeros(3, 2));
         assert!(g.initialize(&x, 2, 0).is_ok());
-        assert!(matches!(
-            g.initialize(&x, 3, 0),
-            Err(Error::DimensionMismatch { .. })
-        ));
+        assert!(matches!(g.initialize(&x, 3, 0), Err(Error::DimensionMismatch { .. })));
     }
 }

@@ -22,8 +22,8 @@
 //! ```
 
 use tsne_core::{
-    gradient, CsrMatrix, Error, Matrix, OptimizeReport, Optimizer, Phase, Progress, Repulsion,
-    Result, StudentT,
+    gradient, CsrMatrix, Error, Matrix, OptimizeReport, Optimizer, Phase, Progress, Repulsion, Result,
+    StudentT,
 };
 
 /// The learning rate `eta`.
@@ -97,50 +97,32 @@ impl Schedule {
         if !positive(self.early_exaggeration) {
             return bad(
                 "early_exaggeration",
-                format!(
-                    "must be finite and positive, got {}",
-                    self.early_exaggeration
-                ),
+                format!("must be finite and positive, got {}", self.early_exaggeration),
             );
         }
         if !positive(self.final_exaggeration) {
             return bad(
                 "exaggeration",
-                format!(
-                    "must be finite and positive, got {}",
-                    self.final_exaggeration
-                ),
+                format!("must be finite and positive, got {}", self.final_exaggeration),
             );
         }
         if let LearningRate::Fixed(eta) = self.learning_rate {
             if !positive(eta) {
-                return bad(
-                    "learning_rate",
-                    format!("must be finite and positive, got {eta}"),
-                );
+                return bad("learning_rate", format!("must be finite and positive, got {eta}"));
             }
         }
-        for (name, m) in [
-            ("momentum_early", self.momentum_early),
-            ("momentum_final", self.momentum_final),
-        ] {
+        for (name, m) in [("momentum_early", self.momentum_early), ("momentum_final", self.momentum_final)] {
             if !(0.0..1.0).contains(&m) {
                 return bad(name, format!("must lie in [0, 1), got {m}"));
             }
         }
         if !(self.min_gain.is_finite() && self.min_gain >= 0.0) {
-            return bad(
-                "min_gain",
-                format!("must be finite and non-negative, got {}", self.min_gain),
-            );
+            return bad("min_gain", format!("must be finite and non-negative, got {}", self.min_gain));
         }
         if !(self.min_gradient_norm.is_finite() && self.min_gradient_norm >= 0.0) {
             return bad(
                 "min_gradient_norm",
-                format!(
-                    "must be finite and non-negative, got {}",
-                    self.min_gradient_norm
-                ),
+                format!("must be finite and non-negative, got {}", self.min_gradient_norm),
             );
         }
         Ok(())
@@ -198,11 +180,7 @@ impl Optimizer for GradientDescent {
         let mut kl_history = Vec::new();
         let mut done = 0;
         for it in 0..s.iterations {
-            let phase = if it < s.exaggeration_iterations {
-                Phase::EarlyExaggeration
-            } else {
-                Phase::Final
-            };
+            let phase = if it < s.exaggeration_iterations { Phase::EarlyExaggeration } else { Phase::Final };
             let (exaggeration, momentum) = match phase {
                 Phase::EarlyExaggeration => (s.early_exaggeration, s.momentum_early),
                 Phase::Final => (s.final_exaggeration, s.momentum_final),
@@ -218,17 +196,10 @@ impl Optimizer for GradientDescent {
             if let Some(kl) = kl {
                 kl_history.push((it + 1, kl));
             }
-            for ((yv, (u, g)), gain) in y
-                .as_mut_slice()
-                .iter_mut()
-                .zip(update.iter_mut().zip(&grad))
-                .zip(gains.iter_mut())
+            for ((yv, (u, g)), gain) in
+                y.as_mut_slice().iter_mut().zip(update.iter_mut().zip(&grad)).zip(gains.iter_mut())
             {
-                *gain = if (*g > 0.0) == (*u > 0.0) {
-                    (*gain * 0.8).max(s.min_gain)
-                } else {
-                    *gain + 0.2
-                };
+                *gain = if (*g > 0.0) == (*u > 0.0) { (*gain * 0.8).max(s.min_gain) } else { *gain + 0.2 };
                 *u = momentum * *u - eta * *gain * g;
                 *yv += *u;
             }
@@ -249,10 +220,6 @@ impl Optimizer for GradientDescent {
         // The KL of the final embedding needs the Z of that embedding.
         let z = repulsion.repulsion(y, kernel, &mut rep)?;
         let kl_divergence = gradient::kl_divergence(p, y, kernel, z);
-        Ok(OptimizeReport {
-            iterations: done,
-            kl_divergence,
-            kl_history,
-        })
+        Ok(OptimizeReport { iterations: done, kl_divergence, kl_history })
     }
 }

@@ -76,75 +76,65 @@ impl BarnesHut {
         self.build::<D>(pts);
         let n = pts.len();
         self.sorted.clear();
-        self.sorted
-            .extend(self.order.iter().flat_map(|&i| pts[i as usize]));
+        self.sorted.extend(self.order.iter().flat_map(|&i| pts[i as usize]));
         self.sorted_forces.resize(n * D, 0.0);
         self.z_rows.resize(n, 0.0);
         let sorted: &[[f64; D]] = as_points(&self.sorted);
         let nodes = &self.nodes;
         let theta2 = self.theta * self.theta;
-        self.sorted_forces
-            .par_chunks_mut(D)
-            .zip(self.z_rows.par_iter_mut())
-            .enumerate()
-            .for_each_init(
-                || Vec::with_capacity(MAX_DEPTH * (1 << D)),
-                |stack: &mut Vec<u32>, (t, (f, z_out))| {
-                    let yi = sorted[t];
-                    let mut acc = [0.0; D];
-                    let mut z = 0.0;
-                    stack.clear();
-                    stack.push(0);
-                    while let Some(id) = stack.pop() {
-                        let node = &nodes[id as usize];
-                        let contains_self = (node.start as usize..node.end as usize).contains(&t);
-                        if !contains_self {
+        self.sorted_forces.par_chunks_mut(D).zip(self.z_rows.par_iter_mut()).enumerate().for_each_init(
+            || Vec::with_capacity(MAX_DEPTH * (1 << D)),
+            |stack: &mut Vec<u32>, (t, (f, z_out))| {
+                let yi = sorted[t];
+                let mut acc = [0.0; D];
+                let mut z = 0.0;
+                stack.clear();
+                stack.push(0);
+                while let Some(id) = stack.pop() {
+                    let node = &nodes[id as usize];
+                    let contains_self = (node.start as usize..node.end as usize).contains(&t);
+                    if !contains_self {
+                        let mut diff = [0.0; D];
+                        let mut d2 = 0.0;
+                        for k in 0..D {
+                            diff[k] = yi[k] - node.com[k];
+                            d2 += diff[k] * diff[k];
+                        }
+                        if node.width * node.width < theta2 * d2 {
+                            let c = cell_interaction::<D>(kernel, &diff, d2, node);
+                            z += c.z;
+                            for k in 0..D {
+                                acc[k] += c.force[k];
+                            }
+                            continue;
+                        }
+                    }
+                    if node.n_children == 0 {
+                        for (s, yj) in sorted[node.start as usize..node.end as usize].iter().enumerate() {
+                            if s + node.start as usize == t {
+                                continue;
+                            }
                             let mut diff = [0.0; D];
                             let mut d2 = 0.0;
                             for k in 0..D {
-                                diff[k] = yi[k] - node.com[k];
+                                diff[k] = yi[k] - yj[k];
                                 d2 += diff[k] * diff[k];
                             }
-                            if node.width * node.width < theta2 * d2 {
-                                let c = cell_interaction::<D>(kernel, &diff, d2, node);
-                                z += c.z;
-                                for k in 0..D {
-                                    acc[k] += c.force[k];
-                                }
-                                continue;
+                            let (w, u) = kernel.weights(d2);
+                            z += w;
+                            for k in 0..D {
+                                acc[k] += w * u * diff[k];
                             }
                         }
-                        if node.n_children == 0 {
-                            for (s, yj) in sorted[node.start as usize..node.end as usize]
-                                .iter()
-                                .enumerate()
-                            {
-                                if s + node.start as usize == t {
-                                    continue;
-                                }
-                                let mut diff = [0.0; D];
-                                let mut d2 = 0.0;
-                                for k in 0..D {
-                                    diff[k] = yi[k] - yj[k];
-                                    d2 += diff[k] * diff[k];
-                                }
-                                let (w, u) = kernel.weights(d2);
-                                z += w;
-                                for k in 0..D {
-                                    acc[k] += w * u * diff[k];
-                                }
-                            }
-                        } else {
-                            // Pushed in reverse so children are visited in index order.
-                            stack.extend(
-                                (node.first_child..node.first_child + node.n_children).rev(),
-                            );
-                        }
+                    } else {
+                        // Pushed in reverse so children are visited in index order.
+                        stack.extend((node.first_child..node.first_child + node.n_children).rev());
                     }
-                    f.copy_from_slice(&acc);
-                    *z_out = z;
-                },
-            );
+                }
+                f.copy_from_slice(&acc);
+                *z_out = z;
+            },
+        );
         for (t, &i) in self.order.iter().enumerate() {
             forces[i as usize * D..(i as usize + 1) * D]
                 .copy_from_slice(&self.sorted_forces[t * D..(t + 1) * D]);
@@ -190,13 +180,8 @@ impl BarnesHut {
         depth: usize,
     ) {
         let count = (end - start) as f64;
-        self.nodes[id] = Node {
-            width: 2.0 * half,
-            count,
-            start: start as u32,
-            end: end as u32,
-            ..Node::default()
-        };
+        self.nodes[id] =
+            Node { width: 2.0 * half, count, start: start as u32, end: end as u32, ..Node::default() };
         if end - start <= LEAF_SIZE || depth >= MAX_DEPTH {
             // Moments straight from the points.
             let mut com = [0.0; 3];
@@ -219,11 +204,8 @@ impl BarnesHut {
             return;
         }
         // Stable counting sort of the cell's points into its 2^D orthants.
-        let orthant = |p: &[f64; D]| {
-            (0..D).fold(0usize, |code, k| {
-                code | (((p[k] >= center[k]) as usize) << k)
-            })
-        };
+        let orthant =
+            |p: &[f64; D]| (0..D).fold(0usize, |code, k| code | (((p[k] >= center[k]) as usize) << k));
         let mut bounds = [0usize; 9];
         for &i in &self.order[start..end] {
             bounds[orthant(&pts[i as usize]) + 1] += 1;
@@ -253,11 +235,7 @@ impl BarnesHut {
         for (slot, &c) in children[..n_children].iter().enumerate() {
             let mut child_center = center;
             for k in 0..D {
-                child_center[k] += if c >> k & 1 == 1 {
-                    0.5 * half
-                } else {
-                    -0.5 * half
-                };
+                child_center[k] += if c >> k & 1 == 1 { 0.5 * half } else { -0.5 * half };
             }
             self.build_node::<D>(
                 pts,
@@ -281,8 +259,8 @@ impl BarnesHut {
         for kid in kids {
             for k in 0..D {
                 for l in 0..D {
-                    second[k][l] += kid.second[k][l]
-                        + kid.count * (kid.com[k] - com[k]) * (kid.com[l] - com[l]);
+                    second[k][l] +=
+                        kid.second[k][l] + kid.count * (kid.com[k] - com[k]) * (kid.com[l] - com[l]);
                 }
             }
         }
@@ -312,12 +290,7 @@ struct CellTerms<const D: usize> {
 }
 
 #[inline]
-fn cell_interaction<const D: usize>(
-    kernel: StudentT,
-    diff: &[f64; D],
-    d2: f64,
-    node: &Node,
-) -> CellTerms<D> {
+fn cell_interaction<const D: usize>(kernel: StudentT, diff: &[f64; D], d2: f64, node: &Node) -> CellTerms<D> {
     let (w, u) = kernel.weights(d2);
     let a = kernel.dof();
     let r = (a + 1.0) / a;

@@ -42,57 +42,49 @@ impl Repulsion for Exact {
 
 fn rows<const D: usize>(y: &Matrix, kernel: StudentT, forces: &mut [f64], z_rows: &mut [f64]) {
     let pts: &[[f64; D]] = as_points(y.as_slice());
-    forces
-        .par_chunks_mut(D)
-        .zip(z_rows.par_iter_mut())
-        .enumerate()
-        .for_each(|(i, (f, zi))| {
-            let yi = pts[i];
-            let mut acc = [0.0; D];
-            let mut z = 0.0;
-            for (j, yj) in pts.iter().enumerate() {
-                if j == i {
-                    continue;
-                }
-                let mut diff = [0.0; D];
-                let mut d2 = 0.0;
-                for k in 0..D {
-                    diff[k] = yi[k] - yj[k];
-                    d2 += diff[k] * diff[k];
-                }
-                let (w, u) = kernel.weights(d2);
-                z += w;
-                let s = w * u;
-                for k in 0..D {
-                    acc[k] += s * diff[k];
-                }
+    forces.par_chunks_mut(D).zip(z_rows.par_iter_mut()).enumerate().for_each(|(i, (f, zi))| {
+        let yi = pts[i];
+        let mut acc = [0.0; D];
+        let mut z = 0.0;
+        for (j, yj) in pts.iter().enumerate() {
+            if j == i {
+                continue;
             }
-            f.copy_from_slice(&acc);
-            *zi = z;
-        });
+            let mut diff = [0.0; D];
+            let mut d2 = 0.0;
+            for k in 0..D {
+                diff[k] = yi[k] - yj[k];
+                d2 += diff[k] * diff[k];
+            }
+            let (w, u) = kernel.weights(d2);
+            z += w;
+            let s = w * u;
+            for k in 0..D {
+                acc[k] += s * diff[k];
+            }
+        }
+        f.copy_from_slice(&acc);
+        *zi = z;
+    });
 }
 
 fn rows_dyn(y: &Matrix, kernel: StudentT, forces: &mut [f64], z_rows: &mut [f64]) {
     let d = y.cols();
-    forces
-        .par_chunks_mut(d)
-        .zip(z_rows.par_iter_mut())
-        .enumerate()
-        .for_each(|(i, (f, zi))| {
-            f.fill(0.0);
-            let yi = y.row(i);
-            let mut z = 0.0;
-            for j in (0..y.rows()).filter(|&j| j != i) {
-                let yj = y.row(j);
-                let d2 = tsne_core::gradient::squared_distance(yi, yj);
-                let (w, u) = kernel.weights(d2);
-                z += w;
-                for k in 0..d {
-                    f[k] += w * u * (yi[k] - yj[k]);
-                }
+    forces.par_chunks_mut(d).zip(z_rows.par_iter_mut()).enumerate().for_each(|(i, (f, zi))| {
+        f.fill(0.0);
+        let yi = y.row(i);
+        let mut z = 0.0;
+        for j in (0..y.rows()).filter(|&j| j != i) {
+            let yj = y.row(j);
+            let d2 = tsne_core::gradient::squared_distance(yi, yj);
+            let (w, u) = kernel.weights(d2);
+            z += w;
+            for k in 0..d {
+                f[k] += w * u * (yi[k] - yj[k]);
             }
-            *zi = z;
-        });
+        }
+        *zi = z;
+    });
 }
 
 /// Views a row-major buffer with `D` columns as an array of points.

@@ -41,44 +41,27 @@ pub struct FftParams {
 
 impl Default for FftParams {
     fn default() -> Self {
-        Self {
-            interp_points: 4,
-            min_intervals: 50,
-            intervals_per_unit: 1.25,
-        }
+        Self { interp_points: 4, min_intervals: 50, intervals_per_unit: 1.25 }
     }
 }
 
 impl FftParams {
     /// openTSNE's settings: three nodes per interval, one interval per unit length.
-    pub const OPENTSNE: Self = Self {
-        interp_points: 3,
-        min_intervals: 50,
-        intervals_per_unit: 1.0,
-    };
+    pub const OPENTSNE: Self = Self { interp_points: 3, min_intervals: 50, intervals_per_unit: 1.0 };
 
     /// Checks the domains.
     pub fn check(&self) -> Result<()> {
         let bad = |name, reason: String| Err(Error::InvalidParameter { name, reason });
-        if !(1..=16).contains(&self.interp_points) {
-            return bad(
-                "interp_points",
-                format!("must be between 1 and 16, got {}", self.interp_points),
-            );
+        if !(1..=8).contains(&self.interp_points) {
+            return bad("interp_points", format!("must be between 1 and 8, got {}", self.interp_points));
         }
         if !(1..=4096).contains(&self.min_intervals) {
-            return bad(
-                "min_intervals",
-                format!("must be between 1 and 4096, got {}", self.min_intervals),
-            );
+            return bad("min_intervals", format!("must be between 1 and 4096, got {}", self.min_intervals));
         }
         if !(self.intervals_per_unit.is_finite() && self.intervals_per_unit > 0.0) {
             return bad(
                 "intervals_per_unit",
-                format!(
-                    "must be finite and positive, got {}",
-                    self.intervals_per_unit
-                ),
+                format!("must be finite and positive, got {}", self.intervals_per_unit),
             );
         }
         Ok(())
@@ -94,6 +77,8 @@ pub struct FftInterpolation {
     params: FftParams,
     planner: FftPlanner<f64>,
     plans: Option<(usize, Arc<dyn Fft<f64>>, Arc<dyn Fft<f64>>)>,
+    // (grid size, box width, dof) of the kernel spectra in `k1_hat`, `k2_hat`.
+    kernel_key: Option<(usize, u64, u64)>,
     // Per point: box index per dimension and Lagrange weights (p per dimension).
     boxes: Vec<u32>,
     weights: Vec<f64>,
@@ -116,9 +101,7 @@ pub struct FftInterpolation {
 
 impl std::fmt::Debug for FftInterpolation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FftInterpolation")
-            .field("params", &self.params)
-            .finish_non_exhaustive()
+        f.debug_struct("FftInterpolation").field("params", &self.params).finish_non_exhaustive()
     }
 }
 
@@ -128,14 +111,8 @@ impl FftInterpolation {
         params.check()?;
         let p = params.interp_points;
         let nodes: Vec<f64> = (0..p).map(|a| (a as f64 + 0.5) / p as f64).collect();
-        let denominators = (0..p)
-            .map(|a| {
-                (0..p)
-                    .filter(|&b| b != a)
-                    .map(|b| nodes[a] - nodes[b])
-                    .product()
-            })
-            .collect();
+        let denominators =
+            (0..p).map(|a| (0..p).filter(|&b| b != a).map(|b| nodes[a] - nodes[b]).product()).collect();
         Ok(Self {
             nodes,
             denominators,
@@ -143,6 +120,7 @@ impl FftInterpolation {
             params,
             planner: FftPlanner::new(),
             plans: None,
+            kernel_key: None,
             boxes: Vec::new(),
             weights: Vec::new(),
             order: Vec::new(),
@@ -163,24 +141,29 @@ impl FftInterpolation {
         &self.params
     }
 
-    fn run<const D: usize>(&mut self, y: &Matrix, kernel: StudentT, forces: &mut [f64]) -> f64 {
+    /// One evaluation with `D` dimensions and `P` interpolation nodes per interval; both are
+    /// compile-time constants so the small per-point loops unroll.
+    fn run<const D: usize, const P: usize>(
+        &mut self,
+        y: &Matrix,
+        kernel: StudentT,
+        forces: &mut [f64],
+    ) -> f64 {
         let pts: &[[f64; D]] = as_points(y.as_slice());
         let n = pts.len();
-        let p = self.params.interp_points;
+        let p = P;
         // The grid is a square (cube) over the bounding box of all coordinates.
-        let (lo, hi) = pts
-            .iter()
-            .flatten()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| {
-                (l.min(v), h.max(v))
-            });
+        let (lo, hi) =
+            pts.iter().flatten().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| (l.min(v), h.max(v)));
         let range = (hi - lo).max(1e-12 * (1.0 + lo.abs()));
         // The kernel varies on the length scale sqrt(dof): heavier tails (dof < 1) need a
         // proportionally finer grid for the same accuracy.
         let per_unit = self.params.intervals_per_unit / kernel.dof().min(1.0).sqrt();
         let wanted = ((range * per_unit).ceil() as usize).max(self.params.min_intervals);
         let n_boxes = next_smooth(wanted);
-        let box_width = range / n_boxes as f64;
+        // Box widths come from the ladder 2^(k/16) so that the kernel grid, which depends only
+        // on the width, the grid size and the kernel, is reused while the embedding grows slowly.
+        let box_width = (((range / n_boxes as f64).log2() * 16.0).ceil() / 16.0).exp2();
         let m = n_boxes * p; // nodes per dimension
         let l = 2 * m; // circulant size per dimension
         let cells = l.pow(D as u32);
@@ -189,22 +172,25 @@ impl FftInterpolation {
         self.boxes.resize(n * D, 0);
         self.weights.resize(n * D * p, 0.0);
         let (nodes, denominators) = (&self.nodes, &self.denominators);
-        self.boxes
-            .par_chunks_mut(D)
-            .zip(self.weights.par_chunks_mut(D * p))
-            .zip(pts.par_iter())
-            .for_each(|((bx, w), yi)| {
+        self.boxes.par_chunks_mut(D).zip(self.weights.par_chunks_mut(D * p)).zip(pts.par_iter()).for_each(
+            |((bx, w), yi)| {
                 for k in 0..D {
                     let s = (yi[k] - lo) / box_width;
                     let b = (s as usize).min(n_boxes - 1);
                     bx[k] = b as u32;
                     let r = s - b as f64;
-                    for a in 0..p {
-                        let num: f64 = (0..p).filter(|&c| c != a).map(|c| r - nodes[c]).product();
-                        w[k * p + a] = num / denominators[a];
+                    for a in 0..P {
+                        let mut num = 1.0;
+                        for c in 0..P {
+                            if c != a {
+                                num *= r - nodes[c];
+                            }
+                        }
+                        w[k * P + a] = num / denominators[a];
                     }
                 }
-            });
+            },
+        );
 
         // 2. Group points by the box of their last dimension; each group owns disjoint grid rows.
         self.group_start.clear();
@@ -251,18 +237,19 @@ impl FftInterpolation {
                         } else {
                             (C::new(1.0, yi[0]), C::new(0.0, 1.0))
                         };
-                        let x0 = boxes[i * D] as usize * p;
+                        let x0 = boxes[i * D] as usize * P;
                         if D == 1 {
-                            for a in 0..p {
+                            for a in 0..P {
                                 ga[a] += qa * w[a];
                                 gb[a] += qb * w[a];
                             }
                         } else {
-                            for r in 0..p {
-                                for a in 0..p {
-                                    let s = w[p + r] * w[a];
-                                    ga[r * l + x0 + a] += qa * s;
-                                    gb[r * l + x0 + a] += qb * s;
+                            for r in 0..P {
+                                let (ra, rb) = (&mut ga[r * l + x0..][..P], &mut gb[r * l + x0..][..P]);
+                                for a in 0..P {
+                                    let s = w[P + r] * w[a];
+                                    ra[a] += qa * s;
+                                    rb[a] += qb * s;
                                 }
                             }
                         }
@@ -270,57 +257,19 @@ impl FftInterpolation {
                 });
         }
 
-        // 4. Kernels K1 + i K2 on the circulant grid, node spacing h.
-        let h = box_width / p as f64;
-        let dist = |t: usize| -> Option<f64> {
-            match t.cmp(&m) {
-                std::cmp::Ordering::Less => Some(t as f64 * h),
-                std::cmp::Ordering::Equal => None,
-                std::cmp::Ordering::Greater => Some((l - t) as f64 * h),
-            }
-        };
-        self.kernel
-            .par_chunks_mut(l)
-            .enumerate()
-            .for_each(|(row, kr)| {
-                let dy = if D == 2 { dist(row) } else { Some(0.0) };
-                for (t, v) in kr.iter_mut().enumerate() {
-                    *v = match (dist(t), dy) {
-                        (Some(dx), Some(dy)) => {
-                            let (w, u) = kernel.weights(dx * dx + dy * dy);
-                            C::new(w * u, w)
-                        }
-                        _ => C::new(0.0, 0.0),
-                    };
-                }
-            });
-
         // 5. Transform, multiply, transform back.
         self.ensure_plans(l);
         let (_, fwd, inv) = self.plans.clone().expect("plans were just made");
-        self.forward::<D>(Buf::Kernel, &fwd, m, l);
+        let key = (l, box_width.to_bits(), kernel.dof().to_bits());
+        if self.kernel_key != Some(key) {
+            self.kernel_spectra::<D>(kernel, box_width / p as f64, m, l, &fwd);
+            self.kernel_key = Some(key);
+        }
         self.forward::<D>(Buf::A, &fwd, m, l);
         self.forward::<D>(Buf::B, &fwd, m, l);
-        let scale = 1.0 / cells as f64;
-        self.k1_hat.resize(cells, 0.0);
-        self.k2_hat.resize(cells, 0.0);
         {
-            let kernel = &self.kernel;
-            self.k1_hat
-                .par_iter_mut()
-                .zip(self.k2_hat.par_iter_mut())
-                .enumerate()
-                .for_each(|(k, (k1, k2))| {
-                    let s = kernel[k];
-                    let c = kernel[neg_index::<D>(k, l)].conj();
-                    *k1 = 0.5 * (s + c).re * scale;
-                    *k2 = 0.5 * (s - c).im * scale;
-                });
             let (k1_hat, k2_hat) = (&self.k1_hat, &self.k2_hat);
-            self.a
-                .par_iter_mut()
-                .zip(k1_hat.par_iter())
-                .for_each(|(v, &k1)| *v *= k1);
+            self.a.par_iter_mut().zip(k1_hat.par_iter()).for_each(|(v, &k1)| *v *= k1);
             let b = &self.b;
             self.tmp.par_iter_mut().enumerate().for_each(|(k, out)| {
                 let s = b[k];
@@ -337,38 +286,80 @@ impl FftInterpolation {
         // 6. Interpolate the potentials back to the points.
         self.z_rows.resize(n, 0.0);
         let (boxes, weights, ga, gb) = (&self.boxes, &self.weights, &self.a, &self.b);
-        forces
-            .par_chunks_mut(D)
-            .zip(self.z_rows.par_iter_mut())
-            .enumerate()
-            .for_each(|(i, (f, z))| {
-                let w = &weights[i * D * p..(i + 1) * D * p];
-                let x0 = boxes[i * D] as usize * p;
-                let (mut pa, mut pb) = (C::new(0.0, 0.0), C::new(0.0, 0.0));
-                if D == 1 {
-                    for a in 0..p {
-                        pa += ga[x0 + a] * w[a];
-                        pb += gb[x0 + a] * w[a];
-                    }
-                } else {
-                    let y0 = boxes[i * D + 1] as usize * p;
-                    for r in 0..p {
-                        for a in 0..p {
-                            let s = w[p + r] * w[a];
-                            pa += ga[(y0 + r) * l + x0 + a] * s;
-                            pb += gb[(y0 + r) * l + x0 + a] * s;
-                        }
+        forces.par_chunks_mut(D).zip(self.z_rows.par_iter_mut()).enumerate().for_each(|(i, (f, z))| {
+            let w = &weights[i * D * p..(i + 1) * D * p];
+            let x0 = boxes[i * D] as usize * P;
+            let (mut pa, mut pb) = (C::new(0.0, 0.0), C::new(0.0, 0.0));
+            if D == 1 {
+                for a in 0..P {
+                    pa += ga[x0 + a] * w[a];
+                    pb += gb[x0 + a] * w[a];
+                }
+            } else {
+                let y0 = boxes[i * D + 1] as usize * P;
+                for r in 0..P {
+                    let at = (y0 + r) * l + x0;
+                    let (ra, rb) = (&ga[at..][..P], &gb[at..][..P]);
+                    for a in 0..P {
+                        let s = w[P + r] * w[a];
+                        pa += ra[a] * s;
+                        pb += rb[a] * s;
                     }
                 }
-                let yi = pts[i];
-                // pa = (phi[K1, 1], phi[K1, y_1]); pb = (phi[K1, y_2], phi[K2, 1]).
-                f[0] = yi[0] * pa.re - pa.im;
-                if D == 2 {
-                    f[1] = yi[1] * pa.re - pb.re;
-                }
-                *z = pb.im - 1.0;
-            });
+            }
+            let yi = pts[i];
+            // pa = (phi[K1, 1], phi[K1, y_1]); pb = (phi[K1, y_2], phi[K2, 1]).
+            f[0] = yi[0] * pa.re - pa.im;
+            if D == 2 {
+                f[1] = yi[1] * pa.re - pb.re;
+            }
+            *z = pb.im - 1.0;
+        });
         self.z_rows.iter().sum()
+    }
+
+    /// Tabulates `K1 + i K2` on the circulant grid with node spacing `h` and stores the two
+    /// (real, even) kernels' spectra, scaled for the inverse transform, in `k1_hat`, `k2_hat`.
+    fn kernel_spectra<const D: usize>(
+        &mut self,
+        kernel: StudentT,
+        h: f64,
+        m: usize,
+        l: usize,
+        fwd: &Arc<dyn Fft<f64>>,
+    ) {
+        let cells = l.pow(D as u32);
+        let dist = |t: usize| -> Option<f64> {
+            match t.cmp(&m) {
+                std::cmp::Ordering::Less => Some(t as f64 * h),
+                std::cmp::Ordering::Equal => None,
+                std::cmp::Ordering::Greater => Some((l - t) as f64 * h),
+            }
+        };
+        self.kernel.par_chunks_mut(l).enumerate().for_each(|(row, kr)| {
+            let dy = if D == 2 { dist(row) } else { Some(0.0) };
+            for (t, v) in kr.iter_mut().enumerate() {
+                *v = match (dist(t), dy) {
+                    (Some(dx), Some(dy)) => {
+                        let (w, u) = kernel.weights(dx * dx + dy * dy);
+                        C::new(w * u, w)
+                    }
+                    _ => C::new(0.0, 0.0),
+                };
+            }
+        });
+
+        self.forward::<D>(Buf::Kernel, fwd, m, l);
+        let scale = 1.0 / cells as f64;
+        self.k1_hat.resize(cells, 0.0);
+        self.k2_hat.resize(cells, 0.0);
+        let kernel = &self.kernel;
+        self.k1_hat.par_iter_mut().zip(self.k2_hat.par_iter_mut()).enumerate().for_each(|(k, (k1, k2))| {
+            let s = kernel[k];
+            let c = kernel[neg_index::<D>(k, l)].conj();
+            *k1 = 0.5 * (s + c).re * scale;
+            *k2 = 0.5 * (s - c).im * scale;
+        });
     }
 
     fn ensure_plans(&mut self, l: usize) {
@@ -451,21 +442,18 @@ fn rows_fft(data: &mut [C], l: usize, rows: usize, fft: &Arc<dyn Fft<f64>>, scra
 /// `dst[j][i] = src[i][j]` for the first `out_rows` rows of `dst` (both `l x l`).
 fn transpose(src: &[C], dst: &mut [C], l: usize, out_rows: usize) {
     const BLOCK: usize = 16;
-    dst[..out_rows * l]
-        .par_chunks_mut(BLOCK * l)
-        .enumerate()
-        .for_each(|(jb, rows)| {
-            let j0 = jb * BLOCK;
-            let nj = rows.len() / l;
-            for i0 in (0..l).step_by(BLOCK) {
-                for i in i0..(i0 + BLOCK).min(l) {
-                    let s = &src[i * l + j0..i * l + j0 + nj];
-                    for (dj, &v) in s.iter().enumerate() {
-                        rows[dj * l + i] = v;
-                    }
+    dst[..out_rows * l].par_chunks_mut(BLOCK * l).enumerate().for_each(|(jb, rows)| {
+        let j0 = jb * BLOCK;
+        let nj = rows.len() / l;
+        for i0 in (0..l).step_by(BLOCK) {
+            for i in i0..(i0 + BLOCK).min(l) {
+                let s = &src[i * l + j0..i * l + j0 + nj];
+                for (dj, &v) in s.iter().enumerate() {
+                    rows[dj * l + i] = v;
                 }
             }
-        });
+        }
+    });
 }
 
 /// The smallest number `>= n` with no prime factor above 7.
@@ -485,9 +473,23 @@ pub fn next_smooth(n: usize) -> usize {
 
 impl Repulsion for FftInterpolation {
     fn repulsion(&mut self, y: &Matrix, kernel: StudentT, forces: &mut [f64]) -> Result<f64> {
+        macro_rules! dispatch {
+            ($d:literal) => {
+                match self.params.interp_points {
+                    1 => self.run::<$d, 1>(y, kernel, forces),
+                    2 => self.run::<$d, 2>(y, kernel, forces),
+                    3 => self.run::<$d, 3>(y, kernel, forces),
+                    4 => self.run::<$d, 4>(y, kernel, forces),
+                    5 => self.run::<$d, 5>(y, kernel, forces),
+                    6 => self.run::<$d, 6>(y, kernel, forces),
+                    7 => self.run::<$d, 7>(y, kernel, forces),
+                    _ => self.run::<$d, 8>(y, kernel, forces),
+                }
+            };
+        }
         Ok(match y.cols() {
-            1 => self.run::<1>(y, kernel, forces),
-            2 => self.run::<2>(y, kernel, forces),
+            1 => dispatch!(1),
+            2 => dispatch!(2),
             d => {
                 return Err(Error::Unsupported {
                     backend: "FFT interpolation".into(),

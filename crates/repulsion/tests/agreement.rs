@@ -12,9 +12,7 @@ use tsne_repulsion::{BarnesHut, Exact, FftInterpolation, FftParams};
 fn embedding(seed: u64, n: usize, dims: usize, density: f64, clustered: bool) -> Matrix {
     let spread = density * (n as f64).powf(1.0 / dims as f64);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let centres: Vec<f64> = (0..10 * dims)
-        .map(|_| rng.gen_range(-0.5..0.5) * spread)
-        .collect();
+    let centres: Vec<f64> = (0..10 * dims).map(|_| rng.gen_range(-0.5..0.5) * spread).collect();
     let data = (0..n)
         .flat_map(|i| {
             let c = i % 10;
@@ -38,12 +36,7 @@ fn errors(backend: &mut dyn Repulsion, y: &Matrix, kernel: StudentT) -> (f64, f6
     let (mut exact, mut approx) = (vec![0.0; len], vec![0.0; len]);
     let z_exact = Exact::new().repulsion(y, kernel, &mut exact).unwrap();
     let z = backend.repulsion(y, kernel, &mut approx).unwrap();
-    let diff = exact
-        .iter()
-        .zip(&approx)
-        .map(|(a, b)| (a - b).powi(2))
-        .sum::<f64>()
-        .sqrt();
+    let diff = exact.iter().zip(&approx).map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt();
     let norm = exact.iter().map(|a| a * a).sum::<f64>().sqrt();
     (diff / norm, ((z - z_exact) / z_exact).abs())
 }
@@ -86,22 +79,11 @@ fn fft_error_falls_with_more_interpolation_points() {
             let errs: Vec<f64> = [2, 3, 5]
                 .iter()
                 .map(|&p| {
-                    let params = FftParams {
-                        interp_points: p,
-                        ..FftParams::default()
-                    };
-                    errors(
-                        &mut FftInterpolation::new(params).unwrap(),
-                        &y,
-                        StudentT::CAUCHY,
-                    )
-                    .0
+                    let params = FftParams { interp_points: p, ..FftParams::default() };
+                    errors(&mut FftInterpolation::new(params).unwrap(), &y, StudentT::CAUCHY).0
                 })
                 .collect();
-            assert!(
-                errs[0] > errs[1] && errs[1] > errs[2],
-                "dims {dims}, clustered {clustered}: {errs:?}"
-            );
+            assert!(errs[0] > errs[1] && errs[1] > errs[2], "dims {dims}, clustered {clustered}: {errs:?}");
         }
     }
 }
@@ -116,10 +98,7 @@ fn backends_reject_unsupported_dimensions() {
         .is_err());
     let y4 = Matrix::zeros(10, 4);
     let mut f4 = vec![0.0; 40];
-    assert!(BarnesHut::new(0.5)
-        .unwrap()
-        .repulsion(&y4, StudentT::CAUCHY, &mut f4)
-        .is_err());
+    assert!(BarnesHut::new(0.5).unwrap().repulsion(&y4, StudentT::CAUCHY, &mut f4).is_err());
 }
 
 #[test]

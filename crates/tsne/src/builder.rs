@@ -4,12 +4,11 @@ use std::time::{Duration, Instant};
 
 use tsne_affinity::{BruteForce, Perplexity};
 use tsne_core::{
-    Affinity, Error, Initializer, Matrix, NeighborSearch, Optimizer, Progress, Repulsion, Result,
-    StudentT,
+    Affinity, Error, Initializer, Matrix, NeighborSearch, Optimizer, Progress, Repulsion, Result, StudentT,
 };
 use tsne_init::{Pca, Random};
 use tsne_optim::{GradientDescent, LearningRate, Schedule};
-use tsne_repulsion::Exact;
+use tsne_repulsion::{BarnesHut, Exact, FftInterpolation, FftParams};
 
 /// How neighbours are found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -24,9 +23,67 @@ pub enum NeighborMethod {
 /// How repulsive forces are computed.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub enum RepulsionMethod {
-    /// All pairs, O(n^2) per iteration.
+    /// [`Exact`](RepulsionMethod::Exact) below 500 points, FFT interpolation from 10,000
+    /// points in 1-D and 2-D, Barnes-Hut otherwise. The thresholds are where the faster
+    /// backend changed in per-iteration timings on 2 cores (see `docs/benchmarks.md`).
     #[default]
+    Auto,
+    /// All pairs, O(n^2) per iteration; the KL divergence reported is exact.
     Exact,
+    /// Barnes-Hut tree with opening angle `theta` (0.5 is the usual choice; 0 is exact).
+    BarnesHut {
+        /// Opening angle.
+        theta: f64,
+    },
+    /// FFT-accelerated interpolation on a grid (1-D and 2-D embeddings only).
+    Fft(FftParams),
+}
+
+impl RepulsionMethod {
+    /// Points below which `Auto` uses the exact backend.
+    pub const AUTO_EXACT_BELOW: usize = 500;
+    /// Points from which `Auto` uses FFT interpolation for 1-D and 2-D embeddings.
+    pub const AUTO_FFT_FROM: usize = 10_000;
+
+    /// Barnes-Hut with the default `theta = 0.5`.
+    pub fn barnes_hut() -> Self {
+        Self::BarnesHut { theta: 0.5 }
+    }
+
+    /// FFT interpolation with the default grid.
+    pub fn fft() -> Self {
+        Self::Fft(FftParams::default())
+    }
+
+    /// The concrete method `Auto` stands for with `n` points in `dims` dimensions.
+    pub fn resolve(self, n: usize, dims: usize) -> Self {
+        match self {
+            Self::Auto if n < Self::AUTO_EXACT_BELOW => Self::Exact,
+            Self::Auto if dims <= 2 && n >= Self::AUTO_FFT_FROM => Self::fft(),
+            Self::Auto => Self::barnes_hut(),
+            other => other,
+        }
+    }
+
+    fn check(&self, dims: usize) -> Result<()> {
+        match self {
+            Self::BarnesHut { theta } => BarnesHut::new(*theta).map(|_| ()),
+            Self::Fft(_) if dims > 2 => Err(Error::Unsupported {
+                backend: "FFT interpolation".into(),
+                what: format!("{dims}-dimensional embeddings (1 or 2 only; use Barnes-Hut for 3)"),
+            }),
+            Self::Fft(params) => params.check(),
+            _ => Ok(()),
+        }
+    }
+
+    fn backend(self) -> Result<Box<dyn Repulsion>> {
+        Ok(match self {
+            Self::Auto | Self::Exact => Box::new(Exact::new()),
+            Self::BarnesHut { theta } => Box::new(BarnesHut::new(theta)?),
+            Self::Fft(params) => Box::new(FftInterpolation::new(params)?),
+        })
+    }
 }
 
 /// How the embedding starts.
@@ -148,7 +205,7 @@ impl TSneBuilder {
         self.neighbor_method = method;
         self
     }
-    /// Repulsion method (default exact).
+    /// Repulsion method (default `Auto`).
     pub fn repulsion(mut self, method: RepulsionMethod) -> Self {
         self.repulsion_method = method;
         self
@@ -188,10 +245,7 @@ impl TSneBuilder {
             });
         }
         if self.threads == Some(0) {
-            return Err(Error::InvalidParameter {
-                name: "threads",
-                reason: "must be at least 1".into(),
-            });
+            return Err(Error::InvalidParameter { name: "threads", reason: "must be at least 1".into() });
         }
         let kernel = StudentT::new(self.dof)?;
         let optimizer = GradientDescent::new(self.schedule)?;
@@ -199,15 +253,11 @@ impl TSneBuilder {
             Some(a) => a,
             None => Box::new(Perplexity::new(self.perplexity)?),
         };
-        let neighbors: Box<dyn NeighborSearch> = self
-            .custom_neighbors
-            .unwrap_or_else(|| Box::new(BruteForce));
-        let repulsion: Box<dyn Repulsion> = match self.custom_repulsion {
-            Some(r) => r,
-            None => match self.repulsion_method {
-                RepulsionMethod::Exact => Box::new(Exact::new()),
-            },
-        };
+        let neighbors: Box<dyn NeighborSearch> =
+            self.custom_neighbors.unwrap_or_else(|| Box::new(BruteForce));
+        if self.custom_repulsion.is_none() {
+            self.repulsion_method.check(self.dims)?;
+        }
         let initializer: Box<dyn Initializer> = match self.custom_init {
             Some(i) => i,
             None => match self.init {
@@ -220,10 +270,7 @@ impl TSneBuilder {
                 rayon::ThreadPoolBuilder::new()
                     .num_threads(t)
                     .build()
-                    .map_err(|e| Error::InvalidParameter {
-                        name: "threads",
-                        reason: e.to_string(),
-                    })?,
+                    .map_err(|e| Error::InvalidParameter { name: "threads", reason: e.to_string() })?,
             ),
             None => None,
         };
@@ -234,7 +281,8 @@ impl TSneBuilder {
             dense: self.neighbor_method == NeighborMethod::Dense,
             neighbors,
             affinity,
-            repulsion,
+            repulsion: self.custom_repulsion,
+            repulsion_method: self.repulsion_method,
             initializer,
             optimizer,
             pool,
@@ -250,7 +298,9 @@ pub struct TSne {
     dense: bool,
     neighbors: Box<dyn NeighborSearch>,
     affinity: Box<dyn Affinity>,
-    repulsion: Box<dyn Repulsion>,
+    /// A user backend; when absent one is made from `repulsion_method` for each fit.
+    repulsion: Option<Box<dyn Repulsion>>,
+    repulsion_method: RepulsionMethod,
     initializer: Box<dyn Initializer>,
     optimizer: GradientDescent,
     pool: Option<rayon::ThreadPool>,
@@ -349,16 +399,9 @@ impl TSne {
             return Err(Error::TooFewPoints { n, min: 2 });
         }
         if points.cols() == 0 {
-            return Err(Error::InvalidParameter {
-                name: "points",
-                reason: "rows have no columns".into(),
-            });
+            return Err(Error::InvalidParameter { name: "points", reason: "rows have no columns".into() });
         }
-        let k = if self.dense {
-            n - 1
-        } else {
-            self.affinity.neighbors_needed(n)
-        };
+        let k = if self.dense { n - 1 } else { self.affinity.neighbors_needed(n) };
         if k == 0 {
             return Err(Error::TooFewPoints { n, min: 2 });
         }
@@ -374,13 +417,16 @@ impl TSne {
         let mut embedding = self.initializer.initialize(points, self.dims, self.seed)?;
         timings.initialization = t.elapsed();
         let t = Instant::now();
-        let report = self.optimizer.optimize(
-            &p,
-            &mut embedding,
-            self.kernel,
-            self.repulsion.as_mut(),
-            observer,
-        )?;
+        let mut made;
+        let repulsion: &mut dyn Repulsion = match self.repulsion.as_mut() {
+            Some(r) => r.as_mut(),
+            None => {
+                made = self.repulsion_method.resolve(n, self.dims).backend()?;
+                made.as_mut()
+            }
+        };
+        let report = self.optimizer.optimize(&p, &mut embedding, self.kernel, repulsion, observer)?;
+        let repulsion_name = repulsion.name().to_string();
         timings.optimize = t.elapsed();
         timings.total = start.elapsed();
         let schedule = self.optimizer.schedule();
@@ -390,19 +436,13 @@ impl TSne {
             dims_out: self.dims,
             k,
             nnz: p.nnz(),
-            learning_rate: schedule
-                .learning_rate
-                .resolve(n, schedule.early_exaggeration),
+            learning_rate: schedule.learning_rate.resolve(n, schedule.early_exaggeration),
             iterations: report.iterations,
             kl_divergence: report.kl_divergence,
             kl_history: report.kl_history,
-            neighbors: if self.dense {
-                "dense".into()
-            } else {
-                self.neighbors.name().into()
-            },
+            neighbors: if self.dense { "dense".into() } else { self.neighbors.name().into() },
             affinity: self.affinity.name().into(),
-            repulsion: self.repulsion.name().into(),
+            repulsion: repulsion_name,
             init: self.initializer.name().into(),
             threads: rayon::current_num_threads(),
             timings,

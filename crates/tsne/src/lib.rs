@@ -28,13 +28,10 @@
 mod builder;
 pub mod metrics;
 
-pub use builder::{
-    Fit, Init, NeighborMethod, RepulsionMethod, Summary, TSne, TSneBuilder, Timings,
-};
-pub use tsne_core::{
-    CsrMatrix, Error, KnnGraph, Matrix, OptimizeReport, Phase, Progress, Result, StudentT,
-};
+pub use builder::{Fit, Init, NeighborMethod, RepulsionMethod, Summary, TSne, TSneBuilder, Timings};
+pub use tsne_core::{CsrMatrix, Error, KnnGraph, Matrix, OptimizeReport, Phase, Progress, Result, StudentT};
 pub use tsne_optim::{LearningRate, Schedule};
+pub use tsne_repulsion::FftParams;
 
 /// The backend crates, for users who implement or configure a stage themselves.
 pub mod backends {

@@ -9,11 +9,7 @@ use tsne_core::{Error, Matrix, NeighborSearch, Result};
 pub fn knn_accuracy<L: Ord + Clone>(embedding: &Matrix, labels: &[L], k: usize) -> Result<f64> {
     let n = embedding.rows();
     if labels.len() != n {
-        return Err(Error::DimensionMismatch {
-            what: "labels",
-            expected: n,
-            found: labels.len(),
-        });
+        return Err(Error::DimensionMismatch { what: "labels", expected: n, found: labels.len() });
     }
     let graph = BruteForce.search(embedding, k)?;
     let mut correct = 0usize;

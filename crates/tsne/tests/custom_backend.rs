@@ -33,17 +33,9 @@ fn user_repulsion_is_called_and_matches_builtin() {
     let (x, _) = common::digits();
     let x = Matrix::new(300, 64, x.as_slice()[..300 * 64].to_vec()).unwrap();
     let calls = Arc::new(AtomicUsize::new(0));
-    let builder = || {
-        TSne::builder()
-            .iterations(80)
-            .exaggeration_iterations(40)
-            .seed(5)
-    };
+    let builder = || TSne::builder().iterations(80).exaggeration_iterations(40).seed(5);
     let custom = builder()
-        .repulsion_backend(Counting {
-            inner: Exact::new(),
-            calls: calls.clone(),
-        })
+        .repulsion_backend(Counting { inner: Exact::new(), calls: calls.clone() })
         .build()
         .unwrap()
         .fit(&x)
@@ -65,17 +57,11 @@ fn invalid_parameters_are_rejected_at_build() {
     };
     assert_eq!(err(TSne::builder().perplexity(0.5)), "perplexity");
     assert_eq!(err(TSne::builder().perplexity(f64::NAN)), "perplexity");
-    assert_eq!(
-        err(TSne::builder().learning_rate(LearningRate::Fixed(0.0))),
-        "learning_rate"
-    );
+    assert_eq!(err(TSne::builder().learning_rate(LearningRate::Fixed(0.0))), "learning_rate");
     assert_eq!(err(TSne::builder().momentum(0.5, 1.0)), "momentum_final");
     assert_eq!(err(TSne::builder().dims(0)), "dims");
     assert_eq!(err(TSne::builder().dof(-1.0)), "dof");
-    assert_eq!(
-        err(TSne::builder().early_exaggeration(0.0)),
-        "early_exaggeration"
-    );
+    assert_eq!(err(TSne::builder().early_exaggeration(0.0)), "early_exaggeration");
     assert_eq!(err(TSne::builder().threads(0)), "threads");
 }
 
@@ -83,17 +69,10 @@ fn invalid_parameters_are_rejected_at_build() {
 fn too_few_points_and_large_perplexity_are_errors() {
     use tsne::Error;
     let one = Matrix::new(1, 3, vec![1.0, 2.0, 3.0]).unwrap();
-    assert_eq!(
-        TSne::builder().build().unwrap().fit(&one).unwrap_err(),
-        Error::TooFewPoints { n: 1, min: 2 }
-    );
+    assert_eq!(TSne::builder().build().unwrap().fit(&one).unwrap_err(), Error::TooFewPoints { n: 1, min: 2 });
     let ten = Matrix::new(10, 1, (0..10).map(f64::from).collect()).unwrap();
     assert!(matches!(
         TSne::builder().perplexity(9.0).build().unwrap().fit(&ten),
-        Err(Error::PerplexityTooLarge {
-            neighbors: 9,
-            n: 10,
-            ..
-        })
+        Err(Error::PerplexityTooLarge { neighbors: 9, n: 10, .. })
     ));
 }

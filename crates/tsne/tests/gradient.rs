@@ -19,12 +19,7 @@ fn random_p(n: usize, rng: &mut impl Rng) -> CsrMatrix {
     }
     let total: f64 = w.iter().sum();
     let rows = (0..n)
-        .map(|i| {
-            (0..n)
-                .filter(|&j| j != i)
-                .map(|j| (j as u32, w[i * n + j] / total))
-                .collect()
-        })
+        .map(|i| (0..n).filter(|&j| j != i).map(|j| (j as u32, w[i * n + j] / total)).collect())
         .collect();
     CsrMatrix::from_rows(rows).unwrap()
 }
