@@ -15,7 +15,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use tsne::{
-    metrics::knn_accuracy, Init, LearningRate, Matrix, NeighborMethod, Progress, RepulsionMethod, TSne,
+    metrics::knn_accuracy, FftParams, Init, LearningRate, Matrix, NeighborMethod, Progress, RepulsionMethod,
+    TSne,
 };
 
 /// The digits data (UCI optdigits test set as shipped by scikit-learn), 1797 x 64.
@@ -81,8 +82,14 @@ enum NeighborsArg {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum RepulsionArg {
+    /// Exact below 500 points, FFT from 10,000 points in 1-D/2-D, Barnes-Hut otherwise.
+    Auto,
     /// All pairs, O(n^2) per iteration.
     Exact,
+    /// Barnes-Hut tree, O(n log n); see --theta.
+    Bh,
+    /// FFT-accelerated interpolation, O(n); 1-D and 2-D only.
+    Fft,
 }
 
 #[derive(Args)]
@@ -124,8 +131,20 @@ struct Params {
     #[arg(long, value_enum, default_value_t = NeighborsArg::Exact)]
     neighbors: NeighborsArg,
     /// Repulsion backend.
-    #[arg(long, value_enum, default_value_t = RepulsionArg::Exact)]
+    #[arg(long, value_enum, default_value_t = RepulsionArg::Auto)]
     repulsion: RepulsionArg,
+    /// Barnes-Hut opening angle (0 is exact).
+    #[arg(long, default_value_t = 0.5)]
+    theta: f64,
+    /// FFT: interpolation nodes per interval.
+    #[arg(long, default_value_t = FftParams::default().interp_points)]
+    interp_points: usize,
+    /// FFT: fewest intervals per dimension.
+    #[arg(long, default_value_t = FftParams::default().min_intervals)]
+    min_intervals: usize,
+    /// FFT: intervals per unit length of the embedding.
+    #[arg(long, default_value_t = FftParams::default().intervals_per_unit)]
+    intervals_per_unit: f64,
 }
 
 fn parse_learning_rate(s: &str) -> Result<LearningRate, String> {
@@ -232,7 +251,14 @@ fn embed(
             NeighborsArg::Dense => NeighborMethod::Dense,
         })
         .repulsion(match p.repulsion {
+            RepulsionArg::Auto => RepulsionMethod::Auto,
             RepulsionArg::Exact => RepulsionMethod::Exact,
+            RepulsionArg::Bh => RepulsionMethod::BarnesHut { theta: p.theta },
+            RepulsionArg::Fft => RepulsionMethod::Fft(FftParams {
+                interp_points: p.interp_points,
+                min_intervals: p.min_intervals,
+                intervals_per_unit: p.intervals_per_unit,
+            }),
         });
     if let Some(t) = p.threads {
         builder = builder.threads(t);
