@@ -87,6 +87,10 @@ pub fn calibrate_row(distances: &[f64], target: f64, tolerance: f64, p: &mut [f6
         if err > 0.0 {
             lo = beta;
             beta = if hi.is_finite() { 0.5 * (lo + hi) } else { beta * 2.0 };
+            // All distances equal (up to rounding): no bandwidth changes the row any more.
+            if !beta.is_finite() {
+                break;
+            }
         } else {
             hi = beta;
             beta = 0.5 * (lo + hi);
