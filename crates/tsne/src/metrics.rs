@@ -1,7 +1,8 @@
 //! Quality measures of an embedding.
 
+use rayon::prelude::*;
 use tsne_affinity::BruteForce;
-use tsne_core::{Error, Matrix, NeighborSearch, Result};
+use tsne_core::{gradient::squared_distance, Error, Matrix, NeighborSearch, Result};
 
 /// Fraction of points whose label equals the majority label of their `k` nearest neighbours in
 /// `embedding` (ties go to the smallest label). The standard kNN-classifier score of t-SNE
@@ -34,6 +35,57 @@ pub fn knn_accuracy<L: Ord + Clone>(embedding: &Matrix, labels: &[L], k: usize) 
     Ok(correct as f64 / n as f64)
 }
 
+/// Trustworthiness `T(k)` (Venna & Kaski 2001): how many of each point's `k` nearest
+/// neighbours in the embedding are also near in the input,
+///
+/// `T(k) = 1 - 2 / (n k (2n - 3k - 1)) sum_i sum_{j in U_i} (r(i, j) - k)`,
+///
+/// where `U_i` are the embedding neighbours of `i` that are not among its `k` input neighbours
+/// and `r(i, j)` is the rank of `j` by input distance from `i` (1 for the nearest; ties by
+/// index). 1 is perfect. O(n^2 log n): use a subsample for large `n`.
+pub fn trustworthiness(input: &Matrix, embedding: &Matrix, k: usize) -> Result<f64> {
+    let n = input.rows();
+    if embedding.rows() != n {
+        return Err(Error::DimensionMismatch {
+            what: "embedding rows",
+            expected: n,
+            found: embedding.rows(),
+        });
+    }
+    if k == 0 || 2 * n <= 3 * k + 1 {
+        return Err(Error::InvalidParameter {
+            name: "k",
+            reason: format!("trustworthiness needs 0 < k < (2n - 1) / 3, got k = {k} for n = {n}"),
+        });
+    }
+    let graph = BruteForce.search(embedding, k)?;
+    let penalty: u64 = (0..n)
+        .into_par_iter()
+        .map_init(
+            || (Vec::with_capacity(n), vec![0u32; n]),
+            |(order, rank), i| {
+                order.clear();
+                order.extend(
+                    (0..n)
+                        .filter(|&j| j != i)
+                        .map(|j| (squared_distance(input.row(i), input.row(j)), j as u32)),
+                );
+                order.sort_unstable_by(|a: &(f64, u32), b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                for (r, &(_, j)) in order.iter().enumerate() {
+                    rank[j as usize] = r as u32 + 1;
+                }
+                graph
+                    .neighbors(i)
+                    .iter()
+                    .map(|&j| (rank[j as usize] as u64).saturating_sub(k as u64))
+                    .sum::<u64>()
+            },
+        )
+        .sum();
+    let (n, k) = (n as f64, k as f64);
+    Ok(1.0 - 2.0 / (n * k * (2.0 * n - 3.0 * k - 1.0)) * penalty as f64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,5 +100,16 @@ mod tests {
         // k = 2: 0->{1,2}: a,b tie -> a ok; 1->{0,2}: tie -> a ok; 2->{1,0}: a,a wrong;
         // 10->{11,2}: b ok; 11->{10,2}: b ok; 20->{11,10}: b wrong.
         assert_eq!(knn_accuracy(&x, &labels, 2).unwrap(), 4.0 / 6.0);
+    }
+
+    #[test]
+    fn trustworthiness_by_hand() {
+        let x = Matrix::new(5, 1, vec![0.0, 1.0, 2.0, 3.0, 4.0]).unwrap();
+        assert_eq!(trustworthiness(&x, &x, 1).unwrap(), 1.0);
+        // Points 1 and 2 swap places. Embedding neighbours (ties by index) and their input
+        // ranks: 0->2 (rank 2), 1->2 (2), 2->0 (3), 3->1 (3), 4->3 (1): penalty 1+1+2+2 = 6,
+        // T = 1 - 2 / (5 * 1 * 6) * 6 = 0.6.
+        let y = Matrix::new(5, 1, vec![0.0, 2.0, 1.0, 3.0, 4.0]).unwrap();
+        assert!((trustworthiness(&x, &y, 1).unwrap() - 0.6).abs() < 1e-15);
     }
 }

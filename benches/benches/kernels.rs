@@ -1,0 +1,85 @@
+//! One evaluation of each kernel. Sizes follow the issues; the largest ones run only with
+//! `TSNE_BENCH_LARGE=1` so that a plain `cargo bench` stays short.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use tsne_affinity::{BruteForce, Perplexity};
+use tsne_benches::{embedding_2d, gaussian_mixture};
+use tsne_core::{Affinity, CsrMatrix, Matrix, NeighborSearch, Optimizer, Repulsion, StudentT};
+use tsne_optim::{GradientDescent, Schedule};
+use tsne_repulsion::{BarnesHut, Exact, FftInterpolation, FftParams};
+
+fn large() -> bool {
+    std::env::var_os("TSNE_BENCH_LARGE").is_some()
+}
+
+fn knn(c: &mut Criterion) {
+    let mut g = c.benchmark_group("knn_exact_50d_k90");
+    g.sample_size(10);
+    let sizes: &[usize] = if large() { &[10_000, 70_000] } else { &[10_000] };
+    for &n in sizes {
+        let (x, _) = gaussian_mixture(n, 50, 10, 1);
+        g.bench_with_input(BenchmarkId::from_parameter(n), &x, |b, x| {
+            b.iter(|| BruteForce.search(x, 90).unwrap())
+        });
+    }
+}
+
+fn perplexity(c: &mut Criterion) {
+    let mut g = c.benchmark_group("perplexity_30");
+    g.sample_size(10);
+    let (x, _) = gaussian_mixture(10_000, 50, 10, 2);
+    let graph = BruteForce.search(&x, 90).unwrap();
+    let aff = Perplexity::new(30.0).unwrap();
+    g.bench_function("10000", |b| b.iter(|| aff.affinities(&graph).unwrap()));
+}
+
+fn repulsion(c: &mut Criterion) {
+    let mut g = c.benchmark_group("repulsion_2d");
+    g.sample_size(10);
+    let sizes: &[usize] =
+        if large() { &[10_000, 70_000, 100_000, 250_000, 1_000_000] } else { &[10_000, 100_000] };
+    for &n in sizes {
+        let y = embedding_2d(n, 3);
+        let mut forces = vec![0.0; 2 * n];
+        if n <= 10_000 {
+            let mut exact = Exact::new();
+            g.bench_with_input(BenchmarkId::new("exact", n), &y, |b, y| {
+                b.iter(|| exact.repulsion(y, StudentT::CAUCHY, &mut forces).unwrap())
+            });
+        }
+        if n <= 250_000 {
+            let mut bh = BarnesHut::new(0.5).unwrap();
+            g.bench_with_input(BenchmarkId::new("bh_0.5", n), &y, |b, y| {
+                b.iter(|| bh.repulsion(y, StudentT::CAUCHY, &mut forces).unwrap())
+            });
+        }
+        for (name, params) in [("fft", FftParams::default()), ("fft_opentsne_grid", FftParams::OPENTSNE)] {
+            let mut fft = FftInterpolation::new(params).unwrap();
+            g.bench_with_input(BenchmarkId::new(name, n), &y, |b, y| {
+                b.iter(|| fft.repulsion(y, StudentT::CAUCHY, &mut forces).unwrap())
+            });
+        }
+    }
+}
+
+fn optimiser_step(c: &mut Criterion) {
+    let mut g = c.benchmark_group("optimiser_step");
+    g.sample_size(10);
+    let n = 10_000;
+    let (x, _) = gaussian_mixture(n, 50, 10, 4);
+    let graph = BruteForce.search(&x, 90).unwrap();
+    let p: CsrMatrix = Perplexity::new(30.0).unwrap().affinities(&graph).unwrap();
+    let y0: Matrix = embedding_2d(n, 5);
+    let schedule = Schedule { iterations: 1, exaggeration_iterations: 0, kl_every: 0, ..Schedule::default() };
+    let mut opt = GradientDescent::new(schedule).unwrap();
+    let mut bh = BarnesHut::new(0.5).unwrap();
+    g.bench_function("bh_10000", |b| {
+        b.iter(|| {
+            let mut y = y0.clone();
+            opt.optimize(&p, &mut y, StudentT::CAUCHY, &mut bh, &mut |_| {}).unwrap()
+        })
+    });
+}
+
+criterion_group!(benches, knn, perplexity, repulsion, optimiser_step);
+criterion_main!(benches);

@@ -1,0 +1,34 @@
+"""Runs openTSNE with the parameters of our suite and prints one JSON line of timings.
+
+Usage: opentsne_run.py DATA.csv OUT.csv THREADS ITERATIONS EXAGGERATION_ITERATIONS SEED
+"""
+import json
+import sys
+import time
+
+import numpy as np
+import openTSNE
+from openTSNE import TSNEEmbedding, affinity, initialization
+
+data, out, threads, iters, ee_iters, seed = sys.argv[1:7]
+threads, iters, ee_iters, seed = int(threads), int(iters), int(ee_iters), int(seed)
+x = np.loadtxt(data, delimiter=",")
+n = x.shape[0]
+method = "fft" if n >= 10_000 else "bh"
+t0 = time.perf_counter()
+aff = affinity.PerplexityBasedNN(x, perplexity=30, n_jobs=threads, random_state=seed)
+t1 = time.perf_counter()
+init = initialization.pca(x, random_state=seed)
+t2 = time.perf_counter()
+emb = TSNEEmbedding(init, aff, n_jobs=threads, negative_gradient_method=method, random_state=seed)
+emb = emb.optimize(n_iter=ee_iters, exaggeration=12, momentum=0.5)
+emb = emb.optimize(n_iter=iters - ee_iters, exaggeration=1, momentum=0.8)
+t3 = time.perf_counter()
+np.savetxt(out, np.asarray(emb), delimiter=",")
+print(json.dumps({
+    "version": openTSNE.__version__,
+    "repulsion": method,
+    "kl_divergence": float(emb.kl_divergence),
+    "timings_s": {"neighbors_and_affinities": t1 - t0, "initialization": t2 - t1,
+                  "optimize": t3 - t2, "total": t3 - t0},
+}))
