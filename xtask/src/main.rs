@@ -10,13 +10,16 @@ use serde_json::{json, Value};
 use tsne::metrics::{knn_accuracy, trustworthiness};
 use tsne::Matrix;
 
-const USAGE: &str = "usage: cargo xtask bench [--quick] [--large] [--peers] [--threads N] [--out DIR] [--data FILE.csv --labels FILE]";
+const USAGE: &str = "usage: cargo xtask bench [--quick] [--large] [--peers] [--repulsion auto|bh|fft] [--threads N] [--out DIR] [--data FILE.csv --labels FILE]";
 
 struct Options {
     quick: bool,
     large: bool,
     peers: bool,
     threads: usize,
+    /// Repulsion method for both implementations: `auto` (Barnes-Hut below 10,000 points,
+    /// FFT from there, the rule both share), `bh` or `fft`.
+    repulsion: String,
     out: PathBuf,
     data: Option<(PathBuf, Option<PathBuf>)>,
 }
@@ -26,8 +29,15 @@ fn main() -> Result<()> {
     if args.first().map(String::as_str) != Some("bench") {
         bail!("{USAGE}");
     }
-    let mut o =
-        Options { quick: false, large: false, peers: false, threads: 2, out: "bench-out".into(), data: None };
+    let mut o = Options {
+        quick: false,
+        large: false,
+        peers: false,
+        threads: 2,
+        repulsion: "auto".into(),
+        out: "bench-out".into(),
+        data: None,
+    };
     let mut it = args[1..].iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -35,6 +45,12 @@ fn main() -> Result<()> {
             "--large" => o.large = true,
             "--peers" => o.peers = true,
             "--threads" => o.threads = it.next().context(USAGE)?.parse()?,
+            "--repulsion" => {
+                o.repulsion = it.next().context(USAGE)?.clone();
+                if !["auto", "bh", "fft"].contains(&o.repulsion.as_str()) {
+                    bail!("--repulsion must be auto, bh or fft\n{USAGE}");
+                }
+            }
             "--out" => o.out = it.next().context(USAGE)?.into(),
             "--data" => o.data = Some((it.next().context(USAGE)?.into(), None)),
             "--labels" => {
@@ -202,6 +218,13 @@ fn bench(o: &Options) -> Result<()> {
             "--out".into(),
             ours_out.display().to_string(),
         ];
+        // Our `auto` also picks exact below 500 points; the suite compares approximations.
+        let method = match o.repulsion.as_str() {
+            "auto" if input.rows() < 10_000 => "bh",
+            "auto" => "fft",
+            m => m,
+        };
+        cmd.extend(["--repulsion".into(), method.into()]);
         if let Some(l) = &ds.labels {
             cmd.extend(["--labels".into(), l.display().to_string()]);
         }
@@ -224,6 +247,7 @@ fn bench(o: &Options) -> Result<()> {
                     iterations.to_string(),
                     "250".into(),
                     "42".into(),
+                    method.into(),
                 ];
                 let (stdout, rss) = run_timed(&cmd)?;
                 let peer: Value = serde_json::from_str(stdout.trim().lines().last().unwrap_or(""))?;
@@ -246,8 +270,8 @@ fn bench(o: &Options) -> Result<()> {
 
 fn markdown(report: &Value) -> Result<String> {
     let mut s = String::new();
-    writeln!(s, "| dataset | n | impl | repulsion | kNN+P s | optimise s | total s | ms/iter | peak MiB | KL | 10-NN acc | trust. | total ratio ours/peer |")?;
-    writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|---|---|")?;
+    writeln!(s, "| dataset | n | impl | repulsion | kNN+P s | optimise s | total s | ms/iter | ns/iter/point | peak MiB | KL | 10-NN acc | trust. | total ratio ours/peer |")?;
+    writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")?;
     for r in report["results"].as_array().into_iter().flatten() {
         let f = |v: &Value| v.as_f64().map_or("-".to_string(), |x| format!("{x:.3}"));
         let ours = &r["ours"];
@@ -258,7 +282,7 @@ fn markdown(report: &Value) -> Result<String> {
         let peer_total = r["opentsne"]["summary"]["timings_s"]["total"].as_f64();
         writeln!(
             s,
-            "| {} | {} | ours | {} | {:.2} | {:.2} | {:.2} | {:.1} | {} | {} | {} | {} | {} |",
+            "| {} | {} | ours | {} | {:.2} | {:.2} | {:.2} | {:.1} | {:.0} | {} | {} | {} | {} | {} |",
             r["dataset"].as_str().unwrap_or(""),
             r["n"],
             ours["summary"]["repulsion"].as_str().unwrap_or(""),
@@ -266,6 +290,7 @@ fn markdown(report: &Value) -> Result<String> {
             ot["optimize"].as_f64().unwrap_or(f64::NAN),
             ours_total,
             1e3 * ot["optimize"].as_f64().unwrap_or(f64::NAN) / iters,
+            1e9 * ot["optimize"].as_f64().unwrap_or(f64::NAN) / iters / r["n"].as_f64().unwrap_or(1.0),
             f(&ours["peak_rss_mib"]),
             f(&ours["summary"]["kl_divergence"]),
             f(&ours["quality"]["knn_accuracy_10"]),
@@ -276,7 +301,7 @@ fn markdown(report: &Value) -> Result<String> {
         if let Some(skip) = peer["skipped"].as_str() {
             writeln!(
                 s,
-                "| {} | {} | openTSNE | skipped: {skip} | | | | | | | | | |",
+                "| {} | {} | openTSNE | skipped: {skip} | | | | | | | | | | |",
                 r["dataset"].as_str().unwrap_or(""),
                 r["n"]
             )?;
@@ -284,7 +309,7 @@ fn markdown(report: &Value) -> Result<String> {
             let pt = &peer["summary"]["timings_s"];
             writeln!(
                 s,
-                "| {} | {} | openTSNE {} | {} | {:.2} | {:.2} | {:.2} | {:.1} | {} | {} | {} | {} | |",
+                "| {} | {} | openTSNE {} | {} | {:.2} | {:.2} | {:.2} | {:.1} | {:.0} | {} | {} | {} | {} | |",
                 r["dataset"].as_str().unwrap_or(""),
                 r["n"],
                 peer["summary"]["version"].as_str().unwrap_or(""),
@@ -293,6 +318,7 @@ fn markdown(report: &Value) -> Result<String> {
                 pt["optimize"].as_f64().unwrap_or(f64::NAN),
                 pt["total"].as_f64().unwrap_or(f64::NAN),
                 1e3 * pt["optimize"].as_f64().unwrap_or(f64::NAN) / iters,
+                1e9 * pt["optimize"].as_f64().unwrap_or(f64::NAN) / iters / r["n"].as_f64().unwrap_or(1.0),
                 f(&peer["peak_rss_mib"]),
                 f(&peer["summary"]["kl_divergence"]),
                 f(&peer["quality"]["knn_accuracy_10"]),

@@ -18,7 +18,9 @@
 //! ```
 
 mod exact;
+mod hnsw;
 mod perplexity;
 
 pub use exact::BruteForce;
+pub use hnsw::{Hnsw, HnswParams};
 pub use perplexity::{calibrate_row, Perplexity};

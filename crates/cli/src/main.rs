@@ -15,8 +15,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use tsne::{
-    metrics::knn_accuracy, FftParams, Init, LearningRate, Matrix, NeighborMethod, Progress, RepulsionMethod,
-    TSne,
+    metrics::knn_accuracy, FftParams, HnswParams, Init, LearningRate, Matrix, Method, NeighborMethod,
+    Progress, RepulsionMethod, TSne,
 };
 
 /// The digits data (UCI optdigits test set as shipped by scikit-learn), 1797 x 64.
@@ -66,6 +66,28 @@ struct OutputArgs {
     json: bool,
 }
 
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum MethodArg {
+    /// t-SNE (Student-t kernel, pair-wise, KL).
+    Tsne,
+    /// Asymmetric SNE (Gaussian kernel, point-wise, KL); exact dense path.
+    Asne,
+    /// Symmetric SNE (Gaussian kernel, pair-wise, KL); exact dense path.
+    Ssne,
+    /// Heavy-tailed SNE with --alpha (1 is t-SNE).
+    Hssne,
+    /// Symmetric NeRV with --lambda; exact dense path.
+    Nerv,
+    /// Jensen-Shannon embedding with --kappa; exact dense path.
+    Jse,
+    /// Metric MDS; exact dense path.
+    Mds,
+    /// SSTRESS; exact dense path.
+    Sstress,
+    /// Sammon mapping; exact dense path.
+    Sammon,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum InitArg {
     Pca,
@@ -74,10 +96,14 @@ enum InitArg {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum NeighborsArg {
+    /// Exact below 100,000 points, HNSW from there.
+    Auto,
     /// Brute-force k = 3 * perplexity nearest neighbours.
     Exact,
     /// All pairs (dense exact P).
     Dense,
+    /// Approximate neighbours from an HNSW graph.
+    Hnsw,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -94,6 +120,18 @@ enum RepulsionArg {
 
 #[derive(Args)]
 struct Params {
+    /// Member of the SNE family to run.
+    #[arg(long, value_enum, default_value_t = MethodArg::Tsne)]
+    method: MethodArg,
+    /// HSSNE heavy-tailedness (1 is t-SNE, towards 0 SSNE).
+    #[arg(long, default_value_t = 0.5)]
+    alpha: f64,
+    /// NeRV weight of KL(P||Q) against KL(Q||P).
+    #[arg(long, default_value_t = 0.5)]
+    lambda: f64,
+    /// JSE mixture weight, in (0, 1).
+    #[arg(long, default_value_t = 0.5)]
+    kappa: f64,
     /// Seed of every random choice.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -128,8 +166,20 @@ struct Params {
     #[arg(long, default_value_t = 2)]
     dims: usize,
     /// Neighbour search.
-    #[arg(long, value_enum, default_value_t = NeighborsArg::Exact)]
+    #[arg(long, value_enum, default_value_t = NeighborsArg::Auto)]
     neighbors: NeighborsArg,
+    /// HNSW: links per node (default 16).
+    #[arg(long)]
+    hnsw_m: Option<usize>,
+    /// HNSW: candidate list while building (default max(200, 2k)).
+    #[arg(long)]
+    ef_construction: Option<usize>,
+    /// HNSW: candidate list while searching (default max(100, 2k)).
+    #[arg(long)]
+    ef_search: Option<usize>,
+    /// Project the input on its leading D principal components before the neighbour search.
+    #[arg(long, value_name = "D")]
+    pca: Option<usize>,
     /// Repulsion backend.
     #[arg(long, value_enum, default_value_t = RepulsionArg::Auto)]
     repulsion: RepulsionArg,
@@ -232,7 +282,19 @@ fn embed(
     if let Some(path) = &out.out {
         check_output_ext(path, &["csv", "tsv", "txt", "npy"])?;
     }
+    let method = match p.method {
+        MethodArg::Tsne => Method::tsne(),
+        MethodArg::Asne => Method::asne(),
+        MethodArg::Ssne => Method::ssne(),
+        MethodArg::Hssne => Method::hssne(p.alpha),
+        MethodArg::Nerv => Method::nerv(p.lambda),
+        MethodArg::Jse => Method::jse(p.kappa),
+        MethodArg::Mds => Method::mds(),
+        MethodArg::Sstress => Method::sstress(),
+        MethodArg::Sammon => Method::sammon(),
+    };
     let mut builder = TSne::builder()
+        .method(method)
         .seed(p.seed)
         .perplexity(p.perplexity)
         .iterations(p.iterations)
@@ -247,8 +309,15 @@ fn embed(
             InitArg::Random => Init::Random,
         })
         .neighbors(match p.neighbors {
+            NeighborsArg::Auto => NeighborMethod::Auto,
             NeighborsArg::Exact => NeighborMethod::Exact,
             NeighborsArg::Dense => NeighborMethod::Dense,
+            NeighborsArg::Hnsw => NeighborMethod::Hnsw(HnswParams {
+                m: p.hnsw_m,
+                ef_construction: p.ef_construction,
+                ef_search: p.ef_search,
+                deterministic: false,
+            }),
         })
         .repulsion(match p.repulsion {
             RepulsionArg::Auto => RepulsionMethod::Auto,
@@ -262,6 +331,9 @@ fn embed(
         });
     if let Some(t) = p.threads {
         builder = builder.threads(t);
+    }
+    if let Some(d) = p.pca {
+        builder = builder.pca(d);
     }
     let mut tsne = builder.build()?;
     let bar = std::io::stderr().is_terminal().then(|| {
@@ -306,6 +378,7 @@ fn embed(
             "seed": p.seed,
             "threads": s.threads,
             "perplexity": p.perplexity,
+            "method": format!("{:?}", p.method).to_lowercase(),
             "iterations": s.iterations,
             "learning_rate": s.learning_rate,
             "kl_divergence": s.kl_divergence,
@@ -316,6 +389,7 @@ fn embed(
             "init": s.init,
             "knn_accuracy_10": accuracy,
             "timings_s": {
+                "preprocessing": secs(s.timings.preprocessing),
                 "neighbors": secs(s.timings.neighbors),
                 "affinities": secs(s.timings.affinities),
                 "initialization": secs(s.timings.initialization),

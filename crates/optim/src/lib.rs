@@ -152,28 +152,70 @@ impl GradientDescent {
     }
 }
 
-impl Optimizer for GradientDescent {
-    fn optimize(
+/// A differentiable cost the optimiser can follow.
+///
+/// Required: [`GradientSource::gradient`] and [`GradientSource::cost`].
+pub trait GradientSource {
+    /// Writes `dC/dY / 4` at `y`, with the input affinities multiplied by `exaggeration`,
+    /// into `grad`, and returns the (unexaggerated) cost at `y` when `want_cost` is set.
+    fn gradient(
         &mut self,
-        p: &CsrMatrix,
+        y: &Matrix,
+        exaggeration: f64,
+        grad: &mut [f64],
+        want_cost: bool,
+    ) -> Result<Option<f64>>;
+
+    /// The cost at `y`.
+    fn cost(&mut self, y: &Matrix) -> Result<f64>;
+}
+
+/// The t-SNE objective: attraction from sparse P, repulsion and Z from a backend.
+struct TSneGradient<'a> {
+    p: &'a CsrMatrix,
+    kernel: StudentT,
+    repulsion: &'a mut dyn Repulsion,
+    attr: Vec<f64>,
+    rep: Vec<f64>,
+}
+
+impl GradientSource for TSneGradient<'_> {
+    fn gradient(
+        &mut self,
+        y: &Matrix,
+        exaggeration: f64,
+        grad: &mut [f64],
+        want_cost: bool,
+    ) -> Result<Option<f64>> {
+        gradient::attractive_forces(self.p, y, self.kernel, &mut self.attr);
+        let z = self.repulsion.repulsion(y, self.kernel, &mut self.rep)?;
+        gradient::combine_gradient(&self.attr, &self.rep, z, exaggeration, grad);
+        if !(z > 0.0 && z.is_finite()) {
+            return Ok(Some(f64::NAN));
+        }
+        Ok(want_cost.then(|| gradient::kl_divergence(self.p, y, self.kernel, z)))
+    }
+
+    fn cost(&mut self, y: &Matrix) -> Result<f64> {
+        // The KL of an embedding needs the Z of that embedding.
+        let z = self.repulsion.repulsion(y, self.kernel, &mut self.rep)?;
+        Ok(gradient::kl_divergence(self.p, y, self.kernel, z))
+    }
+}
+
+impl GradientDescent {
+    /// Runs the schedule on any [`GradientSource`]; the report's `kl_divergence` fields hold
+    /// the source's cost.
+    pub fn minimize(
+        &mut self,
         y: &mut Matrix,
-        kernel: StudentT,
-        repulsion: &mut dyn Repulsion,
+        source: &mut dyn GradientSource,
         observer: &mut dyn FnMut(&Progress),
     ) -> Result<OptimizeReport> {
         let s = self.schedule;
-        if p.n() != y.rows() {
-            return Err(Error::DimensionMismatch {
-                what: "affinities vs embedding rows",
-                expected: p.n(),
-                found: y.rows(),
-            });
-        }
         let len = y.as_slice().len();
         let eta = s.learning_rate.resolve(y.rows(), s.early_exaggeration);
         // All buffers live for the whole run: the loop below does not allocate.
-        let mut attr = vec![0.0; len];
-        let mut rep = vec![0.0; len];
         let mut grad = vec![0.0; len];
         let mut update = vec![0.0; len];
         let mut gains = vec![1.0_f64; len];
@@ -185,14 +227,12 @@ impl Optimizer for GradientDescent {
                 Phase::EarlyExaggeration => (s.early_exaggeration, s.momentum_early),
                 Phase::Final => (s.final_exaggeration, s.momentum_final),
             };
-            gradient::attractive_forces(p, y, kernel, &mut attr);
-            let z = repulsion.repulsion(y, kernel, &mut rep)?;
-            let norm2 = gradient::combine_gradient(&attr, &rep, z, exaggeration, &mut grad);
-            if !norm2.is_finite() || !(z > 0.0) {
+            let report_kl = s.kl_every > 0 && (it + 1) % s.kl_every == 0;
+            let kl = source.gradient(y, exaggeration, &mut grad, report_kl)?;
+            let norm2: f64 = grad.iter().map(|g| g * g).sum();
+            if !norm2.is_finite() || kl.is_some_and(f64::is_nan) {
                 return Err(Error::Diverged { iteration: it + 1 });
             }
-            let report_kl = s.kl_every > 0 && (it + 1) % s.kl_every == 0;
-            let kl = report_kl.then(|| gradient::kl_divergence(p, y, kernel, z));
             if let Some(kl) = kl {
                 kl_history.push((it + 1, kl));
             }
@@ -217,9 +257,29 @@ impl Optimizer for GradientDescent {
                 break;
             }
         }
-        // The KL of the final embedding needs the Z of that embedding.
-        let z = repulsion.repulsion(y, kernel, &mut rep)?;
-        let kl_divergence = gradient::kl_divergence(p, y, kernel, z);
+        let kl_divergence = source.cost(y)?;
         Ok(OptimizeReport { iterations: done, kl_divergence, kl_history })
+    }
+}
+
+impl Optimizer for GradientDescent {
+    fn optimize(
+        &mut self,
+        p: &CsrMatrix,
+        y: &mut Matrix,
+        kernel: StudentT,
+        repulsion: &mut dyn Repulsion,
+        observer: &mut dyn FnMut(&Progress),
+    ) -> Result<OptimizeReport> {
+        if p.n() != y.rows() {
+            return Err(Error::DimensionMismatch {
+                what: "affinities vs embedding rows",
+                expected: p.n(),
+                found: y.rows(),
+            });
+        }
+        let len = y.as_slice().len();
+        let mut source = TSneGradient { p, kernel, repulsion, attr: vec![0.0; len], rep: vec![0.0; len] };
+        self.minimize(y, &mut source, observer)
     }
 }

@@ -2,22 +2,49 @@
 
 use std::time::{Duration, Instant};
 
-use tsne_affinity::{BruteForce, Perplexity};
+use tsne_affinity::{BruteForce, Hnsw, HnswParams, Perplexity};
 use tsne_core::{
     Affinity, Error, Initializer, Matrix, NeighborSearch, Optimizer, Progress, Repulsion, Result, StudentT,
 };
+use tsne_family::Method;
 use tsne_init::{Pca, Random};
 use tsne_optim::{GradientDescent, LearningRate, Schedule};
 use tsne_repulsion::{BarnesHut, Exact, FftInterpolation, FftParams};
 
 /// How neighbours are found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub enum NeighborMethod {
-    /// Brute-force search for `k = min(n - 1, 3 * perplexity)` neighbours.
+    /// [`Exact`](NeighborMethod::Exact) below 100,000 points, [`Hnsw`](NeighborMethod::Hnsw)
+    /// from there (see `docs/benchmarks.md` for the timings behind the threshold).
     #[default]
+    Auto,
+    /// Brute-force search for `k = min(n - 1, 3 * perplexity)` neighbours.
     Exact,
     /// Every other point is a neighbour (`k = n - 1`): the dense exact P, O(n^2) memory.
     Dense,
+    /// Approximate neighbours from an HNSW graph.
+    Hnsw(HnswParams),
+}
+
+impl NeighborMethod {
+    /// Points from which `Auto` uses HNSW.
+    pub const AUTO_HNSW_FROM: usize = 100_000;
+
+    /// The concrete method `Auto` stands for with `n` points.
+    pub fn resolve(self, n: usize) -> Self {
+        match self {
+            Self::Auto if n >= Self::AUTO_HNSW_FROM => Self::Hnsw(HnswParams::default()),
+            Self::Auto => Self::Exact,
+            other => other,
+        }
+    }
+
+    fn backend(self) -> Result<Box<dyn NeighborSearch>> {
+        Ok(match self {
+            Self::Hnsw(params) => Box::new(Hnsw::new(params)?),
+            _ => Box::new(BruteForce),
+        })
+    }
 }
 
 /// How repulsive forces are computed.
@@ -107,6 +134,8 @@ pub struct TSneBuilder {
     neighbor_method: NeighborMethod,
     repulsion_method: RepulsionMethod,
     init: Init,
+    pca: Option<usize>,
+    method: Method,
     custom_neighbors: Option<Box<dyn NeighborSearch>>,
     custom_affinity: Option<Box<dyn Affinity>>,
     custom_repulsion: Option<Box<dyn Repulsion>>,
@@ -125,6 +154,8 @@ impl Default for TSneBuilder {
             neighbor_method: NeighborMethod::default(),
             repulsion_method: RepulsionMethod::default(),
             init: Init::default(),
+            pca: None,
+            method: Method::tsne(),
             custom_neighbors: None,
             custom_affinity: None,
             custom_repulsion: None,
@@ -200,7 +231,7 @@ impl TSneBuilder {
         self.threads = Some(threads);
         self
     }
-    /// Neighbour method (default exact kNN).
+    /// Neighbour method (default `Auto`).
     pub fn neighbors(mut self, method: NeighborMethod) -> Self {
         self.neighbor_method = method;
         self
@@ -208,6 +239,19 @@ impl TSneBuilder {
     /// Repulsion method (default `Auto`).
     pub fn repulsion(mut self, method: RepulsionMethod) -> Self {
         self.repulsion_method = method;
+        self
+    }
+    /// Project the input on its `dims` leading principal components before the neighbour
+    /// search (default: no projection). 50 is the usual choice for image-like data.
+    pub fn pca(mut self, dims: usize) -> Self {
+        self.pca = Some(dims);
+        self
+    }
+    /// The member of the SNE family to run (default t-SNE). t-SNE and heavy-tailed SNE
+    /// (`hssne(alpha)`, the t kernel with `dof = 1 / alpha`) use the scalable path; the others
+    /// run on the exact dense O(n^2) path and reject an approximate repulsion backend.
+    pub fn method(mut self, method: Method) -> Self {
+        self.method = method;
         self
     }
     /// Initialisation (default PCA).
@@ -247,14 +291,38 @@ impl TSneBuilder {
         if self.threads == Some(0) {
             return Err(Error::InvalidParameter { name: "threads", reason: "must be at least 1".into() });
         }
-        let kernel = StudentT::new(self.dof)?;
+        self.method.check()?;
+        let kernel = match self.method {
+            Method::Probability { kernel: tsne_family::Kernel::HeavyTailed { alpha }, .. } => {
+                StudentT::new(1.0 / alpha)?
+            }
+            _ => StudentT::new(self.dof)?,
+        };
+        let approximate = self.custom_repulsion.is_some()
+            || matches!(self.repulsion_method, RepulsionMethod::BarnesHut { .. } | RepulsionMethod::Fft(_));
+        if crate::family::dense_only(&self.method) && approximate {
+            return Err(Error::Unsupported {
+                backend: "the scalable (Barnes-Hut, FFT, custom) repulsion backends".into(),
+                what: format!(
+                    "{:?}: it runs on the exact dense path only (use --repulsion exact or auto)",
+                    self.method
+                ),
+            });
+        }
         let optimizer = GradientDescent::new(self.schedule)?;
         let affinity: Box<dyn Affinity> = match self.custom_affinity {
             Some(a) => a,
             None => Box::new(Perplexity::new(self.perplexity)?),
         };
-        let neighbors: Box<dyn NeighborSearch> =
-            self.custom_neighbors.unwrap_or_else(|| Box::new(BruteForce));
+        if let NeighborMethod::Hnsw(params) = self.neighbor_method {
+            Hnsw::new(params)?;
+        }
+        if self.pca == Some(0) {
+            return Err(Error::InvalidParameter {
+                name: "pca",
+                reason: "must keep at least one component".into(),
+            });
+        }
         if self.custom_repulsion.is_none() {
             self.repulsion_method.check(self.dims)?;
         }
@@ -278,8 +346,12 @@ impl TSneBuilder {
             dims: self.dims,
             kernel,
             seed: self.seed,
-            dense: self.neighbor_method == NeighborMethod::Dense,
-            neighbors,
+            pca: self.pca,
+            method: self.method,
+            perplexity: self.perplexity,
+            schedule: self.schedule,
+            neighbor_method: self.neighbor_method,
+            neighbors: self.custom_neighbors,
             affinity,
             repulsion: self.custom_repulsion,
             repulsion_method: self.repulsion_method,
@@ -295,8 +367,13 @@ pub struct TSne {
     dims: usize,
     kernel: StudentT,
     seed: u64,
-    dense: bool,
-    neighbors: Box<dyn NeighborSearch>,
+    pca: Option<usize>,
+    method: Method,
+    perplexity: f64,
+    schedule: Schedule,
+    neighbor_method: NeighborMethod,
+    /// A user search; when absent one is made from `neighbor_method` for each fit.
+    neighbors: Option<Box<dyn NeighborSearch>>,
     affinity: Box<dyn Affinity>,
     /// A user backend; when absent one is made from `repulsion_method` for each fit.
     repulsion: Option<Box<dyn Repulsion>>,
@@ -309,6 +386,8 @@ pub struct TSne {
 /// Wall-clock time of each phase of a fit.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Timings {
+    /// PCA projection of the input (zero when not asked for).
+    pub preprocessing: Duration,
     /// Nearest-neighbour search.
     pub neighbors: Duration,
     /// Affinity calibration and symmetrisation.
@@ -392,6 +471,55 @@ impl TSne {
         }
     }
 
+    /// The exact dense path of the SNE family members other than t-SNE.
+    fn run_dense(
+        &mut self,
+        points: &Matrix,
+        observer: &mut dyn FnMut(&Progress),
+        start: Instant,
+    ) -> Result<Fit> {
+        let n = points.rows();
+        if n <= 2 {
+            return Err(Error::TooFewPoints { n, min: 3 });
+        }
+        if self.perplexity >= (n - 1) as f64 {
+            return Err(Error::PerplexityTooLarge { perplexity: self.perplexity, neighbors: n - 1, n });
+        }
+        let mut timings = Timings::default();
+        let t = Instant::now();
+        let input = crate::family::dense_input(&self.method, points, self.perplexity)?;
+        timings.affinities = t.elapsed();
+        let t = Instant::now();
+        let init =
+            crate::family::initial(&self.method, points, self.dims, self.seed, self.initializer.as_ref())?;
+        timings.initialization = t.elapsed();
+        let t = Instant::now();
+        let (embedding, report) = crate::family::optimize(self.method, input, init, self.schedule, observer)?;
+        timings.optimize = t.elapsed();
+        timings.total = start.elapsed();
+        let learning_rate = self.schedule.learning_rate.resolve(n, self.schedule.early_exaggeration);
+        Ok(Fit {
+            embedding,
+            summary: Summary {
+                n,
+                dims_in: points.cols(),
+                dims_out: self.dims,
+                k: n - 1,
+                nnz: n * (n - 1),
+                learning_rate,
+                iterations: report.iterations,
+                kl_divergence: report.kl_divergence,
+                kl_history: report.kl_history,
+                neighbors: "dense".into(),
+                affinity: format!("{:?}", self.method.input_kind()),
+                repulsion: "exact-dense".into(),
+                init: self.initializer.name().into(),
+                threads: rayon::current_num_threads(),
+                timings,
+            },
+        })
+    }
+
     fn run(&mut self, points: &Matrix, observer: &mut dyn FnMut(&Progress)) -> Result<Fit> {
         let start = Instant::now();
         let n = points.rows();
@@ -401,13 +529,37 @@ impl TSne {
         if points.cols() == 0 {
             return Err(Error::InvalidParameter { name: "points", reason: "rows have no columns".into() });
         }
-        let k = if self.dense { n - 1 } else { self.affinity.neighbors_needed(n) };
+        if crate::family::dense_only(&self.method) {
+            return self.run_dense(points, observer, start);
+        }
+        let method = self.neighbor_method.resolve(n);
+        let dense = self.neighbors.is_none() && method == NeighborMethod::Dense;
+        let k = if dense { n - 1 } else { self.affinity.neighbors_needed(n) };
         if k == 0 {
             return Err(Error::TooFewPoints { n, min: 2 });
         }
         let mut timings = Timings::default();
         let t = Instant::now();
-        let graph = self.neighbors.search(points, k)?;
+        let projected;
+        let points = match self.pca {
+            Some(d) if d < points.cols() => {
+                projected = tsne_init::project(points, d)?;
+                &projected
+            }
+            _ => points,
+        };
+        timings.preprocessing = t.elapsed();
+        let t = Instant::now();
+        let made_search;
+        let search: &dyn NeighborSearch = match &self.neighbors {
+            Some(s) => s.as_ref(),
+            None => {
+                made_search = method.backend()?;
+                made_search.as_ref()
+            }
+        };
+        let graph = search.search(points, k)?;
+        let neighbors_name = if dense { "dense".to_string() } else { search.name().to_string() };
         timings.neighbors = t.elapsed();
         let t = Instant::now();
         let p = self.affinity.affinities(&graph)?;
@@ -440,7 +592,7 @@ impl TSne {
             iterations: report.iterations,
             kl_divergence: report.kl_divergence,
             kl_history: report.kl_history,
-            neighbors: if self.dense { "dense".into() } else { self.neighbors.name().into() },
+            neighbors: neighbors_name,
             affinity: self.affinity.name().into(),
             repulsion: repulsion_name,
             init: self.initializer.name().into(),

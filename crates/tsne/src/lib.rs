@@ -26,10 +26,13 @@
 //! the number of threads: every parallel sum in the workspace has a fixed order.
 
 mod builder;
+mod family;
 pub mod metrics;
 
 pub use builder::{Fit, Init, NeighborMethod, RepulsionMethod, Summary, TSne, TSneBuilder, Timings};
+pub use tsne_affinity::HnswParams;
 pub use tsne_core::{CsrMatrix, Error, KnnGraph, Matrix, OptimizeReport, Phase, Progress, Result, StudentT};
+pub use tsne_family::Method;
 pub use tsne_optim::{LearningRate, Schedule};
 pub use tsne_repulsion::FftParams;
 
@@ -37,6 +40,7 @@ pub use tsne_repulsion::FftParams;
 pub mod backends {
     pub use tsne_affinity as affinity;
     pub use tsne_core as core;
+    pub use tsne_family as family;
     pub use tsne_init as init;
     pub use tsne_optim as optim;
     pub use tsne_repulsion as repulsion;

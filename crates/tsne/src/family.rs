@@ -1,0 +1,115 @@
+//! The dense path for the members of the SNE family other than t-SNE (and heavy-tailed
+//! t-SNE, which run on the scalable path).
+
+use tsne_affinity::{BruteForce, Perplexity};
+use tsne_core::{Initializer, Matrix, NeighborSearch, OptimizeReport, Progress, Result};
+use tsne_family::{InputKind, Method, Objective};
+use tsne_optim::{GradientDescent, GradientSource, Schedule};
+
+/// Whether `method` runs on the exact dense path only.
+pub(crate) fn dense_only(method: &Method) -> bool {
+    !matches!(
+        method,
+        Method::Probability {
+            kernel: tsne_family::Kernel::StudentT | tsne_family::Kernel::HeavyTailed { .. },
+            normalization: tsne_family::Normalization::PairWise,
+            divergence: tsne_family::Divergence::Kl,
+        }
+    )
+}
+
+/// Follows an [`Objective`] with the optimiser's `dC/dY / 4` convention. Stresses are divided
+/// by the number of ordered pairs so that their steps are on the scale of the data.
+struct Dense {
+    objective: Objective,
+    scale: f64,
+    scratch: Vec<f64>,
+}
+
+impl GradientSource for Dense {
+    fn gradient(
+        &mut self,
+        y: &Matrix,
+        exaggeration: f64,
+        grad: &mut [f64],
+        want_cost: bool,
+    ) -> Result<Option<f64>> {
+        let cost = self.objective.cost_and_gradient(y, exaggeration, grad)?;
+        let s = 0.25 * self.scale;
+        grad.iter_mut().for_each(|g| *g *= s);
+        Ok(want_cost.then_some(cost * self.scale))
+    }
+
+    fn cost(&mut self, y: &Matrix) -> Result<f64> {
+        self.scratch.resize(y.as_slice().len(), 0.0);
+        Ok(self.objective.cost_and_gradient(y, 1.0, &mut self.scratch)? * self.scale)
+    }
+}
+
+/// The dense input of `method`: conditional or joint P from all-pairs perplexity calibration,
+/// or the matrix of input distances.
+pub(crate) fn dense_input(method: &Method, points: &Matrix, perplexity: f64) -> Result<Vec<f64>> {
+    let n = points.rows();
+    let graph = BruteForce.search(points, n - 1)?;
+    let mut dense = vec![0.0; n * n];
+    match method.input_kind() {
+        InputKind::Distances => {
+            for i in 0..n {
+                for (&j, &d) in graph.neighbors(i).iter().zip(graph.distances(i)) {
+                    dense[i * n + j as usize] = d;
+                }
+            }
+        }
+        kind => {
+            let conditional = Perplexity::new(perplexity)?.conditional(&graph)?;
+            let p = if kind == InputKind::JointP { conditional.symmetrize() } else { conditional };
+            for i in 0..n {
+                let (cols, vals) = p.row(i);
+                for (&j, &v) in cols.iter().zip(vals) {
+                    dense[i * n + j as usize] = v;
+                }
+            }
+        }
+    }
+    Ok(dense)
+}
+
+/// Runs `method` on its dense input from `init`.
+pub(crate) fn optimize(
+    method: Method,
+    input: Vec<f64>,
+    init: Matrix,
+    mut schedule: Schedule,
+    observer: &mut dyn FnMut(&Progress),
+) -> Result<(Matrix, OptimizeReport)> {
+    let n = init.rows();
+    if !method.uses_kl() {
+        // Exaggerating P is a device of KL(P||Q); the other costs are not defined for it.
+        schedule.early_exaggeration = 1.0;
+        schedule.final_exaggeration = 1.0;
+    }
+    let scale = match method.input_kind() {
+        InputKind::Distances => 1.0 / (n * (n - 1)) as f64,
+        _ => 1.0,
+    };
+    let mut source = Dense { objective: Objective::new(method, n, input)?, scale, scratch: Vec::new() };
+    let mut y = init;
+    let report = GradientDescent::new(schedule)?.minimize(&mut y, &mut source, observer)?;
+    Ok((y, report))
+}
+
+/// The initial embedding: the given initialiser for probability methods; for stresses, the
+/// leading principal components at the data's own scale, since their cost is not invariant
+/// to scale.
+pub(crate) fn initial(
+    method: &Method,
+    points: &Matrix,
+    dims: usize,
+    seed: u64,
+    init: &dyn Initializer,
+) -> Result<Matrix> {
+    match method.input_kind() {
+        InputKind::Distances => tsne_init::project(points, dims),
+        _ => init.initialize(points, dims, seed),
+    }
+}
