@@ -96,7 +96,7 @@ enum InitArg {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum NeighborsArg {
-    /// Exact below 100,000 points, HNSW from there.
+    /// Exact below 500,000 points, HNSW from there.
     Auto,
     /// Brute-force k = 3 * perplexity nearest neighbours.
     Exact,
@@ -394,7 +394,8 @@ fn embed(
                 "affinities": secs(s.timings.affinities),
                 "initialization": secs(s.timings.initialization),
                 "optimize": secs(s.timings.optimize),
-                "total": secs(start.elapsed()),
+                "total": secs(s.timings.total),
+                "wall": secs(start.elapsed()),
             },
         });
         let mut stdout = std::io::stdout().lock();

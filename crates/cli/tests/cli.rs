@@ -129,6 +129,44 @@ fn embed_writes_csv_npy_and_json() {
 }
 
 #[test]
+fn family_methods_run_on_the_dense_path_and_refuse_approximations() {
+    let dir = scratch("family");
+    let input = dir.join("points.csv");
+    let text: String = (0..120)
+        .map(|i| {
+            let c = (i % 3) as f64 * 6.0;
+            format!(
+                "{},{},{}\n",
+                c + (i as f64 * 0.37).sin(),
+                c + (i as f64 * 0.11).cos(),
+                (i as f64 * 0.7).sin()
+            )
+        })
+        .collect();
+    std::fs::write(&input, text).unwrap();
+    for method in ["asne", "mds", "jse"] {
+        let o = tsne(&[
+            "embed",
+            input.to_str().unwrap(),
+            "--method",
+            method,
+            "--perplexity",
+            "10",
+            "--iterations",
+            "200",
+            "--json",
+        ]);
+        assert!(o.status.success(), "{method}: {}", String::from_utf8_lossy(&o.stderr));
+        let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(json["repulsion"], "exact-dense");
+        assert!(json["kl_divergence"].as_f64().unwrap().is_finite());
+    }
+    let o = tsne(&["embed", input.to_str().unwrap(), "--method", "ssne", "--repulsion", "bh"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("exact dense path only"));
+}
+
+#[test]
 fn demo_json_reports_a_good_embedding() {
     let dir = scratch("demo");
     let plot = dir.join("digits.png");

@@ -23,8 +23,42 @@ pub fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
 /// Each row is summed in the fixed order of P's columns, so the result does not depend on the
 /// number of threads.
 pub fn attractive_forces(p: &CsrMatrix, y: &Matrix, kernel: StudentT, out: &mut [f64]) {
+    debug_assert_eq!(out.len(), y.rows() * y.cols());
+    match y.cols() {
+        1 => attractive::<1>(p, y, kernel, out),
+        2 => attractive::<2>(p, y, kernel, out),
+        3 => attractive::<3>(p, y, kernel, out),
+        _ => attractive_dyn(p, y, kernel, out),
+    }
+}
+
+/// [`attractive_forces`] with the dimension known at compile time, so the inner loops unroll.
+fn attractive<const D: usize>(p: &CsrMatrix, y: &Matrix, kernel: StudentT, out: &mut [f64]) {
+    let pts: &[[f64; D]] = as_points(y.as_slice());
+    out.par_chunks_mut(D).enumerate().for_each(|(i, f)| {
+        let yi = pts[i];
+        let (cols, vals) = p.row(i);
+        let mut acc = [0.0; D];
+        for (&j, &pij) in cols.iter().zip(vals) {
+            let yj = pts[j as usize];
+            let mut diff = [0.0; D];
+            let mut d2 = 0.0;
+            for k in 0..D {
+                diff[k] = yi[k] - yj[k];
+                d2 += diff[k] * diff[k];
+            }
+            let (_, u) = kernel.weights(d2);
+            let s = pij * u;
+            for k in 0..D {
+                acc[k] += s * diff[k];
+            }
+        }
+        f.copy_from_slice(&acc);
+    });
+}
+
+fn attractive_dyn(p: &CsrMatrix, y: &Matrix, kernel: StudentT, out: &mut [f64]) {
     let d = y.cols();
-    debug_assert_eq!(out.len(), y.rows() * d);
     out.par_chunks_mut(d).enumerate().for_each(|(i, f)| {
         f.fill(0.0);
         let yi = y.row(i);
@@ -38,6 +72,16 @@ pub fn attractive_forces(p: &CsrMatrix, y: &Matrix, kernel: StudentT, out: &mut 
             }
         }
     });
+}
+
+/// Views a row-major buffer with `D` columns as an array of points.
+///
+/// Panics when the length is not a multiple of `D`.
+pub fn as_points<const D: usize>(data: &[f64]) -> &[[f64; D]] {
+    assert_eq!(data.len() % D, 0);
+    // SAFETY: [f64; D] has the size and alignment of D consecutive f64 values, and the
+    // length is a multiple of D.
+    unsafe { std::slice::from_raw_parts(data.as_ptr().cast(), data.len() / D) }
 }
 
 /// `KL(P || Q) = sum_ij p_ij log(p_ij / q_ij)` with `q_ij = w_ij / z`, over the non-zeros of P.

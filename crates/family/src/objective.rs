@@ -226,6 +226,16 @@ impl Objective {
             .zip(self.row.par_iter_mut())
             .enumerate()
             .for_each(|(i, ((w, dw), out))| {
+                // Point-wise normalisation is invariant to scaling a row of weights, and so is
+                // k_ij; for the Gaussian kernel we scale each row by exp(beta f_min) so that a
+                // point far from all others does not underflow its whole row to zero.
+                let shift = match (kernel, normalization) {
+                    (Kernel::Gaussian { .. }, Normalization::PointWise) => (0..n)
+                        .filter(|&j| j != i)
+                        .map(|j| tsne_core::gradient::squared_distance(y.row(i), y.row(j)))
+                        .fold(f64::INFINITY, f64::min),
+                    _ => 0.0,
+                };
                 let mut s = 0.0;
                 for j in 0..n {
                     if j == i {
@@ -233,7 +243,8 @@ impl Objective {
                         dw[j] = 0.0;
                         continue;
                     }
-                    let (wij, dwij) = kernel.eval(tsne_core::gradient::squared_distance(y.row(i), y.row(j)));
+                    let f = tsne_core::gradient::squared_distance(y.row(i), y.row(j)) - shift;
+                    let (wij, dwij) = kernel.eval(f);
                     w[j] = wij;
                     dw[j] = dwij;
                     s += wij;

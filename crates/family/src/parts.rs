@@ -64,8 +64,8 @@ pub enum Normalization {
     PairWise,
 }
 
-/// Floor applied to probabilities inside logarithms of divergences that divide by P, so that
-/// a P entry that underflowed to zero gives a large finite cost instead of infinity.
+/// Floor applied to probabilities in the logarithms and quotients of the divergences, so that an
+/// entry of P or Q that underflowed to zero gives a large finite value instead of infinity.
 pub const PROBABILITY_FLOOR: f64 = 1e-16;
 
 /// A divergence between P and Q, summed over entries: `C = sum_ij c(p_ij, q_ij)`.
@@ -96,12 +96,12 @@ impl Divergence {
     /// `(c, dc/dq)` for one entry.
     #[inline]
     pub fn eval(&self, p: f64, q: f64) -> (f64, f64) {
-        let xlogy = |x: f64, y: f64| if x > 0.0 { x * (x / y).ln() } else { 0.0 };
+        let xlogy = |x: f64, y: f64| if x > 0.0 { x * (x / y.max(PROBABILITY_FLOOR)).ln() } else { 0.0 };
         match *self {
-            Divergence::Kl => (xlogy(p, q), if p > 0.0 { -p / q } else { 0.0 }),
+            Divergence::Kl => (xlogy(p, q), if p > 0.0 { -p / q.max(PROBABILITY_FLOOR) } else { 0.0 }),
             Divergence::ReverseKl => {
                 let pf = p.max(PROBABILITY_FLOOR);
-                (xlogy(q, pf), (q / pf).ln() + 1.0)
+                (xlogy(q, pf), (q.max(PROBABILITY_FLOOR) / pf).ln() + 1.0)
             }
             Divergence::Nerv { lambda } => {
                 let (c1, g1) = Divergence::Kl.eval(p, q);
@@ -111,7 +111,7 @@ impl Divergence {
             Divergence::Jse { kappa } => {
                 let z = kappa * p + (1.0 - kappa) * q;
                 let c = xlogy(p, z) / (1.0 - kappa) + xlogy(q, z) / kappa;
-                (c, (q / z).ln() / kappa)
+                (c, (q.max(PROBABILITY_FLOOR) / z.max(PROBABILITY_FLOOR)).ln() / kappa)
             }
         }
     }

@@ -4,7 +4,7 @@
 use rayon::prelude::*;
 use tsne_core::{Error, Matrix, Repulsion, Result, StudentT};
 
-use crate::exact::as_points;
+use tsne_core::gradient::as_points;
 
 /// Depth at which a cell becomes a leaf whatever it holds. Coincident points end in one leaf
 /// and interact exactly (their force is zero, their weight one), so the build always ends.

@@ -1,6 +1,7 @@
 //! The exact O(n^2) repulsion: the oracle every approximation is tested against.
 
 use rayon::prelude::*;
+use tsne_core::gradient::as_points;
 use tsne_core::{Matrix, Repulsion, Result, StudentT};
 
 /// Sums the repulsion over all pairs: O(n^2 d) per call, parallel over points.
@@ -85,12 +86,4 @@ fn rows_dyn(y: &Matrix, kernel: StudentT, forces: &mut [f64], z_rows: &mut [f64]
         }
         *zi = z;
     });
-}
-
-/// Views a row-major buffer with `D` columns as an array of points.
-pub(crate) fn as_points<const D: usize>(data: &[f64]) -> &[[f64; D]] {
-    assert_eq!(data.len() % D, 0);
-    // SAFETY: [f64; D] has the size and alignment of D consecutive f64 values, and the
-    // length is a multiple of D.
-    unsafe { std::slice::from_raw_parts(data.as_ptr().cast(), data.len() / D) }
 }

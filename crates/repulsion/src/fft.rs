@@ -19,7 +19,7 @@ use rustfft::num_complex::Complex;
 use rustfft::{Fft, FftPlanner};
 use tsne_core::{Error, Matrix, Repulsion, Result, StudentT};
 
-use crate::exact::as_points;
+use tsne_core::gradient::as_points;
 
 type C = Complex<f64>;
 

@@ -3,7 +3,7 @@
 
 use tsne_affinity::{BruteForce, Perplexity};
 use tsne_core::{Initializer, Matrix, NeighborSearch, OptimizeReport, Progress, Result};
-use tsne_family::{InputKind, Method, Objective};
+use tsne_family::{InputKind, Method, Objective, Stress};
 use tsne_optim::{GradientDescent, GradientSource, Schedule};
 
 /// Whether `method` runs on the exact dense path only.
@@ -18,8 +18,9 @@ pub(crate) fn dense_only(method: &Method) -> bool {
     )
 }
 
-/// Follows an [`Objective`] with the optimiser's `dC/dY / 4` convention. Stresses are divided
-/// by the number of ordered pairs so that their steps are on the scale of the data.
+/// Follows an [`Objective`] with the optimiser's `dC/dY / 4` convention, the cost scaled by
+/// `scale` (reported costs are scaled too: per point for point-wise methods, per ordered pair
+/// for MDS and Sammon, relative to the sum of r^4 for SSTRESS).
 struct Dense {
     objective: Objective,
     scale: f64,
@@ -88,8 +89,14 @@ pub(crate) fn optimize(
         schedule.early_exaggeration = 1.0;
         schedule.final_exaggeration = 1.0;
     }
-    let scale = match method.input_kind() {
-        InputKind::Distances => 1.0 / (n * (n - 1)) as f64,
+    // Scales that make the step sizes of the `auto` learning rate fit every cost: point-wise
+    // costs sum n distributions (joint P sums to one), stresses sum n(n - 1) pairs, and
+    // SSTRESS, quadratic in squared distances, is divided by the sum of r^4.
+    let pairs = (n * (n - 1)) as f64;
+    let scale = match method {
+        Method::Distance(Stress::Sstress) => 1.0 / input.iter().map(|r| r.powi(4)).sum::<f64>(),
+        Method::Distance(_) => 1.0 / pairs,
+        _ if method.input_kind() == InputKind::ConditionalP => 1.0 / n as f64,
         _ => 1.0,
     };
     let mut source = Dense { objective: Objective::new(method, n, input)?, scale, scratch: Vec::new() };
