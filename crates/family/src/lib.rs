@@ -19,6 +19,10 @@
 //! # Ok::<(), tsne_core::Error>(())
 //! ```
 
+// Loops over the few coordinates of a point index several arrays at once; ranges read
+// clearer there than zipped iterators.
+#![allow(clippy::needless_range_loop)]
+
 mod objective;
 mod parts;
 

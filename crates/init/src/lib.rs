@@ -15,6 +15,10 @@
 //! # Ok::<(), tsne_core::Error>(())
 //! ```
 
+// Loops over the few coordinates of a point index several arrays at once; ranges read
+// clearer there than zipped iterators.
+#![allow(clippy::needless_range_loop)]
+
 use nalgebra::{DMatrix, SymmetricEigen};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;

@@ -18,6 +18,10 @@
 //! # Ok::<(), tsne_core::Error>(())
 //! ```
 
+// Loops over the few coordinates of a point index several arrays at once; ranges read
+// clearer there than zipped iterators.
+#![allow(clippy::needless_range_loop)]
+
 mod barnes_hut;
 mod exact;
 mod fft;
