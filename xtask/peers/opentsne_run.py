@@ -1,6 +1,8 @@
 """Runs openTSNE with the parameters of our suite and prints one JSON line of timings.
 
-Usage: opentsne_run.py DATA.csv OUT.csv THREADS ITERATIONS EXAGGERATION_ITERATIONS SEED
+Usage: opentsne_run.py DATA.csv OUT.csv THREADS ITERATIONS EXAGGERATION_ITERATIONS SEED METHOD
+
+METHOD is "bh" or "fft" (openTSNE's negative_gradient_method).
 """
 import json
 import sys
@@ -10,11 +12,10 @@ import numpy as np
 import openTSNE
 from openTSNE import TSNEEmbedding, affinity, initialization
 
-data, out, threads, iters, ee_iters, seed = sys.argv[1:7]
+data, out, threads, iters, ee_iters, seed, method = sys.argv[1:8]
 threads, iters, ee_iters, seed = int(threads), int(iters), int(ee_iters), int(seed)
 x = np.loadtxt(data, delimiter=",")
 n = x.shape[0]
-method = "fft" if n >= 10_000 else "bh"
 t0 = time.perf_counter()
 aff = affinity.PerplexityBasedNN(x, perplexity=30, n_jobs=threads, random_state=seed)
 t1 = time.perf_counter()

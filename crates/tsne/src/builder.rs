@@ -54,7 +54,9 @@ impl NeighborMethod {
 pub enum RepulsionMethod {
     /// [`Exact`](RepulsionMethod::Exact) below 500 points, FFT interpolation from 10,000
     /// points in 1-D and 2-D, Barnes-Hut otherwise. The thresholds are where the faster
-    /// backend changed in per-iteration timings on 2 cores (see `docs/benchmarks.md`).
+    /// backend changed on 2 cores: Barnes-Hut beat exact from about 500 points; on 50-D
+    /// mixtures the 1000-iteration optimisation took 15.4 s (Barnes-Hut) and 16.2 s (FFT) at
+    /// 10,000 points, 38.8 s and 27.0 s at 20,000, 141 s and 40 s at 70,000.
     #[default]
     Auto,
     /// All pairs, O(n^2) per iteration; the KL divergence reported is exact.
