@@ -147,6 +147,29 @@ mod tests {
         }
     }
 
+    /// Where HNSW finds the same neighbour set as the exact search, the calibrated row of P is
+    /// the same, and the stored P is O(n k) whatever the search.
+    #[test]
+    fn same_neighbours_give_the_same_affinities() {
+        use crate::Perplexity;
+        let (n, k) = (2000, 30);
+        let x = clustered(n, 5);
+        let exact = BruteForce.search(&x, k).unwrap();
+        let approx = Hnsw::default().search(&x, k).unwrap();
+        let aff = Perplexity::new(10.0).unwrap();
+        let (pe, pa) = (aff.conditional(&exact).unwrap(), aff.conditional(&approx).unwrap());
+        let mut agreeing = 0;
+        for i in 0..n {
+            if exact.neighbors(i) == approx.neighbors(i) {
+                agreeing += 1;
+                assert_eq!(pe.row(i), pa.row(i));
+            }
+        }
+        assert!(agreeing > n / 2, "only {agreeing} rows agree");
+        assert_eq!(pe.nnz(), n * k);
+        assert!(pe.symmetrize().nnz() <= 2 * n * k);
+    }
+
     #[test]
     fn deterministic_build_repeats_itself() {
         let x = clustered(1500, 3);
