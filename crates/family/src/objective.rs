@@ -129,6 +129,7 @@ pub struct Objective {
     w: Vec<f64>,
     dw: Vec<f64>,
     g: Vec<f64>,
+    // Per row: (S_i, cost_i, sum_j dC/dq_ij q_ij).
     row: Vec<(f64, f64, f64)>,
 }
 
@@ -252,15 +253,14 @@ impl Objective {
                 *out = (s, 0.0, 0.0);
             });
         let total: f64 = self.row.iter().map(|r| r.0).sum();
-        let norm = |i: usize, row: &[(f64, f64, f64)]| match normalization {
-            Normalization::PointWise => row[i].0,
-            Normalization::PairWise => total,
-        };
         // Pass 2: costs and dC/dq, with the row sums of dC/dq * q.
         {
-            let (w, p, row_snapshot) = (&self.w, &self.input, self.row.clone());
+            let (w, p) = (&self.w, &self.input);
             self.g.par_chunks_mut(n).zip(self.row.par_iter_mut()).enumerate().for_each(|(i, (g, out))| {
-                let s = norm(i, &row_snapshot);
+                let s = match normalization {
+                    Normalization::PointWise => out.0,
+                    Normalization::PairWise => total,
+                };
                 let (mut cost, mut t) = (0.0, 0.0);
                 for j in (0..n).filter(|&j| j != i) {
                     let q = w[i * n + j] / s;

@@ -479,6 +479,8 @@ impl TSne {
     fn run_dense(
         &mut self,
         points: &Matrix,
+        dims_in: usize,
+        mut timings: Timings,
         observer: &mut dyn FnMut(&Progress),
         start: Instant,
     ) -> Result<Fit> {
@@ -489,7 +491,7 @@ impl TSne {
         if self.perplexity >= (n - 1) as f64 {
             return Err(Error::PerplexityTooLarge { perplexity: self.perplexity, neighbors: n - 1, n });
         }
-        let mut timings = Timings::default();
+
         let t = Instant::now();
         let input = crate::family::dense_input(&self.method, points, self.perplexity)?;
         timings.affinities = t.elapsed();
@@ -506,7 +508,7 @@ impl TSne {
             embedding,
             summary: Summary {
                 n,
-                dims_in: points.cols(),
+                dims_in,
                 dims_out: self.dims,
                 k: n - 1,
                 nnz: n * (n - 1),
@@ -533,15 +535,7 @@ impl TSne {
         if points.cols() == 0 {
             return Err(Error::InvalidParameter { name: "points", reason: "rows have no columns".into() });
         }
-        if crate::family::dense_only(&self.method) {
-            return self.run_dense(points, observer, start);
-        }
-        let method = self.neighbor_method.resolve(n);
-        let dense = self.neighbors.is_none() && method == NeighborMethod::Dense;
-        let k = if dense { n - 1 } else { self.affinity.neighbors_needed(n) };
-        if k == 0 {
-            return Err(Error::TooFewPoints { n, min: 2 });
-        }
+        let dims_in = points.cols();
         let mut timings = Timings::default();
         let t = Instant::now();
         let projected;
@@ -553,6 +547,15 @@ impl TSne {
             _ => points,
         };
         timings.preprocessing = t.elapsed();
+        if crate::family::dense_only(&self.method) {
+            return self.run_dense(points, dims_in, timings, observer, start);
+        }
+        let method = self.neighbor_method.resolve(n);
+        let dense = self.neighbors.is_none() && method == NeighborMethod::Dense;
+        let k = if dense { n - 1 } else { self.affinity.neighbors_needed(n) };
+        if k == 0 {
+            return Err(Error::TooFewPoints { n, min: 2 });
+        }
         let t = Instant::now();
         let made_search;
         let search: &dyn NeighborSearch = match &self.neighbors {
@@ -588,7 +591,7 @@ impl TSne {
         let schedule = self.optimizer.schedule();
         let summary = Summary {
             n,
-            dims_in: points.cols(),
+            dims_in,
             dims_out: self.dims,
             k,
             nnz: p.nnz(),
