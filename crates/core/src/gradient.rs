@@ -18,6 +18,36 @@ pub fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
 }
 
+/// `y_i - y_j` (first `D` coordinates of `yj`) and its squared norm.
+#[inline(always)]
+pub fn offset<const D: usize>(yi: &[f64; D], yj: &[f64]) -> ([f64; D], f64) {
+    let yj = &yj[..D];
+    let mut diff = [0.0; D];
+    let mut d2 = 0.0;
+    for k in 0..D {
+        diff[k] = yi[k] - yj[k];
+        d2 += diff[k] * diff[k];
+    }
+    (diff, d2)
+}
+
+/// Adds one pair's repulsion: `z += w` and `acc += w u (y_i - y_j)`, see [`StudentT`].
+#[inline(always)]
+pub fn add_repulsion<const D: usize>(
+    kernel: StudentT,
+    diff: &[f64; D],
+    d2: f64,
+    acc: &mut [f64; D],
+    z: &mut f64,
+) {
+    let (w, u) = kernel.weights(d2);
+    *z += w;
+    let s = w * u;
+    for k in 0..D {
+        acc[k] += s * diff[k];
+    }
+}
+
 /// Writes `out_i = sum_j p_ij u_ij (y_i - y_j)` (row-major, `n * dims`), parallel over rows.
 ///
 /// Each row is summed in the fixed order of P's columns, so the result does not depend on the
@@ -40,13 +70,7 @@ fn attractive<const D: usize>(p: &CsrMatrix, y: &Matrix, kernel: StudentT, out: 
         let (cols, vals) = p.row(i);
         let mut acc = [0.0; D];
         for (&j, &pij) in cols.iter().zip(vals) {
-            let yj = pts[j as usize];
-            let mut diff = [0.0; D];
-            let mut d2 = 0.0;
-            for k in 0..D {
-                diff[k] = yi[k] - yj[k];
-                d2 += diff[k] * diff[k];
-            }
+            let (diff, d2) = offset(&yi, &pts[j as usize]);
             let (_, u) = kernel.weights(d2);
             let s = pij * u;
             for k in 0..D {

@@ -4,7 +4,7 @@
 use rayon::prelude::*;
 use tsne_core::{Error, Matrix, Repulsion, Result, StudentT};
 
-use tsne_core::gradient::as_points;
+use tsne_core::gradient::{add_repulsion, as_points, offset};
 
 /// Depth at which a cell becomes a leaf whatever it holds. Coincident points end in one leaf
 /// and interact exactly (their force is zero, their weight one), so the build always ends.
@@ -94,12 +94,7 @@ impl BarnesHut {
                     let node = &nodes[id as usize];
                     let contains_self = (node.start as usize..node.end as usize).contains(&t);
                     if !contains_self {
-                        let mut diff = [0.0; D];
-                        let mut d2 = 0.0;
-                        for k in 0..D {
-                            diff[k] = yi[k] - node.com[k];
-                            d2 += diff[k] * diff[k];
-                        }
+                        let (diff, d2) = offset(&yi, &node.com);
                         if node.width * node.width < theta2 * d2 {
                             let c = cell_interaction::<D>(kernel, &diff, d2, node);
                             z += c.z;
@@ -114,17 +109,8 @@ impl BarnesHut {
                             if s + node.start as usize == t {
                                 continue;
                             }
-                            let mut diff = [0.0; D];
-                            let mut d2 = 0.0;
-                            for k in 0..D {
-                                diff[k] = yi[k] - yj[k];
-                                d2 += diff[k] * diff[k];
-                            }
-                            let (w, u) = kernel.weights(d2);
-                            z += w;
-                            for k in 0..D {
-                                acc[k] += w * u * diff[k];
-                            }
+                            let (diff, d2) = offset(&yi, yj);
+                            add_repulsion(kernel, &diff, d2, &mut acc, &mut z);
                         }
                     } else {
                         // Pushed in reverse so children are visited in index order.

@@ -1,7 +1,7 @@
 //! The exact O(n^2) repulsion: the oracle every approximation is tested against.
 
 use rayon::prelude::*;
-use tsne_core::gradient::as_points;
+use tsne_core::gradient::{add_repulsion, as_points, offset};
 use tsne_core::{Matrix, Repulsion, Result, StudentT};
 
 /// Sums the repulsion over all pairs: O(n^2 d) per call, parallel over points.
@@ -51,18 +51,8 @@ fn rows<const D: usize>(y: &Matrix, kernel: StudentT, forces: &mut [f64], z_rows
             if j == i {
                 continue;
             }
-            let mut diff = [0.0; D];
-            let mut d2 = 0.0;
-            for k in 0..D {
-                diff[k] = yi[k] - yj[k];
-                d2 += diff[k] * diff[k];
-            }
-            let (w, u) = kernel.weights(d2);
-            z += w;
-            let s = w * u;
-            for k in 0..D {
-                acc[k] += s * diff[k];
-            }
+            let (diff, d2) = offset(&yi, yj);
+            add_repulsion(kernel, &diff, d2, &mut acc, &mut z);
         }
         f.copy_from_slice(&acc);
         *zi = z;
