@@ -117,3 +117,25 @@ fn coincident_points_stay_finite() {
         assert!(fe < 1e-2 && ze < 1e-2, "{} {fe} {ze}", backend.name());
     }
 }
+
+/// Every backend gives bit-identical forces and Z with one thread and with several.
+#[test]
+fn results_do_not_depend_on_the_thread_count() {
+    let y = embedding(5, 3000, 2, 1.0, true);
+    let run = |threads: usize, backend: &mut dyn Repulsion| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let mut f = vec![0.0; 6000];
+        let z = pool.install(|| backend.repulsion(&y, StudentT::CAUCHY, &mut f).unwrap());
+        (z.to_bits(), f.iter().map(|v| v.to_bits()).collect::<Vec<_>>())
+    };
+    let makers: [fn() -> Box<dyn Repulsion>; 3] = [
+        || Box::new(Exact::new()),
+        || Box::new(BarnesHut::new(0.5).unwrap()),
+        || Box::new(FftInterpolation::new(FftParams::default()).unwrap()),
+    ];
+    for make in makers {
+        let one = run(1, make().as_mut());
+        let three = run(3, make().as_mut());
+        assert!(one == three, "{} differs between 1 and 3 threads", make().name());
+    }
+}
