@@ -177,6 +177,9 @@ struct Params {
     /// HNSW: candidate list while searching (default max(100, 2k)).
     #[arg(long)]
     ef_search: Option<usize>,
+    /// Measure the recall of an approximate neighbour search against brute force on 1000 points.
+    #[arg(long)]
+    check_recall: bool,
     /// Project the input on its leading D principal components before the neighbour search.
     #[arg(long, value_name = "D")]
     pca: Option<usize>,
@@ -335,6 +338,9 @@ fn embed(
     if let Some(d) = p.pca {
         builder = builder.pca(d);
     }
+    if p.check_recall {
+        builder = builder.check_recall(1000);
+    }
     let mut tsne = builder.build()?;
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = ProgressBar::new(p.iterations as u64);
@@ -384,6 +390,7 @@ fn embed(
             "kl_divergence": s.kl_divergence,
             "neighbors": s.neighbors,
             "k": s.k,
+            "recall": s.recall,
             "affinity": s.affinity,
             "repulsion": s.repulsion,
             "init": s.init,

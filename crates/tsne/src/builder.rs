@@ -140,6 +140,7 @@ pub struct TSneBuilder {
     init: Init,
     pca: Option<usize>,
     method: Method,
+    check_recall: Option<usize>,
     custom_neighbors: Option<Box<dyn NeighborSearch>>,
     custom_affinity: Option<Box<dyn Affinity>>,
     custom_repulsion: Option<Box<dyn Repulsion>>,
@@ -160,6 +161,7 @@ impl Default for TSneBuilder {
             init: Init::default(),
             pca: None,
             method: Method::tsne(),
+            check_recall: None,
             custom_neighbors: None,
             custom_affinity: None,
             custom_repulsion: None,
@@ -258,6 +260,12 @@ impl TSneBuilder {
         self.method = method;
         self
     }
+    /// Measure the recall of an approximate neighbour search against brute force on `sample`
+    /// points (reported in [`Summary::recall`]; skipped for exact searches).
+    pub fn check_recall(mut self, sample: usize) -> Self {
+        self.check_recall = Some(sample);
+        self
+    }
     /// Initialisation (default PCA).
     pub fn init(mut self, init: Init) -> Self {
         self.init = init;
@@ -351,6 +359,7 @@ impl TSneBuilder {
             kernel,
             seed: self.seed,
             pca: self.pca,
+            check_recall: self.check_recall,
             method: self.method,
             perplexity: self.perplexity,
             schedule: self.schedule,
@@ -372,6 +381,7 @@ pub struct TSne {
     kernel: StudentT,
     seed: u64,
     pca: Option<usize>,
+    check_recall: Option<usize>,
     method: Method,
     perplexity: f64,
     schedule: Schedule,
@@ -417,6 +427,8 @@ pub struct Summary {
     pub k: usize,
     /// Stored entries of P.
     pub nnz: usize,
+    /// Recall@k of the neighbour search against brute force, when asked for.
+    pub recall: Option<f64>,
     /// Learning rate used.
     pub learning_rate: f64,
     /// Iterations run.
@@ -512,6 +524,7 @@ impl TSne {
                 dims_out: self.dims,
                 k: n - 1,
                 nnz: n * (n - 1),
+                recall: None,
                 learning_rate,
                 iterations: report.iterations,
                 kl_divergence: report.kl_divergence,
@@ -568,6 +581,12 @@ impl TSne {
         let graph = search.search(points, k)?;
         let neighbors_name = if dense { "dense".to_string() } else { search.name().to_string() };
         timings.neighbors = t.elapsed();
+        let recall = match self.check_recall {
+            Some(sample) if neighbors_name != "exact" && !dense => {
+                Some(crate::metrics::neighbor_recall(points, &graph, sample)?)
+            }
+            _ => None,
+        };
         let t = Instant::now();
         let p = self.affinity.affinities(&graph)?;
         drop(graph);
@@ -595,6 +614,7 @@ impl TSne {
             dims_out: self.dims,
             k,
             nnz: p.nnz(),
+            recall,
             learning_rate: schedule.learning_rate.resolve(n, schedule.early_exaggeration),
             iterations: report.iterations,
             kl_divergence: report.kl_divergence,

@@ -86,6 +86,31 @@ pub fn trustworthiness(input: &Matrix, embedding: &Matrix, k: usize) -> Result<f
     Ok(1.0 - 2.0 / (n * k * (2.0 * n - 3.0 * k - 1.0)) * penalty as f64)
 }
 
+/// Recall@k of `graph` against exact neighbours, on `sample` points evenly strided over the
+/// data: the fraction of their true `k` nearest neighbours (ties by index) that the graph
+/// lists. O(sample * n * d).
+pub fn neighbor_recall(points: &Matrix, graph: &tsne_core::KnnGraph, sample: usize) -> Result<f64> {
+    let (n, k) = (graph.n(), graph.k());
+    if points.rows() != n {
+        return Err(Error::DimensionMismatch { what: "graph points", expected: points.rows(), found: n });
+    }
+    let m = sample.clamp(1, n);
+    let hits: usize = (0..m)
+        .into_par_iter()
+        .map(|t| {
+            let i = t * n / m;
+            let mut all: Vec<(f64, u32)> = (0..n)
+                .filter(|&j| j != i)
+                .map(|j| (squared_distance(points.row(i), points.row(j)), j as u32))
+                .collect();
+            let order = |a: &(f64, u32), b: &(f64, u32)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
+            all.select_nth_unstable_by(k - 1, order);
+            all[..k].iter().filter(|(_, j)| graph.neighbors(i).contains(j)).count()
+        })
+        .sum();
+    Ok(hits as f64 / (m * k) as f64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

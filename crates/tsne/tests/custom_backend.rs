@@ -76,3 +76,23 @@ fn too_few_points_and_large_perplexity_are_errors() {
         Err(Error::PerplexityTooLarge { neighbors: 9, n: 10, .. })
     ));
 }
+
+#[test]
+fn recall_is_measured_for_approximate_neighbours_only() {
+    use tsne::{HnswParams, NeighborMethod};
+    let (x, _) = common::digits();
+    let fit = |method| {
+        TSne::builder()
+            .neighbors(method)
+            .check_recall(300)
+            .iterations(10)
+            .exaggeration_iterations(5)
+            .build()
+            .unwrap()
+            .fit(&x)
+            .unwrap()
+    };
+    assert_eq!(fit(NeighborMethod::Exact).summary.recall, None);
+    let recall = fit(NeighborMethod::Hnsw(HnswParams::default())).summary.recall.unwrap();
+    assert!(recall >= 0.98, "HNSW recall {recall}");
+}
