@@ -19,8 +19,10 @@
 
 mod exact;
 mod hnsw;
+mod other;
 mod perplexity;
 
 pub use exact::BruteForce;
 pub use hnsw::{Hnsw, HnswParams};
+pub use other::{Multiscale, Uniform};
 pub use perplexity::{calibrate_row, Perplexity};

@@ -14,6 +14,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
+use tsne::backends::affinity::{Multiscale, Uniform};
 use tsne::{
     metrics::knn_accuracy, FftParams, HnswParams, Init, LearningRate, Matrix, Method, NeighborMethod,
     Progress, RepulsionMethod, TSne,
@@ -64,6 +65,16 @@ struct OutputArgs {
     /// Print one JSON summary object on stdout.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum AffinityArg {
+    /// Gaussian affinities calibrated to --perplexity.
+    Perplexity,
+    /// The average of Gaussian affinities at each of --perplexities.
+    Multiscale,
+    /// Equal weights on the floor(--perplexity) nearest neighbours.
+    Uniform,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -141,6 +152,12 @@ struct Params {
     /// Perplexity of the input affinities.
     #[arg(long, default_value_t = 30.0)]
     perplexity: f64,
+    /// Input affinities.
+    #[arg(long, value_enum, default_value_t = AffinityArg::Perplexity)]
+    affinity: AffinityArg,
+    /// Perplexities of --affinity multiscale, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "10,30")]
+    perplexities: Vec<f64>,
     /// Total iterations.
     #[arg(long, default_value_t = 1000)]
     iterations: usize,
@@ -340,6 +357,11 @@ fn embed(
     }
     if p.check_recall {
         builder = builder.check_recall(1000);
+    }
+    match p.affinity {
+        AffinityArg::Perplexity => {}
+        AffinityArg::Multiscale => builder = builder.affinity(Multiscale::new(p.perplexities.clone())?),
+        AffinityArg::Uniform => builder = builder.affinity(Uniform::new(p.perplexity as usize)?),
     }
     let mut tsne = builder.build()?;
     let bar = std::io::stderr().is_terminal().then(|| {

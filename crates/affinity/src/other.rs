@@ -1,0 +1,142 @@
+//! Affinities other than a single perplexity: several perplexities, and uniform kNN weights.
+
+use rayon::prelude::*;
+use tsne_core::{Affinity, CsrMatrix, Error, KnnGraph, Result};
+
+use crate::perplexity::calibrate_row;
+use crate::Perplexity;
+
+/// The average of Gaussian affinities calibrated to several perplexities (Lee et al. 2015;
+/// openTSNE's `Multiscale`): `p_{j|i} = mean_h p^h_{j|i}`, over `k = 3 max(h)` neighbours.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Multiscale {
+    perplexities: Vec<f64>,
+}
+
+impl Multiscale {
+    /// Affinities averaged over `perplexities` (each at least 1; at least one).
+    pub fn new(perplexities: Vec<f64>) -> Result<Self> {
+        if perplexities.is_empty() {
+            return Err(Error::InvalidParameter { name: "perplexities", reason: "need at least one".into() });
+        }
+        for &p in &perplexities {
+            Perplexity::new(p)?;
+        }
+        Ok(Self { perplexities })
+    }
+
+    /// Row-stochastic conditional affinities.
+    pub fn conditional(&self, graph: &KnnGraph) -> Result<CsrMatrix> {
+        let (n, k) = (graph.n(), graph.k());
+        let largest = self.perplexities.iter().copied().fold(0.0, f64::max);
+        if largest >= k as f64 {
+            return Err(Error::PerplexityTooLarge { perplexity: largest, neighbors: k, n });
+        }
+        if graph.distances_flat().iter().all(|&d| d == 0.0) {
+            return Err(Error::IdenticalPoints { n });
+        }
+        let scale = 1.0 / self.perplexities.len() as f64;
+        let rows = (0..n)
+            .into_par_iter()
+            .map_init(
+                || (vec![0.0; k], vec![0.0; k]),
+                |(row, sum), i| {
+                    sum.fill(0.0);
+                    for &h in &self.perplexities {
+                        calibrate_row(graph.distances(i), h.ln(), 1e-10, row);
+                        sum.iter_mut().zip(row.iter()).for_each(|(s, v)| *s += scale * v);
+                    }
+                    graph.neighbors(i).iter().copied().zip(sum.iter().copied()).collect()
+                },
+            )
+            .collect();
+        CsrMatrix::from_rows(rows)
+    }
+}
+
+impl Affinity for Multiscale {
+    fn affinities(&self, graph: &KnnGraph) -> Result<CsrMatrix> {
+        Ok(self.conditional(graph)?.symmetrize())
+    }
+
+    fn neighbors_needed(&self, n: usize) -> usize {
+        Perplexity::neighbors_for(self.perplexities.iter().copied().fold(0.0, f64::max), n)
+    }
+
+    fn name(&self) -> &str {
+        "multiscale"
+    }
+}
+
+/// Equal weights on each point's `k` nearest neighbours: `p_{j|i} = 1/k`, then symmetrised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Uniform {
+    k: usize,
+}
+
+impl Uniform {
+    /// Uniform affinities over `k >= 1` neighbours.
+    pub fn new(k: usize) -> Result<Self> {
+        if k == 0 {
+            return Err(Error::InvalidParameter { name: "k", reason: "need at least one neighbour".into() });
+        }
+        Ok(Self { k })
+    }
+}
+
+impl Affinity for Uniform {
+    fn affinities(&self, graph: &KnnGraph) -> Result<CsrMatrix> {
+        let w = 1.0 / graph.k() as f64;
+        let rows = (0..graph.n()).map(|i| graph.neighbors(i).iter().map(|&j| (j, w)).collect()).collect();
+        Ok(CsrMatrix::from_rows(rows)?.symmetrize())
+    }
+
+    fn neighbors_needed(&self, n: usize) -> usize {
+        self.k.min(n.saturating_sub(1))
+    }
+
+    fn name(&self) -> &str {
+        "uniform"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::BruteForce;
+    use tsne_core::{Matrix, NeighborSearch};
+
+    fn line(n: usize) -> Matrix {
+        Matrix::new(n, 1, (0..n).map(|i| (i as f64).powf(1.3)).collect()).unwrap()
+    }
+
+    #[test]
+    fn one_scale_is_the_plain_perplexity() {
+        let x = line(60);
+        let g = BruteForce.search(&x, 30).unwrap();
+        let single = Perplexity::new(8.0).unwrap().conditional(&g).unwrap();
+        let multi = Multiscale::new(vec![8.0]).unwrap().conditional(&g).unwrap();
+        assert_eq!(single, multi);
+        let two = Multiscale::new(vec![4.0, 8.0]).unwrap().conditional(&g).unwrap();
+        let four = Perplexity::new(4.0).unwrap().conditional(&g).unwrap();
+        for i in 0..60 {
+            for (t, v) in two.row(i).1.iter().enumerate() {
+                assert!((v - 0.5 * (four.row(i).1[t] + single.row(i).1[t])).abs() < 1e-15);
+            }
+        }
+        let p = Multiscale::new(vec![4.0, 8.0]).unwrap().affinities(&g).unwrap();
+        assert!((p.sum() - 1.0).abs() < 1e-12 && p.is_symmetric(1e-15));
+    }
+
+    #[test]
+    fn uniform_weights_are_equal_and_symmetrised() {
+        let x = line(20);
+        let aff = Uniform::new(3).unwrap();
+        let g = BruteForce.search(&x, aff.neighbors_needed(20)).unwrap();
+        let p = aff.affinities(&g).unwrap();
+        assert!((p.sum() - 1.0).abs() < 1e-12 && p.is_symmetric(0.0));
+        // Mutual neighbours get 1/k from both sides: (1/3 + 1/3) / 2n.
+        assert!((p.get(5, 6) - (2.0 / 3.0) / 40.0).abs() < 1e-15);
+        assert!(Multiscale::new(vec![]).is_err() && Uniform::new(0).is_err());
+    }
+}
