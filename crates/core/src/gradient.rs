@@ -133,13 +133,10 @@ pub fn kl_divergence(p: &CsrMatrix, y: &Matrix, kernel: StudentT, z: f64) -> f64
 }
 
 /// Combines the two halves into the gradient divided by four, `g_i = e * attr_i - rep_i / z`,
-/// where `e` is the exaggeration applied to P. Returns the squared norm of `g`.
-pub fn combine_gradient(attr: &[f64], rep: &[f64], z: f64, exaggeration: f64, out: &mut [f64]) -> f64 {
+/// where `e` is the exaggeration applied to P.
+pub fn combine_gradient(attr: &[f64], rep: &[f64], z: f64, exaggeration: f64, out: &mut [f64]) {
     let inv_z = 1.0 / z;
-    let mut norm2 = 0.0;
     for ((g, a), r) in out.iter_mut().zip(attr).zip(rep) {
         *g = exaggeration * a - r * inv_z;
-        norm2 += *g * *g;
     }
-    norm2
 }

@@ -82,15 +82,19 @@ impl BarnesHut {
         let sorted: &[[f64; D]] = as_points(&self.sorted);
         let nodes = &self.nodes;
         let theta2 = self.theta * self.theta;
-        self.sorted_forces.par_chunks_mut(D).zip(self.z_rows.par_iter_mut()).enumerate().for_each_init(
-            || Vec::with_capacity(MAX_DEPTH * (1 << D)),
-            |stack: &mut Vec<u32>, (t, (f, z_out))| {
+        self.sorted_forces.par_chunks_mut(D).zip(self.z_rows.par_iter_mut()).enumerate().for_each(
+            |(t, (f, z_out))| {
                 let yi = sorted[t];
                 let mut acc = [0.0; D];
                 let mut z = 0.0;
-                stack.clear();
-                stack.push(0);
-                while let Some(id) = stack.pop() {
+                // Depth-first with a fixed stack on the call stack: each pop adds at most
+                // 2^D - 1 live entries per level, so 8 (MAX_DEPTH + 1) always suffices and the
+                // traversal never allocates.
+                let mut stack = [0u32; 8 * (MAX_DEPTH + 1)];
+                let mut top = 1;
+                while top > 0 {
+                    top -= 1;
+                    let id = stack[top];
                     let node = &nodes[id as usize];
                     let contains_self = (node.start as usize..node.end as usize).contains(&t);
                     if !contains_self {
@@ -114,7 +118,10 @@ impl BarnesHut {
                         }
                     } else {
                         // Pushed in reverse so children are visited in index order.
-                        stack.extend((node.first_child..node.first_child + node.n_children).rev());
+                        for c in (node.first_child..node.first_child + node.n_children).rev() {
+                            stack[top] = c;
+                            top += 1;
+                        }
                     }
                 }
                 f.copy_from_slice(&acc);
