@@ -2,7 +2,7 @@
 //! `TSNE_BENCH_LARGE=1` so that a plain `cargo bench` stays short.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use tsne_affinity::{BruteForce, Perplexity};
+use tsne_affinity::{BruteForce, Hnsw, Perplexity};
 use tsne_benches::{embedding_2d, gaussian_mixture};
 use tsne_core::{Affinity, CsrMatrix, Matrix, NeighborSearch, Optimizer, Repulsion, StudentT};
 use tsne_optim::{GradientDescent, Schedule};
@@ -19,7 +19,19 @@ fn knn(c: &mut Criterion) {
     for &n in sizes {
         let (x, _) = gaussian_mixture(n, 50, 10, 1);
         g.bench_with_input(BenchmarkId::from_parameter(n), &x, |b, x| {
-            b.iter(|| BruteForce.search(x, 90).unwrap())
+            b.iter(|| BruteForce::default().search(x, 90).unwrap())
+        });
+    }
+}
+
+fn knn_hnsw(c: &mut Criterion) {
+    let mut g = c.benchmark_group("knn_hnsw_50d_k90");
+    g.sample_size(10);
+    let sizes: &[usize] = if large() { &[10_000, 70_000] } else { &[10_000] };
+    for &n in sizes {
+        let (x, _) = gaussian_mixture(n, 50, 10, 1);
+        g.bench_with_input(BenchmarkId::from_parameter(n), &x, |b, x| {
+            b.iter(|| Hnsw::default().search(x, 90).unwrap())
         });
     }
 }
@@ -28,7 +40,7 @@ fn perplexity(c: &mut Criterion) {
     let mut g = c.benchmark_group("perplexity_30");
     g.sample_size(10);
     let (x, _) = gaussian_mixture(10_000, 50, 10, 2);
-    let graph = BruteForce.search(&x, 90).unwrap();
+    let graph = BruteForce::default().search(&x, 90).unwrap();
     let aff = Perplexity::new(30.0).unwrap();
     g.bench_function("10000", |b| b.iter(|| aff.affinities(&graph).unwrap()));
 }
@@ -67,7 +79,7 @@ fn optimiser_step(c: &mut Criterion) {
     g.sample_size(10);
     let n = 10_000;
     let (x, _) = gaussian_mixture(n, 50, 10, 4);
-    let graph = BruteForce.search(&x, 90).unwrap();
+    let graph = BruteForce::default().search(&x, 90).unwrap();
     let p: CsrMatrix = Perplexity::new(30.0).unwrap().affinities(&graph).unwrap();
     let y0: Matrix = embedding_2d(n, 5);
     let schedule = Schedule { iterations: 1, exaggeration_iterations: 0, kl_every: 0, ..Schedule::default() };
@@ -81,5 +93,5 @@ fn optimiser_step(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, knn, perplexity, repulsion, optimiser_step);
+criterion_group!(benches, knn, knn_hnsw, perplexity, repulsion, optimiser_step);
 criterion_main!(benches);

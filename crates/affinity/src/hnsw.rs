@@ -1,9 +1,11 @@
 //! Approximate nearest neighbours with a hierarchical navigable small-world graph (`hnsw_rs`).
 
 use hnsw_rs::hnsw::Hnsw as Graph;
-use hnsw_rs::prelude::DistL2;
+use hnsw_rs::prelude::{DistL1, DistL2, Distance};
 use rayon::prelude::*;
-use tsne_core::{gradient::squared_distance, Error, KnnGraph, Matrix, NeighborSearch, Result};
+use tsne_core::{Error, KnnGraph, Matrix, NeighborSearch, Result};
+
+use crate::Metric;
 
 /// Settings of [`Hnsw`]; `None` fields are derived from `k`.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -18,9 +20,12 @@ pub struct HnswParams {
     /// every run. Parallel insertion, the default, is faster but its graph depends on thread
     /// timing, which can change a few neighbours between runs.
     pub deterministic: bool,
+    /// The distance searched (default Euclidean).
+    pub metric: Metric,
 }
 
-/// HNSW neighbour search (Malkov & Yashunin 2018) over Euclidean distance.
+/// HNSW neighbour search (Malkov & Yashunin 2018) under a [`Metric`] (cosine as Euclidean on
+/// normalised rows).
 ///
 /// Points are indexed as `f32`; every returned candidate is re-ranked with the exact `f64`
 /// distance, so reported distances are exact and only the neighbour sets are approximate.
@@ -50,18 +55,23 @@ impl Hnsw {
     }
 }
 
-impl NeighborSearch for Hnsw {
-    fn search(&self, points: &Matrix, k: usize) -> Result<KnnGraph> {
+impl Hnsw {
+    /// Builds the graph with `distance` and answers every point's query, re-ranking the
+    /// candidates with `metric` in `f64`.
+    fn search_with<D: Distance<f32> + Send + Sync>(
+        &self,
+        points: &Matrix,
+        k: usize,
+        distance: D,
+        metric: Metric,
+    ) -> Result<KnnGraph> {
         let n = points.rows();
-        if k == 0 || k >= n {
-            return Err(Error::TooManyNeighbors { k, n });
-        }
         let m = self.params.m.unwrap_or(16);
         let ef_construction = self.params.ef_construction.unwrap_or((2 * k).max(200));
         let ef_search = self.params.ef_search.unwrap_or((2 * k).max(100)).max(k + 1);
         let data: Vec<Vec<f32>> = (0..n).map(|i| points.row(i).iter().map(|&v| v as f32).collect()).collect();
         let max_layer = 16;
-        let mut graph: Graph<f32, DistL2> = Graph::new(m, n, max_layer, ef_construction, DistL2 {});
+        let mut graph: Graph<f32, D> = Graph::new(m, n, max_layer, ef_construction, distance);
         if self.params.deterministic {
             for (i, row) in data.iter().enumerate() {
                 graph.insert((row.as_slice(), i));
@@ -83,12 +93,12 @@ impl NeighborSearch for Hnsw {
                     .search(&data[i], k + 1, ef_search)
                     .into_iter()
                     .filter(|nb| nb.d_id != i)
-                    .map(|nb| (squared_distance(points.row(i), points.row(nb.d_id)), nb.d_id as u32))
+                    .map(|nb| (metric.distance(points.row(i), points.row(nb.d_id)), nb.d_id as u32))
                     .collect();
                 cand.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-                for (t, &(d2, j)) in cand.iter().take(k).enumerate() {
+                for (t, &(d, j)) in cand.iter().take(k).enumerate() {
                     idx[t] = j;
-                    dist[t] = d2.sqrt();
+                    dist[t] = d;
                 }
                 usize::from(cand.len() < k)
             })
@@ -100,6 +110,25 @@ impl NeighborSearch for Hnsw {
             });
         }
         KnnGraph::new(n, k, indices, distances)
+    }
+}
+
+impl NeighborSearch for Hnsw {
+    fn search(&self, points: &Matrix, k: usize) -> Result<KnnGraph> {
+        let n = points.rows();
+        if k == 0 || k >= n {
+            return Err(Error::TooManyNeighbors { k, n });
+        }
+        match self.params.metric {
+            Metric::Euclidean => self.search_with(points, k, DistL2 {}, Metric::Euclidean),
+            Metric::Cosine => Metric::cosine_from_euclidean(self.search_with(
+                &Metric::normalized(points)?,
+                k,
+                DistL2 {},
+                Metric::Euclidean,
+            )?),
+            Metric::Manhattan => self.search_with(points, k, DistL1 {}, Metric::Manhattan),
+        }
     }
 
     fn name(&self) -> &str {
@@ -140,10 +169,26 @@ mod tests {
     fn recall_at_default_settings() {
         for (seed, n, k) in [(1, 3000, 30), (2, 5000, 90)] {
             let x = clustered(n, seed);
-            let exact = BruteForce.search(&x, k).unwrap();
+            let exact = BruteForce::default().search(&x, k).unwrap();
             let approx = Hnsw::default().search(&x, k).unwrap();
             let r = recall(&approx, &exact);
             assert!(r >= 0.98, "recall {r} for n = {n}, k = {k}");
+        }
+    }
+
+    #[test]
+    fn other_metrics_match_brute_force() {
+        let x = clustered(2000, 5);
+        for metric in [Metric::Cosine, Metric::Manhattan] {
+            let exact = BruteForce::new(metric).search(&x, 15).unwrap();
+            let approx =
+                Hnsw::new(HnswParams { metric, ..Default::default() }).unwrap().search(&x, 15).unwrap();
+            let r = recall(&approx, &exact);
+            assert!(r >= 0.98, "{metric:?}: recall {r}");
+            // Re-ranked distances are exact: the shared neighbours carry equal distances.
+            let (i, j) = (7, exact.neighbors(7)[0]);
+            let t = approx.neighbors(i).iter().position(|&v| v == j).expect("nearest found");
+            assert!((approx.distances(i)[t] - metric.distance(x.row(i), x.row(j as usize))).abs() < 1e-12);
         }
     }
 
@@ -154,7 +199,7 @@ mod tests {
         use crate::Perplexity;
         let (n, k) = (2000, 30);
         let x = clustered(n, 5);
-        let exact = BruteForce.search(&x, k).unwrap();
+        let exact = BruteForce::default().search(&x, k).unwrap();
         let approx = Hnsw::default().search(&x, k).unwrap();
         let aff = Perplexity::new(10.0).unwrap();
         let (pe, pa) = (aff.conditional(&exact).unwrap(), aff.conditional(&approx).unwrap());

@@ -10,7 +10,7 @@
 //!
 //! let x = Matrix::new(6, 1, vec![0.0, 0.1, 0.3, 5.0, 5.2, 5.3])?;
 //! let affinity = Perplexity::new(2.0)?;
-//! let graph = BruteForce.search(&x, affinity.neighbors_needed(x.rows()))?;
+//! let graph = BruteForce::default().search(&x, affinity.neighbors_needed(x.rows()))?;
 //! let p = affinity.affinities(&graph)?;
 //! assert!((p.sum() - 1.0).abs() < 1e-12);
 //! assert!(p.get(0, 1) > p.get(0, 3));
@@ -19,10 +19,14 @@
 
 mod exact;
 mod hnsw;
+mod metric;
 mod other;
 mod perplexity;
+mod precomputed;
 
 pub use exact::BruteForce;
 pub use hnsw::{Hnsw, HnswParams};
+pub use metric::Metric;
 pub use other::{Multiscale, Uniform};
 pub use perplexity::{calibrate_row, Perplexity};
+pub use precomputed::{joint_affinities, PrecomputedDistances};

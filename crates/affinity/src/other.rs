@@ -113,7 +113,7 @@ mod tests {
     #[test]
     fn one_scale_is_the_plain_perplexity() {
         let x = line(60);
-        let g = BruteForce.search(&x, 30).unwrap();
+        let g = BruteForce::default().search(&x, 30).unwrap();
         let single = Perplexity::new(8.0).unwrap().conditional(&g).unwrap();
         let multi = Multiscale::new(vec![8.0]).unwrap().conditional(&g).unwrap();
         assert_eq!(single, multi);
@@ -132,7 +132,7 @@ mod tests {
     fn uniform_weights_are_equal_and_symmetrised() {
         let x = line(20);
         let aff = Uniform::new(3).unwrap();
-        let g = BruteForce.search(&x, aff.neighbors_needed(20)).unwrap();
+        let g = BruteForce::default().search(&x, aff.neighbors_needed(20)).unwrap();
         let p = aff.affinities(&g).unwrap();
         assert!((p.sum() - 1.0).abs() < 1e-12 && p.is_symmetric(0.0));
         // Mutual neighbours get 1/k from both sides: (1/3 + 1/3) / 2n.

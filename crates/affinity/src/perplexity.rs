@@ -158,7 +158,7 @@ mod tests {
             let data: Vec<f64> = (0..n * dims).map(|_| rng.gen::<f64>() * spread).collect();
             let x = Matrix::new(n, dims, data).unwrap();
             let aff = Perplexity::new(perp).unwrap();
-            let g = BruteForce.search(&x, aff.neighbors_needed(n)).unwrap();
+            let g = BruteForce::default().search(&x, aff.neighbors_needed(n)).unwrap();
             let cond = aff.conditional(&g).unwrap();
             for i in 0..n {
                 let (_, vals) = cond.row(i);
@@ -174,7 +174,7 @@ mod tests {
     #[test]
     fn perplexity_must_be_below_neighbour_count() {
         let x = Matrix::new(4, 1, vec![0.0, 1.0, 2.0, 4.0]).unwrap();
-        let g = BruteForce.search(&x, 3).unwrap();
+        let g = BruteForce::default().search(&x, 3).unwrap();
         let err = Perplexity::new(3.0).unwrap().conditional(&g).unwrap_err();
         assert_eq!(err, Error::PerplexityTooLarge { perplexity: 3.0, neighbors: 3, n: 4 });
     }
@@ -182,7 +182,7 @@ mod tests {
     #[test]
     fn identical_points_are_an_error_not_nan() {
         let x = Matrix::new(10, 2, vec![1.0; 20]).unwrap();
-        let g = BruteForce.search(&x, 6).unwrap();
+        let g = BruteForce::default().search(&x, 6).unwrap();
         assert_eq!(Perplexity::new(2.0).unwrap().conditional(&g), Err(Error::IdenticalPoints { n: 10 }));
     }
 
@@ -190,7 +190,7 @@ mod tests {
     fn duplicates_give_finite_rows() {
         // Five copies of one point and a few others: rows stay finite and stochastic.
         let x = Matrix::new(9, 1, vec![0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 2.0, 3.0, 5.0]).unwrap();
-        let g = BruteForce.search(&x, 6).unwrap();
+        let g = BruteForce::default().search(&x, 6).unwrap();
         let p = Perplexity::new(2.0).unwrap().conditional(&g).unwrap();
         for i in 0..9 {
             let s: f64 = p.row(i).1.iter().sum();

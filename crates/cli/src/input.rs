@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use tsne::Matrix;
+use tsne::{CsrMatrix, KnnGraph, Matrix};
 
 /// The formats the CLI reads, chosen by file name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +60,128 @@ pub fn read_points(path: &Path) -> Result<Matrix> {
         bail!("{} holds no data", path.display());
     }
     Matrix::new(rows, cols, data).with_context(|| format!("invalid data in {}", path.display()))
+}
+
+/// Reads a precomputed kNN graph from two `n x k` arrays (text or `.npy`): 0-based neighbour
+/// indices and their distances. Rows are sorted by distance here. When every row starts with
+/// the point itself at distance 0 (what most ANN libraries return), that column is dropped.
+pub fn read_knn(indices: &Path, distances: &Path) -> Result<KnnGraph> {
+    let idx = read_points(indices)?;
+    let dist = read_points(distances)?;
+    let (n, mut k) = (idx.rows(), idx.cols());
+    if (dist.rows(), dist.cols()) != (n, k) {
+        bail!(
+            "{} is {n} x {k} but {} is {} x {}: the neighbour arrays must have the same shape",
+            indices.display(),
+            distances.display(),
+            dist.rows(),
+            dist.cols()
+        );
+    }
+    for (t, &v) in idx.as_slice().iter().enumerate() {
+        if v.fract() != 0.0 || v < 0.0 || v >= n as f64 {
+            bail!("{}: row {} holds {v}, not a point index in 0..{n}", indices.display(), t / k);
+        }
+    }
+    let self_first = (0..n).all(|i| idx.row(i)[0] as usize == i && dist.row(i)[0] == 0.0);
+    let skip = usize::from(self_first);
+    k -= skip;
+    let mut ind = Vec::with_capacity(n * k);
+    let mut dis = Vec::with_capacity(n * k);
+    let mut row: Vec<(f64, u32)> = Vec::with_capacity(k);
+    for i in 0..n {
+        row.clear();
+        row.extend(dist.row(i)[skip..].iter().zip(&idx.row(i)[skip..]).map(|(&d, &j)| (d, j as u32)));
+        row.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let mut ids: Vec<u32> = row.iter().map(|e| e.1).collect();
+        ids.sort_unstable();
+        if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {
+            bail!("{}: row {i} lists point {} twice", indices.display(), w[0]);
+        }
+        ind.extend(row.iter().map(|e| e.1));
+        dis.extend(row.iter().map(|e| e.0));
+    }
+    KnnGraph::new(n, k, ind, dis).with_context(|| format!("invalid neighbour graph in {}", indices.display()))
+}
+
+/// Reads joint affinities in Matrix Market coordinate format (`scipy.io.mmwrite`): a
+/// `%%MatrixMarket matrix coordinate real|integer|pattern general|symmetric` header, `%`
+/// comments, the line `n n entries`, then one `i j value` line per entry with 1-based indices.
+/// `symmetric` files list one triangle and are mirrored; duplicates are summed.
+pub fn read_affinities(path: &Path) -> Result<CsrMatrix> {
+    let bad = |line: usize, why: &str| anyhow::anyhow!("{}:{line}: {why}", path.display());
+    let reader = BufReader::new(open(path)?);
+    let mut lines = reader.lines().enumerate();
+    let (_, header) = lines.next().ok_or_else(|| bad(1, "empty file"))?;
+    let header = header.with_context(|| format!("cannot read {}", path.display()))?.to_ascii_lowercase();
+    let words: Vec<&str> = header.split_whitespace().collect();
+    if words.len() != 5 || words[0] != "%%matrixmarket" || words[1] != "matrix" || words[2] != "coordinate" {
+        return Err(bad(1, "expected a `%%MatrixMarket matrix coordinate ...` header"));
+    }
+    let pattern = match words[3] {
+        "real" | "integer" => false,
+        "pattern" => true,
+        other => return Err(bad(1, &format!("field `{other}` (real, integer or pattern)"))),
+    };
+    let symmetric = match words[4] {
+        "general" => false,
+        "symmetric" => true,
+        other => return Err(bad(1, &format!("symmetry `{other}` (general or symmetric)"))),
+    };
+    let mut size: Option<(usize, usize)> = None;
+    let mut rows: Vec<Vec<(u32, f64)>> = Vec::new();
+    let mut seen = 0;
+    for (no, line) in lines {
+        let line = line.with_context(|| format!("cannot read {}", path.display()))?;
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('%') {
+            continue;
+        }
+        let f: Vec<&str> = line.split_whitespace().collect();
+        match size {
+            None => {
+                let nums: Vec<usize> = f
+                    .iter()
+                    .map(|v| v.parse())
+                    .collect::<Result<_, _>>()
+                    .map_err(|_| bad(no + 1, "bad size line"))?;
+                if nums.len() != 3 || nums[0] != nums[1] {
+                    return Err(bad(no + 1, "the size line must be `n n entries` (a square matrix)"));
+                }
+                rows = vec![Vec::new(); nums[0]];
+                size = Some((nums[0], nums[2]));
+            }
+            Some((n, _)) => {
+                let want = if pattern { 2 } else { 3 };
+                if f.len() != want {
+                    return Err(bad(no + 1, &format!("expected {want} fields")));
+                }
+                let index = |s: &str| -> Result<usize> {
+                    match s.parse::<usize>() {
+                        Ok(v) if (1..=n).contains(&v) => Ok(v - 1),
+                        _ => Err(bad(no + 1, &format!("index `{s}` is not in 1..={n}"))),
+                    }
+                };
+                let (i, j) = (index(f[0])?, index(f[1])?);
+                let v = if pattern {
+                    1.0
+                } else {
+                    f[2].parse::<f64>()
+                        .map_err(|_| bad(no + 1, &format!("value `{}` is not a number", f[2])))?
+                };
+                rows[i].push((j as u32, v));
+                if symmetric && i != j {
+                    rows[j].push((i as u32, v));
+                }
+                seen += 1;
+            }
+        }
+    }
+    let (_, entries) = size.ok_or_else(|| bad(1, "no size line"))?;
+    if seen != entries {
+        bail!("{}: the size line promises {entries} entries, the file has {seen}", path.display());
+    }
+    CsrMatrix::from_rows(rows).with_context(|| format!("invalid affinities in {}", path.display()))
 }
 
 /// Reads labels: one per line of a text file, or an IDX vector.
@@ -191,15 +313,19 @@ fn read_npy(path: &Path) -> Result<(usize, usize, Vec<f64>)> {
         Some(rest)
     };
     let descr = field("descr").ok_or_else(|| bad("no descr"))?;
-    let width = if descr.starts_with("'<f8'") || descr.starts_with("'f8'") {
-        8
-    } else if descr.starts_with("'<f4'") || descr.starts_with("'f4'") {
-        4
-    } else {
-        return Err(bad(&format!(
-            "element type {} (only little-endian f4 and f8 are read)",
-            descr.split(',').next().unwrap_or("")
-        )));
+    let dtype = descr.split(',').next().unwrap_or("").trim_matches(|c| c == '\'' || c == ' ');
+    let (kind, width) = match dtype.trim_start_matches(['<', '|']) {
+        "f8" => ('f', 8),
+        "f4" => ('f', 4),
+        "i8" => ('i', 8),
+        "i4" => ('i', 4),
+        "u8" => ('u', 8),
+        "u4" => ('u', 4),
+        _ => {
+            return Err(bad(&format!(
+                "element type {dtype} (little-endian f4, f8, i4, i8, u4 and u8 are read)"
+            )))
+        }
     };
     if field("fortran_order").is_some_and(|v| v.starts_with("True")) {
         return Err(bad("Fortran order (save it with np.ascontiguousarray)"));
@@ -225,11 +351,17 @@ fn read_npy(path: &Path) -> Result<(usize, usize, Vec<f64>)> {
     if body.len() != rows * cols * width {
         return Err(bad(&format!("{} data bytes for shape ({rows}, {cols})", body.len())));
     }
-    let data = if width == 8 {
-        body.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect()
-    } else {
-        body.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64).collect()
-    };
+    let data = body
+        .chunks_exact(width)
+        .map(|c| match (kind, width) {
+            ('f', 8) => f64::from_le_bytes(c.try_into().unwrap()),
+            ('f', _) => f32::from_le_bytes(c.try_into().unwrap()) as f64,
+            ('i', 8) => i64::from_le_bytes(c.try_into().unwrap()) as f64,
+            ('i', _) => i32::from_le_bytes(c.try_into().unwrap()) as f64,
+            (_, 8) => u64::from_le_bytes(c.try_into().unwrap()) as f64,
+            _ => u32::from_le_bytes(c.try_into().unwrap()) as f64,
+        })
+        .collect();
     Ok((rows, cols, data))
 }
 

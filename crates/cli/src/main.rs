@@ -16,7 +16,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use tsne::backends::affinity::{Multiscale, Uniform};
 use tsne::{
-    metrics::knn_accuracy, FftParams, HnswParams, Init, LearningRate, Matrix, Method, NeighborMethod,
+    metrics::knn_accuracy, FftParams, HnswParams, Init, LearningRate, Matrix, Method, Metric, NeighborMethod,
     Progress, RepulsionMethod, TSne,
 };
 
@@ -40,10 +40,23 @@ enum Command {
         #[command(flatten)]
         params: Params,
     },
-    /// Embed the points of a file (.csv, .tsv, .txt, .npy, MNIST IDX optionally .gz).
+    /// Embed the points of a file (.csv, .tsv, .txt, .npy, MNIST IDX optionally .gz), or a
+    /// precomputed distance matrix, neighbour graph or affinity matrix.
     Embed {
-        /// Input file, one point per row.
-        input: PathBuf,
+        /// Input file, one point per row (with --neighbors precomputed: an n x n distance matrix).
+        #[arg(required_unless_present_any = ["knn_indices", "affinities"])]
+        input: Option<PathBuf>,
+        /// Precomputed neighbours instead of INPUT: an n x k array of 0-based indices (.npy of
+        /// any integer or float type, or text). A leading column of self-matches is dropped.
+        #[arg(long, requires = "knn_distances", conflicts_with_all = ["input", "affinities"])]
+        knn_indices: Option<PathBuf>,
+        /// The n x k distances that go with --knn-indices.
+        #[arg(long, requires = "knn_indices")]
+        knn_distances: Option<PathBuf>,
+        /// Precomputed joint affinities P instead of INPUT: a symmetric sparse matrix in
+        /// Matrix Market coordinate format (.mtx, e.g. from scipy.io.mmwrite); scaled to sum 1.
+        #[arg(long, conflicts_with_all = ["input", "knn_indices"])]
+        affinities: Option<PathBuf>,
         /// Labels, one per line (or an IDX label file), used for the plot and the 10-NN accuracy.
         #[arg(long)]
         labels: Option<PathBuf>,
@@ -101,8 +114,31 @@ enum MethodArg {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum InitArg {
+    /// Leading principal components (spectral when the input has no coordinates).
     Pca,
+    /// Leading eigenvectors of the normalised affinity graph.
+    Spectral,
+    /// Gaussian noise.
     Random,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum MetricArg {
+    Euclidean,
+    /// 1 - cos(x, y).
+    Cosine,
+    /// Sum of absolute differences.
+    Manhattan,
+}
+
+impl From<MetricArg> for Metric {
+    fn from(m: MetricArg) -> Self {
+        match m {
+            MetricArg::Euclidean => Metric::Euclidean,
+            MetricArg::Cosine => Metric::Cosine,
+            MetricArg::Manhattan => Metric::Manhattan,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -115,6 +151,8 @@ enum NeighborsArg {
     Dense,
     /// Approximate neighbours from an HNSW graph.
     Hnsw,
+    /// INPUT is an n x n distance matrix.
+    Precomputed,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -185,6 +223,9 @@ struct Params {
     /// Neighbour search.
     #[arg(long, value_enum, default_value_t = NeighborsArg::Auto)]
     neighbors: NeighborsArg,
+    /// Distance between input points.
+    #[arg(long, value_enum, default_value_t = MetricArg::Euclidean)]
+    metric: MetricArg,
     /// HNSW: links per node (default 16).
     #[arg(long)]
     hnsw_m: Option<usize>,
@@ -251,9 +292,9 @@ fn run(cli: Cli) -> Result<()> {
                 .context("bundled digits data is corrupt")?;
             let points = Matrix::from_rows(&rows)?;
             let labels = DIGITS_LABELS.lines().map(|l| l.trim().to_string()).collect();
-            embed(points, Some(labels), "digits (bundled)", &out, &params)
+            embed(Source::Points(points), Some(labels), "digits (bundled)", &out, &params)
         }
-        Command::Embed { input, labels, out, params } => {
+        Command::Embed { input, knn_indices, knn_distances, affinities, labels, out, params } => {
             // Validate every path before the expensive part.
             if let Some(p) = &out.out {
                 check_output_ext(p, &["csv", "tsv", "txt", "npy"])?;
@@ -261,18 +302,24 @@ fn run(cli: Cli) -> Result<()> {
             if let Some(p) = &out.plot {
                 check_output_ext(p, &["png"])?;
             }
-            let points = input::read_points(&input)?;
+            let (source, name) = match (input, knn_indices, knn_distances, affinities) {
+                (Some(input), ..) => (Source::Points(input::read_points(&input)?), input),
+                (None, Some(idx), Some(dist), _) => (Source::Graph(input::read_knn(&idx, &dist)?), idx),
+                (None, None, _, Some(p)) => (Source::Affinities(input::read_affinities(&p)?), p),
+                _ => bail!("give an input file, --knn-indices with --knn-distances, or --affinities"),
+            };
+            let n = source.n();
             let labels = match labels {
                 Some(path) => {
                     let l = input::read_labels(&path)?;
-                    if l.len() != points.rows() {
-                        bail!("{} has {} labels for {} points", path.display(), l.len(), points.rows());
+                    if l.len() != n {
+                        bail!("{} has {} labels for {n} points", path.display(), l.len());
                     }
                     Some(l)
                 }
                 None => None,
             };
-            embed(points, labels, &input.display().to_string(), &out, &params)
+            embed(source, labels, &name.display().to_string(), &out, &params)
         }
     }
 }
@@ -285,8 +332,25 @@ fn check_output_ext(path: &Path, allowed: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// What `embed` starts from.
+enum Source {
+    Points(Matrix),
+    Graph(tsne::KnnGraph),
+    Affinities(tsne::CsrMatrix),
+}
+
+impl Source {
+    fn n(&self) -> usize {
+        match self {
+            Self::Points(x) => x.rows(),
+            Self::Graph(g) => g.n(),
+            Self::Affinities(p) => p.n(),
+        }
+    }
+}
+
 fn embed(
-    points: Matrix,
+    source: Source,
     labels: Option<Vec<String>>,
     name: &str,
     out: &OutputArgs,
@@ -326,8 +390,10 @@ fn embed(
         .dims(p.dims)
         .init(match p.init {
             InitArg::Pca => Init::Pca,
+            InitArg::Spectral => Init::Spectral,
             InitArg::Random => Init::Random,
         })
+        .metric(p.metric.into())
         .neighbors(match p.neighbors {
             NeighborsArg::Auto => NeighborMethod::Auto,
             NeighborsArg::Exact => NeighborMethod::Exact,
@@ -336,8 +402,9 @@ fn embed(
                 m: p.hnsw_m,
                 ef_construction: p.ef_construction,
                 ef_search: p.ef_search,
-                deterministic: false,
+                ..HnswParams::default()
             }),
+            NeighborsArg::Precomputed => NeighborMethod::Precomputed,
         })
         .repulsion(match p.repulsion {
             RepulsionArg::Auto => RepulsionMethod::Auto,
@@ -372,19 +439,24 @@ fn embed(
         );
         bar
     });
-    let fit = tsne.fit_with_progress(&points, |prog: &Progress| {
+    let observe = |prog: &Progress| {
         if let Some(bar) = &bar {
             bar.set_position(prog.iteration as u64);
             if let Some(kl) = prog.kl_divergence {
                 bar.set_message(format!("KL {kl:.4}"));
             }
         }
-    })?;
+    };
+    let fit = match &source {
+        Source::Points(points) => tsne.fit_with_progress(points, observe)?,
+        Source::Graph(graph) => tsne.fit_graph(graph, observe)?,
+        Source::Affinities(p) => tsne.fit_affinities(p, observe)?,
+    };
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
     let accuracy = match &labels {
-        Some(l) if points.rows() > 10 => Some(knn_accuracy(&fit.embedding, l, 10)?),
+        Some(l) if fit.embedding.rows() > 10 => Some(knn_accuracy(&fit.embedding, l, 10)?),
         _ => None,
     };
     let mut staged = output::Staged::default();
@@ -406,6 +478,7 @@ fn embed(
             "seed": p.seed,
             "threads": s.threads,
             "perplexity": p.perplexity,
+            "metric": format!("{:?}", Metric::from(p.metric)).to_lowercase(),
             "method": format!("{:?}", p.method).to_lowercase(),
             "iterations": s.iterations,
             "learning_rate": s.learning_rate,

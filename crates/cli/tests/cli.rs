@@ -198,3 +198,95 @@ fn demo_json_reports_a_good_embedding() {
     let png = std::fs::read(&plot).unwrap();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
 }
+
+/// Points on three noisy clusters in 2-D, as CSV text, and the points themselves.
+fn three_clusters(n: usize) -> (String, Vec<[f64; 2]>) {
+    let pts: Vec<[f64; 2]> = (0..n)
+        .map(|i| {
+            let c = (i % 3) as f64 * 10.0;
+            [c + (i as f64 * 0.37).sin(), c + (i as f64 * 0.11).cos()]
+        })
+        .collect();
+    let text = pts.iter().map(|p| format!("{},{}\n", p[0], p[1])).collect();
+    (text, pts)
+}
+
+#[test]
+fn precomputed_neighbours_and_affinities_from_files() {
+    let dir = scratch("precomputed");
+    let n = 60;
+    let (text, pts) = three_clusters(n);
+    let points = dir.join("points.csv");
+    std::fs::write(&points, text).unwrap();
+    // k = 15 neighbours (perplexity 5), preceded by the self-match column an ANN library writes.
+    let k = 15;
+    let (mut idx, mut dist) = (String::new(), String::new());
+    let mut sym = vec![vec![0.0f64; n]; n];
+    for i in 0..n {
+        let d = |j: usize| (pts[i][0] - pts[j][0]).hypot(pts[i][1] - pts[j][1]);
+        let mut order: Vec<usize> = (0..n).filter(|&j| j != i).collect();
+        order.sort_by(|&a, &b| d(a).total_cmp(&d(b)).then(a.cmp(&b)));
+        let row = &order[..k];
+        idx += &format!("{i},{}\n", row.iter().map(|j| j.to_string()).collect::<Vec<_>>().join(","));
+        dist += &format!("0,{}\n", row.iter().map(|&j| d(j).to_string()).collect::<Vec<_>>().join(","));
+        for &j in row {
+            sym[i][j] += 1.0;
+            sym[j][i] += 1.0;
+        }
+    }
+    let (ki, kd) = (dir.join("idx.csv"), dir.join("dist.csv"));
+    std::fs::write(&ki, idx).unwrap();
+    std::fs::write(&kd, dist).unwrap();
+    let run = |source: &[&str], out: &Path| {
+        let mut args = vec!["embed"];
+        args.extend_from_slice(source);
+        args.extend_from_slice(&["--perplexity", "5", "--iterations", "200", "--json", "--out"]);
+        args.push(out.to_str().unwrap());
+        let o = tsne(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+    };
+    let (y_points, y_knn) = (dir.join("points_y.csv"), dir.join("knn_y.csv"));
+    let from_points = run(&[points.to_str().unwrap(), "--init", "spectral"], &y_points);
+    let json = run(&["--knn-indices", ki.to_str().unwrap(), "--knn-distances", kd.to_str().unwrap()], &y_knn);
+    assert_eq!((json["n"].as_u64(), json["k"].as_u64()), (Some(60), Some(15)));
+    assert_eq!((json["neighbors"].as_str(), json["init"].as_str()), (Some("precomputed"), Some("spectral")));
+    // The file's distances differ from ours in the last bit (hypot against a sum of squares),
+    // so the two fits agree in quality, not bit for bit.
+    let (a, b) = (from_points["kl_divergence"].as_f64().unwrap(), json["kl_divergence"].as_f64().unwrap());
+    assert!((a - b).abs() < 0.05 * a, "KL {a} from points, {b} from the graph files");
+
+    // Uniform kNN affinities as a lower-triangle symmetric Matrix Market file.
+    let mut mtx = String::from("%%MatrixMarket matrix coordinate real symmetric\n% kNN graph\n");
+    let lower: Vec<(usize, usize)> =
+        (0..n).flat_map(|i| (0..i).map(move |j| (i, j))).filter(|&(i, j)| sym[i][j] > 0.0).collect();
+    mtx += &format!("{n} {n} {}\n", lower.len());
+    for &(i, j) in &lower {
+        mtx += &format!("{} {} {}\n", i + 1, j + 1, sym[i][j]);
+    }
+    let p = dir.join("p.mtx");
+    std::fs::write(&p, &mtx).unwrap();
+    let json = run(&["--affinities", p.to_str().unwrap()], &dir.join("p_y.csv"));
+    assert_eq!((json["n"].as_u64(), json["affinity"].as_str()), (Some(60), Some("precomputed")));
+
+    // Broken files: one line, non-zero exit, no output.
+    let asym = mtx.replace("symmetric", "general");
+    let bad_index = std::fs::read_to_string(&ki).unwrap().replacen("0,", "60,", 1);
+    for (name, content, flag, needle) in [
+        ("asym.mtx", asym.as_str(), "--affinities", "not symmetric"),
+        ("bad_idx.csv", bad_index.as_str(), "--knn-indices", "not a point index"),
+    ] {
+        let file = dir.join(name);
+        std::fs::write(&file, content).unwrap();
+        let out = dir.join("never.csv");
+        let mut args = vec!["embed", flag, file.to_str().unwrap(), "--out", out.to_str().unwrap()];
+        if flag == "--knn-indices" {
+            args.extend_from_slice(&["--knn-distances", kd.to_str().unwrap()]);
+        }
+        let o = tsne(&args);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && stderr.trim_end().lines().count() == 1, "{name}: {stderr}");
+        assert!(stderr.contains(needle), "{name}: {stderr}");
+        assert!(!out.exists());
+    }
+}

@@ -37,5 +37,5 @@ pub use knn::KnnGraph;
 pub use matrix::Matrix;
 pub use sparse::CsrMatrix;
 pub use traits::{
-    Affinity, Initializer, NeighborSearch, OptimizeReport, Optimizer, Phase, Progress, Repulsion,
+    Affinity, InitInput, Initializer, NeighborSearch, OptimizeReport, Optimizer, Phase, Progress, Repulsion,
 };

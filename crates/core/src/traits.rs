@@ -60,12 +60,50 @@ pub trait Repulsion: Send {
 ///
 /// Required: [`Initializer::initialize`].
 pub trait Initializer: Send + Sync {
-    /// An `n x dims` embedding for `points`, reproducible for a given `seed`.
-    fn initialize(&self, points: &Matrix, dims: usize, seed: u64) -> Result<Matrix>;
+    /// An `input.n x dims` embedding, reproducible for a given `seed`.
+    fn initialize(&self, input: &InitInput<'_>, dims: usize, seed: u64) -> Result<Matrix>;
 
     /// A short name for reports.
     fn name(&self) -> &str {
         "custom"
+    }
+}
+
+/// What an [`Initializer`] may look at: the input coordinates, absent when the fit started
+/// from precomputed distances, neighbours or affinities, and the joint affinities P, absent
+/// on paths that do not build a sparse P.
+#[derive(Debug, Clone, Copy)]
+pub struct InitInput<'a> {
+    /// Number of points to place.
+    pub n: usize,
+    /// One point per row, when the input has coordinates.
+    pub points: Option<&'a Matrix>,
+    /// The joint affinities P, when computed.
+    pub affinities: Option<&'a CsrMatrix>,
+}
+
+impl<'a> InitInput<'a> {
+    /// Coordinates only.
+    pub fn points(points: &'a Matrix) -> Self {
+        Self { n: points.rows(), points: Some(points), affinities: None }
+    }
+
+    /// The coordinates, or [`Error::Unsupported`](crate::Error::Unsupported) naming `backend`.
+    pub fn require_points(&self, backend: &str) -> Result<&'a Matrix> {
+        self.points.ok_or_else(|| crate::Error::Unsupported {
+            backend: backend.into(),
+            what: "inputs without coordinates (precomputed distances, neighbours or affinities); \
+                   use spectral or random initialisation"
+                .into(),
+        })
+    }
+
+    /// The affinities, or [`Error::Unsupported`](crate::Error::Unsupported) naming `backend`.
+    pub fn require_affinities(&self, backend: &str) -> Result<&'a CsrMatrix> {
+        self.affinities.ok_or_else(|| crate::Error::Unsupported {
+            backend: backend.into(),
+            what: "a path without sparse affinities (the dense SNE-family path)".into(),
+        })
     }
 }
 

@@ -6,11 +6,11 @@
 //! stream is fixed across platforms and `rand` releases.
 //!
 //! ```
-//! use tsne_core::{Initializer, Matrix};
+//! use tsne_core::{InitInput, Initializer, Matrix};
 //! use tsne_init::Pca;
 //!
 //! let x = Matrix::new(4, 2, vec![0.0, 0.0, 1.0, 0.1, 2.0, -0.1, 3.0, 0.0])?;
-//! let y = Pca::default().initialize(&x, 1, 0)?;
+//! let y = Pca::default().initialize(&InitInput::points(&x), 1, 0)?;
 //! assert!((y.column_std(0) - 1e-4).abs() < 1e-12);
 //! # Ok::<(), tsne_core::Error>(())
 //! ```
@@ -24,7 +24,10 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
 use rayon::prelude::*;
-use tsne_core::{Error, Initializer, Matrix, Result};
+mod spectral;
+
+pub use spectral::Spectral;
+use tsne_core::{Error, InitInput, Initializer, Matrix, Result};
 
 /// The standard deviation t-SNE implementations start from.
 pub const DEFAULT_STD: f64 = 1e-4;
@@ -60,11 +63,11 @@ impl Default for Random {
 }
 
 impl Initializer for Random {
-    fn initialize(&self, points: &Matrix, dims: usize, seed: u64) -> Result<Matrix> {
+    fn initialize(&self, input: &InitInput<'_>, dims: usize, seed: u64) -> Result<Matrix> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let normal = Normal::new(0.0, self.std).expect("std checked positive");
-        let data = (0..points.rows() * dims).map(|_| normal.sample(&mut rng)).collect();
-        Matrix::new(points.rows(), dims, data)
+        let data = (0..input.n * dims).map(|_| normal.sample(&mut rng)).collect();
+        Matrix::new(input.n, dims, data)
     }
 
     fn name(&self) -> &str {
@@ -200,21 +203,27 @@ pub fn project(points: &Matrix, dims: usize) -> Result<Matrix> {
 }
 
 impl Initializer for Pca {
-    fn initialize(&self, points: &Matrix, dims: usize, _seed: u64) -> Result<Matrix> {
-        let n = points.rows();
+    fn initialize(&self, input: &InitInput<'_>, dims: usize, _seed: u64) -> Result<Matrix> {
+        let points = input.require_points("PCA initialisation")?;
         let mut y = project(points, dims)?;
-        let s = y.column_std(0);
-        if !(s > 0.0) {
-            return Err(Error::IdenticalPoints { n });
-        }
-        let scale = self.std / s;
-        y.as_mut_slice().iter_mut().for_each(|v| *v *= scale);
+        rescale(&mut y, self.std)?;
         Ok(y)
     }
 
     fn name(&self) -> &str {
         "pca"
     }
+}
+
+/// Scales `y` so that its first column has standard deviation `std`.
+fn rescale(y: &mut Matrix, std: f64) -> Result<()> {
+    let s = y.column_std(0);
+    if !(s > 0.0) {
+        return Err(Error::IdenticalPoints { n: y.rows() });
+    }
+    let scale = std / s;
+    y.as_mut_slice().iter_mut().for_each(|v| *v *= scale);
+    Ok(())
 }
 
 /// A user-supplied starting embedding.
@@ -231,11 +240,11 @@ impl Given {
 }
 
 impl Initializer for Given {
-    fn initialize(&self, points: &Matrix, dims: usize, _seed: u64) -> Result<Matrix> {
-        if self.embedding.rows() != points.rows() {
+    fn initialize(&self, input: &InitInput<'_>, dims: usize, _seed: u64) -> Result<Matrix> {
+        if self.embedding.rows() != input.n {
             return Err(Error::DimensionMismatch {
                 what: "initial embedding rows",
-                expected: points.rows(),
+                expected: input.n,
                 found: self.embedding.rows(),
             });
         }
@@ -276,7 +285,7 @@ mod tests {
             (axes[(0, 0)] - 0.600_019_207_5).abs() < 1e-9 && (axes[(1, 0)] - 0.799_985_594).abs() < 1e-9,
             "{axes}"
         );
-        let y = Pca::default().initialize(&x, 2, 0).unwrap();
+        let y = Pca::default().initialize(&InitInput::points(&x), 2, 0).unwrap();
         assert!((y.column_std(0) - DEFAULT_STD).abs() < 1e-15);
         assert!(y.column_std(1) < 1e-3 * DEFAULT_STD);
     }
@@ -284,9 +293,9 @@ mod tests {
     #[test]
     fn random_is_seeded() {
         let x = Matrix::zeros(100, 3);
-        let a = Random::default().initialize(&x, 2, 7).unwrap();
-        let b = Random::default().initialize(&x, 2, 7).unwrap();
-        let c = Random::default().initialize(&x, 2, 8).unwrap();
+        let a = Random::default().initialize(&InitInput::points(&x), 2, 7).unwrap();
+        let b = Random::default().initialize(&InitInput::points(&x), 2, 7).unwrap();
+        let c = Random::default().initialize(&InitInput::points(&x), 2, 8).unwrap();
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert!((a.column_std(0) - DEFAULT_STD).abs() < 0.3 * DEFAULT_STD);
@@ -296,7 +305,7 @@ mod tests {
     fn given_checks_shape() {
         let x = Matrix::zeros(3, 5);
         let g = Given::new(Matrix::zeros(3, 2));
-        assert!(g.initialize(&x, 2, 0).is_ok());
-        assert!(matches!(g.initialize(&x, 3, 0), Err(Error::DimensionMismatch { .. })));
+        assert!(g.initialize(&InitInput::points(&x), 2, 0).is_ok());
+        assert!(matches!(g.initialize(&InitInput::points(&x), 3, 0), Err(Error::DimensionMismatch { .. })));
     }
 }

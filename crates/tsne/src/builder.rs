@@ -2,12 +2,15 @@
 
 use std::time::{Duration, Instant};
 
-use tsne_affinity::{BruteForce, Hnsw, HnswParams, Perplexity};
+use tsne_affinity::{
+    joint_affinities, BruteForce, Hnsw, HnswParams, Metric, Perplexity, PrecomputedDistances,
+};
 use tsne_core::{
-    Affinity, Error, Initializer, Matrix, NeighborSearch, Optimizer, Progress, Repulsion, Result, StudentT,
+    Affinity, CsrMatrix, Error, InitInput, Initializer, KnnGraph, Matrix, NeighborSearch, Optimizer,
+    Progress, Repulsion, Result, StudentT,
 };
 use tsne_family::Method;
-use tsne_init::{Pca, Random};
+use tsne_init::{Pca, Random, Spectral};
 use tsne_optim::{GradientDescent, LearningRate, Schedule};
 use tsne_repulsion::{BarnesHut, Exact, FftInterpolation, FftParams};
 
@@ -26,6 +29,9 @@ pub enum NeighborMethod {
     Dense,
     /// Approximate neighbours from an HNSW graph.
     Hnsw(HnswParams),
+    /// The input of [`TSne::fit`] is an `n x n` matrix of distances, not points (see
+    /// [`PrecomputedDistances`] for what is checked); the metric setting is ignored.
+    Precomputed,
 }
 
 impl NeighborMethod {
@@ -41,10 +47,11 @@ impl NeighborMethod {
         }
     }
 
-    fn backend(self) -> Result<Box<dyn NeighborSearch>> {
+    fn backend(self, metric: Metric) -> Result<Box<dyn NeighborSearch>> {
         Ok(match self {
-            Self::Hnsw(params) => Box::new(Hnsw::new(params)?),
-            _ => Box::new(BruteForce),
+            Self::Hnsw(params) => Box::new(Hnsw::new(HnswParams { metric, ..params })?),
+            Self::Precomputed => Box::new(PrecomputedDistances),
+            _ => Box::new(BruteForce::new(metric)),
         })
     }
 }
@@ -120,11 +127,23 @@ impl RepulsionMethod {
 /// How the embedding starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Init {
-    /// Leading principal components scaled to standard deviation `1e-4`.
+    /// Leading principal components scaled to standard deviation `1e-4`; spectral when the
+    /// input has no coordinates (precomputed distances, neighbours or affinities).
     #[default]
     Pca,
+    /// Leading eigenvectors of the normalised affinities ([`Spectral`]), scaled to standard
+    /// deviation `1e-4`.
+    Spectral,
     /// Gaussian noise with standard deviation `1e-4`.
     Random,
+}
+
+/// What a fit starts from.
+#[derive(Clone, Copy)]
+enum Input<'a> {
+    Points(&'a Matrix),
+    Graph(&'a KnnGraph),
+    Affinities(&'a CsrMatrix),
 }
 
 /// Unchecked parameters; [`TSneBuilder::build`] checks them.
@@ -139,6 +158,7 @@ pub struct TSneBuilder {
     repulsion_method: RepulsionMethod,
     init: Init,
     pca: Option<usize>,
+    metric: Metric,
     method: Method,
     check_recall: Option<usize>,
     custom_neighbors: Option<Box<dyn NeighborSearch>>,
@@ -160,6 +180,7 @@ impl Default for TSneBuilder {
             repulsion_method: RepulsionMethod::default(),
             init: Init::default(),
             pca: None,
+            metric: Metric::default(),
             method: Method::tsne(),
             check_recall: None,
             custom_neighbors: None,
@@ -253,6 +274,12 @@ impl TSneBuilder {
         self.pca = Some(dims);
         self
     }
+    /// The input distance neighbours are found and affinities calibrated with (default
+    /// Euclidean).
+    pub fn metric(mut self, metric: Metric) -> Self {
+        self.metric = metric;
+        self
+    }
     /// The member of the SNE family to run (default t-SNE). t-SNE and heavy-tailed SNE
     /// (`hssne(alpha)`, the t kernel with `dof = 1 / alpha`) use the scalable path; the others
     /// run on the exact dense O(n^2) path and reject an approximate repulsion backend.
@@ -338,13 +365,12 @@ impl TSneBuilder {
         if self.custom_repulsion.is_none() {
             self.repulsion_method.check(self.dims)?;
         }
-        let initializer: Box<dyn Initializer> = match self.custom_init {
-            Some(i) => i,
-            None => match self.init {
-                Init::Pca => Box::new(Pca::default()),
-                Init::Random => Box::new(Random::default()),
-            },
-        };
+        if crate::family::dense_only(&self.method) && self.metric != Metric::Euclidean {
+            return Err(Error::Unsupported {
+                backend: format!("{:?}", self.method),
+                what: format!("the {:?} metric (the dense SNE-family path is Euclidean)", self.metric),
+            });
+        }
         let pool = match self.threads {
             Some(t) => Some(
                 rayon::ThreadPoolBuilder::new()
@@ -359,6 +385,7 @@ impl TSneBuilder {
             kernel,
             seed: self.seed,
             pca: self.pca,
+            metric: self.metric,
             check_recall: self.check_recall,
             method: self.method,
             perplexity: self.perplexity,
@@ -368,7 +395,8 @@ impl TSneBuilder {
             affinity,
             repulsion: self.custom_repulsion,
             repulsion_method: self.repulsion_method,
-            initializer,
+            init: self.init,
+            initializer: self.custom_init,
             optimizer,
             pool,
         })
@@ -381,6 +409,7 @@ pub struct TSne {
     kernel: StudentT,
     seed: u64,
     pca: Option<usize>,
+    metric: Metric,
     check_recall: Option<usize>,
     method: Method,
     perplexity: f64,
@@ -392,7 +421,9 @@ pub struct TSne {
     /// A user backend; when absent one is made from `repulsion_method` for each fit.
     repulsion: Option<Box<dyn Repulsion>>,
     repulsion_method: RepulsionMethod,
-    initializer: Box<dyn Initializer>,
+    init: Init,
+    /// A user initialiser; when absent one is made from `init` for each fit.
+    initializer: Option<Box<dyn Initializer>>,
     optimizer: GradientDescent,
     pool: Option<rayon::ThreadPool>,
 }
@@ -466,7 +497,8 @@ impl TSne {
         TSneBuilder::default()
     }
 
-    /// Embeds `points` (one point per row).
+    /// Embeds `points` (one point per row; with [`NeighborMethod::Precomputed`], the `n x n`
+    /// matrix of distances instead).
     pub fn fit(&mut self, points: &Matrix) -> Result<Fit> {
         self.fit_with_progress(points, |_| {})
     }
@@ -477,13 +509,55 @@ impl TSne {
         points: &Matrix,
         mut observer: impl FnMut(&Progress) + Send,
     ) -> Result<Fit> {
+        self.in_pool(Input::Points(points), &mut observer)
+    }
+
+    /// Embeds the points of a precomputed neighbour graph (e.g. from a distributed ANN job):
+    /// the affinity is calibrated on `graph` as given. There are no coordinates, so the
+    /// default initialisation is spectral; PCA is an error.
+    pub fn fit_graph(&mut self, graph: &KnnGraph, mut observer: impl FnMut(&Progress) + Send) -> Result<Fit> {
+        self.in_pool(Input::Graph(graph), &mut observer)
+    }
+
+    /// Embeds from precomputed joint affinities, checked and normalised by
+    /// [`joint_affinities`](tsne_affinity::joint_affinities). Initialisation as for
+    /// [`TSne::fit_graph`].
+    pub fn fit_affinities(
+        &mut self,
+        p: &CsrMatrix,
+        mut observer: impl FnMut(&Progress) + Send,
+    ) -> Result<Fit> {
+        self.in_pool(Input::Affinities(p), &mut observer)
+    }
+
+    fn in_pool(&mut self, input: Input<'_>, observer: &mut (dyn FnMut(&Progress) + Send)) -> Result<Fit> {
         match self.pool.take() {
             Some(pool) => {
-                let out = pool.install(|| self.run(points, &mut observer));
+                let out = pool.install(|| self.run(input, observer));
                 self.pool = Some(pool);
                 out
             }
-            None => self.run(points, &mut observer),
+            None => self.run(input, observer),
+        }
+    }
+
+    /// The initialiser of this fit: the user's, or the one `init` names, PCA falling back to
+    /// spectral without coordinates.
+    fn initializer(&self, has_points: bool) -> Box<dyn Initializer + '_> {
+        struct Borrowed<'a>(&'a dyn Initializer);
+        impl Initializer for Borrowed<'_> {
+            fn initialize(&self, input: &InitInput<'_>, dims: usize, seed: u64) -> Result<Matrix> {
+                self.0.initialize(input, dims, seed)
+            }
+            fn name(&self) -> &str {
+                self.0.name()
+            }
+        }
+        match (&self.initializer, self.init) {
+            (Some(i), _) => Box::new(Borrowed(i.as_ref())),
+            (None, Init::Pca) if has_points => Box::new(Pca::default()),
+            (None, Init::Pca | Init::Spectral) => Box::new(Spectral::default()),
+            (None, Init::Random) => Box::new(Random::default()),
         }
     }
 
@@ -503,13 +577,21 @@ impl TSne {
         if self.perplexity >= (n - 1) as f64 {
             return Err(Error::PerplexityTooLarge { perplexity: self.perplexity, neighbors: n - 1, n });
         }
+        if self.init == Init::Spectral && self.initializer.is_none() {
+            return Err(Error::Unsupported {
+                backend: "spectral initialisation".into(),
+                what: format!("{:?} (dense path, no sparse P)", self.method),
+            });
+        }
 
         let t = Instant::now();
         let input = crate::family::dense_input(&self.method, points, self.perplexity)?;
         timings.affinities = t.elapsed();
         let t = Instant::now();
-        let init =
-            crate::family::initial(&self.method, points, self.dims, self.seed, self.initializer.as_ref())?;
+        let initializer = self.initializer(true);
+        let init = crate::family::initial(&self.method, points, self.dims, self.seed, initializer.as_ref())?;
+        let init_name = initializer.name().to_string();
+        drop(initializer);
         timings.initialization = t.elapsed();
         let t = Instant::now();
         let (embedding, report) = crate::family::optimize(self.method, input, init, self.schedule, observer)?;
@@ -532,67 +614,111 @@ impl TSne {
                 neighbors: "dense".into(),
                 affinity: format!("{:?}", self.method.input_kind()),
                 repulsion: "exact-dense".into(),
-                init: self.initializer.name().into(),
+                init: init_name,
                 threads: rayon::current_num_threads(),
                 timings,
             },
         })
     }
 
-    fn run(&mut self, points: &Matrix, observer: &mut dyn FnMut(&Progress)) -> Result<Fit> {
+    fn run(&mut self, input: Input<'_>, observer: &mut dyn FnMut(&Progress)) -> Result<Fit> {
         let start = Instant::now();
-        let n = points.rows();
-        if n < 2 {
-            return Err(Error::TooFewPoints { n, min: 2 });
-        }
-        if points.cols() == 0 {
-            return Err(Error::InvalidParameter { name: "points", reason: "rows have no columns".into() });
-        }
-        let dims_in = points.cols();
         let mut timings = Timings::default();
-        let t = Instant::now();
+        let precomputed_input = !matches!(input, Input::Points(_));
+        if precomputed_input && crate::family::dense_only(&self.method) {
+            return Err(Error::Unsupported {
+                backend: format!("{:?}", self.method),
+                what: "precomputed neighbours or affinities (it runs on the dense path from points)".into(),
+            });
+        }
+        // Neighbours and affinities, from whichever stage the input starts at.
         let projected;
-        let points = match self.pca {
-            Some(d) if d < points.cols() => {
-                projected = tsne_init::project(points, d)?;
-                &projected
+        let (p, coordinates, dims_in, k, neighbors_name, recall, affinity_name) = match input {
+            Input::Points(points) => {
+                let n = points.rows();
+                if n < 2 {
+                    return Err(Error::TooFewPoints { n, min: 2 });
+                }
+                if points.cols() == 0 {
+                    return Err(Error::InvalidParameter {
+                        name: "points",
+                        reason: "rows have no columns".into(),
+                    });
+                }
+                let dims_in = points.cols();
+                let method = self.neighbor_method.resolve(n);
+                let distances_given = self.neighbors.is_none() && method == NeighborMethod::Precomputed;
+                let t = Instant::now();
+                let points = match self.pca {
+                    Some(d) if d < points.cols() && !distances_given => {
+                        projected = tsne_init::project(points, d)?;
+                        &projected
+                    }
+                    _ => points,
+                };
+                timings.preprocessing = t.elapsed();
+                if crate::family::dense_only(&self.method) {
+                    return self.run_dense(points, dims_in, timings, observer, start);
+                }
+                let dense = self.neighbors.is_none() && method == NeighborMethod::Dense;
+                let k = if dense { n - 1 } else { self.affinity.neighbors_needed(n) };
+                if k == 0 {
+                    return Err(Error::TooFewPoints { n, min: 2 });
+                }
+                let t = Instant::now();
+                let made_search;
+                let search: &dyn NeighborSearch = match &self.neighbors {
+                    Some(s) => s.as_ref(),
+                    None => {
+                        made_search = method.backend(self.metric)?;
+                        made_search.as_ref()
+                    }
+                };
+                let graph = search.search(points, k)?;
+                let neighbors_name = if dense { "dense".to_string() } else { search.name().to_string() };
+                timings.neighbors = t.elapsed();
+                let recall = match self.check_recall {
+                    Some(sample) if !matches!(neighbors_name.as_str(), "exact" | "dense" | "precomputed") => {
+                        Some(crate::metrics::neighbor_recall(points, &graph, sample, self.metric)?)
+                    }
+                    _ => None,
+                };
+                let t = Instant::now();
+                let p = self.affinity.affinities(&graph)?;
+                drop(graph);
+                timings.affinities = t.elapsed();
+                let coordinates = (!distances_given).then_some(points);
+                (p, coordinates, dims_in, k, neighbors_name, recall, self.affinity.name().to_string())
             }
-            _ => points,
+            Input::Graph(graph) => {
+                let t = Instant::now();
+                let p = self.affinity.affinities(graph)?;
+                timings.affinities = t.elapsed();
+                let name = self.affinity.name().to_string();
+                (p, None, 0, graph.k(), "precomputed".into(), None, name)
+            }
+            Input::Affinities(p) => {
+                let t = Instant::now();
+                let p = joint_affinities(p.clone(), None)?;
+                timings.affinities = t.elapsed();
+                (p, None, 0, 0, "none".into(), None, "precomputed".into())
+            }
         };
-        timings.preprocessing = t.elapsed();
-        if crate::family::dense_only(&self.method) {
-            return self.run_dense(points, dims_in, timings, observer, start);
+        let n = p.n();
+
+        let t = Instant::now();
+        let initializer = self.initializer(coordinates.is_some());
+        let init_input = InitInput { n, points: coordinates, affinities: Some(&p) };
+        let mut embedding = initializer.initialize(&init_input, self.dims, self.seed)?;
+        let init_name = initializer.name().to_string();
+        drop(initializer);
+        if (embedding.rows(), embedding.cols()) != (n, self.dims) {
+            return Err(Error::DimensionMismatch {
+                what: "initial embedding rows",
+                expected: n,
+                found: embedding.rows(),
+            });
         }
-        let method = self.neighbor_method.resolve(n);
-        let dense = self.neighbors.is_none() && method == NeighborMethod::Dense;
-        let k = if dense { n - 1 } else { self.affinity.neighbors_needed(n) };
-        if k == 0 {
-            return Err(Error::TooFewPoints { n, min: 2 });
-        }
-        let t = Instant::now();
-        let made_search;
-        let search: &dyn NeighborSearch = match &self.neighbors {
-            Some(s) => s.as_ref(),
-            None => {
-                made_search = method.backend()?;
-                made_search.as_ref()
-            }
-        };
-        let graph = search.search(points, k)?;
-        let neighbors_name = if dense { "dense".to_string() } else { search.name().to_string() };
-        timings.neighbors = t.elapsed();
-        let recall = match self.check_recall {
-            Some(sample) if neighbors_name != "exact" && !dense => {
-                Some(crate::metrics::neighbor_recall(points, &graph, sample)?)
-            }
-            _ => None,
-        };
-        let t = Instant::now();
-        let p = self.affinity.affinities(&graph)?;
-        drop(graph);
-        timings.affinities = t.elapsed();
-        let t = Instant::now();
-        let mut embedding = self.initializer.initialize(points, self.dims, self.seed)?;
         timings.initialization = t.elapsed();
         let t = Instant::now();
         let mut made;
@@ -620,9 +746,9 @@ impl TSne {
             kl_divergence: report.kl_divergence,
             kl_history: report.kl_history,
             neighbors: neighbors_name,
-            affinity: self.affinity.name().into(),
+            affinity: affinity_name,
             repulsion: repulsion_name,
-            init: self.initializer.name().into(),
+            init: init_name,
             threads: rayon::current_num_threads(),
             timings,
         };

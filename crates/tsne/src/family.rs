@@ -2,7 +2,7 @@
 //! t-SNE, which run on the scalable path).
 
 use tsne_affinity::{BruteForce, Perplexity};
-use tsne_core::{Initializer, Matrix, NeighborSearch, OptimizeReport, Progress, Result};
+use tsne_core::{InitInput, Initializer, Matrix, NeighborSearch, OptimizeReport, Progress, Result};
 use tsne_family::{InputKind, Method, Objective, Stress};
 use tsne_optim::{GradientDescent, GradientSource, Schedule};
 
@@ -51,7 +51,7 @@ impl GradientSource for Dense {
 /// or the matrix of input distances.
 pub(crate) fn dense_input(method: &Method, points: &Matrix, perplexity: f64) -> Result<Vec<f64>> {
     let n = points.rows();
-    let graph = BruteForce.search(points, n - 1)?;
+    let graph = BruteForce::default().search(points, n - 1)?;
     let mut dense = vec![0.0; n * n];
     match method.input_kind() {
         InputKind::Distances => {
@@ -117,6 +117,6 @@ pub(crate) fn initial(
 ) -> Result<Matrix> {
     match method.input_kind() {
         InputKind::Distances => tsne_init::project(points, dims),
-        _ => init.initialize(points, dims, seed),
+        _ => init.initialize(&InitInput::points(points), dims, seed),
     }
 }

@@ -1,7 +1,7 @@
 //! Quality measures of an embedding.
 
 use rayon::prelude::*;
-use tsne_affinity::BruteForce;
+use tsne_affinity::{BruteForce, Metric};
 use tsne_core::{gradient::squared_distance, Error, Matrix, NeighborSearch, Result};
 
 /// Fraction of points whose label equals the majority label of their `k` nearest neighbours in
@@ -12,7 +12,7 @@ pub fn knn_accuracy<L: Ord + Clone>(embedding: &Matrix, labels: &[L], k: usize) 
     if labels.len() != n {
         return Err(Error::DimensionMismatch { what: "labels", expected: n, found: labels.len() });
     }
-    let graph = BruteForce.search(embedding, k)?;
+    let graph = BruteForce::default().search(embedding, k)?;
     let mut correct = 0usize;
     let mut votes: Vec<&L> = Vec::with_capacity(k);
     for (i, label) in labels.iter().enumerate() {
@@ -58,7 +58,7 @@ pub fn trustworthiness(input: &Matrix, embedding: &Matrix, k: usize) -> Result<f
             reason: format!("trustworthiness needs 0 < k < (2n - 1) / 3, got k = {k} for n = {n}"),
         });
     }
-    let graph = BruteForce.search(embedding, k)?;
+    let graph = BruteForce::default().search(embedding, k)?;
     let penalty: u64 = (0..n)
         .into_par_iter()
         .map_init(
@@ -88,8 +88,13 @@ pub fn trustworthiness(input: &Matrix, embedding: &Matrix, k: usize) -> Result<f
 
 /// Recall@k of `graph` against exact neighbours, on `sample` points evenly strided over the
 /// data: the fraction of their true `k` nearest neighbours (ties by index) that the graph
-/// lists. O(sample * n * d).
-pub fn neighbor_recall(points: &Matrix, graph: &tsne_core::KnnGraph, sample: usize) -> Result<f64> {
+/// lists, under `metric`. O(sample * n * d).
+pub fn neighbor_recall(
+    points: &Matrix,
+    graph: &tsne_core::KnnGraph,
+    sample: usize,
+    metric: Metric,
+) -> Result<f64> {
     let (n, k) = (graph.n(), graph.k());
     if points.rows() != n {
         return Err(Error::DimensionMismatch { what: "graph points", expected: points.rows(), found: n });
@@ -101,7 +106,7 @@ pub fn neighbor_recall(points: &Matrix, graph: &tsne_core::KnnGraph, sample: usi
             let i = t * n / m;
             let mut all: Vec<(f64, u32)> = (0..n)
                 .filter(|&j| j != i)
-                .map(|j| (squared_distance(points.row(i), points.row(j)), j as u32))
+                .map(|j| (metric.distance(points.row(i), points.row(j)), j as u32))
                 .collect();
             let order = |a: &(f64, u32), b: &(f64, u32)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
             all.select_nth_unstable_by(k - 1, order);

@@ -1,0 +1,85 @@
+//! Input distances other than Euclidean.
+
+use tsne_core::{gradient::squared_distance, Error, KnnGraph, Matrix, Result};
+
+/// The distance between input points that neighbours are chosen by and that the affinities
+/// are calibrated on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Metric {
+    /// `|x - y|_2`.
+    #[default]
+    Euclidean,
+    /// `1 - cos(x, y)`, computed as `|x' - y'|^2 / 2` on rows `x'` scaled to unit length, so
+    /// every Euclidean search serves it. Zero rows have no direction and are rejected.
+    Cosine,
+    /// `|x - y|_1`.
+    Manhattan,
+}
+
+impl Metric {
+    /// The distance between `a` and `b`, computed directly (the reference for tests and the
+    /// re-ranking of approximate candidates).
+    pub fn distance(self, a: &[f64], b: &[f64]) -> f64 {
+        match self {
+            Self::Euclidean => squared_distance(a, b).sqrt(),
+            Self::Cosine => {
+                let (mut ab, mut aa, mut bb) = (0.0, 0.0, 0.0);
+                for (x, y) in a.iter().zip(b) {
+                    ab += x * y;
+                    aa += x * x;
+                    bb += y * y;
+                }
+                // Rounding can give -0.0 or -1e-16; a zero row gives NaN, kept as NaN.
+                let d = 1.0 - ab / (aa.sqrt() * bb.sqrt());
+                if d < 0.0 {
+                    0.0
+                } else {
+                    d
+                }
+            }
+            Self::Manhattan => a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum(),
+        }
+    }
+
+    /// Rows scaled to unit Euclidean length; a zero row is an error.
+    pub fn normalized(points: &Matrix) -> Result<Matrix> {
+        let mut x = points.clone();
+        for i in 0..x.rows() {
+            let row = x.row_mut(i);
+            let norm = row.iter().map(|v| v * v).sum::<f64>().sqrt();
+            if !(norm > 0.0) {
+                return Err(Error::InvalidParameter {
+                    name: "metric",
+                    reason: format!("row {i} is all zeros, so its cosine distance is undefined"),
+                });
+            }
+            row.iter_mut().for_each(|v| *v /= norm);
+        }
+        Ok(x)
+    }
+
+    /// Turns a Euclidean graph of unit-length rows into the cosine graph (`d^2 / 2`, the
+    /// same order).
+    pub fn cosine_from_euclidean(graph: KnnGraph) -> Result<KnnGraph> {
+        let (n, k) = (graph.n(), graph.k());
+        let indices = graph.indices_flat().to_vec();
+        let distances = graph.distances_flat().iter().map(|d| 0.5 * d * d).collect();
+        KnnGraph::new(n, k, indices, distances)
+    }
+}
+
+impl std::str::FromStr for Metric {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "euclidean" | "l2" => Ok(Self::Euclidean),
+            "cosine" => Ok(Self::Cosine),
+            "manhattan" | "l1" | "cityblock" => Ok(Self::Manhattan),
+            other => Err(Error::InvalidParameter {
+                name: "metric",
+                reason: format!("unknown metric `{other}` (euclidean, cosine, manhattan)"),
+            }),
+        }
+    }
+}
