@@ -1,5 +1,11 @@
-//! `cargo xtask bench`: runs the `tsne` CLI (and openTSNE, when installed) on the same data with
-//! the same parameters, and reports phase times, peak memory and quality side by side.
+//! `cargo xtask bench`: runs the `tsne` CLI (and openTSNE, when installed, and the `bhtsne`
+//! crate, with the `bhtsne` feature) on the same data with the same parameters, and reports
+//! phase times, peak memory and quality side by side, with plots.
+//! `cargo xtask repulsion`: one FFT repulsion evaluation, ours against openTSNE's.
+
+#[cfg(feature = "bhtsne")]
+mod bhtsne_peer;
+mod repulsion;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -10,7 +16,8 @@ use serde_json::{json, Value};
 use tsne::metrics::{knn_accuracy, trustworthiness};
 use tsne::Matrix;
 
-const USAGE: &str = "usage: cargo xtask bench [--quick] [--large] [--peers] [--repulsion auto|bh|fft] [--threads N] [--out DIR] [--data FILE.csv --labels FILE]";
+const USAGE: &str = "usage: cargo xtask bench [--quick] [--large] [--sizes N,N,..] [--iterations N] [--peers] [--bhtsne-max-n N] [--repulsion auto|bh|fft] [--threads N] [--out DIR] [--data FILE.csv --labels FILE]
+       cargo xtask repulsion [--sizes N,N,..] [--repeats R] [--threads N] [--out DIR]";
 
 struct Options {
     quick: bool,
@@ -22,11 +29,24 @@ struct Options {
     repulsion: String,
     out: PathBuf,
     data: Option<(PathBuf, Option<PathBuf>)>,
+    /// Mixture sizes instead of the defaults of --quick / --large.
+    sizes: Option<Vec<usize>>,
+    iterations: usize,
+    /// Largest dataset the `bhtsne` peer runs on (its vantage-point tree search is slow in 50-D).
+    bhtsne_max_n: usize,
+    repeats: usize,
 }
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) != Some("bench") {
+    let command = args.first().map(String::as_str);
+    if command == Some("peer-bhtsne") {
+        #[cfg(feature = "bhtsne")]
+        return bhtsne_peer::run(&args[1..]);
+        #[cfg(not(feature = "bhtsne"))]
+        bail!("xtask was built without the bhtsne feature");
+    }
+    if !matches!(command, Some("bench" | "repulsion")) {
         bail!("{USAGE}");
     }
     let mut o = Options {
@@ -37,6 +57,10 @@ fn main() -> Result<()> {
         repulsion: "auto".into(),
         out: "bench-out".into(),
         data: None,
+        sizes: None,
+        iterations: 1000,
+        bhtsne_max_n: 10_000,
+        repeats: 10,
     };
     let mut it = args[1..].iter();
     while let Some(a) = it.next() {
@@ -45,6 +69,13 @@ fn main() -> Result<()> {
             "--large" => o.large = true,
             "--peers" => o.peers = true,
             "--threads" => o.threads = it.next().context(USAGE)?.parse()?,
+            "--iterations" => o.iterations = it.next().context(USAGE)?.parse()?,
+            "--bhtsne-max-n" => o.bhtsne_max_n = it.next().context(USAGE)?.parse()?,
+            "--repeats" => o.repeats = it.next().context(USAGE)?.parse()?,
+            "--sizes" => {
+                let list = it.next().context(USAGE)?;
+                o.sizes = Some(list.split(',').map(|v| v.trim().parse()).collect::<Result<_, _>>()?);
+            }
             "--repulsion" => {
                 o.repulsion = it.next().context(USAGE)?.clone();
                 if !["auto", "bh", "fft"].contains(&o.repulsion.as_str()) {
@@ -60,10 +91,42 @@ fn main() -> Result<()> {
             _ => bail!("unknown argument {a}\n{USAGE}"),
         }
     }
+    if o.iterations < 251 {
+        bail!("--iterations must exceed the 250 of early exaggeration");
+    }
+    if command == Some("repulsion") {
+        let sizes = o.sizes.clone().unwrap_or_else(|| vec![10_000, 100_000, 1_000_000]);
+        return repulsion::run(&sizes, o.repeats.max(1), o.threads, &o.out);
+    }
     bench(&o)
 }
 
-fn root() -> PathBuf {
+/// What the numbers were measured on: CPU model, cores, memory, toolchain.
+fn machine() -> Value {
+    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+    let cpuinfo = read("/proc/cpuinfo");
+    let cpu = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|l| l.trim_start_matches([' ', '\t', ':']));
+    let mem_kib = read("/proc/meminfo")
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|l| l.trim().trim_end_matches("kB").trim().parse::<f64>().ok());
+    let rustc = Command::new("rustc")
+        .arg("--version")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    json!({
+        "cpu": cpu,
+        "cores": std::thread::available_parallelism().map(|n| n.get()).ok(),
+        "memory_gib": mem_kib.map(|k| (k / 1048576.0 * 10.0).round() / 10.0),
+        "rustc": rustc,
+    })
+}
+
+pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
 }
 
@@ -74,7 +137,7 @@ struct Dataset {
     labels: Option<PathBuf>,
 }
 
-fn write_csv(path: &Path, x: &Matrix) -> Result<()> {
+pub(crate) fn write_csv(path: &Path, x: &Matrix) -> Result<()> {
     let mut s = String::with_capacity(x.rows() * x.cols() * 8);
     for i in 0..x.rows() {
         for (c, v) in x.row(i).iter().enumerate() {
@@ -102,6 +165,9 @@ fn datasets(o: &Options) -> Result<Vec<Dataset>> {
     }
     if o.large {
         sizes.push(1_000_000);
+    }
+    if let Some(s) = &o.sizes {
+        sizes = s.clone();
     }
     for n in sizes {
         let name = format!("mixture_{n}x50");
@@ -144,7 +210,7 @@ fn run_timed(cmd: &[String]) -> Result<(String, Option<f64>)> {
     Ok((String::from_utf8(out.stdout)?, rss))
 }
 
-fn read_matrix(path: &Path) -> Result<Matrix> {
+pub(crate) fn read_matrix(path: &Path) -> Result<Matrix> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let rows: Vec<Vec<f64>> = text
         .lines()
@@ -173,6 +239,14 @@ fn quality(input: &Matrix, embedding: &Matrix, labels: Option<&[String]>) -> Res
     Ok(json!({ "knn_accuracy_10": acc, "trustworthiness_10": trust }))
 }
 
+/// Runs one peer command under `run_timed` and reads its JSON line and embedding.
+fn run_peer(cmd: &[String], out: &Path, input: &Matrix, labels: Option<&[String]>) -> Result<Value> {
+    let (stdout, rss) = run_timed(cmd)?;
+    let peer: Value = serde_json::from_str(stdout.trim().lines().last().unwrap_or(""))?;
+    let q = quality(input, &read_matrix(out)?, labels)?;
+    Ok(json!({ "summary": peer, "peak_rss_mib": rss, "quality": q }))
+}
+
 fn bench(o: &Options) -> Result<()> {
     std::fs::create_dir_all(&o.out)?;
     let status = Command::new(env!("CARGO"))
@@ -184,13 +258,18 @@ fn bench(o: &Options) -> Result<()> {
     }
     let cli = root().join("target/release/tsne");
     let peer_script = root().join("xtask/peers/opentsne_run.py");
-    let have_opentsne = o.peers
-        && Command::new("python3")
-            .args(["-c", "import openTSNE"])
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-    let iterations = 1000;
+    let opentsne_version = o
+        .peers
+        .then(|| {
+            Command::new("python3")
+                .args(["-c", "import openTSNE; print(openTSNE.__version__)"])
+                .output()
+                .ok()
+                .filter(|out| out.status.success())
+                .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        })
+        .flatten();
+    let iterations = o.iterations;
     let mut results = Vec::new();
     for ds in datasets(o)? {
         eprintln!("== {}", ds.name);
@@ -217,6 +296,8 @@ fn bench(o: &Options) -> Result<()> {
             iterations.to_string(),
             "--out".into(),
             ours_out.display().to_string(),
+            "--plot".into(),
+            o.out.join(format!("{}.ours.png", ds.name)).display().to_string(),
         ];
         // Our `auto` also picks exact below 500 points; the suite compares approximations.
         let method = match o.repulsion.as_str() {
@@ -231,98 +312,168 @@ fn bench(o: &Options) -> Result<()> {
         let (stdout, rss) = run_timed(&cmd)?;
         let ours: Value = serde_json::from_str(stdout.trim())?;
         let q = quality(&input, &read_matrix(&ours_out)?, labels.as_deref())?;
-        let mut row = json!({
-            "dataset": ds.name, "n": input.rows(), "dims": input.cols(), "iterations": iterations, "threads": o.threads,
-            "ours": { "summary": ours, "peak_rss_mib": rss, "quality": q },
-        });
+        let mut peers = serde_json::Map::new();
         if o.peers {
-            row["opentsne"] = if have_opentsne {
-                let peer_out = o.out.join(format!("{}.opentsne.csv", ds.name));
+            let out = o.out.join(format!("{}.opentsne.csv", ds.name));
+            let r = match &opentsne_version {
+                Some(_) => {
+                    let cmd: Vec<String> = vec![
+                        "python3".into(),
+                        peer_script.display().to_string(),
+                        ds.points.display().to_string(),
+                        out.display().to_string(),
+                        o.threads.to_string(),
+                        iterations.to_string(),
+                        "250".into(),
+                        "42".into(),
+                        method.into(),
+                    ];
+                    run_peer(&cmd, &out, &input, labels.as_deref())?
+                }
+                None => json!({ "skipped": "python3 cannot import openTSNE" }),
+            };
+            peers.insert("openTSNE".into(), r);
+            let out = o.out.join(format!("{}.bhtsne.csv", ds.name));
+            let r = if !cfg!(feature = "bhtsne") {
+                json!({ "skipped": "xtask built without the bhtsne feature" })
+            } else if input.rows() > o.bhtsne_max_n {
+                json!({ "skipped": format!("n above --bhtsne-max-n {}", o.bhtsne_max_n) })
+            } else {
                 let cmd: Vec<String> = vec![
-                    "python3".into(),
-                    peer_script.display().to_string(),
+                    std::env::current_exe()?.display().to_string(),
+                    "peer-bhtsne".into(),
                     ds.points.display().to_string(),
-                    peer_out.display().to_string(),
+                    out.display().to_string(),
                     o.threads.to_string(),
                     iterations.to_string(),
-                    "250".into(),
-                    "42".into(),
                     method.into(),
                 ];
-                let (stdout, rss) = run_timed(&cmd)?;
-                let peer: Value = serde_json::from_str(stdout.trim().lines().last().unwrap_or(""))?;
-                let q = quality(&input, &read_matrix(&peer_out)?, labels.as_deref())?;
-                json!({ "summary": peer, "peak_rss_mib": rss, "quality": q })
-            } else {
-                json!({ "skipped": "python3 cannot import openTSNE" })
+                run_peer(&cmd, &out, &input, labels.as_deref())?
             };
+            peers.insert("bhtsne".into(), r);
+            for (name, _) in peers.iter().filter(|(_, v)| v.get("skipped").is_none()) {
+                let emb = read_matrix(&o.out.join(format!("{}.{}.csv", ds.name, name.to_lowercase())))?;
+                let png = o.out.join(format!("{}.{}.png", ds.name, name.to_lowercase()));
+                tsne_cli::plot::scatter(&png, &emb, labels.as_deref(), &format!("{name} on {}", ds.name))?;
+            }
         }
+        let row = json!({
+            "dataset": ds.name, "n": input.rows(), "dims": input.cols(), "iterations": iterations, "threads": o.threads,
+            "ours": { "summary": ours, "peak_rss_mib": rss, "quality": q },
+            "peers": peers,
+        });
         eprintln!("{row}");
         results.push(row);
     }
-    let report = json!({ "command": std::env::args().collect::<Vec<_>>().join(" "), "results": results });
+    let report = json!({
+        "command": std::env::args().collect::<Vec<_>>().join(" "),
+        "machine": machine(),
+        "opentsne_version": opentsne_version,
+        "bhtsne_version": cfg!(feature = "bhtsne").then_some("0.7.13"),
+        "results": results,
+    });
     std::fs::write(o.out.join("report.json"), serde_json::to_string_pretty(&report)?)?;
+    chart(&report, &o.out.join("time_vs_n.png"))?;
     let md = markdown(&report)?;
     std::fs::write(o.out.join("report.md"), &md)?;
     println!("{md}");
     Ok(())
 }
 
+/// Total time against n, log-log, one line per implementation and repulsion method.
+fn chart(report: &Value, path: &Path) -> Result<()> {
+    let mut series: Vec<tsne_cli::plot::Series> = Vec::new();
+    let mut add = |name: String, n: f64, total: Option<f64>| {
+        let Some(t) = total else { return };
+        match series.iter_mut().find(|s| s.name == name) {
+            Some(s) => s.points.push((n, t)),
+            None => series.push(tsne_cli::plot::Series { name, points: vec![(n, t)] }),
+        }
+    };
+    for r in report["results"].as_array().into_iter().flatten() {
+        let n = r["n"].as_f64().unwrap_or(1.0);
+        let ours = &r["ours"]["summary"];
+        add(
+            format!("ours ({})", ours["repulsion"].as_str().unwrap_or("")),
+            n,
+            ours["timings_s"]["total"].as_f64(),
+        );
+        for (name, p) in r["peers"].as_object().into_iter().flatten() {
+            let s = &p["summary"];
+            add(
+                format!("{name} ({})", s["repulsion"].as_str().unwrap_or("")),
+                n,
+                s["timings_s"]["total"].as_f64(),
+            );
+        }
+    }
+    for s in &mut series {
+        s.points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    }
+    if series.iter().all(|s| s.points.is_empty()) {
+        return Ok(());
+    }
+    tsne_cli::plot::loglog(path, &series, "t-SNE run time against n (2 threads)", "points n", "total seconds")
+}
+
 fn markdown(report: &Value) -> Result<String> {
     let mut s = String::new();
+    let m = &report["machine"];
+    writeln!(
+        s,
+        "Machine: {}, {} cores, {} GiB; {}. Command: `{}`.\n",
+        m["cpu"].as_str().unwrap_or("?"),
+        m["cores"],
+        m["memory_gib"],
+        m["rustc"].as_str().unwrap_or("?"),
+        report["command"].as_str().unwrap_or("")
+    )?;
     writeln!(s, "| dataset | n | impl | repulsion | kNN+P s | optimise s | total s | ms/iter | ns/iter/point | peak MiB | KL | 10-NN acc | trust. | total ratio ours/peer |")?;
     writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")?;
     for r in report["results"].as_array().into_iter().flatten() {
         let f = |v: &Value| v.as_f64().map_or("-".to_string(), |x| format!("{x:.3}"));
+        let iters = r["iterations"].as_f64().unwrap_or(1.0);
+        let n = r["n"].as_f64().unwrap_or(1.0);
+        let dataset = r["dataset"].as_str().unwrap_or("");
         let ours = &r["ours"];
         let ot = &ours["summary"]["timings_s"];
         let ours_knn = ot["neighbors"].as_f64().unwrap_or(0.0) + ot["affinities"].as_f64().unwrap_or(0.0);
-        let iters = r["iterations"].as_f64().unwrap_or(1.0);
         let ours_total = ot["total"].as_f64().unwrap_or(f64::NAN);
-        let peer_total = r["opentsne"]["summary"]["timings_s"]["total"].as_f64();
+        let ours_opt = ot["optimize"].as_f64().unwrap_or(f64::NAN);
         writeln!(
             s,
-            "| {} | {} | ours | {} | {:.2} | {:.2} | {:.2} | {:.1} | {:.0} | {} | {} | {} | {} | {} |",
-            r["dataset"].as_str().unwrap_or(""),
+            "| {dataset} | {} | ours | {} | {ours_knn:.2} | {ours_opt:.2} | {ours_total:.2} | {:.1} | {:.0} | {} | {} | {} | {} | |",
             r["n"],
             ours["summary"]["repulsion"].as_str().unwrap_or(""),
-            ours_knn,
-            ot["optimize"].as_f64().unwrap_or(f64::NAN),
-            ours_total,
-            1e3 * ot["optimize"].as_f64().unwrap_or(f64::NAN) / iters,
-            1e9 * ot["optimize"].as_f64().unwrap_or(f64::NAN) / iters / r["n"].as_f64().unwrap_or(1.0),
+            1e3 * ours_opt / iters,
+            1e9 * ours_opt / iters / n,
             f(&ours["peak_rss_mib"]),
             f(&ours["summary"]["kl_divergence"]),
             f(&ours["quality"]["knn_accuracy_10"]),
             f(&ours["quality"]["trustworthiness_10"]),
-            peer_total.map_or("-".into(), |p| format!("{:.2}", ours_total / p)),
         )?;
-        let peer = &r["opentsne"];
-        if let Some(skip) = peer["skipped"].as_str() {
-            writeln!(
-                s,
-                "| {} | {} | openTSNE | skipped: {skip} | | | | | | | | | | |",
-                r["dataset"].as_str().unwrap_or(""),
-                r["n"]
-            )?;
-        } else if !peer.is_null() {
+        for (name, peer) in r["peers"].as_object().into_iter().flatten() {
+            if let Some(skip) = peer["skipped"].as_str() {
+                writeln!(s, "| {dataset} | {} | {name} | skipped: {skip} | | | | | | | | | | |", r["n"])?;
+                continue;
+            }
             let pt = &peer["summary"]["timings_s"];
+            let total = pt["total"].as_f64().unwrap_or(f64::NAN);
+            let opt = pt["optimize"].as_f64().unwrap_or(f64::NAN);
             writeln!(
                 s,
-                "| {} | {} | openTSNE {} | {} | {:.2} | {:.2} | {:.2} | {:.1} | {:.0} | {} | {} | {} | {} | |",
-                r["dataset"].as_str().unwrap_or(""),
+                "| {dataset} | {} | {name} {} | {} | {:.2} | {opt:.2} | {total:.2} | {:.1} | {:.0} | {} | {} | {} | {} | {:.2} |",
                 r["n"],
                 peer["summary"]["version"].as_str().unwrap_or(""),
                 peer["summary"]["repulsion"].as_str().unwrap_or(""),
                 pt["neighbors_and_affinities"].as_f64().unwrap_or(f64::NAN),
-                pt["optimize"].as_f64().unwrap_or(f64::NAN),
-                pt["total"].as_f64().unwrap_or(f64::NAN),
-                1e3 * pt["optimize"].as_f64().unwrap_or(f64::NAN) / iters,
-                1e9 * pt["optimize"].as_f64().unwrap_or(f64::NAN) / iters / r["n"].as_f64().unwrap_or(1.0),
+                1e3 * opt / iters,
+                1e9 * opt / iters / n,
                 f(&peer["peak_rss_mib"]),
                 f(&peer["summary"]["kl_divergence"]),
                 f(&peer["quality"]["knn_accuracy_10"]),
                 f(&peer["quality"]["trustworthiness_10"]),
+                ours_total / total,
             )?;
         }
     }

@@ -3,7 +3,8 @@
 
 mod input;
 mod output;
-mod plot;
+
+use tsne_cli::plot;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};

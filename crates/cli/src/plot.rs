@@ -1,4 +1,5 @@
-//! Scatter plots of 2-D embeddings, coloured by label, with a legend.
+//! Scatter plots of 2-D embeddings, coloured by label, with a legend; log-log line charts of
+//! run time against size for the benchmark report.
 
 use std::path::Path;
 
@@ -93,6 +94,61 @@ pub fn scatter(path: &Path, y: &Matrix, labels: Option<&[String]>, title: &str) 
             .draw()
             .map_err(err)?;
     }
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+/// One line of a [`loglog`] chart: a name and its `(x, y)` points.
+pub struct Series {
+    /// Legend entry.
+    pub name: String,
+    /// Points with positive coordinates.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// Draws `series` on log-log axes into a PNG at `path`.
+pub fn loglog(path: &Path, series: &[Series], title: &str, x_label: &str, y_label: &str) -> Result<()> {
+    let _ = register_font("sans-serif", FontStyle::Normal, FONT);
+    let all = || series.iter().flat_map(|s| s.points.iter().copied());
+    if all().next().is_none() || all().any(|(x, y)| !(x > 0.0 && y > 0.0)) {
+        bail!("a log-log chart needs at least one point and positive coordinates");
+    }
+    let (x0, x1) = all().fold((f64::INFINITY, 0.0f64), |(a, b), (x, _)| (a.min(x), b.max(x)));
+    let (y0, y1) = all().fold((f64::INFINITY, 0.0f64), |(a, b), (_, y)| (a.min(y), b.max(y)));
+    let root = BitMapBackend::new(path, (900, 650)).into_drawing_area();
+    let err = |e: DrawingAreaErrorKind<_>| anyhow!("plotting failed: {e}");
+    root.fill(&WHITE).map_err(err)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 24))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(65)
+        .build_cartesian_2d((x0 / 1.5..x1 * 1.5).log_scale(), (y0 / 1.5..y1 * 1.5).log_scale())
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc(x_label)
+        .y_desc(y_label)
+        .label_style(("sans-serif", 14))
+        .draw()
+        .map_err(err)?;
+    for (i, s) in series.iter().enumerate() {
+        let c = colour(i, series.len());
+        chart
+            .draw_series(LineSeries::new(s.points.iter().copied(), c.stroke_width(2)))
+            .map_err(err)?
+            .label(s.name.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+        chart.draw_series(s.points.iter().map(|&p| Circle::new(p, 4, c.filled()))).map_err(err)?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 16))
+        .draw()
+        .map_err(err)?;
     root.present().map_err(err)?;
     Ok(())
 }
