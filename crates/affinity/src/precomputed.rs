@@ -68,16 +68,7 @@ impl NeighborSearch for PrecomputedDistances {
                 all.extend(
                     distances.row(i).iter().enumerate().filter(|&(j, _)| j != i).map(|(j, &d)| (d, j as u32)),
                 );
-                let order = |a: &(f64, u32), b: &(f64, u32)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
-                if all.len() > k {
-                    all.select_nth_unstable_by(k - 1, order);
-                    all.truncate(k);
-                }
-                all.sort_unstable_by(order);
-                for (t, &(d, j)) in all.iter().enumerate() {
-                    idx[t] = j;
-                    out[t] = d;
-                }
+                crate::exact::write_nearest(all, idx, out);
             },
         );
         KnnGraph::new(n, k, indices, dist)
