@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use tsne::metrics::{knn_accuracy, trustworthiness};
 use tsne::Matrix;
 
-const USAGE: &str = "usage: cargo xtask bench [--quick] [--large] [--sizes N,N,..] [--iterations N] [--peers] [--bhtsne-max-n N] [--repulsion auto|bh|fft] [--threads N] [--out DIR] [--data FILE.csv --labels FILE]
+const USAGE: &str = "usage: cargo xtask bench [--quick] [--large] [--sizes N,N,..] [--iterations N] [--peers] [--bhtsne-max-n N] [--repulsion auto|bh|fft] [--neighbors auto|exact|hnsw] [--threads N] [--out DIR] [--data FILE.csv --labels FILE]
        cargo xtask repulsion [--sizes N,N,..] [--repeats R] [--threads N] [--out DIR]";
 
 struct Options {
@@ -35,6 +35,9 @@ struct Options {
     /// Largest dataset the `bhtsne` peer runs on (its vantage-point tree search is slow in 50-D).
     bhtsne_max_n: usize,
     repeats: usize,
+    /// Our neighbour search (`auto`, `exact`, `hnsw`); an approximate one is checked for
+    /// recall against brute force on 1000 points.
+    neighbors: String,
 }
 
 fn main() -> Result<()> {
@@ -61,6 +64,7 @@ fn main() -> Result<()> {
         iterations: 1000,
         bhtsne_max_n: 10_000,
         repeats: 10,
+        neighbors: "auto".into(),
     };
     let mut it = args[1..].iter();
     while let Some(a) = it.next() {
@@ -72,6 +76,12 @@ fn main() -> Result<()> {
             "--iterations" => o.iterations = it.next().context(USAGE)?.parse()?,
             "--bhtsne-max-n" => o.bhtsne_max_n = it.next().context(USAGE)?.parse()?,
             "--repeats" => o.repeats = it.next().context(USAGE)?.parse()?,
+            "--neighbors" => {
+                o.neighbors = it.next().context(USAGE)?.clone();
+                if !["auto", "exact", "hnsw"].contains(&o.neighbors.as_str()) {
+                    bail!("--neighbors must be auto, exact or hnsw\n{USAGE}");
+                }
+            }
             "--sizes" => {
                 let list = it.next().context(USAGE)?;
                 o.sizes = Some(list.split(',').map(|v| v.trim().parse()).collect::<Result<_, _>>()?);
@@ -305,7 +315,8 @@ fn bench(o: &Options) -> Result<()> {
             "auto" => "fft",
             m => m,
         };
-        cmd.extend(["--repulsion".into(), method.into()]);
+        cmd.extend(["--repulsion".into(), method.into(), "--neighbors".into(), o.neighbors.clone()]);
+        cmd.push("--check-recall".into());
         if let Some(l) = &ds.labels {
             cmd.extend(["--labels".into(), l.display().to_string()]);
         }
@@ -428,8 +439,8 @@ fn markdown(report: &Value) -> Result<String> {
         m["rustc"].as_str().unwrap_or("?"),
         report["command"].as_str().unwrap_or("")
     )?;
-    writeln!(s, "| dataset | n | impl | repulsion | kNN+P s | optimise s | total s | ms/iter | ns/iter/point | peak MiB | KL | 10-NN acc | trust. | total ratio ours/peer |")?;
-    writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")?;
+    writeln!(s, "| dataset | n | impl | kNN (recall) | repulsion | kNN+P s | optimise s | total s | ms/iter | ns/iter/point | peak MiB | KL | 10-NN acc | trust. | total ratio ours/peer |")?;
+    writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")?;
     for r in report["results"].as_array().into_iter().flatten() {
         let f = |v: &Value| v.as_f64().map_or("-".to_string(), |x| format!("{x:.3}"));
         let iters = r["iterations"].as_f64().unwrap_or(1.0);
@@ -442,8 +453,10 @@ fn markdown(report: &Value) -> Result<String> {
         let ours_opt = ot["optimize"].as_f64().unwrap_or(f64::NAN);
         writeln!(
             s,
-            "| {dataset} | {} | ours | {} | {ours_knn:.2} | {ours_opt:.2} | {ours_total:.2} | {:.1} | {:.0} | {} | {} | {} | {} | |",
+            "| {dataset} | {} | ours | {} ({}) | {} | {ours_knn:.2} | {ours_opt:.2} | {ours_total:.2} | {:.1} | {:.0} | {} | {} | {} | {} | |",
             r["n"],
+            ours["summary"]["neighbors"].as_str().unwrap_or(""),
+            ours["summary"]["recall"].as_f64().map_or("1".into(), |x| format!("{x:.4}")),
             ours["summary"]["repulsion"].as_str().unwrap_or(""),
             1e3 * ours_opt / iters,
             1e9 * ours_opt / iters / n,
@@ -454,7 +467,7 @@ fn markdown(report: &Value) -> Result<String> {
         )?;
         for (name, peer) in r["peers"].as_object().into_iter().flatten() {
             if let Some(skip) = peer["skipped"].as_str() {
-                writeln!(s, "| {dataset} | {} | {name} | skipped: {skip} | | | | | | | | | | |", r["n"])?;
+                writeln!(s, "| {dataset} | {} | {name} | | skipped: {skip} | | | | | | | | | | |", r["n"])?;
                 continue;
             }
             let pt = &peer["summary"]["timings_s"];
@@ -462,7 +475,7 @@ fn markdown(report: &Value) -> Result<String> {
             let opt = pt["optimize"].as_f64().unwrap_or(f64::NAN);
             writeln!(
                 s,
-                "| {dataset} | {} | {name} {} | {} | {:.2} | {opt:.2} | {total:.2} | {:.1} | {:.0} | {} | {} | {} | {} | {:.2} |",
+                "| {dataset} | {} | {name} {} | own | {} | {:.2} | {opt:.2} | {total:.2} | {:.1} | {:.0} | {} | {} | {} | {} | {:.2} |",
                 r["n"],
                 peer["summary"]["version"].as_str().unwrap_or(""),
                 peer["summary"]["repulsion"].as_str().unwrap_or(""),

@@ -227,7 +227,7 @@ struct Params {
     /// Distance between input points.
     #[arg(long, value_enum, default_value_t = MetricArg::Euclidean)]
     metric: MetricArg,
-    /// HNSW: links per node (default 16).
+    /// HNSW: links per node (default 32).
     #[arg(long)]
     hnsw_m: Option<usize>,
     /// HNSW: candidate list while building (default max(200, 2k)).
