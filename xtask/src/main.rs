@@ -315,7 +315,9 @@ fn bench(o: &Options) -> Result<()> {
             "auto" => "fft",
             m => m,
         };
-        cmd.extend(["--repulsion".into(), method.into(), "--neighbors".into(), o.neighbors.clone()]);
+        // Ours runs its own `auto` (the same choice for these sizes).
+        let ours_method = if o.repulsion == "auto" { "auto" } else { method };
+        cmd.extend(["--repulsion".into(), ours_method.into(), "--neighbors".into(), o.neighbors.clone()]);
         cmd.push("--check-recall".into());
         if let Some(l) = &ds.labels {
             cmd.extend(["--labels".into(), l.display().to_string()]);

@@ -755,3 +755,20 @@ impl TSne {
         Ok(Fit { embedding, summary })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_methods_follow_the_measured_thresholds() {
+        let auto = RepulsionMethod::Auto;
+        assert_eq!(auto.resolve(499, 2), RepulsionMethod::Exact);
+        assert_eq!(auto.resolve(9_999, 2), RepulsionMethod::barnes_hut());
+        assert_eq!(auto.resolve(10_000, 2), RepulsionMethod::fft());
+        assert_eq!(auto.resolve(10_000, 1), RepulsionMethod::fft());
+        assert_eq!(auto.resolve(1_000_000, 3), RepulsionMethod::barnes_hut());
+        assert_eq!(NeighborMethod::Auto.resolve(499_999), NeighborMethod::Exact);
+        assert!(matches!(NeighborMethod::Auto.resolve(500_000), NeighborMethod::Hnsw(_)));
+    }
+}
