@@ -148,7 +148,8 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(48))]
+        // A fixed seed: every run, CI included, checks the same cases (plus the saved regressions).
+    #![proptest_config(ProptestConfig { rng_seed: proptest::test_runner::RngSeed::Fixed(48), ..ProptestConfig::with_cases(48) })]
         /// Every row reaches log(perplexity), rows sum to one, and the joint P is symmetric
         /// with unit sum.
         #[test]

@@ -34,8 +34,8 @@ pub struct FftParams {
     pub interp_points: usize,
     /// Fewest intervals per dimension (default 50).
     pub min_intervals: usize,
-    /// Intervals per unit length of the embedding (default 1.25), divided by `sqrt(dof)` for
-    /// kernels with `dof < 1`.
+    /// Intervals per unit length of the embedding (default 1.25; doubled in 1-D, where the grid
+    /// is cheap), divided by `sqrt(dof)` for kernels with `dof < 1`.
     pub intervals_per_unit: f64,
 }
 
@@ -67,6 +67,13 @@ impl FftParams {
         Ok(())
     }
 }
+
+/// Most interpolation nodes per dimension of a 2-D grid: the circulant grid is then at most
+/// 8192^2 cells (about 5.4 GB of buffers; a 100,000-point embedding, about 110 units wide,
+/// needs 560 nodes). A wider embedding (at the default density, one more than about 820
+/// units across, e.g. with a far outlier) is an
+/// [`Error::Unsupported`](tsne_core::Error::Unsupported) rather than an unbounded allocation.
+pub const MAX_NODES_2D: usize = 4096;
 
 /// The FFT interpolation backend. All buffers and FFT plans persist between calls; the grid
 /// size is rounded up to a 7-smooth number so that plans are reused and FFTs are fast.
@@ -148,7 +155,7 @@ impl FftInterpolation {
         y: &Matrix,
         kernel: StudentT,
         forces: &mut [f64],
-    ) -> f64 {
+    ) -> Result<f64> {
         let pts: &[[f64; D]] = as_points(y.as_slice());
         let n = pts.len();
         let p = P;
@@ -158,8 +165,23 @@ impl FftInterpolation {
         let range = (hi - lo).max(1e-12 * (1.0 + lo.abs()));
         // The kernel varies on the length scale sqrt(dof): heavier tails (dof < 1) need a
         // proportionally finer grid for the same accuracy.
-        let per_unit = self.params.intervals_per_unit / kernel.dof().min(1.0).sqrt();
+        // A 1-D grid costs O(m log m), so it gets twice the density: sparse 1-D layouts need it
+        // to hold the 1% force error.
+        let density = if D == 1 { 2.0 } else { 1.0 };
+        let per_unit = density * self.params.intervals_per_unit / kernel.dof().min(1.0).sqrt();
         let wanted = ((range * per_unit).ceil() as usize).max(self.params.min_intervals);
+        // A far outlier would make the 2-D grid, and its memory, grow as range^2; coarser boxes
+        // would make the interpolation meaningless, so the evaluation stops with an error.
+        if D == 2 && wanted * p > MAX_NODES_2D {
+            return Err(Error::Unsupported {
+                backend: "FFT interpolation".into(),
+                what: format!(
+                    "an embedding {range:.0} units wide: it needs {} grid nodes per dimension, more \
+                     than {MAX_NODES_2D} (an outlier?); use Barnes-Hut",
+                    wanted * p
+                ),
+            });
+        }
         let n_boxes = next_smooth(wanted);
         // Box widths come from the ladder 2^(k/16) so that the kernel grid, which depends only
         // on the width, the grid size and the kernel, is reused while the embedding grows slowly.
@@ -315,7 +337,7 @@ impl FftInterpolation {
             }
             *z = pb.im - 1.0;
         });
-        self.z_rows.iter().sum()
+        Ok(self.z_rows.iter().sum())
     }
 
     /// Tabulates `K1 + i K2` on the circulant grid with node spacing `h` and stores the two
@@ -487,16 +509,14 @@ impl Repulsion for FftInterpolation {
                 }
             };
         }
-        Ok(match y.cols() {
+        match y.cols() {
             1 => dispatch!(1),
             2 => dispatch!(2),
-            d => {
-                return Err(Error::Unsupported {
-                    backend: "FFT interpolation".into(),
-                    what: format!("{d}-dimensional embeddings (1 or 2 only; use Barnes-Hut for 3)"),
-                })
-            }
-        })
+            d => Err(Error::Unsupported {
+                backend: "FFT interpolation".into(),
+                what: format!("{d}-dimensional embeddings (1 or 2 only; use Barnes-Hut for 3)"),
+            }),
+        }
     }
 
     fn name(&self) -> &str {

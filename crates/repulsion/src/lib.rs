@@ -28,4 +28,4 @@ mod fft;
 
 pub use barnes_hut::BarnesHut;
 pub use exact::Exact;
-pub use fft::{next_smooth, FftInterpolation, FftParams};
+pub use fft::{next_smooth, FftInterpolation, FftParams, MAX_NODES_2D};

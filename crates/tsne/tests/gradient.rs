@@ -31,7 +31,8 @@ fn kl(p: &CsrMatrix, y: &Matrix, kernel: StudentT) -> f64 {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    // A fixed seed: every run, CI included, checks the same cases (plus the saved regressions).
+    #![proptest_config(ProptestConfig { rng_seed: proptest::test_runner::RngSeed::Fixed(64), ..ProptestConfig::with_cases(64) })]
     #[test]
     fn gradient_matches_finite_differences(seed in 0u64..1_000_000, n in 3usize..14, dims in 1usize..4, dof in prop_oneof![Just(1.0), 0.3f64..5.0], scale in 0.1f64..5.0) {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
