@@ -17,6 +17,9 @@
 //! # Ok::<(), tsne_core::Error>(())
 //! ```
 
+// `!(x > 0.0)` is written on purpose: it also rejects NaN.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
 mod exact;
 mod hnsw;
 mod metric;

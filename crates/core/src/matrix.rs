@@ -20,7 +20,7 @@ impl Matrix {
             return Err(Error::Shape { rows, cols, len: data.len() });
         }
         if let Some(pos) = data.iter().position(|v| !v.is_finite()) {
-            let (row, col) = if cols == 0 { (0, 0) } else { (pos / cols, pos % cols) };
+            let (row, col) = pos.checked_div(cols).map_or((0, 0), |row| (row, pos % cols));
             return Err(Error::NonFinite { row, col, value: data[pos] });
         }
         Ok(Self { rows, cols, data })

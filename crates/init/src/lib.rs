@@ -18,6 +18,8 @@
 // Loops over the few coordinates of a point index several arrays at once; ranges read
 // clearer there than zipped iterators.
 #![allow(clippy::needless_range_loop)]
+// `!(x > 0.0)` is written on purpose: it also rejects NaN.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
 
 use nalgebra::{DMatrix, SymmetricEigen};
 use rand::SeedableRng;

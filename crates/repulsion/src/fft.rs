@@ -68,6 +68,9 @@ impl FftParams {
     }
 }
 
+/// Grid side with its forward and inverse FFT plans.
+type Plans = (usize, Arc<dyn Fft<f64>>, Arc<dyn Fft<f64>>);
+
 /// Most interpolation nodes per dimension of a 2-D grid: the circulant grid is then at most
 /// 8192^2 cells (about 5.4 GB of buffers; a 100,000-point embedding, about 110 units wide,
 /// needs 560 nodes). A wider embedding (at the default density, one more than about 820
@@ -83,7 +86,7 @@ pub const MAX_NODES_2D: usize = 4096;
 pub struct FftInterpolation {
     params: FftParams,
     planner: FftPlanner<f64>,
-    plans: Option<(usize, Arc<dyn Fft<f64>>, Arc<dyn Fft<f64>>)>,
+    plans: Option<Plans>,
     // (grid size, box width, dof) of the kernel spectra in `k1_hat`, `k2_hat`.
     kernel_key: Option<(usize, u64, u64)>,
     // Per point: box index per dimension and Lagrange weights (p per dimension).
