@@ -68,7 +68,7 @@ fn manhattan(points: &Matrix, k: usize) -> Result<KnnGraph> {
             all.extend(
                 (0..n).filter(|&j| j != i).map(|j| (Metric::Manhattan.distance(xi, points.row(j)), j as u32)),
             );
-            write_nearest(all, idx, dist);
+            nearest(all, idx, dist);
         },
     );
     KnnGraph::new(n, k, indices, distances)
@@ -76,7 +76,7 @@ fn manhattan(points: &Matrix, k: usize) -> Result<KnnGraph> {
 
 /// Writes the `idx.len()` smallest `(distance, index)` candidates of `all`, sorted by distance
 /// then index, into `idx` and `dist`; `all` must hold at least that many.
-pub(crate) fn write_nearest(all: &mut Vec<(f64, u32)>, idx: &mut [u32], dist: &mut [f64]) {
+pub fn nearest(all: &mut Vec<(f64, u32)>, idx: &mut [u32], dist: &mut [f64]) {
     let k = idx.len();
     let order = |a: &(f64, u32), b: &(f64, u32)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
     if all.len() > k {

@@ -27,7 +27,7 @@ mod other;
 mod perplexity;
 mod precomputed;
 
-pub use exact::BruteForce;
+pub use exact::{nearest, BruteForce};
 pub use hnsw::{Hnsw, HnswParams};
 pub use metric::Metric;
 pub use other::{Multiscale, Uniform};

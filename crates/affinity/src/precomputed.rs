@@ -68,7 +68,7 @@ impl NeighborSearch for PrecomputedDistances {
                 all.extend(
                     distances.row(i).iter().enumerate().filter(|&(j, _)| j != i).map(|(j, &d)| (d, j as u32)),
                 );
-                crate::exact::write_nearest(all, idx, out);
+                crate::nearest(all, idx, out);
             },
         );
         KnnGraph::new(n, k, indices, dist)

@@ -6,33 +6,71 @@ use tsne_core::{gradient::squared_distance, Error, Matrix, NeighborSearch, Resul
 
 /// Fraction of points whose label equals the majority label of their `k` nearest neighbours in
 /// `embedding` (ties go to the smallest label). The standard kNN-classifier score of t-SNE
-/// papers, computed leave-one-out.
+/// papers, computed leave-one-out over every point.
 pub fn knn_accuracy<L: Ord + Clone>(embedding: &Matrix, labels: &[L], k: usize) -> Result<f64> {
     let n = embedding.rows();
     if labels.len() != n {
         return Err(Error::DimensionMismatch { what: "labels", expected: n, found: labels.len() });
     }
     let graph = BruteForce::default().search(embedding, k)?;
-    let mut correct = 0usize;
-    let mut votes: Vec<&L> = Vec::with_capacity(k);
-    for (i, label) in labels.iter().enumerate() {
-        votes.clear();
-        votes.extend(graph.neighbors(i).iter().map(|&j| &labels[j as usize]));
-        votes.sort();
-        let mut best: (usize, Option<&L>) = (0, None);
-        let mut t = 0;
-        while t < votes.len() {
-            let run = votes[t..].iter().take_while(|&&v| v == votes[t]).count();
-            if run > best.0 {
-                best = (run, Some(votes[t]));
-            }
-            t += run;
-        }
-        if best.1 == Some(label) {
-            correct += 1;
-        }
-    }
+    let correct = (0..n).filter(|&i| majority_agrees(graph.neighbors(i), labels, i)).count();
     Ok(correct as f64 / n as f64)
+}
+
+/// [`knn_accuracy`] over `sample` query points evenly strided over the data (each against all
+/// points), O(sample * n); equal to [`knn_accuracy`] when `sample >= n`. For embeddings too
+/// large for the all-pairs search.
+pub fn knn_accuracy_sampled<L: Ord + Clone + Sync>(
+    embedding: &Matrix,
+    labels: &[L],
+    k: usize,
+    sample: usize,
+) -> Result<f64> {
+    let n = embedding.rows();
+    if sample >= n {
+        return knn_accuracy(embedding, labels, k);
+    }
+    if labels.len() != n {
+        return Err(Error::DimensionMismatch { what: "labels", expected: n, found: labels.len() });
+    }
+    if k == 0 || k >= n {
+        return Err(Error::TooManyNeighbors { k, n });
+    }
+    let m = sample.max(1);
+    let correct = (0..m)
+        .into_par_iter()
+        .map_init(
+            || (Vec::with_capacity(n), vec![0u32; k], vec![0.0; k]),
+            |(all, idx, dist), t| {
+                let i = t * n / m;
+                all.clear();
+                all.extend(
+                    (0..n)
+                        .filter(|&j| j != i)
+                        .map(|j| (squared_distance(embedding.row(i), embedding.row(j)), j as u32)),
+                );
+                tsne_affinity::nearest(all, idx, dist);
+                usize::from(majority_agrees(idx, labels, i))
+            },
+        )
+        .sum::<usize>();
+    Ok(correct as f64 / m as f64)
+}
+
+/// Whether the majority label among `neighbors` (ties to the smallest) is point `i`'s label.
+fn majority_agrees<L: Ord>(neighbors: &[u32], labels: &[L], i: usize) -> bool {
+    let mut votes: Vec<&L> = neighbors.iter().map(|&j| &labels[j as usize]).collect();
+    votes.sort();
+    let mut best: (usize, Option<&L>) = (0, None);
+    let mut t = 0;
+    while t < votes.len() {
+        let run = votes[t..].iter().take_while(|&&v| v == votes[t]).count();
+        if run > best.0 {
+            best = (run, Some(votes[t]));
+        }
+        t += run;
+    }
+    best.1 == Some(&labels[i])
 }
 
 /// Trustworthiness `T(k)` (Venna & Kaski 2001): how many of each point's `k` nearest
@@ -119,6 +157,17 @@ pub fn neighbor_recall(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sampled_accuracy_equals_the_full_one_on_its_queries() {
+        let x = Matrix::new(8, 1, vec![0.0, 1.0, 2.0, 3.0, 10.0, 11.0, 12.0, 20.0]).unwrap();
+        let labels = ['a', 'a', 'b', 'a', 'b', 'b', 'b', 'a'];
+        let full = knn_accuracy(&x, &labels, 3).unwrap();
+        assert_eq!(knn_accuracy_sampled(&x, &labels, 3, 8).unwrap(), full);
+        // Queries 0, 2, 4, 6: 0 -> {1,2,3} a,b,a: a (right); 2 -> {1,3,0} a,a,a: a (wrong);
+        // 4 -> {5,6,3} b,b,a: b (right); 6 -> {5,4,3} b,b,a: b (right).
+        assert_eq!(knn_accuracy_sampled(&x, &labels, 3, 4).unwrap(), 0.75);
+    }
 
     #[test]
     fn knn_accuracy_by_hand() {
