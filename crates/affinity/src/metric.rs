@@ -67,19 +67,3 @@ impl Metric {
         KnnGraph::new(n, k, indices, distances)
     }
 }
-
-impl std::str::FromStr for Metric {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "euclidean" | "l2" => Ok(Self::Euclidean),
-            "cosine" => Ok(Self::Cosine),
-            "manhattan" | "l1" | "cityblock" => Ok(Self::Manhattan),
-            other => Err(Error::InvalidParameter {
-                name: "metric",
-                reason: format!("unknown metric `{other}` (euclidean, cosine, manhattan)"),
-            }),
-        }
-    }
-}
