@@ -2,9 +2,11 @@
 //! crate, with the `bhtsne` feature) on the same data with the same parameters, and reports
 //! phase times, peak memory and quality side by side, with plots.
 //! `cargo xtask repulsion`: one FFT repulsion evaluation, ours against openTSNE's.
+//! `cargo xtask knn`: time and recall of each neighbour search.
 
 #[cfg(feature = "bhtsne")]
 mod bhtsne_peer;
+mod knn;
 mod repulsion;
 
 use std::fmt::Write as _;
@@ -16,8 +18,9 @@ use serde_json::{json, Value};
 use tsne::metrics::{knn_accuracy_sampled, trustworthiness};
 use tsne::Matrix;
 
-const USAGE: &str = "usage: cargo xtask bench [--quick] [--large] [--sizes N,N,..] [--iterations N] [--peers] [--bhtsne-max-n N] [--repulsion auto|bh|fft] [--neighbors auto|exact|hnsw] [--threads N] [--out DIR] [--data FILE.csv --labels FILE]
-       cargo xtask repulsion [--sizes N,N,..] [--repeats R] [--threads N] [--out DIR]";
+const USAGE: &str = "usage: cargo xtask bench [--quick] [--large] [--sizes N,N,..] [--iterations N] [--peers] [--bhtsne-max-n N] [--repulsion auto|bh|fft] [--neighbors auto|exact|nndescent|hnsw] [--threads N] [--out DIR] [--data FILE.csv --labels FILE]
+       cargo xtask repulsion [--sizes N,N,..] [--repeats R] [--threads N] [--out DIR]
+       cargo xtask knn [--sizes N,N,..] [--exact-max-n N] [--threads N] [--out DIR]";
 
 struct Options {
     quick: bool,
@@ -35,9 +38,11 @@ struct Options {
     /// Largest dataset the `bhtsne` peer runs on (its vantage-point tree search is slow in 50-D).
     bhtsne_max_n: usize,
     repeats: usize,
-    /// Our neighbour search (`auto`, `exact`, `hnsw`); an approximate one is checked for
+    /// Our neighbour search (`auto`, `exact`, `nndescent`, `hnsw`); an approximate one is checked for
     /// recall against brute force on 1000 points.
     neighbors: String,
+    /// Largest size `xtask knn` runs the exact and HNSW searches on.
+    exact_max_n: usize,
 }
 
 fn main() -> Result<()> {
@@ -49,7 +54,7 @@ fn main() -> Result<()> {
         #[cfg(not(feature = "bhtsne"))]
         bail!("xtask was built without the bhtsne feature");
     }
-    if !matches!(command, Some("bench" | "repulsion")) {
+    if !matches!(command, Some("bench" | "repulsion" | "knn")) {
         bail!("{USAGE}");
     }
     let mut o = Options {
@@ -65,6 +70,7 @@ fn main() -> Result<()> {
         bhtsne_max_n: 10_000,
         repeats: 10,
         neighbors: "auto".into(),
+        exact_max_n: 100_000,
     };
     let mut it = args[1..].iter();
     while let Some(a) = it.next() {
@@ -75,11 +81,12 @@ fn main() -> Result<()> {
             "--threads" => o.threads = it.next().context(USAGE)?.parse()?,
             "--iterations" => o.iterations = it.next().context(USAGE)?.parse()?,
             "--bhtsne-max-n" => o.bhtsne_max_n = it.next().context(USAGE)?.parse()?,
+            "--exact-max-n" => o.exact_max_n = it.next().context(USAGE)?.parse()?,
             "--repeats" => o.repeats = it.next().context(USAGE)?.parse()?,
             "--neighbors" => {
                 o.neighbors = it.next().context(USAGE)?.clone();
-                if !["auto", "exact", "hnsw"].contains(&o.neighbors.as_str()) {
-                    bail!("--neighbors must be auto, exact or hnsw\n{USAGE}");
+                if !["auto", "exact", "nndescent", "hnsw"].contains(&o.neighbors.as_str()) {
+                    bail!("--neighbors must be auto, exact, nndescent or hnsw\n{USAGE}");
                 }
             }
             "--sizes" => {
@@ -107,6 +114,10 @@ fn main() -> Result<()> {
     if command == Some("repulsion") {
         let sizes = o.sizes.clone().unwrap_or_else(|| vec![10_000, 100_000, 1_000_000]);
         return repulsion::run(&sizes, o.repeats.max(1), o.threads, &o.out);
+    }
+    if command == Some("knn") {
+        let sizes = o.sizes.clone().unwrap_or_else(|| vec![10_000, 100_000, 1_000_000]);
+        return knn::run(&sizes, o.threads, o.exact_max_n, &o.out);
     }
     bench(&o)
 }

@@ -20,6 +20,7 @@
 // `!(x > 0.0)` is written on purpose: it also rejects NaN.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
+mod descent;
 mod exact;
 mod hnsw;
 mod metric;
@@ -27,6 +28,7 @@ mod other;
 mod perplexity;
 mod precomputed;
 
+pub use descent::{NnDescent, NnDescentParams};
 pub use exact::{nearest, BruteForce};
 pub use hnsw::{Hnsw, HnswParams};
 pub use metric::Metric;

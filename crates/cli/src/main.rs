@@ -17,7 +17,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use tsne::backends::affinity::{Multiscale, Uniform};
 use tsne::{
-    metrics::knn_accuracy_sampled, FftParams, HnswParams, Init, LearningRate, Matrix, Method, Metric,
+    metrics::knn_accuracy_sampled, FftParams, HnswParams, NnDescentParams, Init, LearningRate, Matrix, Method, Metric,
     NeighborMethod, Progress, RepulsionMethod, TSne,
 };
 
@@ -148,12 +148,14 @@ impl From<MetricArg> for Metric {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum NeighborsArg {
-    /// Exact below 500,000 points, HNSW from there.
+    /// Exact below 200,000 points, NN-descent from there.
     Auto,
     /// Brute-force k = 3 * perplexity nearest neighbours.
     Exact,
     /// All pairs (dense exact P).
     Dense,
+    /// Approximate neighbours by NN-descent (seeded, reproducible).
+    Nndescent,
     /// Approximate neighbours from an HNSW graph.
     Hnsw,
     /// INPUT is an n x n distance matrix.
@@ -403,6 +405,7 @@ fn embed(
             NeighborsArg::Auto => NeighborMethod::Auto,
             NeighborsArg::Exact => NeighborMethod::Exact,
             NeighborsArg::Dense => NeighborMethod::Dense,
+            NeighborsArg::Nndescent => NeighborMethod::NnDescent(NnDescentParams::default()),
             NeighborsArg::Hnsw => NeighborMethod::Hnsw(HnswParams {
                 m: p.hnsw_m,
                 ef_construction: p.ef_construction,

@@ -3,7 +3,8 @@
 use std::time::{Duration, Instant};
 
 use tsne_affinity::{
-    joint_affinities, BruteForce, Hnsw, HnswParams, Metric, Perplexity, PrecomputedDistances,
+    joint_affinities, BruteForce, Hnsw, HnswParams, Metric, NnDescent, NnDescentParams, Perplexity,
+    PrecomputedDistances,
 };
 use tsne_core::{
     Affinity, CsrMatrix, Error, InitInput, Initializer, KnnGraph, Matrix, NeighborSearch, Optimizer,
@@ -17,16 +18,19 @@ use tsne_repulsion::{BarnesHut, Exact, FftInterpolation, FftParams};
 /// How neighbours are found.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub enum NeighborMethod {
-    /// [`Exact`](NeighborMethod::Exact) below 500,000 points, [`Hnsw`](NeighborMethod::Hnsw)
-    /// from there. On 70,000 x 50 points and 2 cores the blocked exact search took 15.6 s and
-    /// the HNSW build and queries 113 s; exact grows as n^2 and HNSW about as n log n, which
-    /// puts the crossover near half a million points.
+    /// [`Exact`](NeighborMethod::Exact) below 200,000 points,
+    /// [`NnDescent`](NeighborMethod::NnDescent) from there. On 50-D mixtures, k = 90 and 2
+    /// cores (`cargo xtask knn`, docs/benchmarks.md) the two took about the same time at
+    /// 100,000 points; exact grows as n^2, NN-descent about as n log n.
     #[default]
     Auto,
     /// Brute-force search for `k = min(n - 1, 3 * perplexity)` neighbours.
     Exact,
     /// Every other point is a neighbour (`k = n - 1`): the dense exact P, O(n^2) memory.
     Dense,
+    /// Approximate neighbours by NN-descent from a random-projection forest; its seed is the
+    /// builder's [`seed`](TSneBuilder::seed), so the graph is reproducible.
+    NnDescent(NnDescentParams),
     /// Approximate neighbours from an HNSW graph.
     Hnsw(HnswParams),
     /// The input of [`TSne::fit`] is an `n x n` matrix of distances, not points (see
@@ -35,20 +39,21 @@ pub enum NeighborMethod {
 }
 
 impl NeighborMethod {
-    /// Points from which `Auto` uses HNSW.
-    pub const AUTO_HNSW_FROM: usize = 500_000;
+    /// Points from which `Auto` uses NN-descent.
+    pub const AUTO_APPROXIMATE_FROM: usize = 200_000;
 
     /// The concrete method `Auto` stands for with `n` points.
     pub fn resolve(self, n: usize) -> Self {
         match self {
-            Self::Auto if n >= Self::AUTO_HNSW_FROM => Self::Hnsw(HnswParams::default()),
+            Self::Auto if n >= Self::AUTO_APPROXIMATE_FROM => Self::NnDescent(NnDescentParams::default()),
             Self::Auto => Self::Exact,
             other => other,
         }
     }
 
-    fn backend(self, metric: Metric) -> Result<Box<dyn NeighborSearch>> {
+    fn backend(self, metric: Metric, seed: u64) -> Result<Box<dyn NeighborSearch>> {
         Ok(match self {
+            Self::NnDescent(params) => Box::new(NnDescent::new(NnDescentParams { metric, seed, ..params })?),
             Self::Hnsw(params) => Box::new(Hnsw::new(HnswParams { metric, ..params })?),
             Self::Precomputed => Box::new(PrecomputedDistances),
             _ => Box::new(BruteForce::new(metric)),
@@ -353,8 +358,14 @@ impl TSneBuilder {
             Some(a) => a,
             None => Box::new(Perplexity::new(self.perplexity)?),
         };
-        if let NeighborMethod::Hnsw(params) = self.neighbor_method {
-            Hnsw::new(params)?;
+        match self.neighbor_method {
+            NeighborMethod::Hnsw(params) => {
+                Hnsw::new(params)?;
+            }
+            NeighborMethod::NnDescent(params) => {
+                NnDescent::new(params)?;
+            }
+            _ => {}
         }
         if self.pca == Some(0) {
             return Err(Error::InvalidParameter {
@@ -670,7 +681,7 @@ impl TSne {
                 let search: &dyn NeighborSearch = match &self.neighbors {
                     Some(s) => s.as_ref(),
                     None => {
-                        made_search = method.backend(self.metric)?;
+                        made_search = method.backend(self.metric, self.seed)?;
                         made_search.as_ref()
                     }
                 };
@@ -768,7 +779,7 @@ mod tests {
         assert_eq!(auto.resolve(10_000, 2), RepulsionMethod::fft());
         assert_eq!(auto.resolve(10_000, 1), RepulsionMethod::fft());
         assert_eq!(auto.resolve(1_000_000, 3), RepulsionMethod::barnes_hut());
-        assert_eq!(NeighborMethod::Auto.resolve(499_999), NeighborMethod::Exact);
-        assert!(matches!(NeighborMethod::Auto.resolve(500_000), NeighborMethod::Hnsw(_)));
+        assert_eq!(NeighborMethod::Auto.resolve(199_999), NeighborMethod::Exact);
+        assert!(matches!(NeighborMethod::Auto.resolve(200_000), NeighborMethod::NnDescent(_)));
     }
 }

@@ -30,7 +30,7 @@ mod family;
 pub mod metrics;
 
 pub use builder::{Fit, Init, NeighborMethod, RepulsionMethod, Summary, TSne, TSneBuilder, Timings};
-pub use tsne_affinity::{HnswParams, Metric};
+pub use tsne_affinity::{HnswParams, Metric, NnDescentParams};
 pub use tsne_core::{CsrMatrix, Error, KnnGraph, Matrix, OptimizeReport, Phase, Progress, Result, StudentT};
 pub use tsne_family::Method;
 pub use tsne_optim::{LearningRate, Schedule};
