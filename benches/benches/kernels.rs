@@ -2,7 +2,7 @@
 //! `TSNE_BENCH_LARGE=1` so that a plain `cargo bench` stays short.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use tsne_affinity::{BruteForce, Hnsw, Perplexity};
+use tsne_affinity::{BruteForce, Hnsw, NnDescent, Perplexity};
 use tsne_benches::{embedding_2d, gaussian_mixture};
 use tsne_core::{Affinity, CsrMatrix, Matrix, NeighborSearch, Optimizer, Repulsion, StudentT};
 use tsne_optim::{GradientDescent, Schedule};
@@ -32,6 +32,18 @@ fn knn_hnsw(c: &mut Criterion) {
         let (x, _) = gaussian_mixture(n, 50, 10, 1);
         g.bench_with_input(BenchmarkId::from_parameter(n), &x, |b, x| {
             b.iter(|| Hnsw::default().search(x, 90).unwrap())
+        });
+    }
+}
+
+fn knn_nndescent(c: &mut Criterion) {
+    let mut g = c.benchmark_group("knn_nndescent_50d_k90");
+    g.sample_size(10);
+    let sizes: &[usize] = if large() { &[10_000, 70_000] } else { &[10_000] };
+    for &n in sizes {
+        let (x, _) = gaussian_mixture(n, 50, 10, 1);
+        g.bench_with_input(BenchmarkId::from_parameter(n), &x, |b, x| {
+            b.iter(|| NnDescent::default().search(x, 90).unwrap())
         });
     }
 }
@@ -93,5 +105,5 @@ fn optimiser_step(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, knn, knn_hnsw, perplexity, repulsion, optimiser_step);
+criterion_group!(benches, knn, knn_nndescent, knn_hnsw, perplexity, repulsion, optimiser_step);
 criterion_main!(benches);

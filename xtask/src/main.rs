@@ -20,7 +20,7 @@ use tsne::Matrix;
 
 const USAGE: &str = "usage: cargo xtask bench [--quick] [--large] [--sizes N,N,..] [--iterations N] [--peers] [--bhtsne-max-n N] [--repulsion auto|bh|fft] [--neighbors auto|exact|nndescent|hnsw] [--threads N] [--out DIR] [--data FILE.csv --labels FILE]
        cargo xtask repulsion [--sizes N,N,..] [--repeats R] [--threads N] [--out DIR]
-       cargo xtask knn [--sizes N,N,..] [--exact-max-n N] [--threads N] [--out DIR]";
+       cargo xtask knn [--sizes N,N,..] [--methods nndescent,exact,hnsw] [--exact-max-n N] [--threads N] [--out DIR]";
 
 struct Options {
     quick: bool,
@@ -43,6 +43,8 @@ struct Options {
     neighbors: String,
     /// Largest size `xtask knn` runs the exact and HNSW searches on.
     exact_max_n: usize,
+    /// The searches `xtask knn` compares.
+    methods: Vec<String>,
 }
 
 fn main() -> Result<()> {
@@ -71,6 +73,7 @@ fn main() -> Result<()> {
         repeats: 10,
         neighbors: "auto".into(),
         exact_max_n: 100_000,
+        methods: vec!["nndescent".into(), "exact".into()],
     };
     let mut it = args[1..].iter();
     while let Some(a) = it.next() {
@@ -81,6 +84,7 @@ fn main() -> Result<()> {
             "--threads" => o.threads = it.next().context(USAGE)?.parse()?,
             "--iterations" => o.iterations = it.next().context(USAGE)?.parse()?,
             "--bhtsne-max-n" => o.bhtsne_max_n = it.next().context(USAGE)?.parse()?,
+            "--methods" => o.methods = it.next().context(USAGE)?.split(',').map(|m| m.trim().to_string()).collect(),
             "--exact-max-n" => o.exact_max_n = it.next().context(USAGE)?.parse()?,
             "--repeats" => o.repeats = it.next().context(USAGE)?.parse()?,
             "--neighbors" => {
@@ -117,7 +121,7 @@ fn main() -> Result<()> {
     }
     if command == Some("knn") {
         let sizes = o.sizes.clone().unwrap_or_else(|| vec![10_000, 100_000, 1_000_000]);
-        return knn::run(&sizes, o.threads, o.exact_max_n, &o.out);
+        return knn::run(&sizes, &o.methods, o.threads, o.exact_max_n, &o.out);
     }
     bench(&o)
 }

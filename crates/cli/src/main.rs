@@ -18,7 +18,7 @@ use serde_json::json;
 use tsne::backends::affinity::{Multiscale, Uniform};
 use tsne::{
     metrics::knn_accuracy_sampled, FftParams, HnswParams, NnDescentParams, Init, LearningRate, Matrix, Method, Metric,
-    NeighborMethod, Progress, RepulsionMethod, TSne,
+    NeighborMethod, Progress, RepulsionMethod, TSne, Transform,
 };
 
 /// Most query points of the 10-NN label accuracy: exact up to this size, an evenly strided
@@ -69,6 +69,33 @@ enum Command {
         out: OutputArgs,
         #[command(flatten)]
         params: Params,
+    },
+    /// Place new points into a finished embedding (each point is optimised against the fixed
+    /// reference embedding, as openTSNE's transform).
+    Transform {
+        /// The new points, one per row, with the columns of --reference.
+        input: PathBuf,
+        /// The points the embedding was made from.
+        #[arg(long)]
+        reference: PathBuf,
+        /// Their embedding (e.g. the --out of `tsne embed`).
+        #[arg(long)]
+        embedding: PathBuf,
+        /// Write the new points' embedding here (.csv, .tsv, .txt or .npy).
+        #[arg(long)]
+        out: PathBuf,
+        /// Perplexity of each new point's affinities to the reference points.
+        #[arg(long, default_value_t = 5.0)]
+        perplexity: f64,
+        /// Gradient steps.
+        #[arg(long, default_value_t = 250)]
+        iterations: usize,
+        /// Distance between input points.
+        #[arg(long, value_enum, default_value_t = MetricArg::Euclidean)]
+        metric: MetricArg,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
     },
 }
 
@@ -327,6 +354,23 @@ fn run(cli: Cli) -> Result<()> {
                 None => None,
             };
             embed(source, labels, &name.display().to_string(), &out, &params)
+        }
+        Command::Transform { input, reference, embedding, out, perplexity, iterations, metric, threads } => {
+            check_output_ext(&out, &["csv", "tsv", "txt", "npy"])?;
+            let new_points = input::read_points(&input)?;
+            let reference_points = input::read_points(&reference)?;
+            let reference_embedding = input::read_points(&embedding)?;
+            let transform = Transform { perplexity, iterations, metric: metric.into(), ..Transform::default() };
+            let mut pool = rayon::ThreadPoolBuilder::new();
+            if let Some(t) = threads {
+                pool = pool.num_threads(t);
+            }
+            let placed = pool
+                .build()?
+                .install(|| transform.place(&reference_points, &reference_embedding, &new_points))?;
+            let mut staged = output::Staged::default();
+            staged.stage(&out, |tmp| output::write_embedding(&out, tmp, &placed))?;
+            staged.commit()
         }
     }
 }

@@ -290,3 +290,58 @@ fn precomputed_neighbours_and_affinities_from_files() {
         assert!(!out.exists());
     }
 }
+
+#[test]
+fn transform_places_new_points_near_their_cluster() {
+    let dir = scratch("transform");
+    let (text, _) = three_clusters(90);
+    let points = dir.join("points.csv");
+    std::fs::write(&points, text).unwrap();
+    let y = dir.join("y.csv");
+    let o = tsne(&["embed", points.to_str().unwrap(), "--perplexity", "10", "--out", y.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // New points at the three cluster centres.
+    let new = dir.join("new.csv");
+    std::fs::write(&new, "0.1,0.9\n10.2,10.7\n20.0,20.5\n").unwrap();
+    let placed = dir.join("placed.csv");
+    let args = |out: &Path| {
+        let o = tsne(&[
+            "transform",
+            new.to_str().unwrap(),
+            "--reference",
+            points.to_str().unwrap(),
+            "--embedding",
+            y.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        (o.status.success(), String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    let (ok, err) = args(&placed);
+    assert!(ok, "{err}");
+    let read = |p: &Path| -> Vec<Vec<f64>> {
+        std::fs::read_to_string(p)
+            .unwrap()
+            .lines()
+            .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+            .collect()
+    };
+    let (emb, placed_y) = (read(&y), read(&placed));
+    assert_eq!(placed_y.len(), 3);
+    // Each new point is nearest (in the embedding) to a member of its own cluster.
+    for (c, p) in placed_y.iter().enumerate() {
+        let nearest = (0..emb.len())
+            .min_by(|&a, &b| {
+                let d = |i: usize| (emb[i][0] - p[0]).hypot(emb[i][1] - p[1]);
+                d(a).total_cmp(&d(b))
+            })
+            .unwrap();
+        assert_eq!(nearest % 3, c, "new point {c} landed next to point {nearest}");
+    }
+    // A reference/embedding row mismatch is one line and leaves no file.
+    std::fs::write(&y, "0,0\n1,1\n").unwrap();
+    let bad = dir.join("bad.csv");
+    let (ok, err) = args(&bad);
+    assert!(!ok && err.trim().lines().count() == 1, "{err}");
+    assert!(!bad.exists());
+}

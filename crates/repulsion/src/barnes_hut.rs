@@ -84,46 +84,7 @@ impl BarnesHut {
         let theta2 = self.theta * self.theta;
         self.sorted_forces.par_chunks_mut(D).zip(self.z_rows.par_iter_mut()).enumerate().for_each(
             |(t, (f, z_out))| {
-                let yi = sorted[t];
-                let mut acc = [0.0; D];
-                let mut z = 0.0;
-                // Depth-first with a fixed stack on the call stack: each pop adds at most
-                // 2^D - 1 live entries per level, so 8 (MAX_DEPTH + 1) always suffices and the
-                // traversal never allocates.
-                let mut stack = [0u32; 8 * (MAX_DEPTH + 1)];
-                let mut top = 1;
-                while top > 0 {
-                    top -= 1;
-                    let id = stack[top];
-                    let node = &nodes[id as usize];
-                    let contains_self = (node.start as usize..node.end as usize).contains(&t);
-                    if !contains_self {
-                        let (diff, d2) = offset(&yi, &node.com);
-                        if node.width * node.width < theta2 * d2 {
-                            let c = cell_interaction::<D>(kernel, &diff, d2, node);
-                            z += c.z;
-                            for k in 0..D {
-                                acc[k] += c.force[k];
-                            }
-                            continue;
-                        }
-                    }
-                    if node.n_children == 0 {
-                        for (s, yj) in sorted[node.start as usize..node.end as usize].iter().enumerate() {
-                            if s + node.start as usize == t {
-                                continue;
-                            }
-                            let (diff, d2) = offset(&yi, yj);
-                            add_repulsion(kernel, &diff, d2, &mut acc, &mut z);
-                        }
-                    } else {
-                        // Pushed in reverse so children are visited in index order.
-                        for c in (node.first_child..node.first_child + node.n_children).rev() {
-                            stack[top] = c;
-                            top += 1;
-                        }
-                    }
-                }
+                let (acc, z) = traverse::<D>(nodes, sorted, &sorted[t], Some(t), theta2, kernel);
                 f.copy_from_slice(&acc);
                 *z_out = z;
             },
@@ -262,6 +223,126 @@ impl BarnesHut {
     }
 }
 
+/// The force on `yi` and its kernel sum over the points of the tree (`sorted` in tree order),
+/// skipping the point at tree position `own` (the query itself, when it is in the tree).
+/// Depth-first with a fixed stack on the call stack: each pop adds at most 2^D - 1 live
+/// entries per level, so 8 (MAX_DEPTH + 1) always suffices and the traversal never allocates.
+#[inline]
+fn traverse<const D: usize>(
+    nodes: &[Node],
+    sorted: &[[f64; D]],
+    yi: &[f64; D],
+    own: Option<usize>,
+    theta2: f64,
+    kernel: StudentT,
+) -> ([f64; D], f64) {
+    let mut acc = [0.0; D];
+    let mut z = 0.0;
+    let mut stack = [0u32; 8 * (MAX_DEPTH + 1)];
+    let mut top = 1;
+    while top > 0 {
+        top -= 1;
+        let id = stack[top];
+        let node = &nodes[id as usize];
+        let contains_own = own.is_some_and(|t| (node.start as usize..node.end as usize).contains(&t));
+        if !contains_own {
+            let (diff, d2) = offset(yi, &node.com);
+            if node.width * node.width < theta2 * d2 {
+                let c = cell_interaction::<D>(kernel, &diff, d2, node);
+                z += c.z;
+                for k in 0..D {
+                    acc[k] += c.force[k];
+                }
+                continue;
+            }
+        }
+        if node.n_children == 0 {
+            for (s, yj) in sorted[node.start as usize..node.end as usize].iter().enumerate() {
+                if own == Some(s + node.start as usize) {
+                    continue;
+                }
+                let (diff, d2) = offset(yi, yj);
+                add_repulsion(kernel, &diff, d2, &mut acc, &mut z);
+            }
+        } else {
+            // Pushed in reverse so children are visited in index order.
+            for c in (node.first_child..node.first_child + node.n_children).rev() {
+                stack[top] = c;
+                top += 1;
+            }
+        }
+    }
+    (acc, z)
+}
+
+/// A Barnes-Hut tree over a fixed embedding, built once, for the repulsion that embedding
+/// exerts on other points (placing new points into it, [`ReferenceTree::repulsion`]).
+#[derive(Debug, Clone)]
+pub struct ReferenceTree {
+    tree: BarnesHut,
+    dims: usize,
+}
+
+impl BarnesHut {
+    /// The tree of `reference` (1-, 2- or 3-D) with this backend's opening angle.
+    pub fn reference_tree(&self, reference: &Matrix) -> Result<ReferenceTree> {
+        let mut tree = BarnesHut::new(self.theta)?;
+        match reference.cols() {
+            1 => tree.build::<1>(as_points(reference.as_slice())),
+            2 => tree.build::<2>(as_points(reference.as_slice())),
+            3 => tree.build::<3>(as_points(reference.as_slice())),
+            d => return Err(unsupported(d)),
+        }
+        let order = std::mem::take(&mut tree.order);
+        tree.sorted.clear();
+        let dims = reference.cols();
+        tree.sorted.extend(order.iter().flat_map(|&i| reference.row(i as usize).iter().copied()));
+        tree.order = order;
+        Ok(ReferenceTree { tree, dims })
+    }
+}
+
+impl ReferenceTree {
+    /// For each row `q_i` of `queries` (points not in the reference): writes
+    /// `forces_i = sum_j w(q_i, r_j) u(q_i, r_j) (q_i - r_j)` and `z_i = sum_j w(q_i, r_j)` over
+    /// the reference points `r_j`, with the same cell approximation as the embedding's own
+    /// repulsion. Deterministic for any thread count.
+    pub fn repulsion(&self, queries: &Matrix, kernel: StudentT, forces: &mut [f64], z: &mut [f64]) -> Result<()> {
+        if queries.cols() != self.dims {
+            return Err(Error::DimensionMismatch {
+                what: "points placed into the embedding",
+                expected: self.dims,
+                found: queries.cols(),
+            });
+        }
+        let m = queries.rows();
+        if forces.len() != m * self.dims || z.len() != m {
+            return Err(Error::DimensionMismatch { what: "force buffer", expected: m * self.dims, found: forces.len() });
+        }
+        match self.dims {
+            1 => self.run::<1>(queries, kernel, forces, z),
+            2 => self.run::<2>(queries, kernel, forces, z),
+            _ => self.run::<3>(queries, kernel, forces, z),
+        }
+        Ok(())
+    }
+
+    fn run<const D: usize>(&self, queries: &Matrix, kernel: StudentT, forces: &mut [f64], z: &mut [f64]) {
+        let sorted: &[[f64; D]] = as_points(&self.tree.sorted);
+        let queries: &[[f64; D]] = as_points(queries.as_slice());
+        let theta2 = self.tree.theta * self.tree.theta;
+        forces.par_chunks_mut(D).zip(z.par_iter_mut()).zip(queries.par_iter()).for_each(|((f, z), q)| {
+            let (acc, sum) = traverse::<D>(&self.tree.nodes, sorted, q, None, theta2, kernel);
+            f.copy_from_slice(&acc);
+            *z = sum;
+        });
+    }
+}
+
+fn unsupported(d: usize) -> Error {
+    Error::Unsupported { backend: "Barnes-Hut".into(), what: format!("{d}-dimensional embeddings (1, 2 or 3 only)") }
+}
+
 /// The contribution of a whole cell to Z and to the force on a point at offset `diff` from its
 /// centre of mass (`d2 = |diff|^2`), to second order in the spread of the cell's points.
 ///
@@ -317,12 +398,7 @@ impl Repulsion for BarnesHut {
             1 => self.run::<1>(y, kernel, forces),
             2 => self.run::<2>(y, kernel, forces),
             3 => self.run::<3>(y, kernel, forces),
-            d => {
-                return Err(Error::Unsupported {
-                    backend: "Barnes-Hut".into(),
-                    what: format!("{d}-dimensional embeddings (1, 2 or 3 only)"),
-                })
-            }
+            d => return Err(unsupported(d)),
         })
     }
 

@@ -26,6 +26,6 @@ mod barnes_hut;
 mod exact;
 mod fft;
 
-pub use barnes_hut::BarnesHut;
+pub use barnes_hut::{BarnesHut, ReferenceTree};
 pub use exact::Exact;
 pub use fft::{next_smooth, FftInterpolation, FftParams, MAX_NODES_2D};

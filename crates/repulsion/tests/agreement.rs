@@ -64,6 +64,38 @@ proptest! {
         prop_assert!(f < 0.01 && z < 0.002, "force {f:e}, Z {z:e}");
     }
 
+    /// The repulsion of a fixed embedding on outside points (`ReferenceTree`) against the
+    /// direct sums; force errors are relative to the sum of the contributions' magnitudes
+    /// (the net force of a point inside a uniform cloud nearly cancels).
+    #[test]
+    fn reference_tree_matches_direct_sums(seed in 0u64..10_000, n in 2usize..800, dims in 1usize..4, density in 0.1f64..4.0, clustered: bool, kernel in kernel_strategy()) {
+        let y = embedding(seed, n, dims, density, clustered);
+        let queries = embedding(seed + 1, 5, dims, density * (n as f64 / 5.0).powf(1.0 / dims as f64), false);
+        for (theta, tol_f, tol_z) in [(0.0, 1e-9, 1e-9), (0.5, 0.01, 0.002)] {
+            let tree = BarnesHut::new(theta).unwrap().reference_tree(&y).unwrap();
+            let (mut forces, mut z) = (vec![0.0; 5 * dims], vec![0.0; 5]);
+            tree.repulsion(&queries, kernel, &mut forces, &mut z).unwrap();
+            for q in 0..5 {
+                let x = queries.row(q);
+                let (mut want, mut z_want, mut scale) = (vec![0.0; dims], 0.0, 0.0);
+                for j in 0..n {
+                    let r = y.row(j);
+                    let d2: f64 = x.iter().zip(r).map(|(a, b)| (a - b) * (a - b)).sum();
+                    let (w, u) = kernel.weights(d2);
+                    z_want += w;
+                    scale += w * u * d2.sqrt();
+                    for c in 0..dims {
+                        want[c] += w * u * (x[c] - r[c]);
+                    }
+                }
+                let got = &forces[q * dims..(q + 1) * dims];
+                let diff = want.iter().zip(got).map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt();
+                prop_assert!(diff <= tol_f * scale, "theta {theta}: force {got:?} vs {want:?}");
+                prop_assert!((z[q] - z_want).abs() <= tol_z * z_want, "theta {theta}: Z {} vs {z_want}", z[q]);
+            }
+        }
+    }
+
     #[test]
     fn fft_default_is_accurate(seed in 0u64..10_000, n in 200usize..1500, dims in 1usize..3, density in 0.1f64..4.0, clustered: bool, kernel in kernel_strategy()) {
         let y = embedding(seed, n, dims, density, clustered);

@@ -22,14 +22,18 @@
 //! # Ok::<(), tsne::Error>(())
 //! ```
 //!
+//! New points are placed into a finished embedding with [`Transform::place`].
+//!
 //! Determinism: the same points, parameters and seed give a bit-identical embedding, whatever
 //! the number of threads: every parallel sum in the workspace has a fixed order.
 
 mod builder;
 mod family;
 pub mod metrics;
+mod transform;
 
 pub use builder::{Fit, Init, NeighborMethod, RepulsionMethod, Summary, TSne, TSneBuilder, Timings};
+pub use transform::Transform;
 pub use tsne_affinity::{HnswParams, Metric, NnDescentParams};
 pub use tsne_core::{CsrMatrix, Error, KnnGraph, Matrix, OptimizeReport, Phase, Progress, Result, StudentT};
 pub use tsne_family::Method;

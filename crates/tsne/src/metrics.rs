@@ -6,20 +6,13 @@ use tsne_core::{gradient::squared_distance, Error, Matrix, NeighborSearch, Resul
 
 /// Fraction of points whose label equals the majority label of their `k` nearest neighbours in
 /// `embedding` (ties go to the smallest label). The standard kNN-classifier score of t-SNE
-/// papers, computed leave-one-out over every point.
-pub fn knn_accuracy<L: Ord + Clone>(embedding: &Matrix, labels: &[L], k: usize) -> Result<f64> {
-    let n = embedding.rows();
-    if labels.len() != n {
-        return Err(Error::DimensionMismatch { what: "labels", expected: n, found: labels.len() });
-    }
-    let graph = BruteForce::default().search(embedding, k)?;
-    let correct = (0..n).filter(|&i| majority_agrees(graph.neighbors(i), labels, i)).count();
-    Ok(correct as f64 / n as f64)
+/// papers, computed leave-one-out over every point. Exact neighbours by a [`Sweep`].
+pub fn knn_accuracy<L: Ord + Clone + Sync>(embedding: &Matrix, labels: &[L], k: usize) -> Result<f64> {
+    knn_accuracy_sampled(embedding, labels, k, embedding.rows())
 }
 
 /// [`knn_accuracy`] over `sample` query points evenly strided over the data (each against all
-/// points), O(sample * n); equal to [`knn_accuracy`] when `sample >= n`. For embeddings too
-/// large for the all-pairs search.
+/// points); equal to [`knn_accuracy`] when `sample >= n`.
 pub fn knn_accuracy_sampled<L: Ord + Clone + Sync>(
     embedding: &Matrix,
     labels: &[L],
@@ -27,34 +20,97 @@ pub fn knn_accuracy_sampled<L: Ord + Clone + Sync>(
     sample: usize,
 ) -> Result<f64> {
     let n = embedding.rows();
-    if sample >= n {
-        return knn_accuracy(embedding, labels, k);
-    }
     if labels.len() != n {
         return Err(Error::DimensionMismatch { what: "labels", expected: n, found: labels.len() });
     }
     if k == 0 || k >= n {
         return Err(Error::TooManyNeighbors { k, n });
     }
-    let m = sample.max(1);
+    let m = sample.clamp(1, n);
+    let sweep = Sweep::new(embedding);
     let correct = (0..m)
         .into_par_iter()
         .map_init(
-            || (Vec::with_capacity(n), vec![0u32; k], vec![0.0; k]),
-            |(all, idx, dist), t| {
+            || (Vec::with_capacity(k + 1), Vec::with_capacity(k)),
+            |(best, idx): &mut (Vec<(f64, u32)>, Vec<u32>), t| {
                 let i = t * n / m;
-                all.clear();
-                all.extend(
-                    (0..n)
-                        .filter(|&j| j != i)
-                        .map(|j| (squared_distance(embedding.row(i), embedding.row(j)), j as u32)),
-                );
-                tsne_affinity::nearest(all, idx, dist);
+                sweep.nearest(i, k, best);
+                idx.clear();
+                idx.extend(best.iter().map(|&(_, j)| j));
                 usize::from(majority_agrees(idx, labels, i))
             },
         )
         .sum::<usize>();
     Ok(correct as f64 / m as f64)
+}
+
+/// Exact nearest neighbours among the rows of a low-dimensional embedding by a sweep along the
+/// first coordinate: rows sorted by it, a query scans outward from its own position, nearer
+/// gap first, and stops once the gap in that coordinate alone exceeds its `k`-th best
+/// distance. Exact in any dimension (ties by index); about O(sqrt(n)) candidates per query for
+/// a 2-D embedding instead of n.
+struct Sweep<'a> {
+    y: &'a Matrix,
+    /// Rows by increasing first coordinate (ties by index).
+    order: Vec<u32>,
+    /// The first coordinate, in that order.
+    key: Vec<f64>,
+    /// Each row's place in `order`.
+    place: Vec<u32>,
+}
+
+impl<'a> Sweep<'a> {
+    fn new(y: &'a Matrix) -> Self {
+        let n = y.rows();
+        let first = |i: u32| y.row(i as usize)[0];
+        let mut order: Vec<u32> = (0..n as u32).collect();
+        order.sort_unstable_by(|&a, &b| first(a).total_cmp(&first(b)).then(a.cmp(&b)));
+        let key = order.iter().map(|&i| first(i)).collect();
+        let mut place = vec![0u32; n];
+        for (p, &i) in order.iter().enumerate() {
+            place[i as usize] = p as u32;
+        }
+        Self { y, order, key, place }
+    }
+
+    /// The `k` nearest other rows of row `i` as (squared distance, row), sorted, into `best`.
+    fn nearest(&self, i: usize, k: usize, best: &mut Vec<(f64, u32)>) {
+        let before = |a: (f64, u32), b: (f64, u32)| a.0 < b.0 || (a.0 == b.0 && a.1 < b.1);
+        best.clear();
+        let p = self.place[i] as usize;
+        let (x0, xi) = (self.key[p], self.y.row(i));
+        // Unvisited places: `..left` and `right..`.
+        let (mut left, mut right) = (p, p + 1);
+        loop {
+            let gap_left = (left > 0).then(|| x0 - self.key[left - 1]);
+            let gap_right = (right < self.key.len()).then(|| self.key[right] - x0);
+            let (go_left, gap) = match (gap_left, gap_right) {
+                (None, None) => break,
+                (Some(a), Some(b)) if a <= b => (true, a),
+                (Some(a), None) => (true, a),
+                (_, Some(b)) => (false, b),
+            };
+            if best.len() == k && gap * gap > best[k - 1].0 {
+                break;
+            }
+            let q = if go_left {
+                left -= 1;
+                left
+            } else {
+                right += 1;
+                right - 1
+            };
+            let j = self.order[q];
+            let cand = (squared_distance(xi, self.y.row(j as usize)), j);
+            if best.len() < k || before(cand, best[k - 1]) {
+                if best.len() == k {
+                    best.pop();
+                }
+                let at = best.partition_point(|&b| before(b, cand));
+                best.insert(at, cand);
+            }
+        }
+    }
 }
 
 /// Whether the majority label among `neighbors` (ties to the smallest) is point `i`'s label.
@@ -157,6 +213,25 @@ pub fn neighbor_recall(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The sweep equals brute force, ties included: points on a coarse integer grid (many
+    /// equal distances and equal first coordinates), in 1, 2 and 3 dimensions.
+    #[test]
+    fn sweep_equals_brute_force_with_ties() {
+        for dims in 1..=3 {
+            let n = 600;
+            let x = Matrix::new(n, dims, (0..n * dims).map(|v| ((v * 7919) % 13) as f64).collect()).unwrap();
+            let sweep = Sweep::new(&x);
+            let mut best = Vec::new();
+            for i in 0..n {
+                sweep.nearest(i, 10, &mut best);
+                let mut all: Vec<(f64, u32)> =
+                    (0..n).filter(|&j| j != i).map(|j| (squared_distance(x.row(i), x.row(j)), j as u32)).collect();
+                all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                assert_eq!(best, all[..10], "dims {dims}, row {i}");
+            }
+        }
+    }
 
     #[test]
     fn sampled_accuracy_equals_the_full_one_on_its_queries() {
