@@ -65,33 +65,41 @@ proptest! {
     }
 
     /// The repulsion of a fixed embedding on outside points (`ReferenceTree`) against the
-    /// direct sums; force errors are relative to the sum of the contributions' magnitudes
-    /// (the net force of a point inside a uniform cloud nearly cancels).
+    /// direct sums, for 20 new points drawn like the embedding (as placed points are): exact
+    /// per point at theta = 0, and within the bar (5% force, 1% Z, over all the
+    /// points, as the tests above) at 0.5.
     #[test]
     fn reference_tree_matches_direct_sums(seed in 0u64..10_000, n in 2usize..800, dims in 1usize..4, density in 0.1f64..4.0, clustered: bool, kernel in kernel_strategy()) {
         let y = embedding(seed, n, dims, density, clustered);
-        let queries = embedding(seed + 1, 5, dims, density * (n as f64 / 5.0).powf(1.0 / dims as f64), false);
-        for (theta, tol_f, tol_z) in [(0.0, 1e-9, 1e-9), (0.5, 0.01, 0.002)] {
-            let tree = BarnesHut::new(theta).unwrap().reference_tree(&y).unwrap();
-            let (mut forces, mut z) = (vec![0.0; 5 * dims], vec![0.0; 5]);
-            tree.repulsion(&queries, kernel, &mut forces, &mut z).unwrap();
-            for q in 0..5 {
-                let x = queries.row(q);
-                let (mut want, mut z_want, mut scale) = (vec![0.0; dims], 0.0, 0.0);
-                for j in 0..n {
-                    let r = y.row(j);
-                    let d2: f64 = x.iter().zip(r).map(|(a, b)| (a - b) * (a - b)).sum();
-                    let (w, u) = kernel.weights(d2);
-                    z_want += w;
-                    scale += w * u * d2.sqrt();
-                    for c in 0..dims {
-                        want[c] += w * u * (x[c] - r[c]);
-                    }
+        let m = 20;
+        let queries = embedding(seed + 1, m, dims, density * (n as f64 / m as f64).powf(1.0 / dims as f64), clustered);
+        let (mut want, mut z_want) = (vec![0.0; m * dims], vec![0.0; m]);
+        for q in 0..m {
+            let x = queries.row(q);
+            for j in 0..n {
+                let r = y.row(j);
+                let (w, u) = kernel.weights(x.iter().zip(r).map(|(a, b)| (a - b) * (a - b)).sum());
+                z_want[q] += w;
+                for c in 0..dims {
+                    want[q * dims + c] += w * u * (x[c] - r[c]);
                 }
-                let got = &forces[q * dims..(q + 1) * dims];
-                let diff = want.iter().zip(got).map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt();
-                prop_assert!(diff <= tol_f * scale, "theta {theta}: force {got:?} vs {want:?}");
-                prop_assert!((z[q] - z_want).abs() <= tol_z * z_want, "theta {theta}: Z {} vs {z_want}", z[q]);
+            }
+        }
+        for theta in [0.0, 0.5] {
+            let tree = BarnesHut::new(theta).unwrap().reference_tree(&y).unwrap();
+            let (mut forces, mut z) = (vec![0.0; m * dims], vec![0.0; m]);
+            tree.repulsion(&queries, kernel, &mut forces, &mut z).unwrap();
+            let diff = want.iter().zip(&forces).map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt();
+            let norm = want.iter().map(|a| a * a).sum::<f64>().sqrt();
+            let (z_got, z_sum): (f64, f64) = (z.iter().sum(), z_want.iter().sum());
+            if theta == 0.0 {
+                for q in 0..m {
+                    prop_assert!((z[q] - z_want[q]).abs() <= 1e-9 * z_want[q]);
+                }
+                prop_assert!(diff <= 1e-9 * norm, "exact: force error {diff:e} of {norm:e}");
+            } else {
+                prop_assert!(diff <= 0.05 * norm, "theta 0.5: force error {}", diff / norm);
+                prop_assert!((z_got - z_sum).abs() <= 0.01 * z_sum, "theta 0.5: Z {z_got} vs {z_sum}");
             }
         }
     }
