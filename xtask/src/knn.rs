@@ -27,10 +27,16 @@ pub fn run(sizes: &[usize], methods: &[String], threads: usize, slow_max_n: usiz
         let mut searches: Vec<(&str, Box<dyn NeighborSearch>)> = Vec::new();
         for m in methods {
             match m.as_str() {
-                "nndescent" => searches.push(("nndescent", Box::new(NnDescent::new(NnDescentParams::default())?))),
+                "nndescent" => {
+                    searches.push(("nndescent", Box::new(NnDescent::new(NnDescentParams::default())?)))
+                }
                 "exact" if n <= slow_max_n => searches.push(("exact", Box::new(BruteForce::default()))),
-                "hnsw" if n <= slow_max_n => searches.push(("hnsw", Box::new(Hnsw::new(HnswParams::default())?))),
-                "exact" | "hnsw" => println!("n = {n:>8}  {m:<10} skipped: n above --exact-max-n {slow_max_n}"),
+                "hnsw" if n <= slow_max_n => {
+                    searches.push(("hnsw", Box::new(Hnsw::new(HnswParams::default())?)))
+                }
+                "exact" | "hnsw" => {
+                    println!("n = {n:>8}  {m:<10} skipped: n above --exact-max-n {slow_max_n}")
+                }
                 other => bail!("unknown search {other}: nndescent, exact or hnsw"),
             }
         }
@@ -43,7 +49,8 @@ pub fn run(sizes: &[usize], methods: &[String], threads: usize, slow_max_n: usiz
             rows.push(json!({ "n": n, "method": name, "seconds": seconds, "recall": recall }));
         }
     }
-    let report: Value = json!({ "k": K, "dims": 50, "threads": threads, "recall_sample": RECALL_SAMPLE, "rows": rows });
+    let report: Value =
+        json!({ "k": K, "dims": 50, "threads": threads, "recall_sample": RECALL_SAMPLE, "rows": rows });
     std::fs::write(out.join("knn.json"), serde_json::to_string_pretty(&report)?)?;
     Ok(())
 }

@@ -84,7 +84,9 @@ fn main() -> Result<()> {
             "--threads" => o.threads = it.next().context(USAGE)?.parse()?,
             "--iterations" => o.iterations = it.next().context(USAGE)?.parse()?,
             "--bhtsne-max-n" => o.bhtsne_max_n = it.next().context(USAGE)?.parse()?,
-            "--methods" => o.methods = it.next().context(USAGE)?.split(',').map(|m| m.trim().to_string()).collect(),
+            "--methods" => {
+                o.methods = it.next().context(USAGE)?.split(',').map(|m| m.trim().to_string()).collect()
+            }
             "--exact-max-n" => o.exact_max_n = it.next().context(USAGE)?.parse()?,
             "--repeats" => o.repeats = it.next().context(USAGE)?.parse()?,
             "--neighbors" => {

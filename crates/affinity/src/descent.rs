@@ -460,17 +460,17 @@ fn local_join(data: &Points, lists: &Lists, fresh: &Lists, old: &Lists, seed: u6
             }
         },
     );
-    (0..n)
-        .into_par_iter()
-        .map(|i| {
-            lists.lock(i).stamps.iter().filter(|&&s| s & !NEW == round).count()
-        })
-        .sum()
+    (0..n).into_par_iter().map(|i| lists.lock(i).stamps.iter().filter(|&&s| s & !NEW == round).count()).sum()
 }
 
 /// One random-projection tree: a permutation of the points and the `[start, end)` ranges of
 /// its leaves. Each node splits by the hyperplane equidistant from two random points of it.
-fn rp_tree(data: &Points, n: usize, leaf_size: usize, rng: &mut ChaCha8Rng) -> (Vec<u32>, Vec<(usize, usize)>) {
+fn rp_tree(
+    data: &Points,
+    n: usize,
+    leaf_size: usize,
+    rng: &mut ChaCha8Rng,
+) -> (Vec<u32>, Vec<(usize, usize)>) {
     let mut order: Vec<u32> = (0..n as u32).collect();
     let mut leaves = Vec::with_capacity(2 * n / leaf_size + 1);
     let mut stack = vec![(0, n)];
@@ -605,7 +605,11 @@ mod tests {
                     .zip(&x[d..])
                     .map(|(&p, &q)| {
                         let v = f64::from(p) - f64::from(q);
-                        if metric == Metric::Manhattan { v.abs() } else { v * v }
+                        if metric == Metric::Manhattan {
+                            v.abs()
+                        } else {
+                            v * v
+                        }
                     })
                     .sum();
                 assert!((f64::from(base) - want).abs() <= 1e-5 * want);

@@ -17,8 +17,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use tsne::backends::affinity::{Multiscale, Uniform};
 use tsne::{
-    metrics::knn_accuracy_sampled, FftParams, HnswParams, NnDescentParams, Init, LearningRate, Matrix, Method, Metric,
-    NeighborMethod, Progress, RepulsionMethod, TSne, Transform,
+    metrics::knn_accuracy_sampled, FftParams, HnswParams, Init, LearningRate, Matrix, Method, Metric,
+    NeighborMethod, NnDescentParams, Progress, RepulsionMethod, TSne, Transform,
 };
 
 /// Most query points of the 10-NN label accuracy: exact up to this size, an evenly strided
@@ -360,7 +360,8 @@ fn run(cli: Cli) -> Result<()> {
             let new_points = input::read_points(&input)?;
             let reference_points = input::read_points(&reference)?;
             let reference_embedding = input::read_points(&embedding)?;
-            let transform = Transform { perplexity, iterations, metric: metric.into(), ..Transform::default() };
+            let transform =
+                Transform { perplexity, iterations, metric: metric.into(), ..Transform::default() };
             let mut pool = rayon::ThreadPoolBuilder::new();
             if let Some(t) = threads {
                 pool = pool.num_threads(t);

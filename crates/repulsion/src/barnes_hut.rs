@@ -307,7 +307,13 @@ impl ReferenceTree {
     /// `forces_i = sum_j w(q_i, r_j) u(q_i, r_j) (q_i - r_j)` and `z_i = sum_j w(q_i, r_j)` over
     /// the reference points `r_j`, with the same cell approximation as the embedding's own
     /// repulsion. Deterministic for any thread count.
-    pub fn repulsion(&self, queries: &Matrix, kernel: StudentT, forces: &mut [f64], z: &mut [f64]) -> Result<()> {
+    pub fn repulsion(
+        &self,
+        queries: &Matrix,
+        kernel: StudentT,
+        forces: &mut [f64],
+        z: &mut [f64],
+    ) -> Result<()> {
         if queries.cols() != self.dims {
             return Err(Error::DimensionMismatch {
                 what: "points placed into the embedding",
@@ -317,7 +323,11 @@ impl ReferenceTree {
         }
         let m = queries.rows();
         if forces.len() != m * self.dims || z.len() != m {
-            return Err(Error::DimensionMismatch { what: "force buffer", expected: m * self.dims, found: forces.len() });
+            return Err(Error::DimensionMismatch {
+                what: "force buffer",
+                expected: m * self.dims,
+                found: forces.len(),
+            });
         }
         match self.dims {
             1 => self.run::<1>(queries, kernel, forces, z),
@@ -340,7 +350,10 @@ impl ReferenceTree {
 }
 
 fn unsupported(d: usize) -> Error {
-    Error::Unsupported { backend: "Barnes-Hut".into(), what: format!("{d}-dimensional embeddings (1, 2 or 3 only)") }
+    Error::Unsupported {
+        backend: "Barnes-Hut".into(),
+        what: format!("{d}-dimensional embeddings (1, 2 or 3 only)"),
+    }
 }
 
 /// The contribution of a whole cell to Z and to the force on a point at offset `diff` from its

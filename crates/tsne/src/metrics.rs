@@ -225,8 +225,10 @@ mod tests {
             let mut best = Vec::new();
             for i in 0..n {
                 sweep.nearest(i, 10, &mut best);
-                let mut all: Vec<(f64, u32)> =
-                    (0..n).filter(|&j| j != i).map(|j| (squared_distance(x.row(i), x.row(j)), j as u32)).collect();
+                let mut all: Vec<(f64, u32)> = (0..n)
+                    .filter(|&j| j != i)
+                    .map(|j| (squared_distance(x.row(i), x.row(j)), j as u32))
+                    .collect();
                 all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
                 assert_eq!(best, all[..10], "dims {dims}, row {i}");
             }

@@ -76,7 +76,12 @@ impl Transform {
     /// the points the fit saw, after any PCA of your own). Exact neighbour search, O(m n d)
     /// for m new points; then `iterations` steps of O(m log n) each. Deterministic for any
     /// thread count.
-    pub fn place(&self, reference_points: &Matrix, reference_embedding: &Matrix, new_points: &Matrix) -> Result<Matrix> {
+    pub fn place(
+        &self,
+        reference_points: &Matrix,
+        reference_embedding: &Matrix,
+        new_points: &Matrix,
+    ) -> Result<Matrix> {
         self.check()?;
         let n = reference_points.rows();
         if reference_embedding.rows() != n {
@@ -138,7 +143,9 @@ impl Transform {
             |(all, dist): &mut (Vec<(f64, u32)>, Vec<f64>), (i, (idx, row))| {
                 all.clear();
                 let x = new_points.row(i);
-                all.extend((0..reference.rows()).map(|j| (self.metric.distance(x, reference.row(j)), j as u32)));
+                all.extend(
+                    (0..reference.rows()).map(|j| (self.metric.distance(x, reference.row(j)), j as u32)),
+                );
                 nearest(all, idx, dist);
                 calibrate_row(dist, target, 1e-10, row);
             },
@@ -156,7 +163,9 @@ impl Transform {
             |coord: &mut Vec<f64>, (i, out)| {
                 for (c, o) in out.iter_mut().enumerate() {
                     coord.clear();
-                    coord.extend(a.neighbors[i * a.k..i * a.k + take].iter().map(|&j| reference.row(j as usize)[c]));
+                    coord.extend(
+                        a.neighbors[i * a.k..i * a.k + take].iter().map(|&j| reference.row(j as usize)[c]),
+                    );
                     coord.sort_unstable_by(f64::total_cmp);
                     let h = coord.len() / 2;
                     *o = if coord.len() % 2 == 1 { coord[h] } else { 0.5 * (coord[h - 1] + coord[h]) };
@@ -166,7 +175,13 @@ impl Transform {
         Matrix::new(m, dims, y).expect("medians of finite coordinates are finite")
     }
 
-    fn optimise(&self, tree: &ReferenceTree, reference: &Matrix, a: &Affinities, y: &mut Matrix) -> Result<()> {
+    fn optimise(
+        &self,
+        tree: &ReferenceTree,
+        reference: &Matrix,
+        a: &Affinities,
+        y: &mut Matrix,
+    ) -> Result<()> {
         let (m, dims) = (y.rows(), y.cols());
         let mut rep = vec![0.0; m * dims];
         let mut z = vec![0.0; m];
@@ -182,7 +197,11 @@ impl Transform {
                         vi[c] = self.momentum * vi[c] - self.learning_rate * g[c];
                         norm2 += vi[c] * vi[c];
                     }
-                    let scale = if norm2 > self.max_step * self.max_step { self.max_step / norm2.sqrt() } else { 1.0 };
+                    let scale = if norm2 > self.max_step * self.max_step {
+                        self.max_step / norm2.sqrt()
+                    } else {
+                        1.0
+                    };
                     for c in 0..dims {
                         vi[c] *= scale;
                         yi[c] += vi[c];
@@ -196,7 +215,16 @@ impl Transform {
 
 /// `dC_i/dy` of point `i` at `y` (see [`Transform`]), given its repulsion sum `rep` and `z`.
 #[allow(clippy::too_many_arguments)]
-fn gradient(t: &Transform, reference: &Matrix, a: &Affinities, i: usize, y: &[f64], rep: &[f64], z: f64, g: &mut [f64]) {
+fn gradient(
+    t: &Transform,
+    reference: &Matrix,
+    a: &Affinities,
+    i: usize,
+    y: &[f64],
+    rep: &[f64],
+    z: f64,
+    g: &mut [f64],
+) {
     g.fill(0.0);
     for (&j, &p) in a.neighbors[i * a.k..(i + 1) * a.k].iter().zip(&a.p[i * a.k..(i + 1) * a.k]) {
         let r = reference.row(j as usize);
@@ -230,7 +258,8 @@ mod tests {
     #[test]
     fn gradient_matches_finite_differences() {
         let x = Matrix::new(40, 3, (0..120).map(|v| ((v * 37 % 101) as f64).sin()).collect()).unwrap();
-        let ref_y = Matrix::new(40, 2, (0..80).map(|v| 3.0 * ((v * 53 % 97) as f64).cos()).collect()).unwrap();
+        let ref_y =
+            Matrix::new(40, 2, (0..80).map(|v| 3.0 * ((v * 53 % 97) as f64).cos()).collect()).unwrap();
         let new = Matrix::new(2, 3, vec![0.1, 0.2, 0.3, -0.5, 0.4, 0.0]).unwrap();
         for kernel in [StudentT::CAUCHY, StudentT::new(0.6).unwrap()] {
             let t = Transform { exaggeration: 1.0, theta: 0.0, kernel, ..Transform::default() };
@@ -260,7 +289,10 @@ mod tests {
         let y = Matrix::new(30, 2, (0..60).map(|v| (v as f64).cos()).collect()).unwrap();
         let new = Matrix::new(1, 2, vec![0.0, 0.0]).unwrap();
         let t = Transform::default();
-        assert!(matches!(t.place(&x, &y, &Matrix::new(1, 3, vec![0.0; 3]).unwrap()), Err(Error::DimensionMismatch { .. })));
+        assert!(matches!(
+            t.place(&x, &y, &Matrix::new(1, 3, vec![0.0; 3]).unwrap()),
+            Err(Error::DimensionMismatch { .. })
+        ));
         let short = Matrix::new(29, 2, vec![0.0; 58]).unwrap();
         assert!(matches!(t.place(&x, &short, &new), Err(Error::DimensionMismatch { .. })));
         assert!(matches!(

@@ -27,7 +27,9 @@ fn classify(reference: &Matrix, labels: &[u8], placed: &Matrix, k: usize) -> Vec
 fn held_out_digits_land_among_their_own_class() {
     let (x, labels) = common::digits();
     let (train, test): (Vec<usize>, Vec<usize>) = (0..x.rows()).partition(|i| i % 6 != 0);
-    let rows = |idx: &[usize]| Matrix::from_rows(&idx.iter().map(|&i| x.row(i).to_vec()).collect::<Vec<_>>()).unwrap();
+    let rows = |idx: &[usize]| {
+        Matrix::from_rows(&idx.iter().map(|&i| x.row(i).to_vec()).collect::<Vec<_>>()).unwrap()
+    };
     let (x_train, x_test) = (rows(&train), rows(&test));
     let train_labels: Vec<u8> = train.iter().map(|&i| labels[i]).collect();
     let test_labels: Vec<u8> = test.iter().map(|&i| labels[i]).collect();
@@ -35,10 +37,12 @@ fn held_out_digits_land_among_their_own_class() {
 
     let placed = Transform::default().place(&x_train, &fit.embedding, &x_test).unwrap();
     let predicted = classify(&fit.embedding, &train_labels, &placed, 10);
-    let accuracy = predicted.iter().zip(&test_labels).filter(|(a, b)| a == b).count() as f64 / test.len() as f64;
+    let accuracy =
+        predicted.iter().zip(&test_labels).filter(|(a, b)| a == b).count() as f64 / test.len() as f64;
     // The same classifier on the median starting points, and in the input space: the
     // optimisation must keep (or improve) the start and come close to the input-space bound.
-    let start = Transform { iterations: 0, ..Transform::default() }.place(&x_train, &fit.embedding, &x_test).unwrap();
+    let start =
+        Transform { iterations: 0, ..Transform::default() }.place(&x_train, &fit.embedding, &x_test).unwrap();
     let start_predicted = classify(&fit.embedding, &train_labels, &start, 10);
     let start_accuracy =
         start_predicted.iter().zip(&test_labels).filter(|(a, b)| a == b).count() as f64 / test.len() as f64;
