@@ -270,7 +270,9 @@ fn quality(input: &Matrix, embedding: &Matrix, labels: Option<&[String]>) -> Res
 /// Runs one peer command under `run_timed` and reads its JSON line and embedding.
 fn run_peer(cmd: &[String], out: &Path, input: &Matrix, labels: Option<&[String]>) -> Result<Value> {
     let (stdout, rss) = run_timed(cmd)?;
-    let peer: Value = serde_json::from_str(stdout.trim().lines().last().unwrap_or(""))?;
+    let line = stdout.trim().lines().last().unwrap_or("");
+    let peer: Value = serde_json::from_str(line)?;
+    std::fs::write(out.with_extension("json"), line)?;
     let q = quality(input, &read_matrix(out)?, labels)?;
     Ok(json!({ "summary": peer, "peak_rss_mib": rss, "quality": q }))
 }
@@ -342,6 +344,8 @@ fn bench(o: &Options) -> Result<()> {
         }
         let (stdout, rss) = run_timed(&cmd)?;
         let ours: Value = serde_json::from_str(stdout.trim())?;
+        // Kept on disk at once, so that a run stopped during a long peer keeps our numbers.
+        std::fs::write(o.out.join(format!("{}.ours.json", ds.name)), stdout.trim())?;
         let q = quality(&input, &read_matrix(&ours_out)?, labels.as_deref())?;
         let mut peers = serde_json::Map::new();
         if o.peers {
