@@ -29,7 +29,7 @@ pub struct NnDescentParams {
     /// Most points in a tree leaf; default `max(10, k + 1)`.
     pub leaf_size: Option<usize>,
     /// Candidates sampled per point and round for the local join; default `min(60, k)`. On
-    /// 300,000 x 50 mixture points (k = 90) 60 candidates reached recall 0.991 in 98 s and 40
+    /// 300,000 x 50 mixture points (k = 90, 12 trees) 60 candidates reached recall 0.991 in 98 s and 40
     /// reached 0.976 in 89 s.
     pub max_candidates: Option<usize>,
     /// Most local-join rounds; default `max(5, round(log2 n))`.
