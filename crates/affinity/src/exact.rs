@@ -9,14 +9,21 @@ use crate::Metric;
 const QUERY_BLOCK: usize = 128;
 /// Reference points per distance tile.
 const REFERENCE_BLOCK: usize = 1024;
-/// Extra candidates kept per query to absorb the rounding of the screening formula.
-const MARGIN: usize = 8;
+/// Unit roundoff of `f32`.
+const ROUNDOFF_F32: f64 = f32::EPSILON as f64 / 2.0;
+/// Added to every screening error bound: covers `f32` underflow of tiny coordinates.
+const UNDERFLOW_FLOOR: f64 = 1e-30;
 
 /// Exact kNN by comparing every pair: O(n^2 d) time, O(n k) memory.
 ///
-/// Euclidean (and cosine, which is Euclidean on normalised rows): distances are screened in tiles with `|x|^2 + |y|^2 - 2 x.y` on column-centred data, the
-/// `x.y` products coming from a cache-blocked SIMD matrix product (`matrixmultiply::dgemm`);
-/// the best `k + 8` candidates of each point are then re-ranked with explicit differences. The reported
+/// Euclidean (and cosine, which is Euclidean on normalised rows): squared distances are
+/// screened in tiles with `|x|^2 + |y|^2 - 2 x.y` in `f32` on centred data scaled by a power of
+/// two, the `x.y` products coming from a cache-blocked SIMD matrix product
+/// (`matrixmultiply::sgemm`). Each screened value carries a rigorous rounding bound
+/// `e = 2 (d + 8) u (|x| + |y|)^2` (`u = 2^-24`; the classical dot-product bound `gamma_d |x||y|`
+/// plus the norm and subtraction roundings, doubled), so a candidate is dropped only when its
+/// lower bound exceeds the k-th smallest upper bound: no true neighbour can be lost. The
+/// survivors are re-ranked with explicit `f64` differences on the original data. The reported
 /// distances are therefore exact to `f64` rounding, ties are broken by index, and the tiling
 /// does not depend on the thread count, so the graph is the same for any number of threads.
 /// Manhattan: every distance computed directly, the same guarantees.
@@ -90,15 +97,36 @@ pub fn nearest(all: &mut Vec<(f64, u32)>, idx: &mut [u32], dist: &mut [f64]) {
     }
 }
 
-/// Exact Euclidean neighbours by blocked screening and re-ranking.
+/// A screened candidate: bounds on its squared distance and its index.
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    lower: f32,
+    upper: f32,
+    index: u32,
+}
+
+/// Exact Euclidean neighbours by blocked `f32` screening with rounding bounds and `f64`
+/// re-ranking.
 fn euclidean(points: &Matrix, k: usize) -> Result<KnnGraph> {
     let (n, d) = (points.rows(), points.cols());
-    let keep = (k + MARGIN).min(n - 1);
-    // Centring shrinks |x|^2 and with it the cancellation in the screening formula.
+    // Centring shrinks |x|^2 and with it the cancellation in the screening formula; the
+    // power-of-two scale (exact) keeps f32 clear of overflow whatever the data's units.
     let mut centred = points.clone();
     centred.center();
-    let xc = centred.as_slice();
-    let norms: Vec<f64> = xc.chunks_exact(d.max(1)).map(|r| r.iter().map(|v| v * v).sum()).collect();
+    let largest = centred.as_slice().iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let scale = if largest > 0.0 { (-largest.log2().ceil()).exp2() } else { 1.0 };
+    let x32: Vec<f32> = centred.as_slice().iter().map(|&v| (v * scale) as f32).collect();
+    let squared: Vec<f64> = centred
+        .as_slice()
+        .chunks_exact(d.max(1))
+        .map(|r| r.iter().map(|&v| (v * scale) * (v * scale)).sum())
+        .collect();
+    let squared32: Vec<f32> = squared.iter().map(|&v| v as f32).collect();
+    let length: Vec<f64> = squared.iter().map(|v| v.sqrt()).collect();
+    let block_length: Vec<f64> =
+        length.chunks(REFERENCE_BLOCK).map(|b| b.iter().fold(0.0f64, |m, &v| m.max(v))).collect();
+    let bound_factor = 2.0 * (d as f64 + 8.0) * ROUNDOFF_F32;
+
     let mut indices = vec![0u32; n * k];
     let mut distances = vec![0.0; n * k];
     indices
@@ -108,25 +136,27 @@ fn euclidean(points: &Matrix, k: usize) -> Result<KnnGraph> {
         .for_each(|(qb, (idx_out, dist_out))| {
             let q0 = qb * QUERY_BLOCK;
             let nq = idx_out.len() / k;
-            let mut tile = vec![0.0f64; QUERY_BLOCK * REFERENCE_BLOCK];
-            let mut cand: Vec<Vec<(f64, u32)>> =
-                (0..nq).map(|_| Vec::with_capacity(2 * keep + REFERENCE_BLOCK)).collect();
-            let mut bound = vec![f64::INFINITY; nq];
-            for r0 in (0..n).step_by(REFERENCE_BLOCK) {
+            let mut tile = vec![0.0f32; QUERY_BLOCK * REFERENCE_BLOCK];
+            let mut cand: Vec<Vec<Candidate>> =
+                (0..nq).map(|_| Vec::with_capacity(2 * k + REFERENCE_BLOCK)).collect();
+            // Per query: the k-th smallest upper bound so far, and the length that triggers a shrink.
+            let mut cutoff = vec![f32::INFINITY; nq];
+            let mut shrink_at = vec![2 * k; nq];
+            for (b, r0) in (0..n).step_by(REFERENCE_BLOCK).enumerate() {
                 let nr = REFERENCE_BLOCK.min(n - r0);
                 // tile[q][r] = x_q . x_r
-                // SAFETY: the pointers cover nq x d, nr x d and nq x nr valid f64 values
+                // SAFETY: the pointers cover nq x d, nr x d and nq x nr valid f32 values
                 // with the given row and column strides.
                 unsafe {
-                    matrixmultiply::dgemm(
+                    matrixmultiply::sgemm(
                         nq,
                         d,
                         nr,
                         1.0,
-                        xc[q0 * d..].as_ptr(),
+                        x32[q0 * d..].as_ptr(),
                         d as isize,
                         1,
-                        xc[r0 * d..].as_ptr(),
+                        x32[r0 * d..].as_ptr(),
                         1,
                         d as isize,
                         0.0,
@@ -137,29 +167,30 @@ fn euclidean(points: &Matrix, k: usize) -> Result<KnnGraph> {
                 }
                 for (q, c) in cand.iter_mut().enumerate() {
                     let i = q0 + q;
+                    let reach = length[i] + block_length[b];
+                    let e = (bound_factor * reach * reach + UNDERFLOW_FLOOR) as f32;
+                    let (si, limit) = (squared32[i], cutoff[q] + e);
                     let row = &tile[q * nr..(q + 1) * nr];
-                    for (t, &dot) in row.iter().enumerate() {
-                        let j = r0 + t;
-                        let d2 = norms[i] + norms[j] - 2.0 * dot;
-                        if d2 <= bound[q] && j != i {
-                            c.push((d2, j as u32));
+                    for (t, (&dot, &sj)) in row.iter().zip(&squared32[r0..r0 + nr]).enumerate() {
+                        let s = si + sj - 2.0 * dot;
+                        if s <= limit && r0 + t != i {
+                            c.push(Candidate { lower: s - e, upper: s + e, index: (r0 + t) as u32 });
                         }
                     }
-                    if c.len() >= 2 * keep {
-                        shrink(c, keep);
-                        bound[q] = c[keep - 1].0;
+                    if c.len() >= shrink_at[q] {
+                        cutoff[q] = shrink(c, k);
+                        shrink_at[q] = 2 * c.len().max(k);
                     }
                 }
             }
-            let mut exact: Vec<(f64, u32)> = Vec::with_capacity(2 * keep + REFERENCE_BLOCK);
+            let mut exact: Vec<(f64, u32)> = Vec::with_capacity(2 * k + REFERENCE_BLOCK);
             for (q, c) in cand.iter_mut().enumerate() {
                 let i = q0 + q;
-                if c.len() > keep {
-                    shrink(c, keep);
-                }
+                shrink(c, k);
                 exact.clear();
                 exact.extend(
-                    c.iter().map(|&(_, j)| (squared_distance(points.row(i), points.row(j as usize)), j)),
+                    c.iter()
+                        .map(|c| (squared_distance(points.row(i), points.row(c.index as usize)), c.index)),
                 );
                 exact.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
                 for (t, &(d2, j)) in exact.iter().take(k).enumerate() {
@@ -171,14 +202,13 @@ fn euclidean(points: &Matrix, k: usize) -> Result<KnnGraph> {
     KnnGraph::new(n, k, indices, distances)
 }
 
-/// Keeps the `keep` smallest candidates (by screened distance, then index).
-fn shrink(c: &mut Vec<(f64, u32)>, keep: usize) {
-    let order = |a: &(f64, u32), b: &(f64, u32)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
-    c.select_nth_unstable_by(keep - 1, order);
-    c.truncate(keep);
-    // The bound is the largest kept value.
-    let worst = (0..keep).max_by(|&a, &b| order(&c[a], &c[b])).expect("keep > 0");
-    c.swap(worst, keep - 1);
+/// Drops every candidate whose lower bound exceeds the k-th smallest upper bound (at least k
+/// others are then surely closer) and returns that upper bound. Needs `c.len() >= k`.
+fn shrink(c: &mut Vec<Candidate>, k: usize) -> f32 {
+    let (_, kth, _) = c.select_nth_unstable_by(k - 1, |a, b| a.upper.total_cmp(&b.upper));
+    let cutoff = kth.upper;
+    c.retain(|x| x.lower <= cutoff);
+    cutoff
 }
 
 #[cfg(test)]
@@ -201,6 +231,59 @@ mod tests {
     fn k_must_be_below_n() {
         let x = Matrix::new(3, 1, vec![0.0, 1.0, 2.0]).unwrap();
         assert_eq!(BruteForce::default().search(&x, 3), Err(Error::TooManyNeighbors { k: 3, n: 3 }));
+    }
+
+    /// Brute-force reference: the `k` smallest exact distances of point `i`, ties by index.
+    fn sorted_neighbours(x: &Matrix, i: usize, k: usize) -> Vec<u32> {
+        let mut all: Vec<(f64, u32)> = (0..x.rows())
+            .filter(|&j| j != i)
+            .map(|j| (squared_distance(x.row(i), x.row(j)), j as u32))
+            .collect();
+        all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        all[..k].iter().map(|p| p.1).collect()
+    }
+
+    /// Distances that differ far below `f32` resolution (relative 1e-11) on data far from the
+    /// origin: the screening cannot order them, the re-ranking must.
+    #[test]
+    fn separates_near_ties_below_f32_resolution() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let (n, d) = (3000, 20);
+        let mut data = vec![0.0; n * d];
+        for j in 1..n {
+            let dir: Vec<f64> = (0..d).map(|_| rng.gen_range(-1.0..1.0)).collect();
+            let len = dir.iter().map(|v| v * v).sum::<f64>().sqrt();
+            // Radii decrease with the index, so the answer is not the index order.
+            let radius = 1.0 + (n - j) as f64 * 1e-11;
+            for c in 0..d {
+                data[j * d + c] = dir[c] / len * radius;
+            }
+        }
+        for v in &mut data {
+            *v += 500.0;
+        }
+        let x = Matrix::new(n, d, data).unwrap();
+        let k = 40;
+        let g = BruteForce::default().search(&x, k).unwrap();
+        let want: Vec<u32> = (0..k as u32).map(|t| n as u32 - 1 - t).collect();
+        assert_eq!(g.neighbors(0), &want[..]);
+        assert_eq!(g.neighbors(0), &sorted_neighbours(&x, 0, k)[..]);
+    }
+
+    /// Coordinates whose squares overflow or underflow `f32` give the same graph as unit-scale data.
+    #[test]
+    fn scale_does_not_change_the_graph() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let (n, d, k) = (1500, 8, 15);
+        let base: Vec<f64> = (0..n * d).map(|_| rng.gen_range(-1.0..1.0)).collect();
+        let reference = BruteForce::default().search(&Matrix::new(n, d, base.clone()).unwrap(), k).unwrap();
+        for factor in [1e150, 1e-150] {
+            let x = Matrix::new(n, d, base.iter().map(|v| v * factor).collect()).unwrap();
+            let g = BruteForce::default().search(&x, k).unwrap();
+            for i in 0..n {
+                assert_eq!(g.neighbors(i), reference.neighbors(i), "factor {factor}, point {i}");
+            }
+        }
     }
 
     proptest! {
