@@ -35,7 +35,7 @@ pub use error::{Error, Result};
 pub use kernel::StudentT;
 pub use knn::KnnGraph;
 pub use matrix::Matrix;
-pub use sparse::CsrMatrix;
+pub use sparse::{inverse_permutation, CsrMatrix};
 pub use traits::{
     Affinity, InitInput, Initializer, NeighborSearch, OptimizeReport, Optimizer, Phase, Progress, Repulsion,
 };

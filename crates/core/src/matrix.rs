@@ -67,6 +67,17 @@ impl Matrix {
         &mut self.data[i * self.cols..(i + 1) * self.cols]
     }
 
+    /// The rows renumbered: row `a` of the result is row `order[a]` of `self`. Errors unless
+    /// `order` is a permutation of `0..rows`.
+    pub fn permuted_rows(&self, order: &[u32]) -> Result<Self> {
+        crate::sparse::inverse_permutation(order, self.rows)?;
+        let mut data = Vec::with_capacity(self.data.len());
+        for &i in order {
+            data.extend_from_slice(self.row(i as usize));
+        }
+        Ok(Self { rows: self.rows, cols: self.cols, data })
+    }
+
     /// The whole row-major buffer.
     #[inline]
     pub fn as_slice(&self) -> &[f64] {

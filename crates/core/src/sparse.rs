@@ -1,5 +1,7 @@
 //! Compressed sparse row matrices for the affinities P.
 
+use rayon::prelude::*;
+
 use crate::{Error, Result};
 
 /// A square `n x n` sparse matrix in CSR form with sorted, unique column indices per row.
@@ -193,10 +195,91 @@ impl CsrMatrix {
             && self.values.iter().zip(&t.values).all(|(a, b)| (a - b).abs() <= rel_tol * a.abs().max(b.abs()))
     }
 
+    /// A numbering of the points that puts graph neighbours near each other: breadth-first
+    /// search over the stored entries, from the lowest unvisited index, neighbours in column
+    /// order. Rows and their columns then touch nearby memory (each cluster of the data
+    /// becomes a contiguous range), which is what the gradient's gathers need.
+    ///
+    /// `order[a]` is the old index of the point numbered `a`; pass it to [`Self::permuted`].
+    pub fn locality_order(&self) -> Vec<u32> {
+        let mut order = Vec::with_capacity(self.n);
+        let mut seen = vec![false; self.n];
+        for start in 0..self.n {
+            if seen[start] {
+                continue;
+            }
+            seen[start] = true;
+            let mut head = order.len();
+            order.push(start as u32);
+            while head < order.len() {
+                let i = order[head] as usize;
+                head += 1;
+                for &j in self.row(i).0 {
+                    if !std::mem::replace(&mut seen[j as usize], true) {
+                        order.push(j);
+                    }
+                }
+            }
+        }
+        order
+    }
+
+    /// The same matrix with the points renumbered: entry `(a, b)` of the result is entry
+    /// `(order[a], order[b])` of `self`. Errors unless `order` is a permutation of `0..n`.
+    pub fn permuted(&self, order: &[u32]) -> Result<Self> {
+        let inverse = inverse_permutation(order, self.n)?;
+        let mut indptr = Vec::with_capacity(self.n + 1);
+        indptr.push(0);
+        for &i in order {
+            let i = i as usize;
+            indptr.push(indptr.last().copied().unwrap_or(0) + self.indptr[i + 1] - self.indptr[i]);
+        }
+        let mut indices = vec![0u32; self.nnz()];
+        let mut values = vec![0.0; self.nnz()];
+        // Disjoint output rows, filled in parallel; each is sorted by its new column numbers.
+        let mut rows = Vec::with_capacity(self.n);
+        let (mut rest_i, mut rest_v) = (&mut indices[..], &mut values[..]);
+        for a in 0..self.n {
+            let len = indptr[a + 1] - indptr[a];
+            let (ri, ti) = rest_i.split_at_mut(len);
+            let (rv, tv) = rest_v.split_at_mut(len);
+            rows.push((order[a] as usize, ri, rv));
+            (rest_i, rest_v) = (ti, tv);
+        }
+        rows.into_par_iter().for_each_init(Vec::new, |pairs: &mut Vec<(u32, f64)>, (old, ri, rv)| {
+            let (cols, vals) = self.row(old);
+            pairs.clear();
+            pairs.extend(cols.iter().zip(vals).map(|(&j, &v)| (inverse[j as usize], v)));
+            pairs.sort_unstable_by_key(|&(j, _)| j);
+            for ((i, v), &(j, x)) in ri.iter_mut().zip(rv.iter_mut()).zip(pairs.iter()) {
+                *i = j;
+                *v = x;
+            }
+        });
+        Ok(Self { n: self.n, indptr, indices, values })
+    }
+
     /// Multiplies every value by `factor`.
     pub fn scale(&mut self, factor: f64) {
         self.values.iter_mut().for_each(|v| *v *= factor);
     }
+}
+
+/// `inverse[order[a]] = a`, or an error unless `order` is a permutation of `0..n`.
+pub fn inverse_permutation(order: &[u32], n: usize) -> Result<Vec<u32>> {
+    let bad = |reason: String| Err(Error::InvalidParameter { name: "order", reason });
+    if order.len() != n {
+        return bad(format!("has {} entries for {n} points", order.len()));
+    }
+    let mut inverse = vec![u32::MAX; n];
+    for (a, &i) in order.iter().enumerate() {
+        match inverse.get_mut(i as usize) {
+            Some(slot) if *slot == u32::MAX => *slot = a as u32,
+            Some(_) => return bad(format!("names point {i} twice")),
+            None => return bad(format!("names point {i} of {n}")),
+        }
+    }
+    Ok(inverse)
 }
 
 #[cfg(test)]
@@ -221,5 +304,68 @@ mod tests {
         assert!(CsrMatrix::new(2, vec![0, 1, 1], vec![0], vec![1.0]).is_err());
         assert!(CsrMatrix::new(3, vec![0, 2, 2, 2], vec![2, 1], vec![1.0, 1.0]).is_err());
         assert!(CsrMatrix::new(2, vec![0, 1, 1], vec![1], vec![f64::NAN]).is_err());
+    }
+
+    /// A random sparse matrix (a few entries per row, at random columns).
+    fn random_matrix(n: usize, seed: u64) -> CsrMatrix {
+        let mut state = seed;
+        let mut next = move || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 33) as usize
+        };
+        let mut rows = vec![Vec::new(); n];
+        for (i, row) in rows.iter_mut().enumerate() {
+            for _ in 0..next() % 6 {
+                let j = next() % n;
+                if j != i {
+                    row.push((j as u32, (next() % 100) as f64 + 1.0));
+                }
+            }
+        }
+        CsrMatrix::from_rows(rows).unwrap()
+    }
+
+    #[test]
+    fn permuted_moves_every_entry() {
+        let p = random_matrix(60, 7);
+        let order: Vec<u32> = (0..60).map(|a| (a * 37 % 60) as u32).collect();
+        let q = p.permuted(&order).unwrap();
+        assert_eq!(q.nnz(), p.nnz());
+        for a in 0..60 {
+            for b in 0..60 {
+                assert_eq!(q.get(a, b), p.get(order[a] as usize, order[b] as usize));
+            }
+        }
+        // Validated like any other matrix: sorted unique columns, no diagonal.
+        let q2 = CsrMatrix::new(60, q.indptr().to_vec(), q.indices().to_vec(), q.values().to_vec()).unwrap();
+        assert_eq!(q2, q);
+        // The inverse permutation gives the original back.
+        let inverse = inverse_permutation(&order, 60).unwrap();
+        assert_eq!(q.permuted(&inverse).unwrap(), p);
+    }
+
+    #[test]
+    fn permuted_rejects_non_permutations() {
+        let p = random_matrix(4, 1);
+        for bad in [&[0u32, 1, 2][..], &[0, 1, 1, 3], &[0, 1, 2, 4]] {
+            assert!(matches!(p.permuted(bad), Err(Error::InvalidParameter { name: "order", .. })));
+        }
+    }
+
+    /// Two interleaved cliques (even and odd indices) come out as two contiguous ranges.
+    #[test]
+    fn locality_order_groups_connected_points() {
+        let n = 40;
+        let rows = (0..n)
+            .map(|i| (0..n).filter(|&j| j != i && j % 2 == i % 2).map(|j| (j as u32, 1.0)).collect())
+            .collect();
+        let p = CsrMatrix::from_rows(rows).unwrap();
+        let order = p.locality_order();
+        assert!(inverse_permutation(&order, n).is_ok());
+        assert!(order[..n / 2].iter().all(|&i| i % 2 == 0));
+        assert!(order[n / 2..].iter().all(|&i| i % 2 == 1));
+        // Every point of a random matrix appears exactly once.
+        let r = random_matrix(300, 3);
+        assert!(inverse_permutation(&r.locality_order(), 300).is_ok());
     }
 }

@@ -7,8 +7,8 @@ use tsne_affinity::{
     PrecomputedDistances,
 };
 use tsne_core::{
-    Affinity, CsrMatrix, Error, InitInput, Initializer, KnnGraph, Matrix, NeighborSearch, Optimizer,
-    Progress, Repulsion, Result, StudentT,
+    inverse_permutation, Affinity, CsrMatrix, Error, InitInput, Initializer, KnnGraph, Matrix,
+    NeighborSearch, Optimizer, Progress, Repulsion, Result, StudentT,
 };
 use tsne_family::Method;
 use tsne_init::{Pca, Random, Spectral};
@@ -720,7 +720,7 @@ impl TSne {
         let t = Instant::now();
         let initializer = self.initializer(coordinates.is_some());
         let init_input = InitInput { n, points: coordinates, affinities: Some(&p) };
-        let mut embedding = initializer.initialize(&init_input, self.dims, self.seed)?;
+        let embedding = initializer.initialize(&init_input, self.dims, self.seed)?;
         let init_name = initializer.name().to_string();
         drop(initializer);
         if (embedding.rows(), embedding.cols()) != (n, self.dims) {
@@ -740,7 +740,14 @@ impl TSne {
                 made.as_mut()
             }
         };
-        let report = self.optimizer.optimize(&p, &mut embedding, self.kernel, repulsion, observer)?;
+        // The optimisation runs on the points renumbered so that affinity neighbours are near
+        // each other in memory (the attractive forces' gathers and the repulsion's per-point
+        // grid or tree reads then hit cache); the embedding is returned in input order.
+        let order = p.locality_order();
+        let p = p.permuted(&order)?;
+        let mut local = embedding.permuted_rows(&order)?;
+        let report = self.optimizer.optimize(&p, &mut local, self.kernel, repulsion, observer)?;
+        let embedding = local.permuted_rows(&inverse_permutation(&order, n)?)?;
         let repulsion_name = repulsion.name().to_string();
         timings.optimize = t.elapsed();
         timings.total = start.elapsed();
