@@ -86,6 +86,28 @@ fn repulsion(c: &mut Criterion) {
     }
 }
 
+/// The attractive forces on P of a 50-D mixture, with the points in input order and in the
+/// facade's locality order (`CsrMatrix::locality_order`): the ratio is the gain of renumbering.
+fn attractive(c: &mut Criterion) {
+    let mut g = c.benchmark_group("attractive_forces_2d");
+    g.sample_size(20);
+    let sizes: &[usize] = if large() { &[10_000, 70_000] } else { &[10_000] };
+    for &n in sizes {
+        let (x, _) = gaussian_mixture(n, 50, 10, 4);
+        let graph = BruteForce::default().search(&x, 90).unwrap();
+        let p: CsrMatrix = Perplexity::new(30.0).unwrap().affinities(&graph).unwrap();
+        let y = embedding_2d(n, 5);
+        let order = p.locality_order();
+        let (p_local, y_local) = (p.permuted(&order).unwrap(), y.permuted_rows(&order).unwrap());
+        let mut out = vec![0.0; 2 * n];
+        for (name, p, y) in [("input_order", &p, &y), ("locality_order", &p_local, &y_local)] {
+            g.bench_with_input(BenchmarkId::new(name, n), &n, |b, _| {
+                b.iter(|| tsne_core::gradient::attractive_forces(p, y, StudentT::CAUCHY, &mut out))
+            });
+        }
+    }
+}
+
 fn optimiser_step(c: &mut Criterion) {
     let mut g = c.benchmark_group("optimiser_step");
     g.sample_size(10);
@@ -105,5 +127,5 @@ fn optimiser_step(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, knn, knn_nndescent, knn_hnsw, perplexity, repulsion, optimiser_step);
+criterion_group!(benches, knn, knn_nndescent, knn_hnsw, perplexity, repulsion, attractive, optimiser_step);
 criterion_main!(benches);
