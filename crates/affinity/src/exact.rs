@@ -126,6 +126,8 @@ fn euclidean(points: &Matrix, k: usize) -> Result<KnnGraph> {
     let block_length: Vec<f64> =
         length.chunks(REFERENCE_BLOCK).map(|b| b.iter().fold(0.0f64, |m, &v| m.max(v))).collect();
     let bound_factor = 2.0 * (d as f64 + 8.0) * ROUNDOFF_F32;
+    // Exact squared distances in the screening's units (a power of two: exact).
+    let scale2 = scale * scale;
 
     let mut indices = vec![0u32; n * k];
     let mut distances = vec![0.0; n * k];
@@ -178,7 +180,7 @@ fn euclidean(points: &Matrix, k: usize) -> Result<KnnGraph> {
                         }
                     }
                     if c.len() >= shrink_at[q] {
-                        cutoff[q] = shrink(c, k);
+                        cutoff[q] = shrink(c, k, |j| squared_distance(points.row(i), points.row(j as usize)) * scale2);
                         shrink_at[q] = 2 * c.len().max(k);
                     }
                 }
@@ -186,7 +188,7 @@ fn euclidean(points: &Matrix, k: usize) -> Result<KnnGraph> {
             let mut exact: Vec<(f64, u32)> = Vec::with_capacity(2 * k + REFERENCE_BLOCK);
             for (q, c) in cand.iter_mut().enumerate() {
                 let i = q0 + q;
-                shrink(c, k);
+                shrink(c, k, |j| squared_distance(points.row(i), points.row(j as usize)) * scale2);
                 exact.clear();
                 exact.extend(
                     c.iter()
@@ -202,13 +204,37 @@ fn euclidean(points: &Matrix, k: usize) -> Result<KnnGraph> {
     KnnGraph::new(n, k, indices, distances)
 }
 
+/// Survivors of a shrink beyond which the candidates are ranked exactly (many points at
+/// nearly the same distance, e.g. duplicates, would otherwise all survive the bounds).
+fn exact_cap(k: usize) -> usize {
+    2 * k + 64
+}
+
 /// Drops every candidate whose lower bound exceeds the k-th smallest upper bound (at least k
-/// others are then surely closer) and returns that upper bound. Needs `c.len() >= k`.
-fn shrink(c: &mut Vec<Candidate>, k: usize) -> f32 {
+/// others are then surely closer) and returns that upper bound. When more than
+/// [`exact_cap`] survive, ranks them by `exact` squared distance (in the units of the bounds;
+/// ties by index) and keeps
+/// exactly k, with bounds that bracket their exact distances. Needs `c.len() >= k`.
+fn shrink(c: &mut Vec<Candidate>, k: usize, exact: impl Fn(u32) -> f64) -> f32 {
     let (_, kth, _) = c.select_nth_unstable_by(k - 1, |a, b| a.upper.total_cmp(&b.upper));
     let cutoff = kth.upper;
     c.retain(|x| x.lower <= cutoff);
-    cutoff
+    if c.len() <= exact_cap(k) {
+        return cutoff;
+    }
+    let mut ranked: Vec<(f64, u32)> = c.iter().map(|x| (exact(x.index), x.index)).collect();
+    ranked.select_nth_unstable_by(k - 1, |a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    c.clear();
+    c.extend(ranked[..k].iter().map(|&(d2, index)| {
+        let near = d2 as f32;
+        let (lower, upper) = match (near as f64).total_cmp(&d2) {
+            std::cmp::Ordering::Less => (near, near.next_up()),
+            std::cmp::Ordering::Greater => (near.next_down(), near),
+            std::cmp::Ordering::Equal => (near, near),
+        };
+        Candidate { lower, upper, index }
+    }));
+    c.iter().map(|x| x.upper).fold(f32::NEG_INFINITY, f32::max)
 }
 
 #[cfg(test)]
@@ -284,6 +310,23 @@ mod tests {
                 assert_eq!(g.neighbors(i), reference.neighbors(i), "factor {factor}, point {i}");
             }
         }
+    }
+
+    /// Hundreds of identical points: the k lowest indices, found without keeping every tie.
+    #[test]
+    fn duplicates_resolve_by_index() {
+        let (n, d, k) = (3000, 5, 10);
+        let mut data = vec![1.0; n * d];
+        // A few distinct points too, far away.
+        for v in &mut data[..5 * d] {
+            *v = 40.0;
+        }
+        let x = Matrix::new(n, d, data).unwrap();
+        let g = BruteForce::default().search(&x, k).unwrap();
+        for i in [5, 6, 1000, n - 1] {
+            assert_eq!(g.neighbors(i), &sorted_neighbours(&x, i, k)[..], "point {i}");
+        }
+        assert_eq!(g.neighbors(0), &sorted_neighbours(&x, 0, k)[..]);
     }
 
     proptest! {
