@@ -180,7 +180,9 @@ fn euclidean(points: &Matrix, k: usize) -> Result<KnnGraph> {
                         }
                     }
                     if c.len() >= shrink_at[q] {
-                        cutoff[q] = shrink(c, k, |j| squared_distance(points.row(i), points.row(j as usize)) * scale2);
+                        cutoff[q] = shrink(c, k, |j| {
+                            squared_distance(points.row(i), points.row(j as usize)) * scale2
+                        });
                         shrink_at[q] = 2 * c.len().max(k);
                     }
                 }
@@ -226,10 +228,12 @@ fn shrink(c: &mut Vec<Candidate>, k: usize, exact: impl Fn(u32) -> f64) -> f32 {
     ranked.select_nth_unstable_by(k - 1, |a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
     c.clear();
     c.extend(ranked[..k].iter().map(|&(d2, index)| {
+        // Non-negative floats: the next representable value up or down is one bit step.
         let near = d2 as f32;
         let (lower, upper) = match (near as f64).total_cmp(&d2) {
-            std::cmp::Ordering::Less => (near, near.next_up()),
-            std::cmp::Ordering::Greater => (near.next_down(), near),
+            std::cmp::Ordering::Less => (near, f32::from_bits(near.to_bits() + 1)),
+            // near > d2 >= 0: the next float down is below near.
+            std::cmp::Ordering::Greater => (f32::from_bits(near.to_bits() - 1), near),
             std::cmp::Ordering::Equal => (near, near),
         };
         Candidate { lower, upper, index }
