@@ -106,11 +106,7 @@ fn attractive_row<const D: usize>(
     }
     // Unused lanes of the last chunk have p = 0 and add exact zeros.
     attractive_chunk(pts, &yi, inv_dof, cr, vr, &mut acc);
-    let mut total = [0.0; D];
-    for k in 0..D {
-        total[k] = (acc[k][0] + acc[k][1]) + (acc[k][2] + acc[k][3]);
-    }
-    total
+    combine_lanes(&acc)
 }
 
 /// One chunk of at most [`LANES`] entries of a row, added lane by lane to `acc`.
@@ -189,6 +185,12 @@ unsafe fn attractive_row_avx2<const D: usize>(
         unsafe { _mm256_storeu_pd(lanes[k].as_mut_ptr(), acc[k]) };
     }
     attractive_chunk(pts, &yi, inv_dof, cr, vr, &mut lanes);
+    combine_lanes(&lanes)
+}
+
+/// The row total from its lanes, always as `(l0 + l1) + (l2 + l3)`.
+#[inline(always)]
+fn combine_lanes<const D: usize>(lanes: &[[f64; LANES]; D]) -> [f64; D] {
     let mut total = [0.0; D];
     for k in 0..D {
         total[k] = (lanes[k][0] + lanes[k][1]) + (lanes[k][2] + lanes[k][3]);
