@@ -126,8 +126,10 @@ fn euclidean(points: &Matrix, k: usize) -> Result<KnnGraph> {
     let block_length: Vec<f64> =
         length.chunks(REFERENCE_BLOCK).map(|b| b.iter().fold(0.0f64, |m, &v| m.max(v))).collect();
     let bound_factor = 2.0 * (d as f64 + 8.0) * ROUNDOFF_F32;
-    // Exact squared distances in the screening's units (a power of two: exact).
+    // Exact squared distance between points i and j in the screening's units (the factor is
+    // a power of two: exact).
     let scale2 = scale * scale;
+    let exact_in_units = |i: usize, j: u32| squared_distance(points.row(i), points.row(j as usize)) * scale2;
 
     let mut indices = vec![0u32; n * k];
     let mut distances = vec![0.0; n * k];
@@ -180,9 +182,7 @@ fn euclidean(points: &Matrix, k: usize) -> Result<KnnGraph> {
                         }
                     }
                     if c.len() >= shrink_at[q] {
-                        cutoff[q] = shrink(c, k, |j| {
-                            squared_distance(points.row(i), points.row(j as usize)) * scale2
-                        });
+                        cutoff[q] = shrink(c, k, |j| exact_in_units(i, j));
                         shrink_at[q] = 2 * c.len().max(k);
                     }
                 }
@@ -190,7 +190,7 @@ fn euclidean(points: &Matrix, k: usize) -> Result<KnnGraph> {
             let mut exact: Vec<(f64, u32)> = Vec::with_capacity(2 * k + REFERENCE_BLOCK);
             for (q, c) in cand.iter_mut().enumerate() {
                 let i = q0 + q;
-                shrink(c, k, |j| squared_distance(points.row(i), points.row(j as usize)) * scale2);
+                shrink(c, k, |j| exact_in_units(i, j));
                 exact.clear();
                 exact.extend(
                     c.iter()
