@@ -4,8 +4,10 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use tsne_affinity::{BruteForce, Hnsw, NnDescent, Perplexity};
 use tsne_benches::{embedding_2d, gaussian_mixture};
-use tsne_core::{Affinity, CsrMatrix, Matrix, NeighborSearch, Optimizer, Repulsion, StudentT};
-use tsne_optim::{GradientDescent, Schedule};
+use std::ops::ControlFlow;
+
+use tsne_core::{Affinity, CsrMatrix, Matrix, NeighborSearch, Repulsion, StudentT};
+use tsne_optim::{GradientDescent, KlGradient, Schedule, State};
 use tsne_repulsion::{BarnesHut, Exact, FftInterpolation, FftParams};
 
 fn large() -> bool {
@@ -117,12 +119,14 @@ fn optimiser_step(c: &mut Criterion) {
     let p: CsrMatrix = Perplexity::new(30.0).unwrap().affinities(&graph).unwrap();
     let y0: Matrix = embedding_2d(n, 5);
     let schedule = Schedule { iterations: 1, exaggeration_iterations: 0, kl_every: 0, ..Schedule::default() };
-    let mut opt = GradientDescent::new(schedule).unwrap();
+    let opt = GradientDescent::new(schedule).unwrap();
     let mut bh = BarnesHut::new(0.5).unwrap();
     g.bench_function("bh_10000", |b| {
         b.iter(|| {
             let mut y = y0.clone();
-            opt.optimize(&p, &mut y, StudentT::CAUCHY, &mut bh, &mut |_| {}).unwrap()
+            let mut kl = KlGradient::new(&p, StudentT::CAUCHY, &mut bh, 2).unwrap();
+            let mut state = State::new(y.as_slice().len());
+            opt.minimize(&mut y, &mut kl, &mut state, None, &mut |_| ControlFlow::Continue(())).unwrap()
         })
     });
 }

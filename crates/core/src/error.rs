@@ -39,6 +39,18 @@ pub enum Error {
     /// A neighbour graph or affinity matrix that breaks its invariants.
     #[error("invalid {what}: {reason}")]
     InvalidGraph { what: &'static str, reason: String },
+    /// A file that could not be read or written.
+    #[error("cannot {action} {path}: {reason}")]
+    Io { action: &'static str, path: String, reason: String },
+    /// A file that is not a saved model.
+    #[error("{path} is not a t-SNE model file")]
+    NotAModel { path: String },
+    /// A saved model of a format version this build does not read.
+    #[error("{path} is a model file of format version {found}; this build reads version {supported}")]
+    ModelVersion { path: String, found: u32, supported: u32 },
+    /// A saved model that is truncated or corrupted.
+    #[error("{path} is a damaged model file: {reason}")]
+    CorruptModel { path: String, reason: String },
     /// The optimisation produced a non-finite gradient.
     #[error("optimisation diverged at iteration {iteration}: the gradient is not finite (try a smaller learning rate)")]
     Diverged { iteration: usize },

@@ -2,7 +2,7 @@
 //! gradient and the error type.
 //!
 //! The main design choice: every stage of t-SNE is a trait with one required method
-//! ([`NeighborSearch`], [`Affinity`], [`Repulsion`], [`Optimizer`], [`Initializer`]), and the
+//! ([`NeighborSearch`], [`Affinity`], [`Repulsion`], [`Initializer`]), and the
 //! mathematics every backend shares (the [`StudentT`] kernel, the attractive forces, the KL
 //! divergence) lives here once. This crate never does I/O.
 //!
@@ -37,5 +37,5 @@ pub use knn::KnnGraph;
 pub use matrix::Matrix;
 pub use sparse::{inverse_permutation, CsrMatrix};
 pub use traits::{
-    Affinity, InitInput, Initializer, NeighborSearch, OptimizeReport, Optimizer, Phase, Progress, Repulsion,
+    Affinity, InitInput, Initializer, NeighborSearch, OptimizeReport, Progress, Repulsion, Stage, Stop,
 };

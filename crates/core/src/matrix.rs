@@ -40,6 +40,12 @@ impl Matrix {
         Self::new(rows.len(), cols, data)
     }
 
+    /// Wraps a buffer the caller knows to be `rows * cols` finite values.
+    pub(crate) fn from_parts(rows: usize, cols: usize, data: Vec<f64>) -> Self {
+        debug_assert_eq!(rows * cols, data.len());
+        Self { rows, cols, data }
+    }
+
     /// A matrix of zeros.
     pub fn zeros(rows: usize, cols: usize) -> Self {
         Self { rows, cols, data: vec![0.0; rows * cols] }

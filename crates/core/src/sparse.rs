@@ -34,11 +34,12 @@ impl CsrMatrix {
                 values.len()
             ));
         }
+        // Monotone offsets first: with them, every row's range lies inside the arrays.
+        if let Some(i) = (0..n).find(|&i| indptr[i] > indptr[i + 1]) {
+            return bad(format!("row pointer decreases at row {i}"));
+        }
         for i in 0..n {
             let (a, b) = (indptr[i], indptr[i + 1]);
-            if a > b {
-                return bad(format!("row pointer decreases at row {i}"));
-            }
             for t in a..b {
                 let j = indices[t] as usize;
                 if j >= n {

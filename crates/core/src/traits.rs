@@ -107,31 +107,85 @@ impl<'a> InitInput<'a> {
     }
 }
 
-/// Which stage of the optimisation an iteration belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
-    /// P multiplied by the early-exaggeration factor.
-    EarlyExaggeration,
-    /// Plain P.
-    Final,
-}
-
-/// What an optimiser reports after each iteration.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Progress {
-    /// Iterations completed so far (1-based).
+/// What an optimiser reports after each iteration, with a read-only view of the positions.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress<'a> {
+    /// Iterations completed so far in this run (1-based).
     pub iteration: usize,
-    /// Iterations planned in total.
+    /// Iterations planned for this run.
     pub total: usize,
-    /// Phase of the iteration just completed.
-    pub phase: Phase,
+    /// Exaggeration factor of the iteration just completed.
+    pub exaggeration: f64,
+    /// Momentum of the iteration just completed.
+    pub momentum: f64,
     /// KL(P || Q) at the start of this iteration, reported every few iterations.
     pub kl_divergence: Option<f64>,
-    /// Euclidean norm of the full KL gradient `dC/dY` (with exaggeration applied).
+    /// Euclidean norm of the full gradient `dC/dY` (with exaggeration applied) over the points
+    /// that move.
     pub gradient_norm: f64,
+    /// The positions after this iteration, in the optimiser's row order.
+    pub embedding: &'a Matrix,
+    /// When the optimiser works on renumbered points: input point `i` is row `row_of[i]` of
+    /// `embedding`.
+    pub row_of: Option<&'a [u32]>,
 }
 
-/// The outcome of [`Optimizer::optimize`].
+impl Progress<'_> {
+    /// The position of input point `i`.
+    pub fn position(&self, i: usize) -> &[f64] {
+        match self.row_of {
+            Some(rows) => self.embedding.row(rows[i] as usize),
+            None => self.embedding.row(i),
+        }
+    }
+
+    /// The positions in input order (a copy).
+    pub fn positions(&self) -> Matrix {
+        let (n, d) = (self.embedding.rows(), self.embedding.cols());
+        let mut out = Vec::with_capacity(n * d);
+        for i in 0..n {
+            out.extend_from_slice(self.position(i));
+        }
+        Matrix::from_parts(n, d, out)
+    }
+}
+
+/// Why an optimisation run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// Every planned iteration ran.
+    Completed,
+    /// The gradient norm fell below the schedule's tolerance.
+    GradientTolerance,
+    /// The observer returned `ControlFlow::Break`.
+    Callback,
+}
+
+impl Stop {
+    /// A short name for reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Completed => "completed",
+            Self::GradientTolerance => "gradient-tolerance",
+            Self::Callback => "callback",
+        }
+    }
+}
+
+/// A stretch of consecutive iterations that ran with the same settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stage {
+    /// Iterations in the stretch.
+    pub iterations: usize,
+    /// Exaggeration factor on P.
+    pub exaggeration: f64,
+    /// Momentum.
+    pub momentum: f64,
+    /// Learning rate.
+    pub learning_rate: f64,
+}
+
+/// The outcome of an optimisation run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OptimizeReport {
     /// Iterations performed.
@@ -140,20 +194,8 @@ pub struct OptimizeReport {
     pub kl_divergence: f64,
     /// Every KL value reported on the way, as `(iteration, kl)`.
     pub kl_history: Vec<(usize, f64)>,
-}
-
-/// Drives gradient iterations on an embedding.
-///
-/// Required: [`Optimizer::optimize`].
-pub trait Optimizer {
-    /// Moves `embedding` to (a local) minimum of KL(P || Q), calling `observer` after every
-    /// iteration.
-    fn optimize(
-        &mut self,
-        p: &CsrMatrix,
-        embedding: &mut Matrix,
-        kernel: StudentT,
-        repulsion: &mut dyn Repulsion,
-        observer: &mut dyn FnMut(&Progress),
-    ) -> Result<OptimizeReport>;
+    /// What ran: the settings as consecutive stretches of iterations.
+    pub stages: Vec<Stage>,
+    /// Why the run ended.
+    pub stop: Stop,
 }

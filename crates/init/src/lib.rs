@@ -193,15 +193,78 @@ pub fn principal_axes(points: &Matrix, dims: usize) -> Result<(DMatrix<f64>, Vec
 
 /// The centred data projected on its `dims` leading principal components (`n x dims`).
 pub fn project(points: &Matrix, dims: usize) -> Result<Matrix> {
-    let (n, d) = (points.rows(), points.cols());
-    let (axes, mean) = principal_axes(points, dims)?;
-    let mut data = vec![0.0; n * dims];
-    data.par_chunks_mut(dims).enumerate().for_each(|(i, out)| {
-        for (c, o) in out.iter_mut().enumerate() {
-            *o = (0..d).map(|r| (points.row(i)[r] - mean[r]) * axes[(r, c)]).sum();
+    Projection::fit(points, dims)?.apply(points)
+}
+
+/// A fitted PCA projection: `x -> (x - mean) A` with the leading principal axes as the
+/// columns of `A` (`d x dims`). Kept so that points added later go through the same map.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Projection {
+    mean: Vec<f64>,
+    /// `d x dims`, row-major.
+    axes: Matrix,
+}
+
+impl Projection {
+    /// The projection of `points` on their `dims` leading principal axes.
+    pub fn fit(points: &Matrix, dims: usize) -> Result<Self> {
+        let (axes, mean) = principal_axes(points, dims)?;
+        let d = points.cols();
+        let mut flat = vec![0.0; d * dims];
+        for r in 0..d {
+            for c in 0..dims {
+                flat[r * dims + c] = axes[(r, c)];
+            }
         }
-    });
-    Matrix::new(n, dims, data)
+        Ok(Self { mean, axes: Matrix::new(d, dims, flat)? })
+    }
+
+    /// A projection from its parts: `mean` (length `d`) and `axes` (`d x dims`).
+    pub fn from_parts(mean: Vec<f64>, axes: Matrix) -> Result<Self> {
+        if mean.len() != axes.rows() {
+            return Err(Error::DimensionMismatch { what: "PCA mean vs axes rows", expected: axes.rows(), found: mean.len() });
+        }
+        if let Some(c) = mean.iter().position(|v| !v.is_finite()) {
+            return Err(Error::NonFinite { row: 0, col: c, value: mean[c] });
+        }
+        Ok(Self { mean, axes })
+    }
+
+    /// The column means subtracted first.
+    pub fn mean(&self) -> &[f64] {
+        &self.mean
+    }
+
+    /// The principal axes as columns (`d x dims`).
+    pub fn axes(&self) -> &Matrix {
+        &self.axes
+    }
+
+    /// Input dimension `d`.
+    pub fn dims_in(&self) -> usize {
+        self.axes.rows()
+    }
+
+    /// Output dimension.
+    pub fn dims_out(&self) -> usize {
+        self.axes.cols()
+    }
+
+    /// `points` (`n x d`) projected (`n x dims`); each row depends only on itself.
+    pub fn apply(&self, points: &Matrix) -> Result<Matrix> {
+        let (n, d, dims) = (points.rows(), self.dims_in(), self.dims_out());
+        if points.cols() != d {
+            return Err(Error::DimensionMismatch { what: "columns of points to project", expected: d, found: points.cols() });
+        }
+        let mut data = vec![0.0; n * dims];
+        data.par_chunks_mut(dims.max(1)).enumerate().for_each(|(i, out)| {
+            let x = points.row(i);
+            for (c, o) in out.iter_mut().enumerate() {
+                *o = (0..d).map(|r| (x[r] - self.mean[r]) * self.axes.as_slice()[r * dims + c]).sum();
+            }
+        });
+        Matrix::new(n, dims, data)
+    }
 }
 
 impl Initializer for Pca {

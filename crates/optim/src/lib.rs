@@ -1,29 +1,38 @@
 //! Optimisation of the t-SNE objective: momentum gradient descent with per-coordinate gains
-//! and an early-exaggeration schedule (van der Maaten & Hinton 2008, section 3.4; Jacobs 1988
-//! for the gains).
+//! and an exaggeration schedule (van der Maaten & Hinton 2008, section 3.4; Jacobs 1988 for
+//! the gains).
 //!
-//! The main design choice: the step uses the gradient divided by four, `g = dC/dY / 4`, the
+//! The main design choice: the optimiser's whole state ([`State`]: velocity and gains) lives
+//! outside it, so a run can stop (a callback, a tolerance) and continue later to the same bits
+//! as one uninterrupted run. The step uses the gradient divided by four, `g = dC/dY / 4`, the
 //! convention of bhtsne, FIt-SNE and openTSNE, so that their learning rates carry over:
 //! `auto` is `max(n / early_exaggeration, 50)` (Belkina et al. 2019).
 //!
 //! ```
-//! use tsne_core::{CsrMatrix, Matrix, Optimizer, StudentT};
-//! use tsne_optim::{GradientDescent, Schedule};
+//! use std::ops::ControlFlow;
+//! use tsne_core::{CsrMatrix, Matrix, StudentT};
+//! use tsne_optim::{GradientDescent, KlGradient, Schedule, State};
 //! use tsne_repulsion::Exact;
 //!
 //! let p = CsrMatrix::from_rows(vec![vec![(1, 0.5)], vec![(0, 0.5)]])?;
 //! let mut y = Matrix::new(2, 2, vec![0.0, 0.0, 1e-4, 0.0])?;
 //! let schedule = Schedule { iterations: 100, exaggeration_iterations: 20, ..Schedule::default() };
+//! let mut exact = Exact::new();
+//! let mut kl = KlGradient::new(&p, StudentT::CAUCHY, &mut exact, 2)?;
+//! let mut state = State::new(y.as_slice().len());
 //! let report = GradientDescent::new(schedule)?
-//!     .optimize(&p, &mut y, StudentT::CAUCHY, &mut Exact::new(), &mut |_| {})?;
+//!     .minimize(&mut y, &mut kl, &mut state, None, &mut |_| ControlFlow::Continue(()))?;
 //! assert_eq!(report.iterations, 100);
 //! assert!(report.kl_divergence.abs() < 1e-6); // two points: Q = P is reachable
 //! # Ok::<(), tsne_core::Error>(())
 //! ```
 
+use std::fmt;
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
 use tsne_core::{
-    gradient, CsrMatrix, Error, Matrix, OptimizeReport, Optimizer, Phase, Progress, Repulsion, Result,
-    StudentT,
+    gradient, CsrMatrix, Error, Matrix, OptimizeReport, Progress, Repulsion, Result, Stage, StudentT, Stop,
 };
 
 /// The learning rate `eta`.
@@ -45,10 +54,30 @@ impl LearningRate {
     }
 }
 
+/// Exaggeration and momentum as functions of the iteration (0-based within a run).
+#[derive(Clone)]
+pub struct PerIteration(pub Arc<dyn Fn(usize) -> (f64, f64) + Send + Sync>);
+
+impl fmt::Debug for PerIteration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PerIteration(..)")
+    }
+}
+
+impl PartialEq for PerIteration {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
 /// The iteration schedule. Defaults are the standard ones: 1000 iterations, the first 250 with
-/// exaggeration 12 and momentum 0.5, then momentum 0.8; gains +0.2 / *0.8 with floor 0.01;
-/// KL reported every 50 iterations.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// exaggeration 12 and momentum 0.5 (early exaggeration), then exaggeration 1 and momentum 0.8;
+/// gains +0.2 / *0.8 with floor 0.01; KL reported every 50 iterations.
+///
+/// Early exaggeration is `exaggeration_iterations` with `early_exaggeration`; late
+/// exaggeration (openTSNE's `exaggeration`) is `final_exaggeration`; [`Schedule::constant`]
+/// holds both constant; [`Schedule::per_iteration`] takes any function.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Schedule {
     /// Total iterations, both phases included.
     pub iterations: usize,
@@ -70,6 +99,11 @@ pub struct Schedule {
     pub kl_every: usize,
     /// Stop after exaggeration once the gradient norm falls below this (0: never).
     pub min_gradient_norm: f64,
+    /// Longest gradient `dC/dy_i` of one point; longer ones are scaled to this length
+    /// (openTSNE's `max_grad_norm`; `None`: no limit).
+    pub max_point_gradient: Option<f64>,
+    /// When set, overrides the two phases: `(exaggeration, momentum)` of each iteration.
+    pub per_iteration: Option<PerIteration>,
 }
 
 impl Default for Schedule {
@@ -85,11 +119,53 @@ impl Default for Schedule {
             min_gain: 0.01,
             kl_every: 50,
             min_gradient_norm: 0.0,
+            max_point_gradient: None,
+            per_iteration: None,
         }
     }
 }
 
 impl Schedule {
+    /// `iterations` with constant `exaggeration` and `momentum` (openTSNE's `optimize`); the
+    /// `auto` learning rate is then `max(n / exaggeration, 50)`.
+    pub fn constant(iterations: usize, exaggeration: f64, momentum: f64) -> Self {
+        Self {
+            iterations,
+            exaggeration_iterations: 0,
+            early_exaggeration: exaggeration,
+            final_exaggeration: exaggeration,
+            momentum_early: momentum,
+            momentum_final: momentum,
+            ..Self::default()
+        }
+    }
+
+    /// `iterations` whose `(exaggeration, momentum)` come from `f(iteration)` (0-based); the
+    /// `auto` learning rate uses the exaggeration of iteration 0.
+    pub fn per_iteration(iterations: usize, f: impl Fn(usize) -> (f64, f64) + Send + Sync + 'static) -> Self {
+        let (exaggeration, momentum) = f(0);
+        Self { per_iteration: Some(PerIteration(Arc::new(f))), ..Self::constant(iterations, exaggeration, momentum) }
+    }
+
+    /// `(exaggeration, momentum)` of iteration `it` (0-based).
+    pub fn at(&self, it: usize) -> (f64, f64) {
+        match &self.per_iteration {
+            Some(f) => (f.0)(it),
+            None if it < self.exaggeration_iterations => (self.early_exaggeration, self.momentum_early),
+            None => (self.final_exaggeration, self.momentum_final),
+        }
+    }
+
+    /// The learning rate for `n` points.
+    pub fn learning_rate(&self, n: usize) -> f64 {
+        let early = if self.exaggeration_iterations > 0 || self.per_iteration.is_some() {
+            self.early_exaggeration
+        } else {
+            self.final_exaggeration
+        };
+        self.learning_rate.resolve(n, early)
+    }
+
     /// Checks every field's domain.
     pub fn check(&self) -> Result<()> {
         let bad = |name, reason: String| Err(Error::InvalidParameter { name, reason });
@@ -119,6 +195,11 @@ impl Schedule {
         if !(self.min_gain.is_finite() && self.min_gain >= 0.0) {
             return bad("min_gain", format!("must be finite and non-negative, got {}", self.min_gain));
         }
+        if let Some(g) = self.max_point_gradient {
+            if !positive(g) {
+                return bad("max_point_gradient", format!("must be finite and positive, got {g}"));
+            }
+        }
         if !(self.min_gradient_norm.is_finite() && self.min_gradient_norm >= 0.0) {
             return bad(
                 "min_gradient_norm",
@@ -129,11 +210,29 @@ impl Schedule {
     }
 }
 
+/// The optimiser's state between iterations: the last update (velocity) and the per-coordinate
+/// gains, row-major like the embedding.
+#[derive(Debug, Clone, PartialEq)]
+pub struct State {
+    /// The previous step of every coordinate.
+    pub update: Vec<f64>,
+    /// The adaptive gain of every coordinate.
+    pub gains: Vec<f64>,
+}
+
+impl State {
+    /// The state before the first iteration of `len` coordinates: no velocity, unit gains.
+    pub fn new(len: usize) -> Self {
+        Self { update: vec![0.0; len], gains: vec![1.0; len] }
+    }
+}
+
 /// Momentum gradient descent with adaptive gains:
 ///
 /// `gain <- gain + 0.2` where the gradient and the previous update have opposite signs (the
 /// coordinate keeps moving downhill), else `gain * 0.8`, floored at `min_gain`;
-/// `update <- momentum * update - eta * gain * g`; `Y <- Y + update`; Y re-centred each step.
+/// `update <- momentum * update - eta * gain * g`; `Y <- Y + update`; Y re-centred each step
+/// when the cost is translation invariant and no point is pinned.
 #[derive(Debug, Clone)]
 pub struct GradientDescent {
     schedule: Schedule,
@@ -168,10 +267,17 @@ pub trait GradientSource {
 
     /// The cost at `y`.
     fn cost(&mut self, y: &Matrix) -> Result<f64>;
+
+    /// Whether moving every point by the same vector leaves the cost unchanged (then the
+    /// optimiser re-centres the embedding after each step). Default: yes.
+    fn translation_invariant(&self) -> bool {
+        true
+    }
 }
 
-/// The t-SNE objective: attraction from sparse P, repulsion and Z from a backend.
-struct TSneGradient<'a> {
+/// The t-SNE objective KL(P || Q) (van der Maaten & Hinton 2008, eq. 5): attraction from
+/// sparse P, repulsion and Z from a [`Repulsion`] backend.
+pub struct KlGradient<'a> {
     p: &'a CsrMatrix,
     kernel: StudentT,
     repulsion: &'a mut dyn Repulsion,
@@ -179,7 +285,29 @@ struct TSneGradient<'a> {
     rep: Vec<f64>,
 }
 
-impl GradientSource for TSneGradient<'_> {
+impl<'a> KlGradient<'a> {
+    /// The objective of joint affinities `p` for a `p.n() x dims` embedding.
+    pub fn new(p: &'a CsrMatrix, kernel: StudentT, repulsion: &'a mut dyn Repulsion, dims: usize) -> Result<Self> {
+        let len = p.n().checked_mul(dims).ok_or(Error::InvalidParameter {
+            name: "dims",
+            reason: "n * dims overflows".into(),
+        })?;
+        Ok(Self { p, kernel, repulsion, attr: vec![0.0; len], rep: vec![0.0; len] })
+    }
+
+    fn check(&self, y: &Matrix) -> Result<()> {
+        if y.rows() != self.p.n() || y.as_slice().len() != self.attr.len() {
+            return Err(Error::DimensionMismatch {
+                what: "affinities vs embedding rows",
+                expected: self.p.n(),
+                found: y.rows(),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl GradientSource for KlGradient<'_> {
     fn gradient(
         &mut self,
         y: &Matrix,
@@ -187,6 +315,7 @@ impl GradientSource for TSneGradient<'_> {
         grad: &mut [f64],
         want_cost: bool,
     ) -> Result<Option<f64>> {
+        self.check(y)?;
         gradient::attractive_forces(self.p, y, self.kernel, &mut self.attr);
         let z = self.repulsion.repulsion(y, self.kernel, &mut self.rep)?;
         gradient::combine_gradient(&self.attr, &self.rep, z, exaggeration, grad);
@@ -197,6 +326,7 @@ impl GradientSource for TSneGradient<'_> {
     }
 
     fn cost(&mut self, y: &Matrix) -> Result<f64> {
+        self.check(y)?;
         // The KL of an embedding needs the Z of that embedding.
         let z = self.repulsion.repulsion(y, self.kernel, &mut self.rep)?;
         Ok(gradient::kl_divergence(self.p, y, self.kernel, z))
@@ -204,31 +334,67 @@ impl GradientSource for TSneGradient<'_> {
 }
 
 impl GradientDescent {
-    /// Runs the schedule on any [`GradientSource`]; the report's `kl_divergence` fields hold
-    /// the source's cost.
+    /// Runs the schedule on any [`GradientSource`] from `state`, which it leaves ready for a
+    /// continuation: two runs of `a` and `b` iterations give the bits of one run of `a + b`
+    /// when the second continues the first's schedule. Points marked in `pinned` (one flag per
+    /// row) keep their positions bit for bit. `observer` sees every iteration and may stop the
+    /// run with `ControlFlow::Break`. The report's `kl_divergence` fields hold the source's cost.
     pub fn minimize(
-        &mut self,
+        &self,
         y: &mut Matrix,
         source: &mut dyn GradientSource,
-        observer: &mut dyn FnMut(&Progress),
+        state: &mut State,
+        pinned: Option<&[bool]>,
+        observer: &mut dyn FnMut(&Progress<'_>) -> ControlFlow<()>,
     ) -> Result<OptimizeReport> {
-        let s = self.schedule;
+        let s = &self.schedule;
+        let (n, dims) = (y.rows(), y.cols());
         let len = y.as_slice().len();
-        let eta = s.learning_rate.resolve(y.rows(), s.early_exaggeration);
-        // All buffers live for the whole run: the loop below does not allocate.
+        if state.update.len() != len || state.gains.len() != len {
+            return Err(Error::DimensionMismatch {
+                what: "optimiser state vs embedding coordinates",
+                expected: len,
+                found: state.update.len().min(state.gains.len()),
+            });
+        }
+        if let Some(pins) = pinned {
+            if pins.len() != n {
+                return Err(Error::DimensionMismatch { what: "pinned flags vs points", expected: n, found: pins.len() });
+            }
+        }
+        let pinned = pinned.filter(|p| p.iter().any(|&b| b));
+        let recenter = source.translation_invariant() && pinned.is_none();
+        let eta = s.learning_rate(n);
+        let clip = s.max_point_gradient.map(|g| g / 4.0);
+        // All buffers live for the whole run: the loop below does not allocate (but for the
+        // KL history and the stage list, which grow only when something is reported).
         let mut grad = vec![0.0; len];
-        let mut update = vec![0.0; len];
-        let mut gains = vec![1.0_f64; len];
         let mut kl_history = Vec::new();
+        let mut stages: Vec<Stage> = Vec::new();
         let mut done = 0;
+        let mut stop = Stop::Completed;
         for it in 0..s.iterations {
-            let phase = if it < s.exaggeration_iterations { Phase::EarlyExaggeration } else { Phase::Final };
-            let (exaggeration, momentum) = match phase {
-                Phase::EarlyExaggeration => (s.early_exaggeration, s.momentum_early),
-                Phase::Final => (s.final_exaggeration, s.momentum_final),
-            };
+            let (exaggeration, momentum) = s.at(it);
+            match stages.last_mut() {
+                Some(st) if st.exaggeration == exaggeration && st.momentum == momentum => st.iterations += 1,
+                _ => stages.push(Stage { iterations: 1, exaggeration, momentum, learning_rate: eta }),
+            }
             let report_kl = s.kl_every > 0 && (it + 1) % s.kl_every == 0;
             let kl = source.gradient(y, exaggeration, &mut grad, report_kl)?;
+            if let Some(pins) = pinned {
+                for (g, _) in grad.chunks_exact_mut(dims.max(1)).zip(pins).filter(|(_, &p)| p) {
+                    g.fill(0.0);
+                }
+            }
+            if let Some(limit) = clip {
+                for g in grad.chunks_exact_mut(dims.max(1)) {
+                    let norm = g.iter().map(|v| v * v).sum::<f64>().sqrt();
+                    if norm > limit {
+                        let scale = limit / norm;
+                        g.iter_mut().for_each(|v| *v *= scale);
+                    }
+                }
+            }
             let norm2: f64 = grad.iter().map(|g| g * g).sum();
             if !norm2.is_finite() || kl.is_some_and(f64::is_nan) {
                 return Err(Error::Diverged { iteration: it + 1 });
@@ -236,50 +402,55 @@ impl GradientDescent {
             if let Some(kl) = kl {
                 kl_history.push((it + 1, kl));
             }
-            for ((yv, (u, g)), gain) in
-                y.as_mut_slice().iter_mut().zip(update.iter_mut().zip(&grad)).zip(gains.iter_mut())
-            {
-                *gain = if (*g > 0.0) == (*u > 0.0) { (*gain * 0.8).max(s.min_gain) } else { *gain + 0.2 };
+            let step = |yv: &mut f64, u: &mut f64, g: f64, gain: &mut f64| {
+                *gain = if (g > 0.0) == (*u > 0.0) { (*gain * 0.8).max(s.min_gain) } else { *gain + 0.2 };
                 *u = momentum * *u - eta * *gain * g;
                 *yv += *u;
+            };
+            match pinned {
+                None => {
+                    for ((yv, (u, g)), gain) in y
+                        .as_mut_slice()
+                        .iter_mut()
+                        .zip(state.update.iter_mut().zip(&grad))
+                        .zip(state.gains.iter_mut())
+                    {
+                        step(yv, u, *g, gain);
+                    }
+                }
+                Some(pins) => {
+                    for (i, _) in pins.iter().enumerate().filter(|(_, &p)| !p) {
+                        for c in i * dims..(i + 1) * dims {
+                            step(&mut y.as_mut_slice()[c], &mut state.update[c], grad[c], &mut state.gains[c]);
+                        }
+                    }
+                }
             }
-            y.center();
+            if recenter {
+                y.center();
+            }
             done = it + 1;
             let gradient_norm = 4.0 * norm2.sqrt();
-            observer(&Progress {
+            let progress = Progress {
                 iteration: done,
                 total: s.iterations,
-                phase,
+                exaggeration,
+                momentum,
                 kl_divergence: kl,
                 gradient_norm,
-            });
-            if phase == Phase::Final && gradient_norm < s.min_gradient_norm {
+                embedding: y,
+                row_of: None,
+            };
+            if observer(&progress).is_break() {
+                stop = Stop::Callback;
+                break;
+            }
+            if s.per_iteration.is_none() && it >= s.exaggeration_iterations && gradient_norm < s.min_gradient_norm {
+                stop = Stop::GradientTolerance;
                 break;
             }
         }
         let kl_divergence = source.cost(y)?;
-        Ok(OptimizeReport { iterations: done, kl_divergence, kl_history })
-    }
-}
-
-impl Optimizer for GradientDescent {
-    fn optimize(
-        &mut self,
-        p: &CsrMatrix,
-        y: &mut Matrix,
-        kernel: StudentT,
-        repulsion: &mut dyn Repulsion,
-        observer: &mut dyn FnMut(&Progress),
-    ) -> Result<OptimizeReport> {
-        if p.n() != y.rows() {
-            return Err(Error::DimensionMismatch {
-                what: "affinities vs embedding rows",
-                expected: p.n(),
-                found: y.rows(),
-            });
-        }
-        let len = y.as_slice().len();
-        let mut source = TSneGradient { p, kernel, repulsion, attr: vec![0.0; len], rep: vec![0.0; len] };
-        self.minimize(y, &mut source, observer)
+        Ok(OptimizeReport { iterations: done, kl_divergence, kl_history, stages, stop })
     }
 }

@@ -1,10 +1,16 @@
 //! The dense path for the members of the SNE family other than t-SNE (and heavy-tailed
 //! t-SNE, which run on the scalable path).
 
+use std::time::{Duration, Instant};
+
 use tsne_affinity::{BruteForce, Perplexity};
-use tsne_core::{InitInput, Initializer, Matrix, NeighborSearch, OptimizeReport, Progress, Result};
+use tsne_core::{Error, InitInput, Initializer, Matrix, NeighborSearch, OptimizeReport, Result, Stop};
 use tsne_family::{InputKind, Method, Objective, Stress};
-use tsne_optim::{GradientDescent, GradientSource, Schedule};
+use tsne_optim::{GradientDescent, GradientSource, Schedule, State};
+
+use crate::config::TSne;
+use crate::embedding::{Callback, Embedding};
+use crate::summary::{Summary, Timings};
 
 /// Whether `method` runs on the exact dense path only.
 pub(crate) fn dense_only(method: &Method) -> bool {
@@ -49,7 +55,7 @@ impl GradientSource for Dense {
 
 /// The dense input of `method`: conditional or joint P from all-pairs perplexity calibration,
 /// or the matrix of input distances.
-pub(crate) fn dense_input(method: &Method, points: &Matrix, perplexity: f64) -> Result<Vec<f64>> {
+fn dense_input(method: &Method, points: &Matrix, perplexity: f64) -> Result<Vec<f64>> {
     let n = points.rows();
     let graph = BruteForce::default().search(points, n - 1)?;
     let mut dense = vec![0.0; n * n];
@@ -75,13 +81,78 @@ pub(crate) fn dense_input(method: &Method, points: &Matrix, perplexity: f64) -> 
     Ok(dense)
 }
 
+/// The dense-path fit of `points` (after any PCA): dense input, start, optimisation.
+pub(crate) fn fit(
+    tsne: &TSne,
+    points: &Matrix,
+    dims_in: usize,
+    preprocessing: Duration,
+    callback: &mut Callback<'_>,
+) -> Result<Embedding> {
+    let start = Instant::now();
+    let n = points.rows();
+    if n <= 2 {
+        return Err(Error::TooFewPoints { n, min: 3 });
+    }
+    if tsne.perplexity >= (n - 1) as f64 {
+        return Err(Error::PerplexityTooLarge { perplexity: tsne.perplexity, neighbors: n - 1, n });
+    }
+    if matches!(tsne.init, crate::Init::Spectral) {
+        return Err(Error::Unsupported {
+            backend: "spectral initialisation".into(),
+            what: format!("{:?} (dense path, no sparse P)", tsne.method),
+        });
+    }
+    let t = Instant::now();
+    let input = dense_input(&tsne.method, points, tsne.perplexity)?;
+    let affinities = t.elapsed();
+    let t = Instant::now();
+    let initializer = tsne.init.initializer(true);
+    let y = initial(&tsne.method, points, tsne.dims, tsne.seed, initializer.as_ref())?;
+    crate::pipeline::check_start(&y, n, tsne.dims)?;
+    let initialization = t.elapsed();
+    let t = Instant::now();
+    let (y, report) = optimize(tsne.method, input, y, tsne.schedule.clone(), callback)?;
+    let timings = Timings {
+        preprocessing,
+        affinities,
+        initialization,
+        optimize: t.elapsed(),
+        total: start.elapsed() + preprocessing,
+        ..Timings::default()
+    };
+    let mut summary = Summary {
+        n,
+        dims_in,
+        dims_out: tsne.dims,
+        k: n - 1,
+        nnz: n * (n - 1),
+        recall: None,
+        learning_rate: 0.0,
+        iterations: 0,
+        kl_divergence: f64::NAN,
+        kl_history: Vec::new(),
+        stages: Vec::new(),
+        stop: Stop::Completed,
+        neighbors: "dense".into(),
+        affinity: format!("{:?}", tsne.method.input_kind()),
+        repulsion: "exact-dense".into(),
+        init: initializer.name().to_string(),
+        pinned: 0,
+        threads: rayon::current_num_threads(),
+        timings,
+    };
+    summary.record(report, tsne.schedule.learning_rate(n));
+    Ok(Embedding::dense(y, summary, tsne.kernel))
+}
+
 /// Runs `method` on its dense input from `init`.
-pub(crate) fn optimize(
+fn optimize(
     method: Method,
     input: Vec<f64>,
     init: Matrix,
     mut schedule: Schedule,
-    observer: &mut dyn FnMut(&Progress),
+    callback: &mut Callback<'_>,
 ) -> Result<(Matrix, OptimizeReport)> {
     let n = init.rows();
     if !method.uses_kl() {
@@ -101,14 +172,15 @@ pub(crate) fn optimize(
     };
     let mut source = Dense { objective: Objective::new(method, n, input)?, scale, scratch: Vec::new() };
     let mut y = init;
-    let report = GradientDescent::new(schedule)?.minimize(&mut y, &mut source, observer)?;
+    let mut state = State::new(y.as_slice().len());
+    let report = GradientDescent::new(schedule)?.minimize(&mut y, &mut source, &mut state, None, callback)?;
     Ok((y, report))
 }
 
 /// The initial embedding: the given initialiser for probability methods; for stresses, the
 /// leading principal components at the data's own scale, since their cost is not invariant
 /// to scale.
-pub(crate) fn initial(
+fn initial(
     method: &Method,
     points: &Matrix,
     dims: usize,

@@ -27,17 +27,27 @@
 //! Determinism: the same points, parameters and seed give a bit-identical embedding, whatever
 //! the number of threads: every parallel sum in the workspace has a fixed order.
 
-mod builder;
+mod config;
+mod embedding;
 mod family;
+mod methods;
 pub mod metrics;
+mod model_file;
+mod pipeline;
+mod summary;
 mod transform;
 
-pub use builder::{Fit, Init, NeighborMethod, RepulsionMethod, Summary, TSne, TSneBuilder, Timings};
+pub use config::{TSne, TSneBuilder};
+pub use embedding::{every, Callback, Embedding};
+pub use methods::{Init, NeighborMethod, RepulsionMethod, SharedRepulsion};
+pub use model_file::FORMAT_VERSION;
+pub use pipeline::Input;
+pub use summary::{Summary, Timings};
 pub use transform::Transform;
 pub use tsne_affinity::{HnswParams, Metric, NnDescentParams};
-pub use tsne_core::{CsrMatrix, Error, KnnGraph, Matrix, OptimizeReport, Phase, Progress, Result, StudentT};
+pub use tsne_core::{CsrMatrix, Error, KnnGraph, Matrix, OptimizeReport, Progress, Result, Stage, Stop, StudentT};
 pub use tsne_family::Method;
-pub use tsne_optim::{LearningRate, Schedule};
+pub use tsne_optim::{LearningRate, PerIteration, Schedule};
 pub use tsne_repulsion::FftParams;
 
 /// The backend crates, for users who implement or configure a stage themselves.

@@ -43,8 +43,8 @@ fn user_repulsion_is_called_and_matches_builtin() {
     let builtin = builder().build().unwrap().fit(&x).unwrap();
     // One call per iteration and one for the final KL.
     assert_eq!(calls.load(Ordering::Relaxed), 81);
-    assert_eq!(custom.summary.repulsion, "counting");
-    assert_eq!(custom.embedding, builtin.embedding);
+    assert_eq!(custom.summary().repulsion, "counting");
+    assert_eq!(custom.positions(), builtin.positions());
 }
 
 #[test]
@@ -92,7 +92,7 @@ fn recall_is_measured_for_approximate_neighbours_only() {
             .fit(&x)
             .unwrap()
     };
-    assert_eq!(fit(NeighborMethod::Exact).summary.recall, None);
-    let recall = fit(NeighborMethod::Hnsw(HnswParams::default())).summary.recall.unwrap();
+    assert_eq!(fit(NeighborMethod::Exact).summary().recall, None);
+    let recall = fit(NeighborMethod::Hnsw(HnswParams::default())).summary().recall.unwrap();
     assert!(recall >= 0.98, "HNSW recall {recall}");
 }

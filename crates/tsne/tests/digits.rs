@@ -8,9 +8,9 @@ use tsne::{metrics::knn_accuracy, FftParams, Init, RepulsionMethod, TSne};
 fn exact_tsne_separates_digits_and_kl_falls_after_exaggeration() {
     let (x, labels) = common::digits();
     let fit = TSne::builder().seed(1).repulsion(RepulsionMethod::Exact).build().unwrap().fit(&x).unwrap();
-    let s = &fit.summary;
+    let s = &fit.summary();
     assert_eq!((s.n, s.dims_in, s.iterations, s.k), (1797, 64, 1000, 90));
-    let acc = knn_accuracy(&fit.embedding, &labels, 10).unwrap();
+    let acc = knn_accuracy(&fit.positions(), &labels, 10).unwrap();
     assert!(acc >= 0.95, "10-NN accuracy {acc}");
     // After exaggeration ends (iteration 250) the KL divergence falls overall: every reading
     // from iteration 300 on is below the one at 300, and the last is the lowest by a margin.
@@ -23,12 +23,12 @@ fn exact_tsne_separates_digits_and_kl_falls_after_exaggeration() {
 
     // The approximate backends reach the exact backend's quality.
     for method in [RepulsionMethod::barnes_hut(), RepulsionMethod::Fft(FftParams::OPENTSNE)] {
-        let approx = TSne::builder().seed(1).repulsion(method).build().unwrap().fit(&x).unwrap();
-        let a = knn_accuracy(&approx.embedding, &labels, 10).unwrap();
-        let kl = approx.summary.kl_divergence;
+        let approx = TSne::builder().seed(1).repulsion(method.clone()).build().unwrap().fit(&x).unwrap();
+        let a = knn_accuracy(&approx.positions(), &labels, 10).unwrap();
+        let kl = approx.summary().kl_divergence;
         eprintln!(
             "digits {}: 10-NN accuracy {a:.4}, KL {kl:.4}, {:?}",
-            approx.summary.repulsion, approx.summary.timings
+            approx.summary().repulsion, approx.summary().timings
         );
         assert!(a >= acc - 0.01, "{method:?}: accuracy {a} vs exact {acc}");
         if let RepulsionMethod::Fft(_) = method {
@@ -58,11 +58,11 @@ fn same_seed_gives_bit_identical_output_for_any_thread_count() {
             .unwrap()
     };
     for init in [Init::Pca, Init::Random] {
-        let a = run(2, init);
-        let b = run(2, init);
+        let a = run(2, init.clone());
+        let b = run(2, init.clone());
         let c = run(1, init);
-        assert_eq!(a.embedding.as_slice(), b.embedding.as_slice());
-        assert_eq!(a.embedding.as_slice(), c.embedding.as_slice());
-        assert_eq!(a.summary.kl_divergence.to_bits(), c.summary.kl_divergence.to_bits());
+        assert_eq!(a.positions().as_slice(), b.positions().as_slice());
+        assert_eq!(a.positions().as_slice(), c.positions().as_slice());
+        assert_eq!(a.summary().kl_divergence.to_bits(), c.summary().kl_divergence.to_bits());
     }
 }

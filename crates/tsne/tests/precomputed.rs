@@ -5,7 +5,7 @@ mod common;
 
 use tsne::backends::affinity::{BruteForce, Perplexity};
 use tsne::backends::core::{Affinity, NeighborSearch};
-use tsne::{metrics::knn_accuracy, Init, Matrix, Metric, NeighborMethod, TSne, TSneBuilder};
+use tsne::{metrics::knn_accuracy, Init, Input, Matrix, Metric, TSne, TSneBuilder};
 
 fn subset(rows: usize) -> (Matrix, Vec<u8>) {
     let (x, labels) = common::digits();
@@ -22,7 +22,7 @@ fn distances_graph_and_affinities_give_the_points_embedding() {
     let (x, labels) = subset(500);
     let n = x.rows();
     let from_points = builder().init(Init::Spectral).build().unwrap().fit(&x).unwrap();
-    assert_eq!(from_points.summary.init, "spectral");
+    assert_eq!(from_points.summary().init, "spectral");
 
     let d = Matrix::new(
         n,
@@ -31,27 +31,27 @@ fn distances_graph_and_affinities_give_the_points_embedding() {
     )
     .unwrap();
     // The default PCA start needs coordinates; without them it falls back to spectral.
-    let from_distances = builder().neighbors(NeighborMethod::Precomputed).build().unwrap().fit(&d).unwrap();
-    assert_eq!(from_distances.summary.init, "spectral");
-    assert_eq!(from_distances.summary.neighbors, "precomputed");
+    let from_distances = builder().build().unwrap().fit(Input::Distances(&d)).unwrap();
+    assert_eq!(from_distances.summary().init, "spectral");
+    assert_eq!(from_distances.summary().neighbors, "precomputed");
 
     let graph = BruteForce::default().search(&x, 30).unwrap();
-    let from_graph = builder().build().unwrap().fit_graph(&graph, |_| {}).unwrap();
+    let from_graph = builder().build().unwrap().fit(&graph).unwrap();
 
     let p = Perplexity::new(10.0).unwrap().affinities(&graph).unwrap();
-    let from_p = builder().build().unwrap().fit_affinities(&p, |_| {}).unwrap();
+    let from_p = builder().build().unwrap().fit(&p).unwrap();
 
     for (name, fit) in [("distances", &from_distances), ("graph", &from_graph), ("affinities", &from_p)] {
         let diff = fit
-            .embedding
+            .positions()
             .as_slice()
             .iter()
-            .zip(from_points.embedding.as_slice())
+            .zip(from_points.positions().as_slice())
             .map(|(a, b)| (a - b).abs())
             .fold(0.0, f64::max);
         assert!(diff < 1e-9, "{name}: differs from the points' embedding by {diff}");
     }
-    let acc = knn_accuracy(&from_points.embedding, &labels, 10).unwrap();
+    let acc = knn_accuracy(&from_points.positions(), &labels, 10).unwrap();
     assert!(acc > 0.9, "10-NN accuracy {acc}");
 }
 
@@ -64,7 +64,7 @@ fn an_initialiser_that_needs_points_is_refused_on_a_graph() {
         .initializer(tsne::backends::init::Pca::default())
         .build()
         .unwrap()
-        .fit_graph(&graph, |_| {})
+        .fit(&graph)
         .unwrap_err();
     assert!(matches!(err, tsne::Error::Unsupported { .. }), "{err}");
 }
@@ -74,7 +74,7 @@ fn cosine_and_manhattan_metrics_embed_the_digits() {
     let (x, labels) = subset(800);
     for metric in [Metric::Cosine, Metric::Manhattan] {
         let fit = builder().metric(metric).build().unwrap().fit(&x).unwrap();
-        let acc = knn_accuracy(&fit.embedding, &labels, 10).unwrap();
+        let acc = knn_accuracy(&fit.positions(), &labels, 10).unwrap();
         assert!(acc > 0.9, "{metric:?}: 10-NN accuracy {acc}");
     }
 }

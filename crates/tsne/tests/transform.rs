@@ -23,42 +23,67 @@ fn classify(reference: &Matrix, labels: &[u8], placed: &Matrix, k: usize) -> Vec
         .collect()
 }
 
+fn accuracy(predicted: &[u8], truth: &[u8]) -> f64 {
+    predicted.iter().zip(truth).filter(|(a, b)| a == b).count() as f64 / truth.len() as f64
+}
+
 #[test]
 fn held_out_digits_land_among_their_own_class() {
     let (x, labels) = common::digits();
     let (train, test): (Vec<usize>, Vec<usize>) = (0..x.rows()).partition(|i| i % 6 != 0);
-    let rows = |idx: &[usize]| {
-        Matrix::from_rows(&idx.iter().map(|&i| x.row(i).to_vec()).collect::<Vec<_>>()).unwrap()
-    };
+    let rows = |idx: &[usize]| Matrix::from_rows(&idx.iter().map(|&i| x.row(i).to_vec()).collect::<Vec<_>>()).unwrap();
     let (x_train, x_test) = (rows(&train), rows(&test));
     let train_labels: Vec<u8> = train.iter().map(|&i| labels[i]).collect();
     let test_labels: Vec<u8> = test.iter().map(|&i| labels[i]).collect();
-    let fit = TSne::builder().seed(3).build().unwrap().fit(&x_train).unwrap();
+    // With and without the model's own PCA: new points arrive in the raw 64 columns.
+    for pca in [None, Some(20)] {
+        let mut builder = TSne::builder().seed(3);
+        if let Some(d) = pca {
+            builder = builder.pca(d);
+        }
+        let model = builder.build().unwrap().fit(&x_train).unwrap();
+        let reference = model.positions();
 
-    let placed = Transform::default().place(&x_train, &fit.embedding, &x_test).unwrap();
-    let predicted = classify(&fit.embedding, &train_labels, &placed, 10);
-    let accuracy =
-        predicted.iter().zip(&test_labels).filter(|(a, b)| a == b).count() as f64 / test.len() as f64;
-    // The same classifier on the median starting points, and in the input space: the
-    // optimisation must keep (or improve) the start and come close to the input-space bound.
-    let start =
-        Transform { iterations: 0, ..Transform::default() }.place(&x_train, &fit.embedding, &x_test).unwrap();
-    let start_predicted = classify(&fit.embedding, &train_labels, &start, 10);
-    let start_accuracy =
-        start_predicted.iter().zip(&test_labels).filter(|(a, b)| a == b).count() as f64 / test.len() as f64;
-    eprintln!("held-out 10-NN accuracy: placed {accuracy:.4}, median start {start_accuracy:.4}");
-    assert!(accuracy >= 0.95, "placed: {accuracy}");
-    assert!(accuracy >= start_accuracy - 0.01, "placed {accuracy} vs start {start_accuracy}");
+        let placed = model.transform(&x_test).unwrap();
+        let acc = accuracy(&classify(&reference, &train_labels, &placed, 10), &test_labels);
+        // The same classifier on the median starting points: the optimisation must keep (or
+        // improve) the start.
+        let start = model.transform_with(&x_test, &Transform { iterations: 0, ..Transform::default() }).unwrap();
+        let start_acc = accuracy(&classify(&reference, &train_labels, &start, 10), &test_labels);
+        eprintln!("pca {pca:?}: held-out 10-NN accuracy: placed {acc:.4}, median start {start_acc:.4}");
+        assert!(acc >= 0.9, "pca {pca:?}: placed {acc}");
+        assert!(acc >= start_acc - 0.01, "pca {pca:?}: placed {acc} vs start {start_acc}");
+        assert_ne!(placed, start, "the optimisation moved nothing");
+        // The reference does not move.
+        assert_eq!(model.positions(), reference);
 
-    // Points are placed independently: placing a subset gives the same positions, and the
-    // result does not depend on the thread count.
-    let subset = rows(&test[..20]);
-    let alone = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
-        .build()
-        .unwrap()
-        .install(|| Transform::default().place(&x_train, &fit.embedding, &subset).unwrap());
-    for i in 0..20 {
-        assert_eq!(alone.row(i), placed.row(i));
+        // Points are placed independently: one at a time equals the batch, bit for bit, and
+        // the result does not depend on the thread count.
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        for i in 0..10 {
+            let one = rows(&test[i..i + 1]);
+            let alone = pool.install(|| model.transform(&one).unwrap());
+            assert_eq!(alone.row(0), placed.row(i), "pca {pca:?}: point {i}");
+        }
     }
+}
+
+#[test]
+fn transform_checks_its_input() {
+    let (x, _) = common::digits();
+    let x = Matrix::new(200, 64, x.as_slice()[..200 * 64].to_vec()).unwrap();
+    let model = TSne::builder().iterations(20).exaggeration_iterations(10).pca(10).build().unwrap().fit(&x).unwrap();
+    let wrong = Matrix::new(1, 10, vec![0.0; 10]).unwrap();
+    assert!(matches!(model.transform(&wrong), Err(tsne::Error::DimensionMismatch { expected: 64, found: 10, .. })));
+    let bad = Transform { perplexity: 300.0, ..Transform::default() };
+    assert!(matches!(
+        model.transform_with(&Matrix::new(1, 64, vec![0.0; 64]).unwrap(), &bad),
+        Err(tsne::Error::PerplexityTooLarge { .. })
+    ));
+    // A model fitted without coordinates cannot place points.
+    let p = tsne::backends::affinity::Perplexity::new(5.0).unwrap();
+    let graph = tsne::backends::core::NeighborSearch::search(&tsne::backends::affinity::BruteForce::default(), &x, 15).unwrap();
+    let p = tsne::backends::core::Affinity::affinities(&p, &graph).unwrap();
+    let from_p = TSne::builder().perplexity(5.0).iterations(20).build().unwrap().fit(&p).unwrap();
+    assert!(matches!(from_p.transform(&x), Err(tsne::Error::Unsupported { .. })));
 }

@@ -1,0 +1,296 @@
+//! The builder and the checked configuration it produces.
+
+use std::sync::Arc;
+
+use tsne_affinity::{Metric, Perplexity};
+use tsne_core::{Affinity, Error, Initializer, NeighborSearch, Repulsion, Result, StudentT};
+use tsne_family::Method;
+use tsne_optim::{LearningRate, Schedule};
+
+use crate::methods::{Init, NeighborMethod, RepulsionMethod};
+
+/// Unchecked parameters; [`TSneBuilder::build`] checks them.
+pub struct TSneBuilder {
+    dims: usize,
+    perplexity: f64,
+    schedule: Schedule,
+    dof: f64,
+    seed: u64,
+    threads: Option<usize>,
+    neighbors: NeighborMethod,
+    repulsion: RepulsionMethod,
+    init: Init,
+    pca: Option<usize>,
+    metric: Metric,
+    method: Method,
+    check_recall: Option<usize>,
+    affinity: Option<Arc<dyn Affinity>>,
+    pinned: Vec<usize>,
+}
+
+impl Default for TSneBuilder {
+    fn default() -> Self {
+        Self {
+            dims: 2,
+            perplexity: 30.0,
+            schedule: Schedule::default(),
+            dof: 1.0,
+            seed: 0,
+            threads: None,
+            neighbors: NeighborMethod::default(),
+            repulsion: RepulsionMethod::default(),
+            init: Init::default(),
+            pca: None,
+            metric: Metric::default(),
+            method: Method::tsne(),
+            check_recall: None,
+            affinity: None,
+            pinned: Vec::new(),
+        }
+    }
+}
+
+impl TSneBuilder {
+    /// Embedding dimension (default 2).
+    pub fn dims(mut self, dims: usize) -> Self {
+        self.dims = dims;
+        self
+    }
+    /// Target perplexity of the Gaussian input affinities (default 30).
+    pub fn perplexity(mut self, perplexity: f64) -> Self {
+        self.perplexity = perplexity;
+        self
+    }
+    /// Total iterations including early exaggeration (default 1000).
+    pub fn iterations(mut self, iterations: usize) -> Self {
+        self.schedule.iterations = iterations;
+        self
+    }
+    /// Iterations of early exaggeration (default 250).
+    pub fn exaggeration_iterations(mut self, iterations: usize) -> Self {
+        self.schedule.exaggeration_iterations = iterations;
+        self
+    }
+    /// Early-exaggeration factor (default 12).
+    pub fn early_exaggeration(mut self, factor: f64) -> Self {
+        self.schedule.early_exaggeration = factor;
+        self
+    }
+    /// Exaggeration after the early phase (default 1; openTSNE's `exaggeration`).
+    pub fn exaggeration(mut self, factor: f64) -> Self {
+        self.schedule.final_exaggeration = factor;
+        self
+    }
+    /// Learning rate (default `auto`, `max(n / early_exaggeration, 50)`).
+    pub fn learning_rate(mut self, rate: LearningRate) -> Self {
+        self.schedule.learning_rate = rate;
+        self
+    }
+    /// Momentum during and after early exaggeration (default 0.5 and 0.8).
+    pub fn momentum(mut self, early: f64, late: f64) -> Self {
+        self.schedule.momentum_early = early;
+        self.schedule.momentum_final = late;
+        self
+    }
+    /// Report the KL divergence every `every` iterations (default 50; 0 only at the end).
+    pub fn kl_every(mut self, every: usize) -> Self {
+        self.schedule.kl_every = every;
+        self
+    }
+    /// The whole optimisation schedule at once (e.g. [`Schedule::per_iteration`]).
+    pub fn schedule(mut self, schedule: Schedule) -> Self {
+        self.schedule = schedule;
+        self
+    }
+    /// Degrees of freedom of the output kernel (default 1, the Cauchy kernel of t-SNE).
+    pub fn dof(mut self, dof: f64) -> Self {
+        self.dof = dof;
+        self
+    }
+    /// Seed of every random choice (default 0).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+    /// Worker threads (default: rayon's global pool, one per core). Results do not depend on it.
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = Some(threads);
+        self
+    }
+    /// Neighbour search (default `Auto`; `Custom` for a user search).
+    pub fn neighbors(mut self, method: NeighborMethod) -> Self {
+        self.neighbors = method;
+        self
+    }
+    /// Repulsion method (default `Auto`; `Custom` for a user backend).
+    pub fn repulsion(mut self, method: RepulsionMethod) -> Self {
+        self.repulsion = method;
+        self
+    }
+    /// Project the input on its `dims` leading principal components before the neighbour
+    /// search (default: no projection). 50 is the usual choice for image-like data. The
+    /// fitted model keeps the projection and applies it to points it transforms.
+    pub fn pca(mut self, dims: usize) -> Self {
+        self.pca = Some(dims);
+        self
+    }
+    /// The input distance neighbours are found and affinities calibrated with (default
+    /// Euclidean).
+    pub fn metric(mut self, metric: Metric) -> Self {
+        self.metric = metric;
+        self
+    }
+    /// The member of the SNE family to run (default t-SNE). t-SNE and heavy-tailed SNE
+    /// (`hssne(alpha)`, the t kernel with `dof = 1 / alpha`) use the scalable path; the others
+    /// run on the exact dense O(n^2) path and reject an approximate repulsion backend.
+    pub fn method(mut self, method: Method) -> Self {
+        self.method = method;
+        self
+    }
+    /// Measure the recall of an approximate neighbour search against brute force on `sample`
+    /// points (reported in [`Summary::recall`](crate::Summary::recall); skipped for exact
+    /// searches).
+    pub fn check_recall(mut self, sample: usize) -> Self {
+        self.check_recall = Some(sample);
+        self
+    }
+    /// Initialisation (default PCA).
+    pub fn init(mut self, init: Init) -> Self {
+        self.init = init;
+        self
+    }
+    /// Points (input row indices) that keep their initial positions bit for bit while the
+    /// others are optimised; usually with [`Init::Given`].
+    pub fn pin(mut self, points: Vec<usize>) -> Self {
+        self.pinned = points;
+        self
+    }
+    /// A user-written neighbour search (shorthand for [`NeighborMethod::Custom`]).
+    pub fn neighbor_search(self, search: impl NeighborSearch + 'static) -> Self {
+        self.neighbors(NeighborMethod::Custom(Arc::new(search)))
+    }
+    /// A user-written affinity instead of perplexity calibration.
+    pub fn affinity(mut self, affinity: impl Affinity + 'static) -> Self {
+        self.affinity = Some(Arc::new(affinity));
+        self
+    }
+    /// A user-written repulsion backend (shorthand for [`RepulsionMethod::custom`]).
+    pub fn repulsion_backend(self, repulsion: impl Repulsion + 'static) -> Self {
+        self.repulsion(RepulsionMethod::custom(repulsion))
+    }
+    /// A user-written initialiser (shorthand for [`Init::Custom`]).
+    pub fn initializer(self, init: impl Initializer + 'static) -> Self {
+        self.init(Init::Custom(Arc::new(init)))
+    }
+
+    /// Checks every parameter, against each method the stages can resolve to.
+    pub fn build(self) -> Result<TSne> {
+        let invalid = |name, reason: String| Err(Error::InvalidParameter { name, reason });
+        if !(1..=16).contains(&self.dims) {
+            return invalid("dims", format!("must be between 1 and 16, got {}", self.dims));
+        }
+        if self.threads == Some(0) {
+            return invalid("threads", "must be at least 1".into());
+        }
+        if self.pca == Some(0) {
+            return invalid("pca", "must keep at least one component".into());
+        }
+        self.method.check()?;
+        let kernel = match self.method {
+            Method::Probability { kernel: tsne_family::Kernel::HeavyTailed { alpha }, .. } => {
+                StudentT::new(1.0 / alpha)?
+            }
+            _ => StudentT::new(self.dof)?,
+        };
+        self.schedule.check()?;
+        let dense = crate::family::dense_only(&self.method);
+        if dense && self.repulsion.is_approximate() {
+            return Err(Error::Unsupported {
+                backend: "the scalable (Barnes-Hut, FFT, custom) repulsion backends".into(),
+                what: format!("{:?}: it runs on the exact dense path only (use --repulsion exact or auto)", self.method),
+            });
+        }
+        if dense && self.metric != Metric::Euclidean {
+            return Err(Error::Unsupported {
+                backend: format!("{:?}", self.method),
+                what: format!("the {:?} metric (the dense SNE-family path is Euclidean)", self.metric),
+            });
+        }
+        if dense && !self.pinned.is_empty() {
+            return Err(Error::Unsupported {
+                backend: format!("{:?}", self.method),
+                what: "pinned points (the dense SNE-family path)".into(),
+            });
+        }
+        self.neighbors.check(self.metric, self.seed)?;
+        if !dense {
+            self.repulsion.check(self.dims)?;
+        }
+        let affinity = match self.affinity {
+            Some(a) => a,
+            None => Arc::new(Perplexity::new(self.perplexity)?),
+        };
+        let pool = match self.threads {
+            Some(t) => Some(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(t)
+                    .build()
+                    .map_err(|e| Error::InvalidParameter { name: "threads", reason: e.to_string() })?,
+            ),
+            None => None,
+        };
+        Ok(TSne {
+            dims: self.dims,
+            kernel,
+            seed: self.seed,
+            pca: self.pca,
+            metric: self.metric,
+            check_recall: self.check_recall,
+            method: self.method,
+            perplexity: self.perplexity,
+            schedule: self.schedule,
+            neighbors: self.neighbors,
+            affinity,
+            repulsion: self.repulsion,
+            init: self.init,
+            pinned: self.pinned,
+            threads: self.threads,
+            pool,
+        })
+    }
+}
+
+/// A checked t-SNE configuration with its backends, ready to [`fit`](TSne::fit).
+pub struct TSne {
+    pub(crate) dims: usize,
+    pub(crate) kernel: StudentT,
+    pub(crate) seed: u64,
+    pub(crate) pca: Option<usize>,
+    pub(crate) metric: Metric,
+    pub(crate) check_recall: Option<usize>,
+    pub(crate) method: Method,
+    pub(crate) perplexity: f64,
+    pub(crate) schedule: Schedule,
+    pub(crate) neighbors: NeighborMethod,
+    pub(crate) affinity: Arc<dyn Affinity>,
+    pub(crate) repulsion: RepulsionMethod,
+    pub(crate) init: Init,
+    pub(crate) pinned: Vec<usize>,
+    pub(crate) threads: Option<usize>,
+    pub(crate) pool: Option<rayon::ThreadPool>,
+}
+
+impl TSne {
+    /// A builder with the standard defaults.
+    pub fn builder() -> TSneBuilder {
+        TSneBuilder::default()
+    }
+
+    /// Runs `f` in this configuration's thread pool (rayon's global pool without one).
+    pub(crate) fn in_pool<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+        match &self.pool {
+            Some(pool) => pool.install(f),
+            None => f(),
+        }
+    }
+}

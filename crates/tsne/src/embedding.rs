@@ -1,0 +1,421 @@
+//! The fitted model: positions plus everything needed to go on (P, the optimiser state, the
+//! reference points and their PCA, the metric, kernel and repulsion).
+
+use std::ops::ControlFlow;
+use std::time::Duration;
+
+use tsne_affinity::{Metric, Perplexity};
+use tsne_core::{
+    inverse_permutation, Affinity, CsrMatrix, Error, Matrix, OptimizeReport, Progress, Result, StudentT,
+};
+use tsne_init::Projection;
+use tsne_optim::{GradientDescent, KlGradient, Schedule, State};
+use tsne_repulsion::BarnesHut;
+
+use crate::methods::{NeighborMethod, RepulsionMethod};
+use crate::summary::Summary;
+use crate::transform::{Affinities, Placement, Transform};
+
+/// The callback of a run: called after every iteration; `ControlFlow::Break` stops the run.
+pub type Callback<'a> = dyn FnMut(&Progress<'_>) -> ControlFlow<()> + Send + 'a;
+
+/// Calls `f` on every `k`-th iteration only (and never stops the run by itself).
+pub fn every<'f>(
+    k: usize,
+    mut f: impl FnMut(&Progress<'_>) -> ControlFlow<()> + Send + 'f,
+) -> impl FnMut(&Progress<'_>) -> ControlFlow<()> + Send + 'f {
+    let k = k.max(1);
+    move |p| if p.iteration % k == 0 { f(p) } else { ControlFlow::Continue(()) }
+}
+
+/// The points a model was fitted on, in input order and input space (after its PCA), for
+/// placing new points.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Reference {
+    pub points: Matrix,
+    pub metric: Metric,
+    pub projection: Option<Projection>,
+}
+
+/// A fitted t-SNE model (openTSNE's `TSNEEmbedding`).
+///
+/// It owns the positions and what later calls need: the joint affinities P, the optimiser's
+/// velocity and gains, the kernel and repulsion method, the pinned points, and, when the fit
+/// had coordinates, the reference points with the metric and PCA they were searched with.
+/// Internally the points are numbered so that affinity neighbours sit together in memory
+/// (`CsrMatrix::locality_order`); every method takes and returns input order.
+///
+/// * [`optimize`](Self::optimize) continues from the current state: two runs of `a` and `b`
+///   iterations give the bits of one run of `a + b` with the same settings.
+/// * [`transform`](Self::transform) places new points against the fixed positions.
+/// * [`add`](Self::add) places new points, then lets them settle with the old ones pinned.
+/// * [`save`](Self::save) and [`load`](Self::load) keep a model in one checked file.
+#[derive(Debug, Clone)]
+pub struct Embedding {
+    /// Positions in the internal order.
+    pub(crate) y: Matrix,
+    /// Row `r` of `y` is input point `order[r]`.
+    pub(crate) order: Vec<u32>,
+    /// Input point `i` is row `row_of[i]` of `y`.
+    pub(crate) row_of: Vec<u32>,
+    /// Joint P in the internal order; none for the dense SNE-family path.
+    pub(crate) p: Option<CsrMatrix>,
+    pub(crate) state: State,
+    /// Pinned points, one flag per row of `y`.
+    pub(crate) pinned: Vec<bool>,
+    pub(crate) kernel: StudentT,
+    pub(crate) repulsion: RepulsionMethod,
+    pub(crate) reference: Option<Reference>,
+    /// Perplexity of the affinities of points joined by [`Embedding::add`].
+    pub(crate) perplexity: f64,
+    pub(crate) threads: Option<usize>,
+    pub(crate) summary: Summary,
+}
+
+impl Embedding {
+    /// A model of P (input order) starting at `y` (input order); renumbers both.
+    pub(crate) fn new(
+        p: CsrMatrix,
+        y: Matrix,
+        kernel: StudentT,
+        repulsion: RepulsionMethod,
+        reference: Option<Reference>,
+        summary: Summary,
+    ) -> Result<Self> {
+        let n = p.n();
+        let order = p.locality_order();
+        let row_of = inverse_permutation(&order, n)?;
+        let p = p.permuted(&order)?;
+        let y = y.permuted_rows(&order)?;
+        let state = State::new(y.as_slice().len());
+        Ok(Self {
+            y,
+            order,
+            row_of,
+            p: Some(p),
+            state,
+            pinned: vec![false; n],
+            kernel,
+            repulsion,
+            reference,
+            perplexity: 30.0,
+            threads: None,
+            summary,
+        })
+    }
+
+    /// A finished dense SNE-family embedding: positions only, nothing to continue.
+    pub(crate) fn dense(y: Matrix, summary: Summary, kernel: StudentT) -> Self {
+        let n = y.rows();
+        let order: Vec<u32> = (0..n as u32).collect();
+        let state = State::new(y.as_slice().len());
+        Self {
+            y,
+            row_of: order.clone(),
+            order,
+            p: None,
+            state,
+            pinned: vec![false; n],
+            kernel,
+            repulsion: RepulsionMethod::Exact,
+            reference: None,
+            perplexity: 30.0,
+            threads: None,
+            summary,
+        }
+    }
+
+    /// A model for placing points only: `points` (`n x d`) and their embedding
+    /// `positions` (`n x dims`) from elsewhere, with the input `metric` and output `kernel`
+    /// they were made with. It has no affinities, so it can [`transform`](Self::transform)
+    /// but not [`optimize`](Self::optimize) or [`add`](Self::add).
+    pub fn from_reference(points: Matrix, positions: Matrix, metric: Metric, kernel: StudentT) -> Result<Self> {
+        if positions.rows() != points.rows() {
+            return Err(Error::DimensionMismatch {
+                what: "reference embedding rows",
+                expected: points.rows(),
+                found: positions.rows(),
+            });
+        }
+        let mut model = Self::dense(positions, empty_summary(points.rows(), points.cols()), kernel);
+        model.reference = Some(Reference { points, metric, projection: None });
+        Ok(model)
+    }
+
+    pub(crate) fn set_perplexity(&mut self, perplexity: f64) {
+        self.perplexity = perplexity;
+    }
+
+    /// Worker threads of later calls (`None`: rayon's global pool). Results do not depend on it.
+    pub fn set_threads(&mut self, threads: Option<usize>) {
+        self.threads = threads;
+    }
+
+    /// Number of points.
+    pub fn n(&self) -> usize {
+        self.y.rows()
+    }
+
+    /// Embedding dimension.
+    pub fn dims(&self) -> usize {
+        self.y.cols()
+    }
+
+    /// The positions, one row per input point in input order (a copy).
+    pub fn positions(&self) -> Matrix {
+        self.y.permuted_rows(&self.row_of).unwrap_or_else(|_| self.y.clone())
+    }
+
+    /// The position of input point `i`.
+    pub fn position(&self, i: usize) -> &[f64] {
+        self.y.row(self.row_of[i] as usize)
+    }
+
+    /// What the fit and later runs did.
+    pub fn summary(&self) -> &Summary {
+        &self.summary
+    }
+
+    /// The kernel of the embedding.
+    pub fn kernel(&self) -> StudentT {
+        self.kernel
+    }
+
+    /// The repulsion method later runs use (resolved from `Auto` at the fit).
+    pub fn repulsion(&self) -> &RepulsionMethod {
+        &self.repulsion
+    }
+
+    /// Sets the repulsion method of later runs (a loaded model of a fit with a user backend
+    /// gets its backend back this way).
+    pub fn set_repulsion(&mut self, method: RepulsionMethod) -> Result<()> {
+        let method = method.resolve(self.n(), self.dims());
+        method.check(self.dims())?;
+        self.repulsion = method;
+        Ok(())
+    }
+
+    /// Pins `points` (input indices): later runs keep them where they are, bit for bit, and
+    /// move the others. An empty list unpins every point.
+    pub fn pin(&mut self, points: &[usize]) -> Result<()> {
+        let n = self.n();
+        if let Some(&bad) = points.iter().find(|&&i| i >= n) {
+            return Err(Error::InvalidParameter {
+                name: "pin",
+                reason: format!("point {bad} does not exist (there are {n} points)"),
+            });
+        }
+        self.pinned.fill(false);
+        for &i in points {
+            self.pinned[self.row_of[i] as usize] = true;
+        }
+        Ok(())
+    }
+
+    /// Continues the optimisation with `schedule` (e.g. `Schedule::constant(250, 1.0, 0.8)`,
+    /// openTSNE's `optimize(n_iter=250, exaggeration=1, momentum=0.8)`) from the current
+    /// positions, velocity and gains.
+    pub fn optimize(&mut self, schedule: &Schedule) -> Result<OptimizeReport> {
+        self.optimize_with(schedule, |_| ControlFlow::Continue(()))
+    }
+
+    /// [`optimize`](Self::optimize) with a callback after every iteration that may stop the run.
+    pub fn optimize_with(
+        &mut self,
+        schedule: &Schedule,
+        mut callback: impl FnMut(&Progress<'_>) -> ControlFlow<()> + Send,
+    ) -> Result<OptimizeReport> {
+        let threads = self.threads;
+        in_pool(threads, || self.run(schedule, &mut callback))?
+    }
+
+    /// One optimisation run in the current thread pool.
+    pub(crate) fn run(&mut self, schedule: &Schedule, callback: &mut Callback<'_>) -> Result<OptimizeReport> {
+        let Self { y, row_of, p, state, pinned, kernel, repulsion, summary, .. } = self;
+        let p = p.as_ref().ok_or_else(|| Error::Unsupported {
+            backend: "this model".into(),
+            what: "further optimisation (it has no affinities: a dense SNE-family fit or a reference-only model)"
+                .into(),
+        })?;
+        let optimizer = GradientDescent::new(schedule.clone())?;
+        let learning_rate = schedule.learning_rate(y.rows());
+        let pins = pinned.iter().any(|&b| b).then_some(&pinned[..]);
+        let dims = y.cols();
+        let (report, name) = repulsion.with_backend(|backend| {
+            let name = backend.name().to_string();
+            let mut source = KlGradient::new(p, *kernel, backend, dims)?;
+            let mut observe = |prog: &Progress<'_>| callback(&Progress { row_of: Some(&row_of[..]), ..*prog });
+            Ok((optimizer.minimize(y, &mut source, state, pins, &mut observe)?, name))
+        })?;
+        summary.repulsion = name;
+        summary.pinned = pinned.iter().filter(|&&b| b).count();
+        summary.record(report.clone(), learning_rate);
+        Ok(report)
+    }
+
+    /// Records the fit's optimisation and total time.
+    pub(crate) fn finish_fit(&mut self, optimize: Duration, total: Duration) {
+        self.summary.timings.optimize = optimize;
+        self.summary.timings.total = total;
+    }
+
+    /// Places `new_points` (rows in the fit's input space, before its PCA) into the fixed
+    /// embedding with the default [`Transform`]; the model does not change.
+    pub fn transform(&self, new_points: &Matrix) -> Result<Matrix> {
+        self.transform_with(new_points, &Transform::default())
+    }
+
+    /// [`transform`](Self::transform) with explicit settings. New points go through the
+    /// model's own PCA and metric, get perplexity-calibrated affinities to their nearest
+    /// reference points (exact search), start at the median position of their nearest
+    /// reference points and follow [`GradientDescent::minimize`] against the fixed reference
+    /// (Barnes-Hut tree). Each point is placed independently of the others, so one at a time
+    /// equals all at once, bit for bit; deterministic for any thread count.
+    pub fn transform_with(&self, new_points: &Matrix, settings: &Transform) -> Result<Matrix> {
+        in_pool(self.threads, || self.place(new_points, settings))?
+    }
+
+    fn place(&self, new_points: &Matrix, settings: &Transform) -> Result<Matrix> {
+        settings.check()?;
+        let reference = self.reference.as_ref().ok_or_else(|| Error::Unsupported {
+            backend: "transform".into(),
+            what: "a model fitted without coordinates (precomputed distances, neighbours or affinities)".into(),
+        })?;
+        let expected = reference.projection.as_ref().map_or(reference.points.cols(), Projection::dims_in);
+        if new_points.cols() != expected {
+            return Err(Error::DimensionMismatch { what: "new point columns", expected, found: new_points.cols() });
+        }
+        if new_points.rows() == 0 {
+            return Ok(Matrix::zeros(0, self.dims()));
+        }
+        let projected;
+        let queries = match &reference.projection {
+            Some(projection) => {
+                projected = projection.apply(new_points)?;
+                &projected
+            }
+            None => new_points,
+        };
+        let positions = self.positions();
+        let k = settings.neighbors(reference.points.rows())?;
+        let affinities = Affinities::new(&reference.points, queries, k, settings.perplexity, reference.metric);
+        let mut y = affinities.medians(&positions, settings.init_neighbors)?;
+        let tree = BarnesHut::new(settings.theta)?.reference_tree(&positions)?;
+        let m = y.rows();
+        let mut source = Placement {
+            tree: &tree,
+            reference: &positions,
+            affinities: &affinities,
+            kernel: self.kernel,
+            rep: vec![0.0; m * self.dims()],
+            z: vec![0.0; m],
+        };
+        let mut state = State::new(y.as_slice().len());
+        GradientDescent::new(settings.schedule())?.minimize(
+            &mut y,
+            &mut source,
+            &mut state,
+            None,
+            &mut |_| ControlFlow::Continue(()),
+        )?;
+        Ok(y)
+    }
+
+    /// Adds `new_points` to the model (openTSNE's `prepare_partial` followed by `optimize`):
+    /// they are placed by [`transform`](Self::transform), the affinities of the grown set are
+    /// recalibrated (Gaussian, at the fit's perplexity, exact or NN-descent neighbours as
+    /// `NeighborMethod::Auto` chooses), and `schedule` runs with the old points pinned, so
+    /// only the new ones move. The new points become input rows `n..n + m`; the old points'
+    /// pins are restored afterwards.
+    pub fn add(&mut self, new_points: &Matrix, schedule: &Schedule) -> Result<OptimizeReport> {
+        let threads = self.threads;
+        in_pool(threads, || self.grow(new_points, schedule))?
+    }
+
+    fn grow(&mut self, new_points: &Matrix, schedule: &Schedule) -> Result<OptimizeReport> {
+        if self.p.is_none() {
+            return Err(Error::Unsupported { backend: "add".into(), what: "a model without affinities".into() });
+        }
+        let placed = self.place(new_points, &Transform::default())?;
+        let reference = self.reference.as_ref().ok_or_else(|| Error::Unsupported {
+            backend: "add".into(),
+            what: "a model fitted without coordinates".into(),
+        })?;
+        let projected = match &reference.projection {
+            Some(projection) => projection.apply(new_points)?,
+            None => new_points.clone(),
+        };
+        let (n, m, dims) = (self.n(), new_points.rows(), self.dims());
+        let mut all = reference.points.as_slice().to_vec();
+        all.extend_from_slice(projected.as_slice());
+        let all = Matrix::new(n + m, reference.points.cols(), all)?;
+        let affinity = Perplexity::new(self.perplexity)?;
+        let search = NeighborMethod::Auto.resolve(n + m).backend(reference.metric, 0)?;
+        let graph = search.search(&all, affinity.neighbors_needed(n + m))?;
+        let p_input = affinity.affinities(&graph)?;
+        // Old rows keep their internal numbering; the new points follow in input order.
+        let mut order = self.order.clone();
+        order.extend((n as u32)..(n + m) as u32);
+        let row_of = inverse_permutation(&order, n + m)?;
+        let mut y = self.y.as_slice().to_vec();
+        y.extend_from_slice(placed.as_slice());
+        let mut state = self.state.clone();
+        state.update.resize((n + m) * dims, 0.0);
+        state.gains.resize((n + m) * dims, 1.0);
+        let old_pins = std::mem::replace(&mut self.pinned, (0..n + m).map(|r| r < n).collect());
+        self.p = Some(p_input.permuted(&order)?);
+        self.y = Matrix::new(n + m, dims, y)?;
+        self.order = order;
+        self.row_of = row_of;
+        self.state = state;
+        self.reference = Some(Reference {
+            points: all,
+            metric: reference.metric,
+            projection: reference.projection.clone(),
+        });
+        self.summary.n = n + m;
+        self.summary.nnz = self.p.as_ref().map_or(0, CsrMatrix::nnz);
+        self.summary.k = graph.k();
+        let report = self.run(schedule, &mut |_| ControlFlow::Continue(()));
+        self.pinned = old_pins;
+        self.pinned.resize(n + m, false);
+        report
+    }
+}
+
+/// Runs `f` in a pool of `threads` workers (rayon's global pool for `None`).
+fn in_pool<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Send) -> Result<T> {
+    match threads {
+        Some(t) => Ok(rayon::ThreadPoolBuilder::new()
+            .num_threads(t)
+            .build()
+            .map_err(|e| Error::InvalidParameter { name: "threads", reason: e.to_string() })?
+            .install(f)),
+        None => Ok(f()),
+    }
+}
+
+/// The summary of a model that was not fitted here.
+pub(crate) fn empty_summary(n: usize, dims_in: usize) -> Summary {
+    Summary {
+        n,
+        dims_in,
+        dims_out: 0,
+        k: 0,
+        nnz: 0,
+        recall: None,
+        learning_rate: 0.0,
+        iterations: 0,
+        kl_divergence: f64::NAN,
+        kl_history: Vec::new(),
+        stages: Vec::new(),
+        stop: tsne_core::Stop::Completed,
+        neighbors: "none".into(),
+        affinity: "none".into(),
+        repulsion: "none".into(),
+        init: "given".into(),
+        pinned: 0,
+        threads: rayon::current_num_threads(),
+        timings: Default::default(),
+    }
+}

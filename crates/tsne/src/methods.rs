@@ -1,0 +1,277 @@
+//! One choice per stage: the built-in methods and user backends of neighbour search,
+//! repulsion and initialisation, and what `auto` resolves to.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use tsne_affinity::{BruteForce, Hnsw, HnswParams, Metric, NnDescent, NnDescentParams};
+use tsne_core::{Error, Initializer, Matrix, NeighborSearch, Repulsion, Result};
+use tsne_init::{Given, Pca, Random, Spectral};
+use tsne_repulsion::{BarnesHut, Exact, FftInterpolation, FftParams};
+
+/// How neighbours are found.
+#[derive(Clone, Default)]
+pub enum NeighborMethod {
+    /// [`Exact`](NeighborMethod::Exact) below 200,000 points,
+    /// [`NnDescent`](NeighborMethod::NnDescent) from there. On 50-D mixtures, k = 90 and 2
+    /// cores (`cargo xtask knn`, docs/benchmarks.md) the two took about the same time at
+    /// 100,000 points; exact grows as n^2, NN-descent about as n log n.
+    #[default]
+    Auto,
+    /// Brute-force search for `k = min(n - 1, 3 * perplexity)` neighbours.
+    Exact,
+    /// Every other point is a neighbour (`k = n - 1`): the dense exact P, O(n^2) memory.
+    Dense,
+    /// Approximate neighbours by NN-descent from a random-projection forest. Its metric and
+    /// seed are the builder's; a params struct that names another is an error at `build()`.
+    NnDescent(NnDescentParams),
+    /// Approximate neighbours from an HNSW graph; its metric is the builder's (as above).
+    Hnsw(HnswParams),
+    /// A user-written search.
+    Custom(Arc<dyn NeighborSearch>),
+}
+
+impl fmt::Debug for NeighborMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Auto => f.write_str("Auto"),
+            Self::Exact => f.write_str("Exact"),
+            Self::Dense => f.write_str("Dense"),
+            Self::NnDescent(p) => f.debug_tuple("NnDescent").field(p).finish(),
+            Self::Hnsw(p) => f.debug_tuple("Hnsw").field(p).finish(),
+            Self::Custom(s) => write!(f, "Custom({})", s.name()),
+        }
+    }
+}
+
+impl PartialEq for NeighborMethod {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::NnDescent(a), Self::NnDescent(b)) => a == b,
+            (Self::Hnsw(a), Self::Hnsw(b)) => a == b,
+            (Self::Custom(a), Self::Custom(b)) => Arc::ptr_eq(a, b),
+            (a, b) => std::mem::discriminant(a) == std::mem::discriminant(b),
+        }
+    }
+}
+
+impl NeighborMethod {
+    /// Points from which `Auto` uses NN-descent.
+    pub const AUTO_APPROXIMATE_FROM: usize = 200_000;
+
+    /// The concrete method `Auto` stands for with `n` points.
+    pub fn resolve(&self, n: usize) -> Self {
+        match self {
+            Self::Auto if n >= Self::AUTO_APPROXIMATE_FROM => Self::NnDescent(NnDescentParams::default()),
+            Self::Auto => Self::Exact,
+            other => other.clone(),
+        }
+    }
+
+    /// Checks the parameters against the builder's metric and seed.
+    pub(crate) fn check(&self, metric: Metric, seed: u64) -> Result<()> {
+        let conflict = |what: &str| Error::InvalidParameter {
+            name: "neighbors",
+            reason: format!("the {what} differs from the builder's; set it on the builder only"),
+        };
+        match self {
+            Self::NnDescent(p) => {
+                if p.metric != Metric::default() && p.metric != metric {
+                    return Err(conflict("metric of NnDescentParams"));
+                }
+                if p.seed != 0 && p.seed != seed {
+                    return Err(conflict("seed of NnDescentParams"));
+                }
+                NnDescent::new(*p).map(drop)
+            }
+            Self::Hnsw(p) => {
+                if p.metric != Metric::default() && p.metric != metric {
+                    return Err(conflict("metric of HnswParams"));
+                }
+                Hnsw::new(*p).map(drop)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The search backend of a resolved method.
+    pub(crate) fn backend(&self, metric: Metric, seed: u64) -> Result<Arc<dyn NeighborSearch>> {
+        Ok(match self {
+            Self::NnDescent(params) => Arc::new(NnDescent::new(NnDescentParams { metric, seed, ..*params })?),
+            Self::Hnsw(params) => Arc::new(Hnsw::new(HnswParams { metric, ..*params })?),
+            Self::Custom(search) => search.clone(),
+            Self::Auto | Self::Exact | Self::Dense => Arc::new(BruteForce::new(metric)),
+        })
+    }
+}
+
+/// A user repulsion backend, shared so that a fitted [`Embedding`](crate::Embedding) can go
+/// on using it.
+pub type SharedRepulsion = Arc<Mutex<dyn Repulsion>>;
+
+/// How repulsive forces are computed.
+#[derive(Clone, Default)]
+pub enum RepulsionMethod {
+    /// [`Exact`](RepulsionMethod::Exact) below 500 points, FFT interpolation from 10,000
+    /// points in 1-D and 2-D, Barnes-Hut otherwise (Barnes-Hut handles up to 3-D; above that
+    /// `Auto` stays exact). The thresholds are where the faster backend changed on 2 cores:
+    /// Barnes-Hut beat exact from about 500 points; on 50-D mixtures the 1000-iteration
+    /// optimisation took 15.4 s (Barnes-Hut) and 16.2 s (FFT) at 10,000 points, 38.8 s and
+    /// 27.0 s at 20,000, 141 s and 40 s at 70,000.
+    #[default]
+    Auto,
+    /// All pairs, O(n^2) per iteration; the KL divergence reported is exact.
+    Exact,
+    /// Barnes-Hut tree with opening angle `theta` (0.5 is the usual choice; 0 is exact); 1-D
+    /// to 3-D embeddings.
+    BarnesHut {
+        /// Opening angle.
+        theta: f64,
+    },
+    /// FFT-accelerated interpolation on a grid (1-D and 2-D embeddings only).
+    Fft(FftParams),
+    /// A user-written backend.
+    Custom(SharedRepulsion),
+}
+
+impl fmt::Debug for RepulsionMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Auto => f.write_str("Auto"),
+            Self::Exact => f.write_str("Exact"),
+            Self::BarnesHut { theta } => write!(f, "BarnesHut {{ theta: {theta} }}"),
+            Self::Fft(p) => f.debug_tuple("Fft").field(p).finish(),
+            Self::Custom(_) => f.write_str("Custom(..)"),
+        }
+    }
+}
+
+impl PartialEq for RepulsionMethod {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::BarnesHut { theta: a }, Self::BarnesHut { theta: b }) => a == b,
+            (Self::Fft(a), Self::Fft(b)) => a == b,
+            (Self::Custom(a), Self::Custom(b)) => Arc::ptr_eq(a, b),
+            (a, b) => std::mem::discriminant(a) == std::mem::discriminant(b),
+        }
+    }
+}
+
+/// Most embedding dimensions of the Barnes-Hut tree.
+const BARNES_HUT_MAX_DIMS: usize = 3;
+
+impl RepulsionMethod {
+    /// Points below which `Auto` uses the exact backend.
+    pub const AUTO_EXACT_BELOW: usize = 500;
+    /// Points from which `Auto` uses FFT interpolation for 1-D and 2-D embeddings.
+    pub const AUTO_FFT_FROM: usize = 10_000;
+
+    /// Barnes-Hut with the default `theta = 0.5`.
+    pub fn barnes_hut() -> Self {
+        Self::BarnesHut { theta: 0.5 }
+    }
+
+    /// FFT interpolation with the default grid.
+    pub fn fft() -> Self {
+        Self::Fft(FftParams::default())
+    }
+
+    /// A user backend.
+    pub fn custom(backend: impl Repulsion + 'static) -> Self {
+        Self::Custom(Arc::new(Mutex::new(backend)))
+    }
+
+    /// The concrete method `Auto` stands for with `n` points in `dims` dimensions.
+    pub fn resolve(&self, n: usize, dims: usize) -> Self {
+        match self {
+            Self::Auto if n < Self::AUTO_EXACT_BELOW || dims > BARNES_HUT_MAX_DIMS => Self::Exact,
+            Self::Auto if dims <= 2 && n >= Self::AUTO_FFT_FROM => Self::fft(),
+            Self::Auto => Self::barnes_hut(),
+            other => other.clone(),
+        }
+    }
+
+    /// Checks the parameters and that every method this one can resolve to handles `dims`.
+    pub(crate) fn check(&self, dims: usize) -> Result<()> {
+        match self {
+            Self::Auto => [0, Self::AUTO_EXACT_BELOW, Self::AUTO_FFT_FROM]
+                .iter()
+                .try_for_each(|&n| self.resolve(n, dims).check(dims)),
+            Self::BarnesHut { .. } if dims > BARNES_HUT_MAX_DIMS => Err(Error::Unsupported {
+                backend: "Barnes-Hut".into(),
+                what: format!("{dims}-dimensional embeddings (1 to 3; use the exact repulsion)"),
+            }),
+            Self::BarnesHut { theta } => BarnesHut::new(*theta).map(drop),
+            Self::Fft(_) if dims > 2 => Err(Error::Unsupported {
+                backend: "FFT interpolation".into(),
+                what: format!("{dims}-dimensional embeddings (1 or 2 only; use Barnes-Hut for 3)"),
+            }),
+            Self::Fft(params) => params.check(),
+            Self::Exact | Self::Custom(_) => Ok(()),
+        }
+    }
+
+    /// Whether the backend approximates the forces (Barnes-Hut, FFT or a user's).
+    pub(crate) fn is_approximate(&self) -> bool {
+        matches!(self, Self::BarnesHut { .. } | Self::Fft(_) | Self::Custom(_))
+    }
+
+    /// Runs `f` with the backend of a resolved method: a new one for built-ins, the shared
+    /// user backend (locked for the call) otherwise.
+    pub(crate) fn with_backend<T>(&self, f: impl FnOnce(&mut dyn Repulsion) -> Result<T>) -> Result<T> {
+        match self {
+            Self::Auto | Self::Exact => f(&mut Exact::new()),
+            Self::BarnesHut { theta } => f(&mut BarnesHut::new(*theta)?),
+            Self::Fft(params) => f(&mut FftInterpolation::new(*params)?),
+            Self::Custom(shared) => {
+                // A panic in another call poisons the lock; the backend's buffers carry no
+                // state between calls that a poisoned lock would make unsafe to reuse.
+                let mut guard = shared.lock().unwrap_or_else(|e| e.into_inner());
+                f(&mut *guard)
+            }
+        }
+    }
+}
+
+/// How the embedding starts.
+#[derive(Clone, Default)]
+pub enum Init {
+    /// Leading principal components scaled to standard deviation `1e-4`; spectral when the
+    /// input has no coordinates (precomputed distances, neighbours or affinities).
+    #[default]
+    Pca,
+    /// Leading eigenvectors of the normalised affinities ([`Spectral`]), scaled to standard
+    /// deviation `1e-4`.
+    Spectral,
+    /// Gaussian noise with standard deviation `1e-4`.
+    Random,
+    /// These positions, one row per input point, as given (no rescaling).
+    Given(Matrix),
+    /// A user-written initialiser.
+    Custom(Arc<dyn Initializer>),
+}
+
+impl fmt::Debug for Init {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Pca => f.write_str("Pca"),
+            Self::Spectral => f.write_str("Spectral"),
+            Self::Random => f.write_str("Random"),
+            Self::Given(m) => write!(f, "Given({} x {})", m.rows(), m.cols()),
+            Self::Custom(i) => write!(f, "Custom({})", i.name()),
+        }
+    }
+}
+
+impl Init {
+    /// The initialiser: PCA falls back to spectral when the input has no coordinates.
+    pub(crate) fn initializer(&self, has_points: bool) -> Arc<dyn Initializer> {
+        match self {
+            Self::Pca if has_points => Arc::new(Pca::default()),
+            Self::Pca | Self::Spectral => Arc::new(Spectral::default()),
+            Self::Random => Arc::new(Random::default()),
+            Self::Given(m) => Arc::new(Given::new(m.clone())),
+            Self::Custom(i) => i.clone(),
+        }
+    }
+}

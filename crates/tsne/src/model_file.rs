@@ -1,0 +1,489 @@
+//! The model file: one versioned, checksummed binary file per [`Embedding`].
+//!
+//! Layout (all integers and floats little-endian):
+//!
+//! | bytes | content |
+//! |---|---|
+//! | 8 | magic `TSNEMODL` |
+//! | 4 | format version (`u32`, [`FORMAT_VERSION`]) |
+//! | 8 | payload length in bytes (`u64`) |
+//! | payload | the sections below |
+//! | 4 | CRC-32 (IEEE) of the payload |
+//!
+//! Payload, in order: `n`, `dims` (`u64`); kernel degrees of freedom (`f64`); positions
+//! (`n * dims` `f64`, internal order); the internal order (`n` `u32`); P (flag `u8`, then
+//! `nnz` `u64`, `n + 1` offsets `u64`, `nnz` columns `u32`, `nnz` values `f64`); optimiser
+//! velocity and gains (`n * dims` `f64` each); pinned flags (`n` `u8`); the repulsion
+//! method (tag `u8`: 0 exact, 1 Barnes-Hut + `theta`, 2 FFT + nodes `u64`, intervals `u64`,
+//! intervals per unit `f64`); the perplexity (`f64`); the reference (flag; metric `u8`;
+//! points `rows`, `cols` `u64` + values; projection flag, `d`, `k` `u64`, mean, axes); the
+//! summary (iterations `u64`, KL, learning rate `f64`, `k`, `dims_in` `u64`, stop `u8`,
+//! four names as `u32` length + UTF-8, stages, KL history). Every length is checked against
+//! the bytes left before anything is allocated, and every value is validated as the
+//! in-memory types demand, so a damaged file is an error, never a panic.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::Path;
+
+use tsne_affinity::Metric;
+use tsne_core::{inverse_permutation, CsrMatrix, Error, Matrix, Result, Stage, Stop, StudentT};
+use tsne_init::Projection;
+use tsne_optim::State;
+use tsne_repulsion::FftParams;
+
+use crate::embedding::{empty_summary, Embedding, Reference};
+use crate::methods::RepulsionMethod;
+
+/// The format version this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+const MAGIC: &[u8; 8] = b"TSNEMODL";
+const HEADER: usize = 8 + 4 + 8;
+
+impl Embedding {
+    /// Writes the model to `path` atomically (a temporary file in the same directory, renamed
+    /// into place): a reader never sees half a file. A user repulsion backend is not stored;
+    /// the loaded model uses `RepulsionMethod::Auto` until [`set_repulsion`](Self::set_repulsion).
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let bytes = self.to_bytes();
+        let io = |action, e: std::io::Error| Error::Io { action, path: path.display().to_string(), reason: e.to_string() };
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(format!(".tmp{}", std::process::id()));
+        let tmp = std::path::PathBuf::from(tmp);
+        let written = File::create(&tmp)
+            .and_then(|mut f| f.write_all(&bytes).and_then(|()| f.sync_all()))
+            .and_then(|()| std::fs::rename(&tmp, path));
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(io("write", e));
+        }
+        Ok(())
+    }
+
+    /// Reads a model written by [`save`](Self::save). A file that is not a model, of another
+    /// format version, truncated or corrupted is a typed error.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let name = path.display().to_string();
+        let mut bytes = Vec::new();
+        File::open(path)
+            .and_then(|mut f| f.read_to_end(&mut bytes))
+            .map_err(|e| Error::Io { action: "read", path: name.clone(), reason: e.to_string() })?;
+        Self::from_bytes(&bytes).map_err(|e| match e {
+            Fault::NotAModel => Error::NotAModel { path: name },
+            Fault::Version(found) => Error::ModelVersion { path: name, found, supported: FORMAT_VERSION },
+            Fault::Corrupt(reason) => Error::CorruptModel { path: name, reason },
+        })
+    }
+
+    /// The file's bytes.
+    pub(crate) fn to_bytes(&self) -> Vec<u8> {
+        let mut w = Writer(Vec::new());
+        let (n, dims) = (self.n(), self.dims());
+        w.u64(n as u64);
+        w.u64(dims as u64);
+        w.f64(self.kernel.dof());
+        w.f64s(self.y.as_slice());
+        w.u32s(&self.order);
+        match &self.p {
+            Some(p) => {
+                w.u8(1);
+                w.u64(p.nnz() as u64);
+                p.indptr().iter().for_each(|&o| w.u64(o as u64));
+                w.u32s(p.indices());
+                w.f64s(p.values());
+            }
+            None => w.u8(0),
+        }
+        w.f64s(&self.state.update);
+        w.f64s(&self.state.gains);
+        self.pinned.iter().for_each(|&b| w.u8(b as u8));
+        match &self.repulsion {
+            RepulsionMethod::BarnesHut { theta } => {
+                w.u8(1);
+                w.f64(*theta);
+            }
+            RepulsionMethod::Fft(f) => {
+                w.u8(2);
+                w.u64(f.interp_points as u64);
+                w.u64(f.min_intervals as u64);
+                w.f64(f.intervals_per_unit);
+            }
+            RepulsionMethod::Exact => w.u8(0),
+            RepulsionMethod::Auto | RepulsionMethod::Custom(_) => w.u8(3),
+        }
+        w.f64(self.perplexity);
+        match &self.reference {
+            Some(r) => {
+                w.u8(1);
+                w.u8(match r.metric {
+                    Metric::Euclidean => 0,
+                    Metric::Cosine => 1,
+                    Metric::Manhattan => 2,
+                });
+                w.u64(r.points.rows() as u64);
+                w.u64(r.points.cols() as u64);
+                w.f64s(r.points.as_slice());
+                match &r.projection {
+                    Some(proj) => {
+                        w.u8(1);
+                        w.u64(proj.dims_in() as u64);
+                        w.u64(proj.dims_out() as u64);
+                        w.f64s(proj.mean());
+                        w.f64s(proj.axes().as_slice());
+                    }
+                    None => w.u8(0),
+                }
+            }
+            None => w.u8(0),
+        }
+        let s = &self.summary;
+        w.u64(s.iterations as u64);
+        w.f64(s.kl_divergence);
+        w.f64(s.learning_rate);
+        w.u64(s.k as u64);
+        w.u64(s.dims_in as u64);
+        w.u8(match s.stop {
+            Stop::Completed => 0,
+            Stop::GradientTolerance => 1,
+            Stop::Callback => 2,
+        });
+        for name in [&s.neighbors, &s.affinity, &s.repulsion, &s.init] {
+            w.u32(name.len() as u32);
+            w.0.extend_from_slice(name.as_bytes());
+        }
+        w.u64(s.stages.len() as u64);
+        for st in &s.stages {
+            w.u64(st.iterations as u64);
+            w.f64(st.exaggeration);
+            w.f64(st.momentum);
+            w.f64(st.learning_rate);
+        }
+        w.u64(s.kl_history.len() as u64);
+        for &(it, kl) in &s.kl_history {
+            w.u64(it as u64);
+            w.f64(kl);
+        }
+        let payload = w.0;
+        let mut out = Vec::with_capacity(HEADER + payload.len() + 4);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        out.extend_from_slice(&payload);
+        out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        out
+    }
+
+    /// A model from the file's bytes.
+    pub(crate) fn from_bytes(bytes: &[u8]) -> std::result::Result<Self, Fault> {
+        if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
+            return Err(Fault::NotAModel);
+        }
+        if bytes.len() < HEADER {
+            return Err(Fault::Corrupt("the header is truncated".into()));
+        }
+        let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+        if version != FORMAT_VERSION {
+            return Err(Fault::Version(version));
+        }
+        let mut len = [0u8; 8];
+        len.copy_from_slice(&bytes[12..20]);
+        let len = u64::from_le_bytes(len);
+        let rest = (bytes.len() - HEADER) as u64;
+        if rest < 4 || len != rest - 4 {
+            return Err(Fault::Corrupt(format!(
+                "the header announces {len} bytes of content but the file holds {}",
+                rest.saturating_sub(4)
+            )));
+        }
+        let (payload, crc) = bytes[HEADER..].split_at(bytes.len() - HEADER - 4);
+        if crc32fast::hash(payload).to_le_bytes() != crc {
+            return Err(Fault::Corrupt("the checksum does not match the content".into()));
+        }
+        read_payload(&mut Reader(payload))
+    }
+}
+
+/// Why bytes are not a model.
+#[derive(Debug)]
+pub(crate) enum Fault {
+    NotAModel,
+    Version(u32),
+    Corrupt(String),
+}
+
+impl From<Error> for Fault {
+    fn from(e: Error) -> Self {
+        Fault::Corrupt(e.to_string())
+    }
+}
+
+type Parsed<T> = std::result::Result<T, Fault>;
+
+fn read_payload(r: &mut Reader<'_>) -> Parsed<Embedding> {
+    let n = r.len()?;
+    let dims = r.len()?;
+    if n == 0 || n > u32::MAX as usize || !(1..=16).contains(&dims) {
+        return Err(Fault::Corrupt(format!("{n} points in {dims} dimensions")));
+    }
+    let len = n.checked_mul(dims).ok_or_else(|| Fault::Corrupt("n * dims overflows".into()))?;
+    let kernel = StudentT::new(r.f64()?)?;
+    let y = Matrix::new(n, dims, r.f64s(len)?)?;
+    let order = r.u32s(n)?;
+    let row_of = inverse_permutation(&order, n)?;
+    let p = match r.u8()? {
+        0 => None,
+        1 => {
+            let nnz = r.len()?;
+            let indptr = r.u64s(n + 1)?.into_iter().map(|o| o as usize).collect();
+            let indices = r.u32s(nnz)?;
+            let values = r.f64s(nnz)?;
+            Some(CsrMatrix::new(n, indptr, indices, values)?)
+        }
+        t => return Err(Fault::Corrupt(format!("unknown affinity flag {t}"))),
+    };
+    let state = State { update: r.f64s(len)?, gains: r.f64s(len)? };
+    if state.update.iter().chain(&state.gains).any(|v| !v.is_finite()) {
+        return Err(Fault::Corrupt("non-finite optimiser state".into()));
+    }
+    let pinned = r.bytes(n)?.iter().map(|&b| b != 0).collect();
+    let repulsion = match r.u8()? {
+        0 => RepulsionMethod::Exact,
+        1 => RepulsionMethod::BarnesHut { theta: r.f64()? },
+        2 => RepulsionMethod::Fft(FftParams {
+            interp_points: r.len()?,
+            min_intervals: r.len()?,
+            intervals_per_unit: r.f64()?,
+        }),
+        3 => RepulsionMethod::Auto.resolve(n, dims),
+        t => return Err(Fault::Corrupt(format!("unknown repulsion tag {t}"))),
+    };
+    repulsion.check(dims)?;
+    let perplexity = r.f64()?;
+    let reference = match r.u8()? {
+        0 => None,
+        1 => {
+            let metric = match r.u8()? {
+                0 => Metric::Euclidean,
+                1 => Metric::Cosine,
+                2 => Metric::Manhattan,
+                t => return Err(Fault::Corrupt(format!("unknown metric tag {t}"))),
+            };
+            let (rows, cols) = (r.len()?, r.len()?);
+            if rows != n {
+                return Err(Fault::Corrupt(format!("{rows} reference points for {n} positions")));
+            }
+            let count = rows.checked_mul(cols).ok_or_else(|| Fault::Corrupt("reference size overflows".into()))?;
+            let points = Matrix::new(rows, cols, r.f64s(count)?)?;
+            let projection = match r.u8()? {
+                0 => None,
+                1 => {
+                    let (d, k) = (r.len()?, r.len()?);
+                    if k != cols {
+                        return Err(Fault::Corrupt(format!("a projection to {k} columns for {cols}-column points")));
+                    }
+                    let mean = r.f64s(d)?;
+                    let count = d.checked_mul(k).ok_or_else(|| Fault::Corrupt("projection size overflows".into()))?;
+                    Some(Projection::from_parts(mean, Matrix::new(d, k, r.f64s(count)?)?)?)
+                }
+                t => return Err(Fault::Corrupt(format!("unknown projection flag {t}"))),
+            };
+            Some(Reference { points, metric, projection })
+        }
+        t => return Err(Fault::Corrupt(format!("unknown reference flag {t}"))),
+    };
+    let mut summary = empty_summary(n, 0);
+    summary.dims_out = dims;
+    summary.iterations = r.len()?;
+    summary.kl_divergence = r.f64()?;
+    summary.learning_rate = r.f64()?;
+    summary.k = r.len()?;
+    summary.dims_in = r.len()?;
+    summary.stop = match r.u8()? {
+        0 => Stop::Completed,
+        1 => Stop::GradientTolerance,
+        2 => Stop::Callback,
+        t => return Err(Fault::Corrupt(format!("unknown stop tag {t}"))),
+    };
+    let mut names = Vec::with_capacity(4);
+    for _ in 0..4 {
+        let len = r.u32()? as usize;
+        let s = std::str::from_utf8(r.bytes(len)?).map_err(|_| Fault::Corrupt("a name is not UTF-8".into()))?;
+        names.push(s.to_string());
+    }
+    let [neighbors, affinity, repulsion_name, init]: [String; 4] =
+        names.try_into().map_err(|_| Fault::Corrupt("names".into()))?;
+    (summary.neighbors, summary.affinity, summary.repulsion, summary.init) = (neighbors, affinity, repulsion_name, init);
+    let stages = r.len()?;
+    r.need(stages, 32)?;
+    summary.stages = (0..stages)
+        .map(|_| {
+            Ok(Stage { iterations: r.len()?, exaggeration: r.f64()?, momentum: r.f64()?, learning_rate: r.f64()? })
+        })
+        .collect::<Parsed<_>>()?;
+    let history = r.len()?;
+    r.need(history, 16)?;
+    summary.kl_history = (0..history).map(|_| Ok((r.len()?, r.f64()?))).collect::<Parsed<_>>()?;
+    summary.nnz = p.as_ref().map_or(0, CsrMatrix::nnz);
+    summary.pinned = 0;
+    if !r.0.is_empty() {
+        return Err(Fault::Corrupt(format!("{} unexpected bytes at the end", r.0.len())));
+    }
+    Ok(Embedding {
+        y,
+        order,
+        row_of,
+        p,
+        state,
+        pinned,
+        kernel,
+        repulsion,
+        reference,
+        perplexity,
+        threads: None,
+        summary,
+    })
+}
+
+struct Writer(Vec<u8>);
+
+impl Writer {
+    fn u8(&mut self, v: u8) {
+        self.0.push(v);
+    }
+    fn u32(&mut self, v: u32) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn u64(&mut self, v: u64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn f64(&mut self, v: f64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn f64s(&mut self, v: &[f64]) {
+        v.iter().for_each(|&x| self.f64(x));
+    }
+    fn u32s(&mut self, v: &[u32]) {
+        v.iter().for_each(|&x| self.u32(x));
+    }
+}
+
+/// Reads from the front of a byte slice; every read checks the bytes left first.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    /// Fails unless `count` items of `size` bytes remain.
+    fn need(&self, count: usize, size: usize) -> Parsed<usize> {
+        match count.checked_mul(size) {
+            Some(bytes) if bytes <= self.0.len() => Ok(bytes),
+            _ => Err(Fault::Corrupt(format!(
+                "the file ends early: {count} items of {size} bytes announced, {} bytes left",
+                self.0.len()
+            ))),
+        }
+    }
+    fn bytes(&mut self, count: usize) -> Parsed<&'a [u8]> {
+        self.need(count, 1)?;
+        let (head, tail) = self.0.split_at(count);
+        self.0 = tail;
+        Ok(head)
+    }
+    fn u8(&mut self) -> Parsed<u8> {
+        Ok(self.bytes(1)?[0])
+    }
+    fn u32(&mut self) -> Parsed<u32> {
+        let mut b = [0u8; 4];
+        b.copy_from_slice(self.bytes(4)?);
+        Ok(u32::from_le_bytes(b))
+    }
+    fn u64(&mut self) -> Parsed<u64> {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(self.bytes(8)?);
+        Ok(u64::from_le_bytes(b))
+    }
+    /// A count or size, which must fit in memory's index type.
+    fn len(&mut self) -> Parsed<usize> {
+        let v = self.u64()?;
+        usize::try_from(v).map_err(|_| Fault::Corrupt(format!("size {v} is out of range")))
+    }
+    fn f64(&mut self) -> Parsed<f64> {
+        Ok(f64::from_bits(self.u64()?))
+    }
+    fn f64s(&mut self, count: usize) -> Parsed<Vec<f64>> {
+        let bytes = self.bytes(self.need(count, 8)?)?;
+        Ok(bytes.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect())
+    }
+    fn u32s(&mut self, count: usize) -> Parsed<Vec<u32>> {
+        let bytes = self.bytes(self.need(count, 4)?)?;
+        Ok(bytes.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap_or([0; 4]))).collect())
+    }
+    fn u64s(&mut self, count: usize) -> Parsed<Vec<u64>> {
+        let bytes = self.bytes(self.need(count, 8)?)?;
+        Ok(bytes.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn model() -> Embedding {
+        let x = Matrix::new(40, 3, (0..120).map(|v| ((v * 37 % 101) as f64).sin() + (v % 3) as f64).collect()).unwrap();
+        crate::TSne::builder().perplexity(5.0).iterations(30).exaggeration_iterations(10).pca(2).build().unwrap().fit(&x).unwrap()
+    }
+
+    #[test]
+    fn round_trip_is_exact() {
+        let m = model();
+        let back = Embedding::from_bytes(&m.to_bytes()).unwrap();
+        assert_eq!(back.positions(), m.positions());
+        assert_eq!(back.p, m.p);
+        assert_eq!(back.state, m.state);
+        assert_eq!(back.reference, m.reference);
+        assert_eq!(back.summary.stages, m.summary.stages);
+        assert_eq!(back.summary.kl_history, m.summary.kl_history);
+        assert_eq!(back.to_bytes(), m.to_bytes());
+    }
+
+    #[test]
+    fn damaged_files_are_typed_errors() {
+        let bytes = model().to_bytes();
+        assert!(matches!(Embedding::from_bytes(b"x,y\n1,2\n"), Err(Fault::NotAModel)));
+        let mut other = bytes.clone();
+        other[8] = 9;
+        assert!(matches!(Embedding::from_bytes(&other), Err(Fault::Version(9))));
+        for cut in [10, HEADER, HEADER + 100, bytes.len() - 1] {
+            assert!(matches!(Embedding::from_bytes(&bytes[..cut]), Err(Fault::Corrupt(_))), "cut at {cut}");
+        }
+        let mut flipped = bytes.clone();
+        flipped[HEADER + 40] ^= 0x10;
+        assert!(matches!(Embedding::from_bytes(&flipped), Err(Fault::Corrupt(_))));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+        /// Any payload, even with a valid header and checksum, is a model or an error.
+        #[test]
+        fn arbitrary_payloads_never_panic(payload in proptest::collection::vec(any::<u8>(), 0..400), cut in 0usize..64) {
+            let mut bytes = MAGIC.to_vec();
+            bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+            bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+            bytes.extend_from_slice(&payload);
+            bytes.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+            let _ = Embedding::from_bytes(&bytes);
+            let _ = Embedding::from_bytes(&bytes[..bytes.len().saturating_sub(cut)]);
+        }
+
+        /// A real model with one byte changed anywhere is an error or (for an unused bit) a model.
+        #[test]
+        fn mutated_models_never_panic(pos in 0usize..4096, bit in 0u8..8) {
+            let mut bytes = model().to_bytes();
+            let pos = pos % bytes.len();
+            bytes[pos] ^= 1 << bit;
+            prop_assert!(Embedding::from_bytes(&bytes).is_err());
+        }
+    }
+}

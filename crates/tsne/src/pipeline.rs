@@ -1,0 +1,264 @@
+//! `fit`: input -> neighbours -> affinities -> initialisation -> optimisation, each stage a
+//! function returning a named value.
+
+use std::borrow::Cow;
+use std::ops::ControlFlow;
+use std::time::{Duration, Instant};
+
+use tsne_affinity::{joint_affinities, PrecomputedDistances};
+use tsne_core::{CsrMatrix, Error, InitInput, KnnGraph, Matrix, NeighborSearch, Progress, Result, Stop};
+use tsne_init::Projection;
+
+use crate::config::TSne;
+use crate::embedding::{Callback, Embedding, Reference};
+use crate::methods::NeighborMethod;
+use crate::summary::{Summary, Timings};
+
+/// What a fit starts from: the four stages a user can enter at.
+#[derive(Debug, Clone, Copy)]
+pub enum Input<'a> {
+    /// One point per row.
+    Points(&'a Matrix),
+    /// An `n x n` matrix of distances (see [`PrecomputedDistances`] for what is checked);
+    /// the metric setting does not apply.
+    Distances(&'a Matrix),
+    /// A neighbour graph computed elsewhere (e.g. by a distributed ANN job); the affinity is
+    /// calibrated on it as given.
+    Graph(&'a KnnGraph),
+    /// Joint affinities P, checked and normalised by [`joint_affinities`].
+    Affinities(&'a CsrMatrix),
+}
+
+impl<'a> From<&'a Matrix> for Input<'a> {
+    fn from(points: &'a Matrix) -> Self {
+        Self::Points(points)
+    }
+}
+
+impl<'a> From<&'a KnnGraph> for Input<'a> {
+    fn from(graph: &'a KnnGraph) -> Self {
+        Self::Graph(graph)
+    }
+}
+
+impl<'a> From<&'a CsrMatrix> for Input<'a> {
+    fn from(p: &'a CsrMatrix) -> Self {
+        Self::Affinities(p)
+    }
+}
+
+/// The checked input, projected when PCA was asked for.
+struct Prepared<'a> {
+    input: Input<'a>,
+    n: usize,
+    dims_in: usize,
+    /// The coordinates the neighbours are searched in (after PCA); none without coordinates.
+    points: Option<Cow<'a, Matrix>>,
+    projection: Option<Projection>,
+    time: Duration,
+}
+
+/// The kNN graph; none when the input is P itself.
+struct Neighbors<'a> {
+    graph: Option<Cow<'a, KnnGraph>>,
+    k: usize,
+    name: String,
+    recall: Option<f64>,
+    time: Duration,
+}
+
+/// The joint affinities P.
+struct Affinities {
+    p: CsrMatrix,
+    name: String,
+    time: Duration,
+}
+
+/// The starting positions, in input order.
+pub(crate) struct Start {
+    pub y: Matrix,
+    pub name: String,
+    pub time: Duration,
+}
+
+impl TSne {
+    /// Embeds `input`: points (`&Matrix`), or an [`Input`] computed elsewhere.
+    pub fn fit<'a>(&self, input: impl Into<Input<'a>>) -> Result<Embedding> {
+        self.fit_with(input, |_| ControlFlow::Continue(()))
+    }
+
+    /// Embeds `input`, calling `callback` after every iteration (see [`every`](crate::every)
+    /// to thin the calls out); `ControlFlow::Break` stops the run with a valid model whose
+    /// summary says so.
+    pub fn fit_with<'a>(
+        &self,
+        input: impl Into<Input<'a>>,
+        mut callback: impl FnMut(&Progress<'_>) -> ControlFlow<()> + Send,
+    ) -> Result<Embedding> {
+        let input = input.into();
+        self.in_pool(|| self.run(input, &mut callback))
+    }
+
+    fn run(&self, input: Input<'_>, callback: &mut Callback<'_>) -> Result<Embedding> {
+        let start = Instant::now();
+        let prepared = self.prepare(input)?;
+        if crate::family::dense_only(&self.method) {
+            return crate::family::fit(self, prepared.points_or_err()?, prepared.dims_in, prepared.time, callback);
+        }
+        let neighbors = self.neighbors(&prepared)?;
+        let affinities = self.affinities(&prepared, neighbors.graph.as_deref())?;
+        let initial = self.initialize(&prepared, &affinities.p)?;
+        let summary = self.summary(&prepared, &neighbors, &affinities, &initial);
+        let reference = prepared.points.map(|points| Reference {
+            points: points.into_owned(),
+            metric: self.metric,
+            projection: prepared.projection,
+        });
+        let repulsion = self.repulsion.resolve(prepared.n, self.dims);
+        let mut model = Embedding::new(affinities.p, initial.y, self.kernel, repulsion, reference, summary)?;
+        model.set_perplexity(self.perplexity);
+        model.set_threads(self.threads);
+        model.pin(&self.pinned)?;
+        let t = Instant::now();
+        model.run(&self.schedule, callback)?;
+        model.finish_fit(t.elapsed(), start.elapsed());
+        Ok(model)
+    }
+
+    /// Checks the input's size and projects points on their principal axes when asked to.
+    fn prepare<'a>(&self, input: Input<'a>) -> Result<Prepared<'a>> {
+        let t = Instant::now();
+        let (n, dims_in) = match input {
+            Input::Points(x) | Input::Distances(x) => (x.rows(), x.cols()),
+            Input::Graph(g) => (g.n(), 0),
+            Input::Affinities(p) => (p.n(), 0),
+        };
+        if n < 2 {
+            return Err(Error::TooFewPoints { n, min: 2 });
+        }
+        if !matches!(input, Input::Points(_)) && crate::family::dense_only(&self.method) {
+            return Err(Error::Unsupported {
+                backend: format!("{:?}", self.method),
+                what: "precomputed distances, neighbours or affinities (it runs on the dense path from points)".into(),
+            });
+        }
+        let (points, projection) = match input {
+            Input::Points(x) if x.cols() == 0 => {
+                return Err(Error::InvalidParameter { name: "points", reason: "rows have no columns".into() })
+            }
+            Input::Points(x) => match self.pca {
+                Some(d) if d < x.cols() => {
+                    let projection = Projection::fit(x, d)?;
+                    (Some(Cow::Owned(projection.apply(x)?)), Some(projection))
+                }
+                _ => (Some(Cow::Borrowed(x)), None),
+            },
+            _ => (None, None),
+        };
+        Ok(Prepared { input, n, dims_in, points, projection, time: t.elapsed() })
+    }
+
+    /// The kNN graph of the input: searched for points and distance matrices, as given for a
+    /// graph, none for affinities.
+    fn neighbors<'a>(&self, prepared: &Prepared<'a>) -> Result<Neighbors<'a>> {
+        let t = Instant::now();
+        let n = prepared.n;
+        let method = self.neighbors.resolve(n);
+        let k = if method == NeighborMethod::Dense { n - 1 } else { self.affinity.neighbors_needed(n) };
+        if k == 0 && !matches!(prepared.input, Input::Graph(_) | Input::Affinities(_)) {
+            return Err(Error::TooFewPoints { n, min: 2 });
+        }
+        let (graph, name) = match (prepared.input, &prepared.points) {
+            (Input::Graph(g), _) => (Some(Cow::Borrowed(g)), "precomputed".to_string()),
+            (Input::Affinities(_), _) => (None, "none".to_string()),
+            (Input::Distances(d), _) => (Some(Cow::Owned(PrecomputedDistances.search(d, k)?)), "precomputed".into()),
+            (Input::Points(_), Some(points)) => {
+                let search = method.backend(self.metric, self.seed)?;
+                let name = if method == NeighborMethod::Dense { "dense" } else { search.name() }.to_string();
+                (Some(Cow::Owned(search.search(points, k)?)), name)
+            }
+            (Input::Points(_), None) => unreachable!("prepare keeps the coordinates of points"),
+        };
+        let time = t.elapsed();
+        let recall = match (&graph, &prepared.points, self.check_recall) {
+            (Some(g), Some(points), Some(sample)) if !matches!(name.as_str(), "exact" | "dense" | "precomputed") => {
+                Some(crate::metrics::neighbor_recall(points, g, sample, self.metric)?)
+            }
+            _ => None,
+        };
+        let k = graph.as_ref().map_or(0, |g| g.k());
+        Ok(Neighbors { graph, k, name, recall, time })
+    }
+
+    /// Joint P: the affinity calibrated on the graph, or the given P checked and normalised.
+    fn affinities(&self, prepared: &Prepared<'_>, graph: Option<&KnnGraph>) -> Result<Affinities> {
+        let t = Instant::now();
+        let (p, name) = match (prepared.input, graph) {
+            (Input::Affinities(p), _) => (joint_affinities(p.clone(), None)?, "precomputed".to_string()),
+            (_, Some(graph)) => (self.affinity.affinities(graph)?, self.affinity.name().to_string()),
+            (_, None) => unreachable!("every input but P has a graph"),
+        };
+        Ok(Affinities { p, name, time: t.elapsed() })
+    }
+
+    /// The starting positions, `n x dims`.
+    fn initialize(&self, prepared: &Prepared<'_>, p: &CsrMatrix) -> Result<Start> {
+        let t = Instant::now();
+        let initializer = self.init.initializer(prepared.points.is_some());
+        let input = InitInput { n: prepared.n, points: prepared.points.as_deref(), affinities: Some(p) };
+        let y = initializer.initialize(&input, self.dims, self.seed)?;
+        check_start(&y, prepared.n, self.dims)?;
+        Ok(Start { y, name: initializer.name().to_string(), time: t.elapsed() })
+    }
+
+    /// The summary of the stages before the optimisation.
+    fn summary(&self, prepared: &Prepared<'_>, neighbors: &Neighbors<'_>, affinities: &Affinities, start: &Start) -> Summary {
+        Summary {
+            n: prepared.n,
+            dims_in: prepared.dims_in,
+            dims_out: self.dims,
+            k: neighbors.k,
+            nnz: affinities.p.nnz(),
+            recall: neighbors.recall,
+            learning_rate: self.schedule.learning_rate(prepared.n),
+            iterations: 0,
+            kl_divergence: f64::NAN,
+            kl_history: Vec::new(),
+            stages: Vec::new(),
+            stop: Stop::Completed,
+            neighbors: neighbors.name.clone(),
+            affinity: affinities.name.clone(),
+            repulsion: String::new(),
+            init: start.name.clone(),
+            pinned: 0,
+            threads: rayon::current_num_threads(),
+            timings: Timings {
+                preprocessing: prepared.time,
+                neighbors: neighbors.time,
+                affinities: affinities.time,
+                initialization: start.time,
+                ..Timings::default()
+            },
+        }
+    }
+}
+
+impl Prepared<'_> {
+    fn points_or_err(&self) -> Result<&Matrix> {
+        self.points.as_deref().ok_or_else(|| Error::Unsupported {
+            backend: "the dense SNE-family path".into(),
+            what: "inputs without coordinates".into(),
+        })
+    }
+}
+
+/// A starting embedding must have one finite row of `dims` values per point.
+pub(crate) fn check_start(y: &Matrix, n: usize, dims: usize) -> Result<()> {
+    if y.rows() != n {
+        return Err(Error::DimensionMismatch { what: "initial embedding rows", expected: n, found: y.rows() });
+    }
+    if y.cols() != dims {
+        return Err(Error::DimensionMismatch { what: "initial embedding columns", expected: dims, found: y.cols() });
+    }
+    Ok(())
+}

@@ -1,0 +1,188 @@
+//! The fitted model: continuation, callbacks that stop, pinned points, schedules, save and
+//! load, and adding points.
+
+mod common;
+
+use std::ops::ControlFlow;
+
+use tsne::backends::core::{InitInput, Initializer};
+use tsne::backends::init::Random;
+use tsne::{every, metrics::knn_accuracy, Embedding, Init, LearningRate, Matrix, Schedule, Stop, TSne, TSneBuilder};
+
+fn builder() -> TSneBuilder {
+    TSne::builder().seed(11)
+}
+
+/// The final phase of the default schedule, continued with the fit's learning rate.
+fn final_phase(iterations: usize, fit: &Embedding) -> Schedule {
+    Schedule {
+        learning_rate: LearningRate::Fixed(fit.summary().learning_rate),
+        ..Schedule::constant(iterations, 1.0, 0.8)
+    }
+}
+
+#[test]
+fn fit_then_optimize_in_pieces_equals_one_fit() {
+    let (x, _) = common::digits();
+    let whole = builder().build().unwrap().fit(&x).unwrap();
+    assert_eq!(whole.summary().iterations, 1000);
+    assert_eq!(whole.summary().stop, Stop::Completed);
+    let stages: Vec<_> = whole.summary().stages.iter().map(|s| (s.iterations, s.exaggeration, s.momentum)).collect();
+    assert_eq!(stages, vec![(250, 12.0, 0.5), (750, 1.0, 0.8)]);
+
+    // The early phase as a fit, then the final phase in two continuations.
+    let mut pieces = builder().iterations(250).build().unwrap().fit(&x).unwrap();
+    pieces.optimize(&final_phase(400, &pieces)).unwrap();
+    let report = pieces.optimize(&final_phase(350, &pieces)).unwrap();
+    assert_eq!(report.iterations, 350);
+    assert_eq!(pieces.positions(), whole.positions());
+    assert_eq!(pieces.summary().kl_divergence.to_bits(), whole.summary().kl_divergence.to_bits());
+    assert_eq!(pieces.summary().iterations, 1000);
+    assert_eq!(pieces.summary().stages, whole.summary().stages);
+}
+
+#[test]
+fn a_callback_that_stops_leaves_a_model_that_continues_to_the_same_bits() {
+    let (x, _) = common::digits();
+    let x = Matrix::new(600, 64, x.as_slice()[..600 * 64].to_vec()).unwrap();
+    let tsne = builder().iterations(500).build().unwrap();
+    let whole = tsne.fit(&x).unwrap();
+    let mut seen = Vec::new();
+    let mut stopped = tsne
+        .fit_with(
+            &x,
+            every(100, |p| {
+                seen.push((p.iteration, p.positions().rows()));
+                if p.iteration == 300 {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            }),
+        )
+        .unwrap();
+    assert_eq!(seen, vec![(100, 600), (200, 600), (300, 600)]);
+    assert_eq!(stopped.summary().stop, Stop::Callback);
+    assert_eq!(stopped.summary().iterations, 300);
+    stopped.optimize(&final_phase(200, &stopped)).unwrap();
+    assert_eq!(stopped.positions(), whole.positions());
+}
+
+#[test]
+fn the_callback_sees_positions_in_input_order() {
+    let (x, _) = common::digits();
+    let x = Matrix::new(300, 64, x.as_slice()[..300 * 64].to_vec()).unwrap();
+    let tsne = builder().iterations(40).exaggeration_iterations(20).build().unwrap();
+    let mut last = None;
+    let model = tsne
+        .fit_with(&x, |p| {
+            assert!(p.gradient_norm.is_finite());
+            assert_eq!(p.position(7), p.positions().row(7));
+            last = Some(p.positions());
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    assert_eq!(last.unwrap(), model.positions());
+}
+
+#[test]
+fn a_per_iteration_schedule_reproduces_the_two_phases() {
+    let (x, _) = common::digits();
+    let x = Matrix::new(400, 64, x.as_slice()[..400 * 64].to_vec()).unwrap();
+    let two_phases = builder().iterations(300).exaggeration_iterations(100).build().unwrap().fit(&x).unwrap();
+    let schedule = Schedule {
+        early_exaggeration: 12.0,
+        ..Schedule::per_iteration(300, |it| if it < 100 { (12.0, 0.5) } else { (1.0, 0.8) })
+    };
+    let function = builder().schedule(schedule).build().unwrap().fit(&x).unwrap();
+    assert_eq!(function.positions(), two_phases.positions());
+    assert_eq!(function.summary().stages, two_phases.summary().stages);
+}
+
+#[test]
+fn pinned_points_do_not_move_and_the_others_settle() {
+    let (x, labels) = common::digits();
+    let free = builder().build().unwrap().fit(&x).unwrap();
+    // Every fifth point pinned where the free run put it; each other point starts, with a
+    // little noise, at the median position of the five pinned points nearest to it in the
+    // input space (as new points start in a transform).
+    let pinned: Vec<usize> = (0..x.rows()).step_by(5).collect();
+    let reference = free.positions();
+    let input = InitInput { n: x.rows(), points: None, affinities: None };
+    let mut start = Random::default().initialize(&input, 2, 5).unwrap();
+    for i in (0..x.rows()).filter(|i| i % 5 != 0) {
+        let d = |j: usize| x.row(i).iter().zip(x.row(j)).map(|(u, v)| (u - v) * (u - v)).sum::<f64>();
+        let mut near = pinned.clone();
+        near.sort_by(|&a, &b| d(a).total_cmp(&d(b)));
+        for c in 0..2 {
+            let mut coord: Vec<f64> = near[..5].iter().map(|&j| reference.row(j)[c]).collect();
+            coord.sort_by(f64::total_cmp);
+            start.row_mut(i)[c] += coord[2];
+        }
+    }
+    for &i in &pinned {
+        start.row_mut(i).copy_from_slice(reference.row(i));
+    }
+    let model = builder().init(Init::Given(start.clone())).pin(pinned.clone()).build().unwrap().fit(&x).unwrap();
+    let unpinned = builder().init(Init::Given(start.clone())).build().unwrap().fit(&x).unwrap();
+    let y = model.positions();
+    for &i in &pinned {
+        assert_eq!(y.row(i), start.row(i), "pinned point {i} moved");
+    }
+    assert_eq!(model.summary().pinned, pinned.len());
+    let (kl_pinned, kl_free) = (model.summary().kl_divergence, unpinned.summary().kl_divergence);
+    eprintln!("KL pinned {kl_pinned:.4}, unpinned from the same start {kl_free:.4}, free run {:.4}", free.summary().kl_divergence);
+    assert!(kl_pinned <= 1.02 * kl_free, "KL {kl_pinned} vs {kl_free}");
+    assert!(knn_accuracy(&y, &labels, 10).unwrap() > 0.95);
+    // Pins are validated.
+    assert!(builder().pin(vec![x.rows()]).build().unwrap().fit(&x).is_err());
+}
+
+#[test]
+fn save_load_transform_equals_the_in_memory_model() {
+    let (x, _) = common::digits();
+    let (train, test): (Vec<usize>, Vec<usize>) = (0..x.rows()).partition(|i| i % 5 != 0);
+    let rows = |idx: &[usize]| Matrix::from_rows(&idx.iter().map(|&i| x.row(i).to_vec()).collect::<Vec<_>>()).unwrap();
+    let model = builder().iterations(300).pca(30).build().unwrap().fit(&rows(&train)).unwrap();
+    let dir = std::env::temp_dir().join(format!("tsne-model-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("digits.tsne");
+    model.save(&path).unwrap();
+    let mut loaded = Embedding::load(&path).unwrap();
+    assert_eq!(loaded.positions(), model.positions());
+    assert_eq!(loaded.transform(&rows(&test)).unwrap(), model.transform(&rows(&test)).unwrap());
+    // The loaded model also continues like the original.
+    let mut original = model.clone();
+    original.optimize(&Schedule::constant(20, 1.0, 0.8)).unwrap();
+    loaded.optimize(&Schedule::constant(20, 1.0, 0.8)).unwrap();
+    assert_eq!(loaded.positions(), original.positions());
+
+    std::fs::write(dir.join("not.tsne"), b"0.5,1.5\n").unwrap();
+    assert!(matches!(Embedding::load(dir.join("not.tsne")), Err(tsne::Error::NotAModel { .. })));
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(dir.join("short.tsne"), &bytes[..bytes.len() / 2]).unwrap();
+    assert!(matches!(Embedding::load(dir.join("short.tsne")), Err(tsne::Error::CorruptModel { .. })));
+    let mut other = bytes.clone();
+    other[8..12].copy_from_slice(&2u32.to_le_bytes());
+    std::fs::write(dir.join("v2.tsne"), &other).unwrap();
+    assert!(matches!(Embedding::load(dir.join("v2.tsne")), Err(tsne::Error::ModelVersion { found: 2, .. })));
+    assert!(matches!(Embedding::load(dir.join("missing.tsne")), Err(tsne::Error::Io { .. })));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn added_points_settle_while_the_old_ones_stay() {
+    let (x, labels) = common::digits();
+    let (train, test): (Vec<usize>, Vec<usize>) = (0..x.rows()).partition(|i| i % 6 != 0);
+    let rows = |idx: &[usize]| Matrix::from_rows(&idx.iter().map(|&i| x.row(i).to_vec()).collect::<Vec<_>>()).unwrap();
+    let mut model = builder().build().unwrap().fit(&rows(&train)).unwrap();
+    let before = model.positions();
+    let n = train.len();
+    model.add(&rows(&test), &Schedule::constant(100, 1.0, 0.8)).unwrap();
+    let after = model.positions();
+    assert_eq!(after.rows(), x.rows());
+    assert_eq!(Matrix::new(n, 2, after.as_slice()[..2 * n].to_vec()).unwrap(), before);
+    let all_labels: Vec<u8> = train.iter().chain(&test).map(|&i| labels[i]).collect();
+    let acc = knn_accuracy(&after, &all_labels, 10).unwrap();
+    assert!(acc > 0.95, "10-NN accuracy after add {acc}");
+}
