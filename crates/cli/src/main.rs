@@ -7,6 +7,7 @@ mod output;
 use tsne_cli::plot;
 
 use std::io::{IsTerminal, Write};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -17,8 +18,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use tsne::backends::affinity::{Multiscale, Uniform};
 use tsne::{
-    metrics::knn_accuracy_sampled, FftParams, HnswParams, Init, LearningRate, Matrix, Method, Metric,
-    NeighborMethod, NnDescentParams, Progress, RepulsionMethod, TSne, Transform,
+    metrics::knn_accuracy_sampled, Embedding, FftParams, HnswParams, Init, Input, LearningRate, Matrix, Method,
+    Metric, NeighborMethod, NnDescentParams, Progress, RepulsionMethod, Schedule, StudentT, TSne, Transform,
 };
 
 /// Most query points of the 10-NN label accuracy: exact up to this size, an evenly strided
@@ -70,17 +71,20 @@ enum Command {
         #[command(flatten)]
         params: Params,
     },
-    /// Place new points into a finished embedding (each point is optimised against the fixed
-    /// reference embedding, as openTSNE's transform).
+    /// Place new points into a finished embedding: each point is optimised against the fixed
+    /// reference embedding (openTSNE's transform), through the model's own PCA and metric.
     Transform {
-        /// The new points, one per row, with the columns of --reference.
+        /// The new points, one per row, with the columns the model was fitted on.
         input: PathBuf,
-        /// The points the embedding was made from.
-        #[arg(long)]
-        reference: PathBuf,
-        /// Their embedding (e.g. the --out of `tsne embed`).
-        #[arg(long)]
-        embedding: PathBuf,
+        /// A model saved by `tsne embed --save-model`.
+        #[arg(long, required_unless_present = "reference", conflicts_with_all = ["reference", "embedding", "metric"])]
+        model: Option<PathBuf>,
+        /// Without --model: the points the embedding was made from.
+        #[arg(long, requires = "embedding")]
+        reference: Option<PathBuf>,
+        /// Without --model: their embedding (e.g. the --out of `tsne embed`).
+        #[arg(long, requires = "reference")]
+        embedding: Option<PathBuf>,
         /// Write the new points' embedding here (.csv, .tsv, .txt or .npy).
         #[arg(long)]
         out: PathBuf,
@@ -90,12 +94,45 @@ enum Command {
         /// Gradient steps.
         #[arg(long, default_value_t = 250)]
         iterations: usize,
-        /// Distance between input points.
-        #[arg(long, value_enum, default_value_t = MetricArg::Euclidean)]
-        metric: MetricArg,
+        /// Without --model: the distance between input points.
+        #[arg(long, value_enum)]
+        metric: Option<MetricArg>,
         /// Worker threads (default: all cores).
         #[arg(long)]
         threads: Option<usize>,
+    },
+    /// Continue the optimisation of a saved model (openTSNE's `embedding.optimize`).
+    Optimize {
+        /// A model saved by `tsne embed --save-model`.
+        #[arg(long)]
+        model: PathBuf,
+        /// Iterations to run.
+        #[arg(long, default_value_t = 250)]
+        iterations: usize,
+        /// Exaggeration factor on P (1 is plain t-SNE; above 1 gives tighter clusters).
+        #[arg(long, default_value_t = 1.0)]
+        exaggeration: f64,
+        /// Momentum.
+        #[arg(long, default_value_t = 0.8)]
+        momentum: f64,
+        /// Learning rate, a number or `auto` (max(N / exaggeration, 50)).
+        #[arg(long, default_value = "auto", value_parser = parse_learning_rate)]
+        learning_rate: LearningRate,
+        /// Points to keep where they are: a file of 0-based indices, one per line.
+        #[arg(long)]
+        pin: Option<PathBuf>,
+        /// Write the positions here (.csv, .tsv, .txt or .npy).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Write the continued model here (may be the --model file itself).
+        #[arg(long)]
+        save_model: Option<PathBuf>,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Print one JSON summary object on stdout.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -110,6 +147,16 @@ struct OutputArgs {
     /// Print one JSON summary object on stdout.
     #[arg(long)]
     json: bool,
+    /// Save the fitted model here (.tsne), for `tsne transform --model` and `tsne optimize`.
+    #[arg(long)]
+    save_model: Option<PathBuf>,
+    /// Write the positions every N iterations, in input order, to --snapshot-dir (and a PNG
+    /// frame of each when --plot is given), for animations.
+    #[arg(long, value_name = "N", requires = "snapshot_dir")]
+    snapshot_every: Option<usize>,
+    /// Directory of the snapshots (created if missing): positions_NNNNN.csv, frame_NNNNN.png.
+    #[arg(long, value_name = "DIR", requires = "snapshot_every")]
+    snapshot_dir: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -144,7 +191,8 @@ enum MethodArg {
     Sammon,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+/// The start: a method or a file of positions.
+#[derive(Clone)]
 enum InitArg {
     /// Leading principal components (spectral when the input has no coordinates).
     Pca,
@@ -152,6 +200,17 @@ enum InitArg {
     Spectral,
     /// Gaussian noise.
     Random,
+    /// Positions read from a file, one row per point.
+    File(PathBuf),
+}
+
+fn parse_init(s: &str) -> Result<InitArg, String> {
+    Ok(match s.to_ascii_lowercase().as_str() {
+        "pca" => InitArg::Pca,
+        "spectral" => InitArg::Spectral,
+        "random" => InitArg::Random,
+        _ => InitArg::File(PathBuf::from(s)),
+    })
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -248,9 +307,12 @@ struct Params {
     /// Degrees of freedom of the output t kernel (1 is t-SNE; < 1 heavier tails).
     #[arg(long, default_value_t = 1.0)]
     dof: f64,
-    /// Initial embedding.
-    #[arg(long, value_enum, default_value_t = InitArg::Pca)]
+    /// Initial embedding: pca, spectral, random, or a file of positions (one row per point).
+    #[arg(long, default_value = "pca", value_parser = parse_init)]
     init: InitArg,
+    /// Points to keep at their --init positions: a file of 0-based indices, one per line.
+    #[arg(long)]
+    pin: Option<PathBuf>,
     /// Output dimensions.
     #[arg(long, default_value_t = 2)]
     dims: usize,
@@ -326,23 +388,35 @@ fn run(cli: Cli) -> Result<()> {
                 .context("bundled digits data is corrupt")?;
             let points = Matrix::from_rows(&rows)?;
             let labels = DIGITS_LABELS.lines().map(|l| l.trim().to_string()).collect();
-            embed(Source::Points(points), Some(labels), "digits (bundled)", &out, &params)
+            embed(Input::Points(&points), Some(labels), "digits (bundled)", &out, &params)
         }
         Command::Embed { input, knn_indices, knn_distances, affinities, labels, out, params } => {
             // Validate every path before the expensive part.
-            if let Some(p) = &out.out {
-                check_output_ext(p, &["csv", "tsv", "txt", "npy"])?;
-            }
-            if let Some(p) = &out.plot {
-                check_output_ext(p, &["png"])?;
-            }
-            let (source, name) = match (input, knn_indices, knn_distances, affinities) {
-                (Some(input), ..) => (Source::Points(input::read_points(&input)?), input),
-                (None, Some(idx), Some(dist), _) => (Source::Graph(input::read_knn(&idx, &dist)?), idx),
-                (None, None, _, Some(p)) => (Source::Affinities(input::read_affinities(&p)?), p),
+            check_outputs(&out, &params)?;
+            let (data, graph, p);
+            let (input, name) = match (input, knn_indices, knn_distances, affinities) {
+                (Some(path), ..) => {
+                    data = input::read_points(&path)?;
+                    match params.neighbors {
+                        NeighborsArg::Precomputed => (Input::Distances(&data), path),
+                        _ => (Input::Points(&data), path),
+                    }
+                }
+                (None, Some(idx), Some(dist), _) => {
+                    graph = input::read_knn(&idx, &dist)?;
+                    (Input::Graph(&graph), idx)
+                }
+                (None, None, _, Some(path)) => {
+                    p = input::read_affinities(&path)?;
+                    (Input::Affinities(&p), path)
+                }
                 _ => bail!("give an input file, --knn-indices with --knn-distances, or --affinities"),
             };
-            let n = source.n();
+            let n = match input {
+                Input::Points(x) | Input::Distances(x) => x.rows(),
+                Input::Graph(g) => g.n(),
+                Input::Affinities(p) => p.n(),
+            };
             let labels = match labels {
                 Some(path) => {
                     let l = input::read_labels(&path)?;
@@ -353,28 +427,92 @@ fn run(cli: Cli) -> Result<()> {
                 }
                 None => None,
             };
-            embed(source, labels, &name.display().to_string(), &out, &params)
+            embed(input, labels, &name.display().to_string(), &out, &params)
         }
-        Command::Transform { input, reference, embedding, out, perplexity, iterations, metric, threads } => {
-            check_output_ext(&out, &["csv", "tsv", "txt", "npy"])?;
+        Command::Transform { input, model, reference, embedding, out, perplexity, iterations, metric, threads } => {
+            check_output_ext(&out, EMBEDDING_EXTS)?;
             let new_points = input::read_points(&input)?;
-            let reference_points = input::read_points(&reference)?;
-            let reference_embedding = input::read_points(&embedding)?;
-            let transform =
-                Transform { perplexity, iterations, metric: metric.into(), ..Transform::default() };
-            let mut pool = rayon::ThreadPoolBuilder::new();
-            if let Some(t) = threads {
-                pool = pool.num_threads(t);
-            }
-            let placed = pool
-                .build()?
-                .install(|| transform.place(&reference_points, &reference_embedding, &new_points))?;
+            let mut model = match (model, reference, embedding) {
+                (Some(path), ..) => Embedding::load(&path)?,
+                (None, Some(reference), Some(embedding)) => Embedding::from_reference(
+                    input::read_points(&reference)?,
+                    input::read_points(&embedding)?,
+                    metric.unwrap_or(MetricArg::Euclidean).into(),
+                    StudentT::CAUCHY,
+                )
+                .with_context(|| format!("{} and {} do not match", reference.display(), embedding.display()))?,
+                _ => bail!("give --model, or --reference with --embedding"),
+            };
+            model.set_threads(threads);
+            let settings = Transform { perplexity, iterations, ..Transform::default() };
+            let placed = model.transform_with(&new_points, &settings)?;
             let mut staged = output::Staged::default();
             staged.stage(&out, |tmp| output::write_embedding(&out, tmp, &placed))?;
             staged.commit()
         }
+        Command::Optimize {
+            model,
+            iterations,
+            exaggeration,
+            momentum,
+            learning_rate,
+            pin,
+            out,
+            save_model,
+            threads,
+            json,
+        } => {
+            if let Some(p) = &out {
+                check_output_ext(p, EMBEDDING_EXTS)?;
+            }
+            let start = Instant::now();
+            let mut embedding = Embedding::load(&model)?;
+            embedding.set_threads(threads);
+            if let Some(path) = &pin {
+                embedding.pin(&read_indices(path)?)?;
+            }
+            let schedule = Schedule { learning_rate, ..Schedule::constant(iterations, exaggeration, momentum) };
+            let bar = progress_bar(iterations);
+            let report = embedding.optimize_with(&schedule, |p| {
+                show_progress(&bar, p);
+                ControlFlow::Continue(())
+            })?;
+            if let Some(bar) = bar {
+                bar.finish_and_clear();
+            }
+            let mut staged = output::Staged::default();
+            if let Some(path) = &out {
+                staged.stage(path, |tmp| output::write_embedding(path, tmp, &embedding.positions()))?;
+            }
+            if let Some(path) = &save_model {
+                staged.stage(path, |tmp| Ok(embedding.save(tmp)?))?;
+            }
+            staged.commit()?;
+            let s = embedding.summary();
+            if json {
+                let summary = json!({
+                    "n": s.n,
+                    "iterations": report.iterations,
+                    "iterations_total": s.iterations,
+                    "kl_divergence": report.kl_divergence,
+                    "learning_rate": s.learning_rate,
+                    "pinned": s.pinned,
+                    "stop": report.stop.name(),
+                    "wall_s": start.elapsed().as_secs_f64(),
+                });
+                writeln!(std::io::stdout().lock(), "{summary}")?;
+            } else {
+                eprintln!(
+                    "optimised {} points for {} more iterations ({} in all): KL divergence {:.4}",
+                    s.n, report.iterations, s.iterations, report.kl_divergence
+                );
+            }
+            Ok(())
+        }
     }
 }
+
+const EMBEDDING_EXTS: &[&str] = &["csv", "tsv", "txt", "npy"];
 
 fn check_output_ext(path: &Path, allowed: &[&str]) -> Result<()> {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
@@ -384,40 +522,101 @@ fn check_output_ext(path: &Path, allowed: &[&str]) -> Result<()> {
     Ok(())
 }
 
-/// What `embed` starts from.
-enum Source {
-    Points(Matrix),
-    Graph(tsne::KnnGraph),
-    Affinities(tsne::CsrMatrix),
-}
-
-impl Source {
-    fn n(&self) -> usize {
-        match self {
-            Self::Points(x) => x.rows(),
-            Self::Graph(g) => g.n(),
-            Self::Affinities(p) => p.n(),
-        }
+/// Checks every output path and option of `embed` before any work is done.
+fn check_outputs(out: &OutputArgs, p: &Params) -> Result<()> {
+    if let Some(path) = &out.out {
+        check_output_ext(path, EMBEDDING_EXTS)?;
     }
-}
-
-fn embed(
-    source: Source,
-    labels: Option<Vec<String>>,
-    name: &str,
-    out: &OutputArgs,
-    p: &Params,
-) -> Result<()> {
-    let start = Instant::now();
     if let Some(path) = &out.plot {
         check_output_ext(path, &["png"])?;
         if p.dims < 2 {
             bail!("--plot needs --dims 2 or more");
         }
     }
-    if let Some(path) = &out.out {
-        check_output_ext(path, &["csv", "tsv", "txt", "npy"])?;
+    if let Some(path) = &out.save_model {
+        check_output_ext(path, &["tsne"])?;
     }
+    if out.snapshot_every == Some(0) {
+        bail!("--snapshot-every must be at least 1");
+    }
+    if p.pin.is_some() && !matches!(p.init, InitArg::File(_)) {
+        bail!("--pin needs --init FILE: pinned points keep the positions given there");
+    }
+    Ok(())
+}
+
+/// 0-based point indices, one per line.
+fn read_indices(path: &Path) -> Result<Vec<usize>> {
+    input::read_labels(path)?
+        .iter()
+        .enumerate()
+        .map(|(line, v)| {
+            v.parse::<usize>()
+                .with_context(|| format!("{}: line {} is not a point index: `{v}`", path.display(), line + 1))
+        })
+        .collect()
+}
+
+fn progress_bar(iterations: usize) -> Option<ProgressBar> {
+    std::io::stderr().is_terminal().then(|| {
+        let bar = ProgressBar::new(iterations as u64);
+        if let Ok(style) = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {msg}") {
+            bar.set_style(style);
+        }
+        bar
+    })
+}
+
+fn show_progress(bar: &Option<ProgressBar>, p: &Progress<'_>) {
+    if let Some(bar) = bar {
+        bar.set_position(p.iteration as u64);
+        if let Some(kl) = p.kl_divergence {
+            bar.set_message(format!("KL {kl:.4}"));
+        }
+    }
+}
+
+/// Writes numbered snapshots of the positions (and PNG frames) every `every` iterations.
+struct Snapshots<'a> {
+    every: usize,
+    dir: &'a Path,
+    plot: bool,
+    labels: Option<&'a [String]>,
+    title: String,
+    error: Option<anyhow::Error>,
+}
+
+impl Snapshots<'_> {
+    /// Writes the snapshot of `p`; a failure is kept and stops the run.
+    fn take(&mut self, p: &Progress<'_>) -> ControlFlow<()> {
+        if p.iteration % self.every != 0 {
+            return ControlFlow::Continue(());
+        }
+        let y = p.positions();
+        let written = (|| {
+            let csv = self.dir.join(format!("positions_{:05}.csv", p.iteration));
+            let mut staged = output::Staged::default();
+            staged.stage(&csv, |tmp| output::write_embedding(&csv, tmp, &y))?;
+            if self.plot {
+                let png = self.dir.join(format!("frame_{:05}.png", p.iteration));
+                let title = format!("{} (iteration {})", self.title, p.iteration);
+                staged.stage(&png, |tmp| plot::scatter(tmp, &y, self.labels, &title))?;
+            }
+            staged.commit()
+        })();
+        match written {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(e) => {
+                self.error = Some(e);
+                ControlFlow::Break(())
+            }
+        }
+    }
+}
+
+fn embed(input: Input<'_>, labels: Option<Vec<String>>, name: &str, out: &OutputArgs, p: &Params) -> Result<()> {
+    let start = Instant::now();
+    check_outputs(out, p)?;
     let method = match p.method {
         MethodArg::Tsne => Method::tsne(),
         MethodArg::Asne => Method::asne(),
@@ -428,6 +627,12 @@ fn embed(
         MethodArg::Mds => Method::mds(),
         MethodArg::Sstress => Method::sstress(),
         MethodArg::Sammon => Method::sammon(),
+    };
+    let init = match &p.init {
+        InitArg::Pca => Init::Pca,
+        InitArg::Spectral => Init::Spectral,
+        InitArg::Random => Init::Random,
+        InitArg::File(path) => Init::Given(input::read_points(path)?),
     };
     let mut builder = TSne::builder()
         .method(method)
@@ -440,14 +645,10 @@ fn embed(
         .exaggeration(p.exaggeration)
         .dof(p.dof)
         .dims(p.dims)
-        .init(match p.init {
-            InitArg::Pca => Init::Pca,
-            InitArg::Spectral => Init::Spectral,
-            InitArg::Random => Init::Random,
-        })
+        .init(init)
         .metric(p.metric.into())
         .neighbors(match p.neighbors {
-            NeighborsArg::Auto => NeighborMethod::Auto,
+            NeighborsArg::Auto | NeighborsArg::Precomputed => NeighborMethod::Auto,
             NeighborsArg::Exact => NeighborMethod::Exact,
             NeighborsArg::Dense => NeighborMethod::Dense,
             NeighborsArg::Nndescent => NeighborMethod::NnDescent(NnDescentParams::default()),
@@ -457,7 +658,6 @@ fn embed(
                 ef_search: p.ef_search,
                 ..HnswParams::default()
             }),
-            NeighborsArg::Precomputed => NeighborMethod::Precomputed,
         })
         .repulsion(match p.repulsion {
             RepulsionArg::Auto => RepulsionMethod::Auto,
@@ -478,54 +678,75 @@ fn embed(
     if p.check_recall {
         builder = builder.check_recall(1000);
     }
+    if let Some(path) = &p.pin {
+        builder = builder.pin(read_indices(path)?);
+    }
     match p.affinity {
         AffinityArg::Perplexity => {}
         AffinityArg::Multiscale => builder = builder.affinity(Multiscale::new(p.perplexities.clone())?),
         AffinityArg::Uniform => builder = builder.affinity(Uniform::new(p.perplexity as usize)?),
     }
-    let mut tsne = builder.build()?;
-    let bar = std::io::stderr().is_terminal().then(|| {
-        let bar = ProgressBar::new(p.iterations as u64);
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {msg}")
-                .expect("valid template"),
-        );
-        bar
-    });
-    let observe = |prog: &Progress| {
-        if let Some(bar) = &bar {
-            bar.set_position(prog.iteration as u64);
-            if let Some(kl) = prog.kl_divergence {
-                bar.set_message(format!("KL {kl:.4}"));
-            }
+    let tsne = builder.build()?;
+    let title = format!("t-SNE of {name}");
+    let mut snapshots = match (out.snapshot_every, &out.snapshot_dir) {
+        (Some(every), Some(dir)) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            Some(Snapshots {
+                every,
+                dir,
+                plot: out.plot.is_some() && p.dims >= 2,
+                labels: labels.as_deref(),
+                title: title.clone(),
+                error: None,
+            })
         }
+        _ => None,
     };
-    let fit = match &source {
-        Source::Points(points) => tsne.fit_with_progress(points, observe)?,
-        Source::Graph(graph) => tsne.fit_graph(graph, observe)?,
-        Source::Affinities(p) => tsne.fit_affinities(p, observe)?,
-    };
+    let bar = progress_bar(p.iterations);
+    let fit = tsne.fit_with(input, |prog| {
+        show_progress(&bar, prog);
+        match &mut snapshots {
+            Some(s) => s.take(prog),
+            None => ControlFlow::Continue(()),
+        }
+    })?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
+    if let Some(e) = snapshots.and_then(|s| s.error) {
+        return Err(e.context("cannot write a snapshot"));
+    }
+    let y = fit.positions();
     let accuracy = match &labels {
-        Some(l) if fit.embedding.rows() > 10 => {
-            Some(knn_accuracy_sampled(&fit.embedding, l, 10, ACCURACY_SAMPLE)?)
-        }
+        Some(l) if y.rows() > 10 => Some(knn_accuracy_sampled(&y, l, 10, ACCURACY_SAMPLE)?),
         _ => None,
     };
     let mut staged = output::Staged::default();
     if let Some(path) = &out.out {
-        staged.stage(path, |tmp| output::write_embedding(path, tmp, &fit.embedding))?;
+        staged.stage(path, |tmp| output::write_embedding(path, tmp, &y))?;
     }
     if let Some(path) = &out.plot {
-        let title = format!("t-SNE of {name}");
-        staged.stage(path, |tmp| plot::scatter(tmp, &fit.embedding, labels.as_deref(), &title))?;
+        staged.stage(path, |tmp| plot::scatter(tmp, &y, labels.as_deref(), &title))?;
+    }
+    if let Some(path) = &out.save_model {
+        staged.stage(path, |tmp| Ok(fit.save(tmp)?))?;
     }
     staged.commit()?;
-    let s = &fit.summary;
+    let s = fit.summary();
     let secs = |d: std::time::Duration| d.as_secs_f64();
     if out.json {
+        let stages: Vec<_> = s
+            .stages
+            .iter()
+            .map(|st| {
+                json!({
+                    "iterations": st.iterations,
+                    "exaggeration": st.exaggeration,
+                    "momentum": st.momentum,
+                    "learning_rate": st.learning_rate,
+                })
+            })
+            .collect();
         let summary = json!({
             "n": s.n,
             "dims_in": s.dims_in,
@@ -536,6 +757,9 @@ fn embed(
             "metric": format!("{:?}", Metric::from(p.metric)).to_lowercase(),
             "method": format!("{:?}", p.method).to_lowercase(),
             "iterations": s.iterations,
+            "stages": stages,
+            "stop": s.stop.name(),
+            "pinned": s.pinned,
             "learning_rate": s.learning_rate,
             "kl_divergence": s.kl_divergence,
             "neighbors": s.neighbors,

@@ -345,3 +345,172 @@ fn transform_places_new_points_near_their_cluster() {
     assert!(!ok && err.trim().lines().count() == 1, "{err}");
     assert!(!bad.exists());
 }
+
+fn read_csv(p: &Path) -> Vec<Vec<f64>> {
+    std::fs::read_to_string(p).unwrap().lines().map(|l| l.split(',').map(|v| v.parse().unwrap()).collect()).collect()
+}
+
+#[test]
+fn saved_models_transform_and_continue_through_files() {
+    let dir = scratch("model");
+    let (text, _) = three_clusters(120);
+    let points = dir.join("points.csv");
+    std::fs::write(&points, text).unwrap();
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let (model, y) = (dir.join("m.tsne"), dir.join("y.csv"));
+    let run = |args: &[String]| {
+        let o = tsne(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        (o.status.success(), String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    let embed = |iterations: &str, out: &Path, save: &Path| {
+        run(&[
+            "embed".into(),
+            s(&points),
+            "--perplexity".into(),
+            "10".into(),
+            "--iterations".into(),
+            iterations.into(),
+            "--out".into(),
+            s(out),
+            "--save-model".into(),
+            s(save),
+        ])
+    };
+    let (ok, _, err) = embed("500", &y, &model);
+    assert!(ok, "{err}");
+
+    // transform --model equals transform with the same reference and embedding files.
+    let new = dir.join("new.csv");
+    std::fs::write(&new, "0.1,0.9\n10.2,10.7\n20.0,20.5\n").unwrap();
+    let (a, b) = (dir.join("a.csv"), dir.join("b.csv"));
+    let (ok, _, err) = run(&["transform".into(), s(&new), "--model".into(), s(&model), "--out".into(), s(&a)]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = run(&[
+        "transform".into(),
+        s(&new),
+        "--reference".into(),
+        s(&points),
+        "--embedding".into(),
+        s(&y),
+        "--out".into(),
+        s(&b),
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(read_csv(&a), read_csv(&b));
+    assert_eq!(read_csv(&a).len(), 3);
+
+    // 250 iterations, then 250 more through `tsne optimize`, equal 500 at once.
+    let (m250, y250, y500) = (dir.join("m250.tsne"), dir.join("y250.csv"), dir.join("y500.csv"));
+    let (ok, _, err) = embed("250", &y250, &m250);
+    assert!(ok, "{err}");
+    // The fit's learning rate: max(120 / 12, 50).
+    let (ok, out, err) = run(&[
+        "optimize".into(),
+        "--model".into(),
+        s(&m250),
+        "--iterations".into(),
+        "250".into(),
+        "--learning-rate".into(),
+        "50".into(),
+        "--out".into(),
+        s(&y500),
+        "--save-model".into(),
+        s(&m250),
+        "--json".into(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("\"iterations_total\":500"), "{out}");
+    assert_eq!(read_csv(&y500), read_csv(&y));
+
+    // Damaged, truncated, foreign and wrong-version models: one line each, no output.
+    let bytes = std::fs::read(&model).unwrap();
+    let mut flipped = bytes.clone();
+    flipped[100] ^= 1;
+    let mut version = bytes.clone();
+    version[8] = 7;
+    for (name, content, needle) in [
+        ("flipped.tsne", flipped, "damaged"),
+        ("short.tsne", bytes[..bytes.len() - 9].to_vec(), "damaged"),
+        ("csv.tsne", b"1,2\n3,4\n".to_vec(), "not a t-SNE model"),
+        ("v7.tsne", version, "version 7"),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, content).unwrap();
+        let out = dir.join("never.csv");
+        let (ok, _, err) = run(&["transform".into(), s(&new), "--model".into(), s(&path), "--out".into(), s(&out)]);
+        assert!(!ok && err.trim_end().lines().count() == 1 && err.contains(needle), "{name}: {err}");
+        assert!(!out.exists());
+    }
+}
+
+#[test]
+fn pinned_points_keep_their_given_positions() {
+    let dir = scratch("pin");
+    let (text, pts) = three_clusters(90);
+    let points = dir.join("points.csv");
+    std::fs::write(&points, text).unwrap();
+    let init = dir.join("init.csv");
+    let start: String = pts.iter().enumerate().map(|(i, p)| format!("{},{}\n", p[0] + 0.001 * i as f64, p[1])).collect();
+    std::fs::write(&init, &start).unwrap();
+    let pin = dir.join("pin.txt");
+    std::fs::write(&pin, "0\n5\n17\n").unwrap();
+    let y = dir.join("y.csv");
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let o = tsne(&[
+        "embed",
+        &s(&points),
+        "--perplexity",
+        "10",
+        "--iterations",
+        "300",
+        "--init",
+        &s(&init),
+        "--pin",
+        &s(&pin),
+        "--out",
+        &s(&y),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (y, given) = (read_csv(&y), read_csv(&init));
+    for i in [0, 5, 17] {
+        assert_eq!(y[i], given[i], "pinned point {i} moved");
+    }
+    assert_ne!(y[1], given[1], "a free point did not move");
+    // --pin without a file start, and an index out of range, are one-line errors.
+    let o = tsne(&["embed", &s(&points), "--pin", &s(&pin)]);
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("--init FILE"));
+    std::fs::write(&pin, "90\n").unwrap();
+    let o = tsne(&["embed", &s(&points), "--perplexity", "10", "--init", &s(&init), "--pin", &s(&pin)]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.trim_end().lines().count() == 1 && err.contains("pin"), "{err}");
+}
+
+#[test]
+fn snapshots_are_numbered_positions_in_input_order() {
+    let dir = scratch("snapshots");
+    let (text, _) = three_clusters(60);
+    let points = dir.join("points.csv");
+    std::fs::write(&points, text).unwrap();
+    let (snaps, y, plot) = (dir.join("snaps"), dir.join("y.csv"), dir.join("y.png"));
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let o = tsne(&[
+        "embed",
+        &s(&points),
+        "--perplexity",
+        "10",
+        "--iterations",
+        "100",
+        "--snapshot-every",
+        "50",
+        "--snapshot-dir",
+        &s(&snaps),
+        "--plot",
+        &s(&plot),
+        "--out",
+        &s(&y),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(entries(&snaps), ["frame_00050.png", "frame_00100.png", "positions_00050.csv", "positions_00100.csv"]);
+    // The last snapshot is the final embedding (in input order).
+    assert_eq!(read_csv(&snaps.join("positions_00100.csv")), read_csv(&y));
+}
