@@ -275,7 +275,21 @@ impl Embedding {
         in_pool(self.threads, || self.place(new_points, settings))?
     }
 
+    /// New points with their affinities to the reference, at their starting positions
+    /// (openTSNE's `prepare_partial`); [`PartialEmbedding::optimize`] moves them against this
+    /// model's fixed positions.
+    pub fn prepare_partial(&self, new_points: &Matrix, settings: &Transform) -> Result<PartialEmbedding> {
+        in_pool(self.threads, || self.prepare(new_points, settings))?
+    }
+
+    /// Prepares and optimises new points in the current pool.
     fn place(&self, new_points: &Matrix, settings: &Transform) -> Result<Matrix> {
+        let mut partial = self.prepare(new_points, settings)?;
+        partial.run(self, &settings.schedule(), &mut |_| ControlFlow::Continue(()))?;
+        Ok(partial.y)
+    }
+
+    fn prepare(&self, new_points: &Matrix, settings: &Transform) -> Result<PartialEmbedding> {
         settings.check()?;
         let reference = self.reference.as_ref().ok_or_else(|| Error::Unsupported {
             backend: "transform".into(),
@@ -285,9 +299,6 @@ impl Embedding {
         if new_points.cols() != expected {
             return Err(Error::DimensionMismatch { what: "new point columns", expected, found: new_points.cols() });
         }
-        if new_points.rows() == 0 {
-            return Ok(Matrix::zeros(0, self.dims()));
-        }
         let projected;
         let queries = match &reference.projection {
             Some(projection) => {
@@ -296,29 +307,11 @@ impl Embedding {
             }
             None => new_points,
         };
-        let positions = self.positions();
         let k = settings.neighbors(reference.points.rows())?;
         let affinities = Affinities::new(&reference.points, queries, k, settings.perplexity, reference.metric);
-        let mut y = affinities.medians(&positions, settings.init_neighbors)?;
-        let tree = BarnesHut::new(settings.theta)?.reference_tree(&positions)?;
-        let m = y.rows();
-        let mut source = Placement {
-            tree: &tree,
-            reference: &positions,
-            affinities: &affinities,
-            kernel: self.kernel,
-            rep: vec![0.0; m * self.dims()],
-            z: vec![0.0; m],
-        };
-        let mut state = State::new(y.as_slice().len());
-        GradientDescent::new(settings.schedule())?.minimize(
-            &mut y,
-            &mut source,
-            &mut state,
-            None,
-            &mut |_| ControlFlow::Continue(()),
-        )?;
-        Ok(y)
+        let y = affinities.medians(&self.positions(), settings.init_neighbors)?;
+        let state = State::new(y.as_slice().len());
+        Ok(PartialEmbedding { y, affinities, state, n_reference: self.n(), theta: settings.theta })
     }
 
     /// Adds `new_points` to the model (openTSNE's `prepare_partial` followed by `optimize`):
@@ -380,6 +373,72 @@ impl Embedding {
         self.pinned = old_pins;
         self.pinned.resize(n + m, false);
         report
+    }
+}
+
+/// Points placed into a fixed embedding, with their affinities to it and the optimiser's
+/// state (openTSNE's `PartialTSNEEmbedding`).
+#[derive(Debug, Clone)]
+pub struct PartialEmbedding {
+    y: Matrix,
+    affinities: Affinities,
+    state: State,
+    /// Points of the model the affinities refer to.
+    n_reference: usize,
+    theta: f64,
+}
+
+impl PartialEmbedding {
+    /// The new points' positions.
+    pub fn positions(&self) -> &Matrix {
+        &self.y
+    }
+
+    /// Moves the new points against `model`'s fixed positions (the model they were prepared
+    /// with) from their current positions, velocity and gains.
+    pub fn optimize(&mut self, model: &Embedding, schedule: &Schedule) -> Result<OptimizeReport> {
+        self.optimize_with(model, schedule, |_| ControlFlow::Continue(()))
+    }
+
+    /// [`optimize`](Self::optimize) with a callback after every iteration that may stop the run.
+    pub fn optimize_with(
+        &mut self,
+        model: &Embedding,
+        schedule: &Schedule,
+        mut callback: impl FnMut(&Progress<'_>) -> ControlFlow<()> + Send,
+    ) -> Result<OptimizeReport> {
+        in_pool(model.threads, || self.run(model, schedule, &mut callback))?
+    }
+
+    fn run(&mut self, model: &Embedding, schedule: &Schedule, callback: &mut Callback<'_>) -> Result<OptimizeReport> {
+        if model.n() != self.n_reference {
+            return Err(Error::DimensionMismatch {
+                what: "points of the model the new points were prepared with",
+                expected: self.n_reference,
+                found: model.n(),
+            });
+        }
+        let (m, dims) = (self.y.rows(), self.y.cols());
+        if m == 0 {
+            return Ok(OptimizeReport {
+                iterations: 0,
+                kl_divergence: 0.0,
+                kl_history: Vec::new(),
+                stages: Vec::new(),
+                stop: tsne_core::Stop::Completed,
+            });
+        }
+        let positions = model.positions();
+        let tree = BarnesHut::new(self.theta)?.reference_tree(&positions)?;
+        let mut source = Placement {
+            tree: &tree,
+            reference: &positions,
+            affinities: &self.affinities,
+            kernel: model.kernel,
+            rep: vec![0.0; m * dims],
+            z: vec![0.0; m],
+        };
+        GradientDescent::new(schedule.clone())?.minimize(&mut self.y, &mut source, &mut self.state, None, callback)
     }
 }
 

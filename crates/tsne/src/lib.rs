@@ -49,7 +49,7 @@ mod summary;
 mod transform;
 
 pub use config::{TSne, TSneBuilder};
-pub use embedding::{every, Callback, Embedding};
+pub use embedding::{every, Callback, Embedding, PartialEmbedding};
 pub use methods::{Init, NeighborMethod, RepulsionMethod, SharedRepulsion};
 pub use model_file::FORMAT_VERSION;
 pub use pipeline::Input;

@@ -74,7 +74,7 @@ impl Transform {
     }
 
     /// The optimiser's schedule: constant exaggeration and momentum, a fixed step.
-    pub(crate) fn schedule(&self) -> Schedule {
+    pub fn schedule(&self) -> Schedule {
         Schedule {
             learning_rate: LearningRate::Fixed(self.learning_rate),
             max_point_gradient: Some(self.max_point_gradient),
@@ -94,6 +94,7 @@ impl Transform {
 }
 
 /// New points' `k` nearest reference points and their conditional affinities.
+#[derive(Debug, Clone)]
 pub(crate) struct Affinities {
     pub k: usize,
     pub neighbors: Vec<u32>,

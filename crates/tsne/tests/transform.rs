@@ -54,6 +54,12 @@ fn held_out_digits_land_among_their_own_class() {
         assert!(acc >= 0.9, "pca {pca:?}: placed {acc}");
         assert!(acc >= start_acc - 0.01, "pca {pca:?}: placed {acc} vs start {start_acc}");
         assert_ne!(placed, start, "the optimisation moved nothing");
+        // prepare_partial + optimize in two pieces is the same computation.
+        let mut partial = model.prepare_partial(&x_test, &Transform::default()).unwrap();
+        assert_eq!(partial.positions(), &start);
+        partial.optimize(&model, &Transform { iterations: 100, ..Transform::default() }.schedule()).unwrap();
+        partial.optimize(&model, &Transform { iterations: 150, ..Transform::default() }.schedule()).unwrap();
+        assert_eq!(partial.positions(), &placed);
         // The reference does not move.
         assert_eq!(model.positions(), reference);
 
