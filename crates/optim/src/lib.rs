@@ -102,6 +102,9 @@ pub struct Schedule {
     /// Longest gradient `dC/dy_i` of one point; longer ones are scaled to this length
     /// (openTSNE's `max_grad_norm`; `None`: no limit).
     pub max_point_gradient: Option<f64>,
+    /// Longest step of one point in one iteration; longer ones are scaled to this length
+    /// (openTSNE's `max_step_norm`; `None`: no limit).
+    pub max_point_step: Option<f64>,
     /// When set, overrides the two phases: `(exaggeration, momentum)` of each iteration.
     pub per_iteration: Option<PerIteration>,
 }
@@ -120,6 +123,7 @@ impl Default for Schedule {
             kl_every: 50,
             min_gradient_norm: 0.0,
             max_point_gradient: None,
+            max_point_step: None,
             per_iteration: None,
         }
     }
@@ -195,9 +199,11 @@ impl Schedule {
         if !(self.min_gain.is_finite() && self.min_gain >= 0.0) {
             return bad("min_gain", format!("must be finite and non-negative, got {}", self.min_gain));
         }
-        if let Some(g) = self.max_point_gradient {
-            if !positive(g) {
-                return bad("max_point_gradient", format!("must be finite and positive, got {g}"));
+        for (name, limit) in [("max_point_gradient", self.max_point_gradient), ("max_point_step", self.max_point_step)] {
+            if let Some(g) = limit {
+                if !positive(g) {
+                    return bad(name, format!("must be finite and positive, got {g}"));
+                }
             }
         }
         if !(self.min_gradient_norm.is_finite() && self.min_gradient_norm >= 0.0) {
@@ -402,27 +408,33 @@ impl GradientDescent {
             if let Some(kl) = kl {
                 kl_history.push((it + 1, kl));
             }
-            let step = |yv: &mut f64, u: &mut f64, g: f64, gain: &mut f64| {
+            let step = |u: &mut f64, g: f64, gain: &mut f64| {
                 *gain = if (g > 0.0) == (*u > 0.0) { (*gain * 0.8).max(s.min_gain) } else { *gain + 0.2 };
                 *u = momentum * *u - eta * *gain * g;
-                *yv += *u;
             };
-            match pinned {
-                None => {
-                    for ((yv, (u, g)), gain) in y
-                        .as_mut_slice()
-                        .iter_mut()
-                        .zip(state.update.iter_mut().zip(&grad))
-                        .zip(state.gains.iter_mut())
-                    {
-                        step(yv, u, *g, gain);
-                    }
+            if pinned.is_none() && s.max_point_step.is_none() {
+                for ((yv, (u, g)), gain) in
+                    y.as_mut_slice().iter_mut().zip(state.update.iter_mut().zip(&grad)).zip(state.gains.iter_mut())
+                {
+                    step(u, *g, gain);
+                    *yv += *u;
                 }
-                Some(pins) => {
-                    for (i, _) in pins.iter().enumerate().filter(|(_, &p)| !p) {
-                        for c in i * dims..(i + 1) * dims {
-                            step(&mut y.as_mut_slice()[c], &mut state.update[c], grad[c], &mut state.gains[c]);
+            } else {
+                // Point by point: pinned points are skipped, long steps shortened.
+                let ys = y.as_mut_slice();
+                for i in (0..n).filter(|&i| !pinned.is_some_and(|p| p[i])) {
+                    let coords = i * dims..(i + 1) * dims;
+                    for c in coords.clone() {
+                        step(&mut state.update[c], grad[c], &mut state.gains[c]);
+                    }
+                    if let Some(limit) = s.max_point_step {
+                        let norm = state.update[coords.clone()].iter().map(|u| u * u).sum::<f64>().sqrt();
+                        if norm > limit {
+                            state.update[coords.clone()].iter_mut().for_each(|u| *u *= limit / norm);
                         }
+                    }
+                    for c in coords {
+                        ys[c] += state.update[c];
                     }
                 }
             }
@@ -452,5 +464,171 @@ impl GradientDescent {
         }
         let kl_divergence = source.cost(y)?;
         Ok(OptimizeReport { iterations: done, kl_divergence, kl_history, stages, stop })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tsne_repulsion::Exact;
+
+    /// `C = sum (y - 1)^2 / 2` per coordinate; `dC/dy / 4 = (y - 1) / 4`.
+    struct Bowl;
+
+    impl GradientSource for Bowl {
+        fn gradient(&mut self, y: &Matrix, _: f64, grad: &mut [f64], want: bool) -> Result<Option<f64>> {
+            for (g, v) in grad.iter_mut().zip(y.as_slice()) {
+                *g = (v - 1.0) / 4.0;
+            }
+            Ok(want.then(|| self.cost(y).unwrap_or(f64::NAN)))
+        }
+        fn cost(&mut self, y: &Matrix) -> Result<f64> {
+            Ok(y.as_slice().iter().map(|v| 0.5 * (v - 1.0) * (v - 1.0)).sum())
+        }
+        fn translation_invariant(&self) -> bool {
+            false
+        }
+    }
+
+    fn go() -> ControlFlow<()> {
+        ControlFlow::Continue(())
+    }
+
+    fn small_problem() -> (CsrMatrix, Matrix) {
+        let n = 12;
+        let rows = (0..n)
+            .map(|i| vec![(((i + 1) % n) as u32, 0.5 / n as f64), (((i + n - 1) % n) as u32, 0.5 / n as f64)])
+            .map(|mut r| {
+                r.sort_by_key(|e| e.0);
+                r
+            })
+            .collect();
+        let y = Matrix::new(n, 2, (0..2 * n).map(|v| 1e-2 * ((v * 7 % 11) as f64 - 5.0)).collect()).unwrap();
+        (CsrMatrix::from_rows(rows).unwrap(), y)
+    }
+
+    #[test]
+    fn gains_grow_against_the_last_step_and_shrink_with_it() {
+        let mut y = Matrix::new(1, 2, vec![3.0, 3.0]).unwrap();
+        // Coordinate 0 last moved up (against its downhill direction), coordinate 1 down.
+        let mut state = State { update: vec![0.1, -0.1], gains: vec![1.0, 1.0] };
+        let schedule = Schedule { learning_rate: LearningRate::Fixed(1.0), ..Schedule::constant(1, 1.0, 0.5) };
+        GradientDescent::new(schedule).unwrap().minimize(&mut y, &mut Bowl, &mut state, None, &mut |_| go()).unwrap();
+        // g = 0.5 > 0 for both: the sign of g equals the sign of the update for coordinate 0.
+        assert_eq!(state.gains, vec![0.8, 1.2]);
+        assert_eq!(state.update, vec![0.5 * 0.1 - 0.8 * 0.5, 0.5 * -0.1 - 1.2 * 0.5]);
+    }
+
+    #[test]
+    fn gains_never_fall_below_the_floor() {
+        let mut y = Matrix::new(1, 1, vec![3.0]).unwrap();
+        let mut state = State { update: vec![1.0], gains: vec![0.011] };
+        let schedule = Schedule { learning_rate: LearningRate::Fixed(1e-3), ..Schedule::constant(1, 1.0, 0.0) };
+        GradientDescent::new(schedule).unwrap().minimize(&mut y, &mut Bowl, &mut state, None, &mut |_| go()).unwrap();
+        assert_eq!(state.gains, vec![0.01]);
+    }
+
+    #[test]
+    fn the_momentum_switches_after_early_exaggeration() {
+        let schedule = Schedule { iterations: 5, exaggeration_iterations: 2, ..Schedule::default() };
+        let mut seen = Vec::new();
+        let (p, mut y) = small_problem();
+        let mut exact = Exact::new();
+        let mut source = KlGradient::new(&p, StudentT::CAUCHY, &mut exact, 2).unwrap();
+        let mut state = State::new(y.as_slice().len());
+        let report = GradientDescent::new(schedule)
+            .unwrap()
+            .minimize(&mut y, &mut source, &mut state, None, &mut |p| {
+                seen.push((p.iteration, p.exaggeration, p.momentum));
+                go()
+            })
+            .unwrap();
+        assert_eq!(seen, vec![(1, 12.0, 0.5), (2, 12.0, 0.5), (3, 1.0, 0.8), (4, 1.0, 0.8), (5, 1.0, 0.8)]);
+        let stages: Vec<_> = report.stages.iter().map(|s| (s.iterations, s.exaggeration, s.momentum)).collect();
+        assert_eq!(stages, vec![(2, 12.0, 0.5), (3, 1.0, 0.8)]);
+    }
+
+    #[test]
+    fn two_runs_continue_to_the_bits_of_one() {
+        let (p, y0) = small_problem();
+        let run = |pieces: &[usize]| {
+            let mut y = y0.clone();
+            let mut exact = Exact::new();
+            let mut source = KlGradient::new(&p, StudentT::CAUCHY, &mut exact, 2).unwrap();
+            let mut state = State::new(y.as_slice().len());
+            for &iterations in pieces {
+                let schedule = Schedule { learning_rate: LearningRate::Fixed(10.0), ..Schedule::constant(iterations, 1.0, 0.8) };
+                GradientDescent::new(schedule).unwrap().minimize(&mut y, &mut source, &mut state, None, &mut |_| go()).unwrap();
+            }
+            y
+        };
+        assert_eq!(run(&[30, 70]), run(&[100]));
+        assert_ne!(run(&[30]), run(&[100]));
+    }
+
+    #[test]
+    fn a_callback_break_and_the_gradient_tolerance_stop_the_run() {
+        let (p, y0) = small_problem();
+        let mut exact = Exact::new();
+        let mut y = y0.clone();
+        let mut source = KlGradient::new(&p, StudentT::CAUCHY, &mut exact, 2).unwrap();
+        let mut state = State::new(y.as_slice().len());
+        let gd = GradientDescent::new(Schedule { iterations: 100, ..Schedule::default() }).unwrap();
+        let report = gd
+            .minimize(&mut y, &mut source, &mut state, None, &mut |p| {
+                if p.iteration == 7 {
+                    ControlFlow::Break(())
+                } else {
+                    go()
+                }
+            })
+            .unwrap();
+        assert_eq!((report.iterations, report.stop), (7, Stop::Callback));
+        let tolerant = Schedule { iterations: 100, exaggeration_iterations: 0, min_gradient_norm: 1e9, ..Schedule::default() };
+        let report = GradientDescent::new(tolerant)
+            .unwrap()
+            .minimize(&mut y, &mut source, &mut state, None, &mut |_| go())
+            .unwrap();
+        assert_eq!((report.iterations, report.stop), (1, Stop::GradientTolerance));
+    }
+
+    #[test]
+    fn pinned_rows_never_change_and_steps_respect_the_limit() {
+        let (p, y0) = small_problem();
+        let mut exact = Exact::new();
+        let mut y = y0.clone();
+        let mut source = KlGradient::new(&p, StudentT::CAUCHY, &mut exact, 2).unwrap();
+        let mut state = State::new(y.as_slice().len());
+        let pins: Vec<bool> = (0..12).map(|i| i % 3 == 0).collect();
+        let limit = 1e-3;
+        let schedule = Schedule { max_point_step: Some(limit), iterations: 50, ..Schedule::default() };
+        let mut previous = y0.clone();
+        GradientDescent::new(schedule)
+            .unwrap()
+            .minimize(&mut y, &mut source, &mut state, Some(&pins), &mut |p| {
+                for i in 0..12 {
+                    let step: f64 =
+                        p.embedding.row(i).iter().zip(previous.row(i)).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt();
+                    assert!(step <= limit * (1.0 + 1e-12), "point {i} moved {step}");
+                    if pins[i] {
+                        assert_eq!(p.embedding.row(i), y0.row(i));
+                    }
+                }
+                previous = p.embedding.clone();
+                go()
+            })
+            .unwrap();
+        assert_ne!(y, y0);
+    }
+
+    #[test]
+    fn a_non_finite_gradient_is_an_error_at_its_iteration() {
+        let (p, mut y) = small_problem();
+        let mut exact = Exact::new();
+        let mut source = KlGradient::new(&p, StudentT::CAUCHY, &mut exact, 2).unwrap();
+        let mut state = State::new(y.as_slice().len());
+        let schedule = Schedule { learning_rate: LearningRate::Fixed(1e300), ..Schedule::constant(50, 1.0, 0.8) };
+        let err = GradientDescent::new(schedule).unwrap().minimize(&mut y, &mut source, &mut state, None, &mut |_| go());
+        assert!(matches!(err, Err(Error::Diverged { .. })), "{err:?}");
     }
 }

@@ -71,15 +71,16 @@ impl Embedding {
         File::open(path)
             .and_then(|mut f| f.read_to_end(&mut bytes))
             .map_err(|e| Error::Io { action: "read", path: name.clone(), reason: e.to_string() })?;
-        Self::from_bytes(&bytes).map_err(|e| match e {
-            Fault::NotAModel => Error::NotAModel { path: name },
-            Fault::Version(found) => Error::ModelVersion { path: name, found, supported: FORMAT_VERSION },
-            Fault::Corrupt(reason) => Error::CorruptModel { path: name, reason },
-        })
+        Self::parse(&bytes).map_err(|e| e.error(name))
     }
 
-    /// The file's bytes.
-    pub(crate) fn to_bytes(&self) -> Vec<u8> {
+    /// A model from the bytes of a model file (e.g. kept in memory or sent over a network).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        Self::parse(bytes).map_err(|e| e.error("model bytes".into()))
+    }
+
+    /// The bytes of the model file ([`save`](Self::save) writes exactly these).
+    pub fn to_bytes(&self) -> Vec<u8> {
         let mut w = Writer(Vec::new());
         let (n, dims) = (self.n(), self.dims());
         w.u64(n as u64);
@@ -177,7 +178,7 @@ impl Embedding {
     }
 
     /// A model from the file's bytes.
-    pub(crate) fn from_bytes(bytes: &[u8]) -> std::result::Result<Self, Fault> {
+    fn parse(bytes: &[u8]) -> std::result::Result<Self, Fault> {
         if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
             return Err(Fault::NotAModel);
         }
@@ -212,6 +213,16 @@ pub(crate) enum Fault {
     NotAModel,
     Version(u32),
     Corrupt(String),
+}
+
+impl Fault {
+    fn error(self, path: String) -> Error {
+        match self {
+            Fault::NotAModel => Error::NotAModel { path },
+            Fault::Version(found) => Error::ModelVersion { path, found, supported: FORMAT_VERSION },
+            Fault::Corrupt(reason) => Error::CorruptModel { path, reason },
+        }
+    }
 }
 
 impl From<Error> for Fault {
@@ -438,7 +449,7 @@ mod tests {
     #[test]
     fn round_trip_is_exact() {
         let m = model();
-        let back = Embedding::from_bytes(&m.to_bytes()).unwrap();
+        let back = Embedding::parse(&m.to_bytes()).unwrap();
         assert_eq!(back.positions(), m.positions());
         assert_eq!(back.p, m.p);
         assert_eq!(back.state, m.state);
@@ -451,16 +462,16 @@ mod tests {
     #[test]
     fn damaged_files_are_typed_errors() {
         let bytes = model().to_bytes();
-        assert!(matches!(Embedding::from_bytes(b"x,y\n1,2\n"), Err(Fault::NotAModel)));
+        assert!(matches!(Embedding::parse(b"x,y\n1,2\n"), Err(Fault::NotAModel)));
         let mut other = bytes.clone();
         other[8] = 9;
-        assert!(matches!(Embedding::from_bytes(&other), Err(Fault::Version(9))));
+        assert!(matches!(Embedding::parse(&other), Err(Fault::Version(9))));
         for cut in [10, HEADER, HEADER + 100, bytes.len() - 1] {
-            assert!(matches!(Embedding::from_bytes(&bytes[..cut]), Err(Fault::Corrupt(_))), "cut at {cut}");
+            assert!(matches!(Embedding::parse(&bytes[..cut]), Err(Fault::Corrupt(_))), "cut at {cut}");
         }
         let mut flipped = bytes.clone();
         flipped[HEADER + 40] ^= 0x10;
-        assert!(matches!(Embedding::from_bytes(&flipped), Err(Fault::Corrupt(_))));
+        assert!(matches!(Embedding::parse(&flipped), Err(Fault::Corrupt(_))));
     }
 
     proptest! {
@@ -473,8 +484,8 @@ mod tests {
             bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
             bytes.extend_from_slice(&payload);
             bytes.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
-            let _ = Embedding::from_bytes(&bytes);
-            let _ = Embedding::from_bytes(&bytes[..bytes.len().saturating_sub(cut)]);
+            let _ = Embedding::parse(&bytes);
+            let _ = Embedding::parse(&bytes[..bytes.len().saturating_sub(cut)]);
         }
 
         /// A real model with one byte changed anywhere is an error or (for an unused bit) a model.
@@ -483,7 +494,7 @@ mod tests {
             let mut bytes = model().to_bytes();
             let pos = pos % bytes.len();
             bytes[pos] ^= 1 << bit;
-            prop_assert!(Embedding::from_bytes(&bytes).is_err());
+            prop_assert!(Embedding::parse(&bytes).is_err());
         }
     }
 }
