@@ -1,0 +1,622 @@
+//! `tsne_rs._tsne_rs`: the Python extension module. Conversion only: arrays to `Matrix`,
+//! keyword arguments to the builder, errors to Python exceptions; every computation is the
+//! `tsne` crate's, run with the GIL released and Ctrl-C polled from the calling thread.
+
+use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use ndarray::Array2;
+use numpy::{IntoPyArray, PyArray2, PyArrayMethods, PyReadonlyArray2, PyUntypedArrayMethods};
+use pyo3::exceptions::{PyOSError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList};
+use tsne::{
+    CsrMatrix, Embedding, FftParams, Init, Input, KnnGraph, LearningRate, Matrix, Metric, NeighborMethod,
+    NnDescentParams, OptimizeReport, PartialEmbedding, Progress, RepulsionMethod, Schedule, TSne, Transform,
+};
+
+/// A library error as the Python exception a user expects.
+fn py_err(e: tsne::Error) -> PyErr {
+    match e {
+        tsne::Error::Io { .. } => PyOSError::new_err(e.to_string()),
+        tsne::Error::Diverged { .. } => PyRuntimeError::new_err(e.to_string()),
+        _ => PyValueError::new_err(e.to_string()),
+    }
+}
+
+/// A 2-D float32 or float64 array, C- or F-ordered, as a `Matrix` (one copy into f64;
+/// non-finite values are a `ValueError` naming the row and column).
+fn matrix(x: &Bound<'_, PyAny>, what: &str) -> PyResult<Matrix> {
+    let (rows, cols, data) = if let Ok(a) = x.extract::<PyReadonlyArray2<'_, f64>>() {
+        let (r, c) = (a.shape()[0], a.shape()[1]);
+        // A C-ordered buffer is copied as is; any other layout is read in row-major order.
+        let data = match a.as_slice() {
+            Ok(s) if a.is_c_contiguous() => s.to_vec(),
+            _ => a.as_array().iter().copied().collect(),
+        };
+        (r, c, data)
+    } else if let Ok(a) = x.extract::<PyReadonlyArray2<'_, f32>>() {
+        let (r, c) = (a.shape()[0], a.shape()[1]);
+        (r, c, a.as_array().iter().map(|&v| f64::from(v)).collect())
+    } else {
+        return Err(PyTypeError::new_err(format!("{what} must be a 2-D float32 or float64 numpy array")));
+    };
+    Matrix::new(rows, cols, data).map_err(|e| PyValueError::new_err(format!("{what}: {e}")))
+}
+
+fn to_numpy<'py>(py: Python<'py>, m: &Matrix) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    let a = Array2::from_shape_vec((m.rows(), m.cols()), m.as_slice().to_vec())
+        .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    Ok(a.into_pyarray(py))
+}
+
+/// Runs `work` with the GIL released on a scoped thread while the calling thread polls for
+/// signals every 50 ms; a signal (Ctrl-C) sets the cancel flag that `work`'s callbacks
+/// check between iterations, and its exception is raised once `work` has returned.
+fn interruptible<T: Send>(py: Python<'_>, work: impl FnOnce(&AtomicBool) -> T + Send) -> PyResult<T> {
+    let cancel = AtomicBool::new(false);
+    py.detach(|| {
+        std::thread::scope(|s| {
+            let handle = s.spawn(|| work(&cancel));
+            let mut interrupted = None;
+            while !handle.is_finished() {
+                std::thread::sleep(Duration::from_millis(50));
+                if interrupted.is_none() {
+                    if let Err(e) = Python::attach(|py| py.check_signals()) {
+                        interrupted = Some(e);
+                        cancel.store(true, Ordering::Relaxed);
+                    }
+                }
+            }
+            match (interrupted, handle.join()) {
+                (Some(e), _) => Err(e),
+                (None, Ok(v)) => Ok(v),
+                (None, Err(_)) => Err(PyRuntimeError::new_err("internal error: the computation panicked")),
+            }
+        })
+    })
+}
+
+/// A Python callable `f(iteration, kl_or_None, gradient_norm, positions) -> bool` (true
+/// stops), called every `every` iterations and at the last; an exception it raises stops the
+/// run and is re-raised.
+struct Observer<'a> {
+    callback: Option<Py<PyAny>>,
+    every: usize,
+    cancel: &'a AtomicBool,
+    error: Option<PyErr>,
+}
+
+impl Observer<'_> {
+    fn observe(&mut self, p: &Progress<'_>) -> ControlFlow<()> {
+        if self.cancel.load(Ordering::Relaxed) {
+            return ControlFlow::Break(());
+        }
+        let Some(f) = &self.callback else { return ControlFlow::Continue(()) };
+        if p.iteration % self.every != 0 && p.iteration != p.total {
+            return ControlFlow::Continue(());
+        }
+        let outcome = Python::attach(|py| -> PyResult<bool> {
+            let positions = to_numpy(py, &p.positions())?;
+            f.call1(py, (p.iteration, p.kl_divergence, p.gradient_norm, positions))?.bind(py).is_truthy()
+        });
+        match outcome {
+            Ok(false) => ControlFlow::Continue(()),
+            Ok(true) => ControlFlow::Break(()),
+            Err(e) => {
+                self.error = Some(e);
+                ControlFlow::Break(())
+            }
+        }
+    }
+
+    /// The callback's exception, or `KeyboardInterrupt`-pending cancellation, as an error.
+    fn finish(self) -> PyResult<()> {
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+fn metric(name: &str) -> PyResult<Metric> {
+    match name.to_ascii_lowercase().as_str() {
+        "euclidean" | "l2" => Ok(Metric::Euclidean),
+        "cosine" => Ok(Metric::Cosine),
+        "manhattan" | "l1" | "cityblock" => Ok(Metric::Manhattan),
+        other => Err(PyValueError::new_err(format!(
+            "metric `{other}` is not supported: use euclidean, cosine or manhattan, or pass a precomputed distance matrix"
+        ))),
+    }
+}
+
+fn learning_rate(value: Option<f64>) -> LearningRate {
+    value.map_or(LearningRate::Auto, LearningRate::Fixed)
+}
+
+/// Worker threads from scikit-learn's `n_jobs`: `None` or -1 all cores, -2 all but one, ...
+fn threads(n_jobs: Option<i64>) -> PyResult<Option<usize>> {
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get()) as i64;
+    match n_jobs {
+        None | Some(-1) => Ok(None),
+        Some(0) => Err(PyValueError::new_err("n_jobs == 0 has no meaning")),
+        Some(j) if j > 0 => Ok(Some(j as usize)),
+        Some(j) => Ok(Some((cores + 1 + j).max(1) as usize)),
+    }
+}
+
+/// The input of a fit, owned.
+enum Data {
+    Points(Matrix),
+    Distances(Matrix),
+    Graph(KnnGraph),
+    Affinities(CsrMatrix),
+}
+
+impl Data {
+    fn input(&self) -> Input<'_> {
+        match self {
+            Data::Points(x) => Input::Points(x),
+            Data::Distances(d) => Input::Distances(d),
+            Data::Graph(g) => Input::Graph(g),
+            Data::Affinities(p) => Input::Affinities(p),
+        }
+    }
+}
+
+/// A CSR matrix from scipy's arrays; explicit zeros on the diagonal are dropped.
+fn csr(n: usize, indptr: Vec<i64>, indices: Vec<i64>, data: Vec<f64>) -> PyResult<CsrMatrix> {
+    if indptr.len() != n + 1 || indices.len() != data.len() {
+        return Err(PyValueError::new_err("affinities: inconsistent CSR arrays"));
+    }
+    let mut rows = Vec::with_capacity(n);
+    for i in 0..n {
+        let (a, b) = (indptr[i], indptr[i + 1]);
+        if a < 0 || b < a || b as usize > indices.len() {
+            return Err(PyValueError::new_err(format!("affinities: bad row pointer at row {i}")));
+        }
+        let mut row = Vec::with_capacity((b - a) as usize);
+        for t in a as usize..b as usize {
+            let (j, v) = (indices[t], data[t]);
+            if j < 0 || j as usize >= n {
+                return Err(PyValueError::new_err(format!("affinities: row {i} names column {j} of {n}")));
+            }
+            if !v.is_finite() {
+                return Err(PyValueError::new_err(format!("affinities: non-finite value {v} at row {i}, column {j}")));
+            }
+            if j as usize == i {
+                if v != 0.0 {
+                    return Err(PyValueError::new_err(format!("affinities: diagonal entry ({i}, {i}) is {v}, not 0")));
+                }
+                continue;
+            }
+            row.push((j as u32, v));
+        }
+        rows.push(row);
+    }
+    CsrMatrix::from_rows(rows).map_err(py_err)
+}
+
+/// Embeds `data` with t-SNE and returns the fitted model.
+#[pyfunction]
+#[pyo3(signature = (
+    data, *, kind = "points", knn_distances = None, affinity_parts = None,
+    n_components = 2, perplexity = 30.0, iterations = 1000, early_exaggeration = 12.0,
+    exaggeration_iterations = 250, exaggeration = 1.0, learning_rate = None,
+    momentum_early = 0.5, momentum_final = 0.8, dof = 1.0, repulsion = "auto", theta = 0.5,
+    interp_points = None, min_intervals = None, intervals_per_unit = None,
+    metric = "euclidean", neighbors = "auto", init = None, pca = None, seed = 0, n_jobs = None,
+    min_grad_norm = 0.0, max_grad_norm = None, max_step_norm = None, kl_every = 50, pin = None,
+    callback = None, callback_every = 1
+))]
+#[allow(clippy::too_many_arguments)]
+fn fit(
+    py: Python<'_>,
+    data: &Bound<'_, PyAny>,
+    kind: &str,
+    knn_distances: Option<&Bound<'_, PyAny>>,
+    affinity_parts: Option<(usize, Vec<i64>, Vec<i64>, Vec<f64>)>,
+    n_components: usize,
+    perplexity: f64,
+    iterations: usize,
+    early_exaggeration: f64,
+    exaggeration_iterations: usize,
+    exaggeration: f64,
+    learning_rate: Option<f64>,
+    momentum_early: f64,
+    momentum_final: f64,
+    dof: f64,
+    repulsion: &str,
+    theta: f64,
+    interp_points: Option<usize>,
+    min_intervals: Option<usize>,
+    intervals_per_unit: Option<f64>,
+    metric: &str,
+    neighbors: &str,
+    init: Option<&Bound<'_, PyAny>>,
+    pca: Option<usize>,
+    seed: u64,
+    n_jobs: Option<i64>,
+    min_grad_norm: f64,
+    max_grad_norm: Option<f64>,
+    max_step_norm: Option<f64>,
+    kl_every: usize,
+    pin: Option<Vec<usize>>,
+    callback: Option<Py<PyAny>>,
+    callback_every: usize,
+) -> PyResult<Model> {
+    let data = match kind {
+        "points" => Data::Points(matrix(data, "X")?),
+        "distances" => Data::Distances(matrix(data, "the distance matrix")?),
+        "graph" => {
+            let idx: PyReadonlyArray2<'_, i64> = data.extract()?;
+            let dist = matrix(
+                knn_distances.ok_or_else(|| PyValueError::new_err("a kNN graph needs its distances"))?,
+                "kNN distances",
+            )?;
+            let (n, k) = (idx.shape()[0], idx.shape()[1]);
+            let indices = idx
+                .as_array()
+                .iter()
+                .map(|&j| u32::try_from(j).map_err(|_| PyValueError::new_err(format!("kNN index {j} is out of range"))))
+                .collect::<PyResult<Vec<u32>>>()?;
+            if (dist.rows(), dist.cols()) != (n, k) {
+                return Err(PyValueError::new_err(format!(
+                    "kNN distances are {} x {}, the indices {n} x {k}",
+                    dist.rows(),
+                    dist.cols()
+                )));
+            }
+            Data::Graph(KnnGraph::new(n, k, indices, dist.into_vec()).map_err(py_err)?)
+        }
+        "affinities" => {
+            let (n, indptr, indices, values) =
+                affinity_parts.ok_or_else(|| PyValueError::new_err("affinities need their CSR parts"))?;
+            Data::Affinities(csr(n, indptr, indices, values)?)
+        }
+        other => return Err(PyValueError::new_err(format!("unknown input kind `{other}`"))),
+    };
+    let fft = FftParams {
+        interp_points: interp_points.unwrap_or(FftParams::default().interp_points),
+        min_intervals: min_intervals.unwrap_or(FftParams::default().min_intervals),
+        intervals_per_unit: intervals_per_unit.unwrap_or(FftParams::default().intervals_per_unit),
+    };
+    let repulsion = match repulsion {
+        "auto" => RepulsionMethod::Auto,
+        "exact" => RepulsionMethod::Exact,
+        "barnes_hut" | "bh" => RepulsionMethod::BarnesHut { theta },
+        "fft" => RepulsionMethod::Fft(fft),
+        other => return Err(PyValueError::new_err(format!("unknown method `{other}`: use barnes_hut, exact or fft"))),
+    };
+    let neighbors = match neighbors {
+        "auto" => NeighborMethod::Auto,
+        "exact" => NeighborMethod::Exact,
+        "nndescent" | "approx" => NeighborMethod::NnDescent(NnDescentParams::default()),
+        other => return Err(PyValueError::new_err(format!("unknown neighbour search `{other}`"))),
+    };
+    let init = match init {
+        None => Init::Pca,
+        Some(v) => match v.extract::<String>() {
+            Ok(s) if s == "pca" => Init::Pca,
+            Ok(s) if s == "spectral" => Init::Spectral,
+            Ok(s) if s == "random" => Init::Random,
+            Ok(s) => return Err(PyValueError::new_err(format!("unknown init `{s}`: use pca, spectral, random or an array"))),
+            Err(_) => Init::Given(matrix(v, "init")?),
+        },
+    };
+    let schedule = Schedule {
+        iterations,
+        exaggeration_iterations,
+        early_exaggeration,
+        final_exaggeration: exaggeration,
+        learning_rate: self::learning_rate(learning_rate),
+        momentum_early,
+        momentum_final,
+        kl_every,
+        min_gradient_norm: min_grad_norm,
+        max_point_gradient: max_grad_norm,
+        max_point_step: max_step_norm,
+        ..Schedule::default()
+    };
+    let threads = threads(n_jobs)?;
+    let mut builder = TSne::builder()
+        .dims(n_components)
+        .perplexity(perplexity)
+        .schedule(schedule)
+        .dof(dof)
+        .seed(seed)
+        .repulsion(repulsion)
+        .neighbors(neighbors)
+        .metric(self::metric(metric)?)
+        .init(init)
+        .pin(pin.unwrap_or_default());
+    if let Some(t) = threads {
+        builder = builder.threads(t);
+    }
+    if let Some(d) = pca {
+        builder = builder.pca(d);
+    }
+    let tsne = builder.build().map_err(py_err)?;
+    let every = callback_every.max(1);
+    let (result, observer_result) = interruptible(py, |cancel| {
+        let mut observer = Observer { callback, every, cancel, error: None };
+        let result = tsne.fit_with(data.input(), |p| observer.observe(p));
+        (result, observer.finish())
+    })?;
+    observer_result?;
+    let mut model = result.map_err(py_err)?;
+    model.set_threads(threads);
+    Ok(Model { inner: model })
+}
+
+/// A fitted t-SNE model (`tsne::Embedding`).
+#[pyclass(module = "tsne_rs._tsne_rs")]
+struct Model {
+    inner: Embedding,
+}
+
+fn report_dict<'py>(py: Python<'py>, r: &OptimizeReport) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("iterations", r.iterations)?;
+    d.set_item("kl_divergence", r.kl_divergence)?;
+    d.set_item("stop", r.stop.name())?;
+    Ok(d)
+}
+
+fn transform_settings(
+    perplexity: f64,
+    k: usize,
+    iterations: usize,
+    learning_rate: f64,
+    exaggeration: f64,
+    momentum: f64,
+    max_grad_norm: f64,
+    theta: f64,
+) -> Transform {
+    Transform {
+        perplexity,
+        init_neighbors: k,
+        iterations,
+        learning_rate,
+        exaggeration,
+        momentum,
+        max_point_gradient: max_grad_norm,
+        theta,
+    }
+}
+
+#[pymethods]
+impl Model {
+    /// The positions, one row per point in input order.
+    fn positions<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        to_numpy(py, &self.inner.positions())
+    }
+
+    /// What the fit and later runs did.
+    fn summary<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let s = self.inner.summary();
+        let d = PyDict::new(py);
+        d.set_item("n", s.n)?;
+        d.set_item("dims_in", s.dims_in)?;
+        d.set_item("dims_out", s.dims_out)?;
+        d.set_item("k", s.k)?;
+        d.set_item("iterations", s.iterations)?;
+        d.set_item("kl_divergence", s.kl_divergence)?;
+        d.set_item("learning_rate", s.learning_rate)?;
+        d.set_item("stop", s.stop.name())?;
+        d.set_item("neighbors", &s.neighbors)?;
+        d.set_item("affinity", &s.affinity)?;
+        d.set_item("repulsion", &s.repulsion)?;
+        d.set_item("init", &s.init)?;
+        d.set_item("threads", s.threads)?;
+        d.set_item("kl_history", s.kl_history.clone())?;
+        let stages = PyList::empty(py);
+        for st in &s.stages {
+            stages.append((st.iterations, st.exaggeration, st.momentum, st.learning_rate))?;
+        }
+        d.set_item("stages", stages)?;
+        let t = PyDict::new(py);
+        t.set_item("preprocessing", s.timings.preprocessing.as_secs_f64())?;
+        t.set_item("neighbors", s.timings.neighbors.as_secs_f64())?;
+        t.set_item("affinities", s.timings.affinities.as_secs_f64())?;
+        t.set_item("initialization", s.timings.initialization.as_secs_f64())?;
+        t.set_item("optimize", s.timings.optimize.as_secs_f64())?;
+        t.set_item("total", s.timings.total.as_secs_f64())?;
+        d.set_item("timings", t)?;
+        Ok(d)
+    }
+
+    /// Continues the optimisation from the current state.
+    #[pyo3(signature = (iterations, *, exaggeration = 1.0, momentum = 0.8, learning_rate = None,
+        max_grad_norm = None, max_step_norm = None, kl_every = 50, callback = None, callback_every = 1))]
+    #[allow(clippy::too_many_arguments)]
+    fn optimize<'py>(
+        &mut self,
+        py: Python<'py>,
+        iterations: usize,
+        exaggeration: f64,
+        momentum: f64,
+        learning_rate: Option<f64>,
+        max_grad_norm: Option<f64>,
+        max_step_norm: Option<f64>,
+        kl_every: usize,
+        callback: Option<Py<PyAny>>,
+        callback_every: usize,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let schedule = Schedule {
+            learning_rate: self::learning_rate(learning_rate),
+            max_point_gradient: max_grad_norm,
+            max_point_step: max_step_norm,
+            kl_every,
+            ..Schedule::constant(iterations, exaggeration, momentum)
+        };
+        let inner = &mut self.inner;
+        let every = callback_every.max(1);
+        let (result, observed) = interruptible(py, |cancel| {
+            let mut observer = Observer { callback, every, cancel, error: None };
+            let result = inner.optimize_with(&schedule, |p| observer.observe(p));
+            (result, observer.finish())
+        })?;
+        observed?;
+        report_dict(py, &result.map_err(py_err)?)
+    }
+
+    /// Places new points against the fixed positions (openTSNE's `transform`).
+    #[pyo3(signature = (x, *, perplexity = 5.0, k = 25, iterations = 250, learning_rate = 0.1,
+        exaggeration = 1.5, momentum = 0.8, max_grad_norm = 1.0, theta = 0.5))]
+    #[allow(clippy::too_many_arguments)]
+    fn transform<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        perplexity: f64,
+        k: usize,
+        iterations: usize,
+        learning_rate: f64,
+        exaggeration: f64,
+        momentum: f64,
+        max_grad_norm: f64,
+        theta: f64,
+    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let x = matrix(x, "X")?;
+        let settings =
+            transform_settings(perplexity, k, iterations, learning_rate, exaggeration, momentum, max_grad_norm, theta);
+        let inner = &self.inner;
+        let placed = interruptible(py, |_| inner.transform_with(&x, &settings))?.map_err(py_err)?;
+        to_numpy(py, &placed)
+    }
+
+    /// New points with their affinities, at their starting positions (openTSNE's
+    /// `prepare_partial`).
+    #[pyo3(signature = (x, *, perplexity = 5.0, k = 25, theta = 0.5))]
+    fn prepare_partial(&self, py: Python<'_>, x: &Bound<'_, PyAny>, perplexity: f64, k: usize, theta: f64) -> PyResult<Partial> {
+        let x = matrix(x, "X")?;
+        let settings = Transform { perplexity, init_neighbors: k, theta, ..Transform::default() };
+        let inner = &self.inner;
+        let partial = interruptible(py, |_| inner.prepare_partial(&x, &settings))?.map_err(py_err)?;
+        Ok(Partial { inner: partial })
+    }
+
+    /// Adds points: placed, then settled with the old points pinned.
+    #[pyo3(signature = (x, *, iterations = 250, exaggeration = 1.0, momentum = 0.8, learning_rate = None))]
+    fn add<'py>(
+        &mut self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        iterations: usize,
+        exaggeration: f64,
+        momentum: f64,
+        learning_rate: Option<f64>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let x = matrix(x, "X")?;
+        let schedule = Schedule {
+            learning_rate: self::learning_rate(learning_rate),
+            ..Schedule::constant(iterations, exaggeration, momentum)
+        };
+        let inner = &mut self.inner;
+        let report = interruptible(py, |_| inner.add(&x, &schedule))?.map_err(py_err)?;
+        report_dict(py, &report)
+    }
+
+    /// Pins points (input indices) in later runs; an empty list unpins all.
+    fn pin(&mut self, points: Vec<usize>) -> PyResult<()> {
+        self.inner.pin(&points).map_err(py_err)
+    }
+
+    /// Worker threads of later calls, as scikit-learn's `n_jobs`.
+    fn set_n_jobs(&mut self, n_jobs: Option<i64>) -> PyResult<()> {
+        self.inner.set_threads(threads(n_jobs)?);
+        Ok(())
+    }
+
+    /// Writes the model file.
+    fn save(&self, path: std::path::PathBuf) -> PyResult<()> {
+        self.inner.save(path).map_err(py_err)
+    }
+
+    /// Reads a model file.
+    #[staticmethod]
+    fn load(path: std::path::PathBuf) -> PyResult<Model> {
+        Ok(Model { inner: Embedding::load(path).map_err(py_err)? })
+    }
+
+    /// The model file's bytes (for pickling).
+    fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.inner.to_bytes())
+    }
+
+    /// A model from a model file's bytes.
+    #[staticmethod]
+    fn from_bytes(bytes: &[u8]) -> PyResult<Model> {
+        Ok(Model { inner: Embedding::from_bytes(bytes).map_err(py_err)? })
+    }
+
+    /// An independent copy.
+    fn copy(&self) -> Model {
+        Model { inner: self.inner.clone() }
+    }
+
+    /// Number of points.
+    #[getter]
+    fn n(&self) -> usize {
+        self.inner.n()
+    }
+}
+
+/// New points placed into a model (`tsne::PartialEmbedding`).
+#[pyclass(module = "tsne_rs._tsne_rs")]
+struct Partial {
+    inner: PartialEmbedding,
+}
+
+#[pymethods]
+impl Partial {
+    /// The new points' positions.
+    fn positions<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        to_numpy(py, self.inner.positions())
+    }
+
+    /// An independent copy.
+    fn copy(&self) -> Partial {
+        Partial { inner: self.inner.clone() }
+    }
+
+    /// Moves the new points against `model`'s fixed positions.
+    #[pyo3(signature = (model, iterations, *, exaggeration = 1.5, momentum = 0.8, learning_rate = 0.1,
+        max_grad_norm = 1.0, callback = None, callback_every = 1))]
+    #[allow(clippy::too_many_arguments)]
+    fn optimize<'py>(
+        &mut self,
+        py: Python<'py>,
+        model: PyRef<'py, Model>,
+        iterations: usize,
+        exaggeration: f64,
+        momentum: f64,
+        learning_rate: f64,
+        max_grad_norm: f64,
+        callback: Option<Py<PyAny>>,
+        callback_every: usize,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let schedule = Transform { iterations, learning_rate, exaggeration, momentum, max_point_gradient: max_grad_norm, ..Transform::default() }
+            .schedule();
+        let (inner, reference) = (&mut self.inner, &model.inner);
+        let every = callback_every.max(1);
+        let (result, observed) = interruptible(py, |cancel| {
+            let mut observer = Observer { callback, every, cancel, error: None };
+            let result = inner.optimize_with(reference, &schedule, |p| observer.observe(p));
+            (result, observer.finish())
+        })?;
+        observed?;
+        report_dict(py, &result.map_err(py_err)?)
+    }
+}
+
+#[pymodule]
+fn _tsne_rs(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(fit, m)?)?;
+    m.add_class::<Model>()?;
+    m.add_class::<Partial>()?;
+    m.add("FORMAT_VERSION", tsne::FORMAT_VERSION)?;
+    Ok(())
+}

@@ -1,0 +1,126 @@
+"""tsne_rs.opentsne as a drop-in for openTSNE: the embedding object, continuation,
+transform, callbacks, persistence and precomputed inputs."""
+
+import pickle
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import tsne_rs.opentsne as openTSNE
+from conftest import knn_accuracy
+
+
+@pytest.fixture(scope="module")
+def split(digits):
+    X, y = digits
+    test = np.arange(len(X)) % 6 == 0
+    return X[~test], y[~test], X[test], y[test]
+
+
+@pytest.fixture(scope="module")
+def embedding(split):
+    X, _, _, _ = split
+    return openTSNE.TSNE(random_state=1, n_jobs=2).fit(X)
+
+
+def test_fit_returns_an_embedding_array(embedding, split):
+    _, y, _, _ = split
+    assert isinstance(embedding, openTSNE.TSNEEmbedding) and isinstance(embedding, np.ndarray)
+    assert embedding.shape == (len(y), 2)
+    assert knn_accuracy(np.asarray(embedding), y) >= 0.95
+    assert 0 < embedding.kl_divergence < 2
+    # openTSNE's schedule: 250 early iterations at exaggeration 12, then 500 at 1.
+    assert [s[:2] for s in embedding.summary["stages"]] == [(250, 12.0), (500, 1.0)]
+
+
+def test_optimize_continues_and_in_pieces_equals_at_once(embedding):
+    a = embedding.optimize(100, exaggeration=1.5)
+    b = embedding.optimize(40, exaggeration=1.5).optimize(60, exaggeration=1.5)
+    assert isinstance(a, openTSNE.TSNEEmbedding)
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, embedding)  # not in place by default
+    c = embedding.optimize(0)
+    assert np.array_equal(c, embedding)
+
+
+def test_transform_places_held_out_points_among_their_class(embedding, split):
+    X, y, X_new, y_new = split
+    placed = embedding.transform(X_new)
+    assert placed.shape == (len(y_new), 2)
+    from sklearn.neighbors import KNeighborsClassifier
+
+    accuracy = KNeighborsClassifier(10).fit(np.asarray(embedding), y).score(np.asarray(placed), y_new)
+    assert accuracy >= 0.9
+    # One at a time equals the batch; the reference does not move.
+    before = np.array(embedding)
+    for i in range(5):
+        assert np.array_equal(embedding.transform(X_new[i : i + 1])[0], placed[i])
+    assert np.array_equal(before, embedding)
+    # prepare_partial + optimize is transform.
+    partial = embedding.prepare_partial(X_new)
+    again = partial.optimize(250, learning_rate=0.1, exaggeration=1.5, momentum=0.8, max_grad_norm=0.25)
+    assert np.array_equal(again, placed)
+
+
+def test_callbacks_can_stop_the_fit(split):
+    X, _, _, _ = split
+    seen = []
+
+    def stop_at_100(iteration, error, embedding):
+        seen.append((iteration, error is not None, embedding.shape))
+        return iteration >= 100
+
+    emb = openTSNE.TSNE(random_state=1, callbacks=stop_at_100, callbacks_every_iters=50).fit(X[:400])
+    assert seen == [(50, True, (400, 2)), (100, True, (400, 2))]
+    assert emb.summary["iterations"] == 100 and emb.summary["stop"] == "callback"
+    with pytest.raises(openTSNE.OptimizationInterrupt) as info:
+        emb.optimize(100, callbacks=lambda it, err, e: it >= 20, callbacks_every_iters=10, propagate_exception=True)
+    assert info.value.final_embedding.summary["iterations"] == 120
+
+
+def test_save_load_and_pickle(embedding, split, tmp_path):
+    _, _, X_new, _ = split
+    path = tmp_path / "model.tsne"
+    embedding.save(path)
+    loaded = openTSNE.TSNEEmbedding.load(path)
+    assert np.array_equal(loaded, embedding)
+    assert np.array_equal(loaded.transform(X_new[:20]), embedding.transform(X_new[:20]))
+    restored = pickle.loads(pickle.dumps(embedding))
+    assert np.array_equal(restored.optimize(10), embedding.optimize(10))
+    (tmp_path / "bad.tsne").write_bytes(b"not a model")
+    with pytest.raises(ValueError, match="not a t-SNE model"):
+        openTSNE.TSNEEmbedding.load(tmp_path / "bad.tsne")
+    data = path.read_bytes()
+    (tmp_path / "cut.tsne").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="damaged"):
+        openTSNE.TSNEEmbedding.load(tmp_path / "cut.tsne")
+
+
+def test_precomputed_affinities_graph_and_distances(digits):
+    from scipy.spatial.distance import cdist
+    from sklearn.neighbors import NearestNeighbors
+
+    X, y = digits
+    X, y = X[:600], y[:600]
+    nn = NearestNeighbors(n_neighbors=31).fit(X)
+    G = nn.kneighbors_graph(X, mode="distance")  # includes each point itself at distance 0
+    tsne = openTSNE.TSNE(perplexity=10, metric="precomputed", random_state=0)
+    from_graph = tsne.fit(G)
+    from_distances = tsne.fit(cdist(X, X))
+    # A symmetric P from the graph: uniform weights on the kNN.
+    A = (G > 0).astype(float)
+    A.setdiag(0)
+    A.eliminate_zeros()
+    P = (A + A.T) / (A + A.T).sum()
+    from_p = openTSNE.TSNE(random_state=0).fit(affinities=sp.csr_matrix(P))
+    for Y in (from_graph, from_distances, from_p):
+        assert knn_accuracy(np.asarray(Y), y) >= 0.9
+
+
+def test_adding_points_keeps_the_old_ones(embedding, split):
+    X, y, X_new, y_new = split
+    grown = embedding.add(X_new, n_iter=100)
+    assert grown.shape == (len(X) + len(X_new), 2)
+    assert np.array_equal(grown[: len(X)], embedding)
+    assert knn_accuracy(np.asarray(grown), np.concatenate([y, y_new])) >= 0.95

@@ -1,0 +1,113 @@
+"""tsne_rs.TSNE as a drop-in for sklearn.manifold.TSNE."""
+
+import subprocess
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.utils.estimator_checks import check_estimator
+
+import tsne_rs
+from conftest import knn_accuracy
+
+
+def test_digits_embedding_separates_the_classes(digits):
+    X, y = digits
+    tsne = tsne_rs.TSNE(random_state=0)
+    Y = tsne.fit_transform(X)
+    assert Y.shape == (1797, 2)
+    assert knn_accuracy(Y, y) >= 0.95
+    assert np.array_equal(tsne.embedding_, Y)
+    assert 0 < tsne.kl_divergence_ < 1.5
+    assert tsne.n_iter_ <= 1000
+    assert tsne.n_features_in_ == 64
+    assert tsne.learning_rate_ == max(1797 / 12 / 4, 50)
+
+
+def test_same_embedding_as_the_cli(digits, cli, tmp_path):
+    X, _ = digits
+    # The CLI's auto learning rate, max(n / 12, 50), is a quarter of that in sklearn's units.
+    lr = max(1797 / 12, 50)
+    Y = tsne_rs.TSNE(
+        random_state=7, learning_rate=lr / 4, n_iter_without_progress=10_000, min_grad_norm=0.0
+    ).fit_transform(X)
+    out = tmp_path / "y.csv"
+    subprocess.run(
+        [str(cli), "demo", "--seed", "7", "--learning-rate", repr(lr), "--out", str(out), "--threads", "2"],
+        check=True,
+        capture_output=True,
+    )
+    assert np.array_equal(np.loadtxt(out, delimiter=","), Y)
+
+
+def test_n_jobs_dtype_and_order_do_not_change_the_bits(digits):
+    X, _ = digits
+    X = X[:400]
+    base = tsne_rs.TSNE(random_state=3, max_iter=300, n_jobs=1).fit_transform(X)
+    assert np.array_equal(base, tsne_rs.TSNE(random_state=3, max_iter=300, n_jobs=2).fit_transform(X))
+    assert np.array_equal(base, tsne_rs.TSNE(random_state=3, max_iter=300).fit_transform(np.asfortranarray(X)))
+    X32 = X.astype(np.float32)
+    assert np.array_equal(
+        tsne_rs.TSNE(random_state=3, max_iter=300).fit_transform(X32),
+        tsne_rs.TSNE(random_state=3, max_iter=300).fit_transform(X32.astype(np.float64)),
+    )
+
+
+def test_parameters_follow_sklearn(digits):
+    X, _ = digits
+    tsne = tsne_rs.TSNE(perplexity=12.0, angle=0.3, method="exact")
+    assert tsne.get_params()["perplexity"] == 12.0
+    other = clone(tsne).set_params(perplexity=5.0)
+    assert other.perplexity == 5.0 and tsne.perplexity == 12.0
+    # Exact and Barnes-Hut agree on quality; FFT runs too.
+    for method in ("exact", "barnes_hut", "fft"):
+        Y = tsne_rs.TSNE(method=method, random_state=0, max_iter=500).fit_transform(X[:300])
+        assert np.all(np.isfinite(Y))
+    Y = tsne_rs.TSNE(init="random", random_state=0, max_iter=300).fit_transform(X[:300])
+    start = np.random.RandomState(0).normal(size=(300, 2)) * 1e-4
+    Z = tsne_rs.TSNE(init=start, random_state=0, max_iter=300).fit_transform(X[:300])
+    assert Y.shape == Z.shape == (300, 2)
+
+
+@pytest.mark.parametrize(
+    "params, X, message",
+    [
+        ({"perplexity": 30}, np.random.RandomState(0).normal(size=(20, 3)), "perplexity"),
+        ({}, np.array([[0.0, 1.0], [np.nan, 2.0], [1.0, 1.0]]), "NaN"),
+        ({}, np.array([[0.0, 1.0], [np.inf, 2.0], [1.0, 1.0]]), "infinity"),
+        ({"method": "barnes_hut", "n_components": 4}, np.zeros((50, 5)), "inferior to 4"),
+        ({"learning_rate": -1.0}, np.zeros((50, 5)), "learning_rate"),
+        ({"metric": "precomputed", "init": "random", "perplexity": 2}, np.ones((5, 4)), "square"),
+        ({"metric": "precomputed"}, np.ones((40, 40)), "init"),
+        ({"perplexity": 5}, np.ones((40, 3)), "identical"),
+    ],
+)
+def test_bad_arguments_raise_value_error(params, X, message):
+    with pytest.raises(ValueError, match=message):
+        tsne_rs.TSNE(**params).fit_transform(X)
+
+
+def test_verbose_prints_progress_to_stderr(digits, capsys):
+    X, _ = digits
+    tsne_rs.TSNE(verbose=1, random_state=0, max_iter=300).fit_transform(X[:200])
+    err = capsys.readouterr().err
+    assert "iteration 300/300" in err and "KL" in err
+
+
+def test_precomputed_distances(digits):
+    from scipy.spatial.distance import cdist
+
+    X, y = digits
+    X, y = X[:500], y[:500]
+    D = cdist(X, X)
+    Y = tsne_rs.TSNE(metric="precomputed", init="random", random_state=0).fit_transform(D)
+    assert knn_accuracy(Y, y) >= 0.9
+
+
+def test_scikit_learn_estimator_checks():
+    # scikit-learn runs these checks on its own TSNE with perplexity=2 (its datasets are small);
+    # all of them apply to a fit_transform-only estimator, and all must pass.
+    results = check_estimator(tsne_rs.TSNE(perplexity=2, max_iter=300), on_fail=None)
+    failed = [(r["check_name"], r["exception"]) for r in results if r["status"] == "failed"]
+    assert len(results) >= 30
+    assert not failed, failed
