@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use tsne::metrics::{knn_accuracy_sampled, trustworthiness};
 use tsne::Matrix;
 
-const USAGE: &str = "usage: cargo xtask bench [--quick] [--large] [--sizes N,N,..] [--iterations N] [--peers] [--bhtsne-max-n N] [--repulsion auto|bh|fft] [--neighbors auto|exact|nndescent|hnsw] [--threads N] [--out DIR] [--data FILE.csv --labels FILE]
+const USAGE: &str = "usage: cargo xtask bench [--quick] [--large] [--sizes N,N,..] [--iterations N] [--peers] [--bhtsne-max-n N] [--repulsion auto|bh|fft] [--neighbors auto|exact|nndescent|hnsw] [--threads N] [--python PYTHON] [--out DIR] [--data FILE.csv --labels FILE]
        cargo xtask repulsion [--sizes N,N,..] [--repeats R] [--threads N] [--out DIR]
        cargo xtask knn [--sizes N,N,..] [--methods nndescent,exact,hnsw] [--exact-max-n N] [--threads N] [--out DIR]";
 
@@ -26,6 +26,8 @@ struct Options {
     quick: bool,
     large: bool,
     peers: bool,
+    /// A Python interpreter with the `tsne_rs` package: ours through the binding as a peer.
+    python: Option<String>,
     threads: usize,
     /// Repulsion method for both implementations: `auto` (Barnes-Hut below 10,000 points,
     /// FFT from there, the rule both share), `bh` or `fft`.
@@ -63,6 +65,7 @@ fn main() -> Result<()> {
         quick: false,
         large: false,
         peers: false,
+        python: None,
         threads: 2,
         repulsion: "auto".into(),
         out: "bench-out".into(),
@@ -81,6 +84,7 @@ fn main() -> Result<()> {
             "--quick" => o.quick = true,
             "--large" => o.large = true,
             "--peers" => o.peers = true,
+            "--python" => o.python = Some(it.next().context(USAGE)?.clone()),
             "--threads" => o.threads = it.next().context(USAGE)?.parse()?,
             "--iterations" => o.iterations = it.next().context(USAGE)?.parse()?,
             "--bhtsne-max-n" => o.bhtsne_max_n = it.next().context(USAGE)?.parse()?,
@@ -386,6 +390,24 @@ fn bench(o: &Options) -> Result<()> {
                 run_peer(&cmd, &out, &input, labels.as_deref())?
             };
             peers.insert("bhtsne".into(), r);
+        }
+        if let Some(python) = &o.python {
+            let out = o.out.join(format!("{}.tsne_rs.csv", ds.name));
+            let script = root().join("xtask/peers/tsne_rs_run.py");
+            let cmd: Vec<String> = vec![
+                python.clone(),
+                script.display().to_string(),
+                ds.points.display().to_string(),
+                out.display().to_string(),
+                o.threads.to_string(),
+                iterations.to_string(),
+                "250".into(),
+                "42".into(),
+                ours_method.into(),
+            ];
+            peers.insert("tsne_rs".into(), run_peer(&cmd, &out, &input, labels.as_deref())?);
+        }
+        if o.peers || o.python.is_some() {
             for (name, _) in peers.iter().filter(|(_, v)| v.get("skipped").is_none()) {
                 let emb = read_matrix(&o.out.join(format!("{}.{}.csv", ds.name, name.to_lowercase())))?;
                 let png = o.out.join(format!("{}.{}.png", ds.name, name.to_lowercase()));
