@@ -123,6 +123,13 @@ pub fn principal_axes(points: &Matrix, dims: usize) -> Result<(DMatrix<f64>, Vec
         }
     }
     mean.iter_mut().for_each(|m| *m /= n as f64);
+    let axes = if n < d { gram_axes(points, &mean, dims) } else { covariance_axes(points, &mean, dims) };
+    Ok((axes, mean))
+}
+
+/// The leading eigenvectors of the `d x d` covariance `X^T X` of the centred rows.
+fn covariance_axes(points: &Matrix, mean: &[f64], dims: usize) -> DMatrix<f64> {
+    let (n, d) = (points.rows(), points.cols());
     // X^T X of the centred data, summed over a fixed partition of the rows (so the order of
     // the sums does not depend on the thread count), each part by a cache-blocked matrix
     // product.
@@ -134,7 +141,7 @@ pub fn principal_axes(points: &Matrix, dims: usize) -> Result<(DMatrix<f64>, Vec
             let rows = b * rows_per_part..((b + 1) * rows_per_part).min(n);
             let mut x = Vec::with_capacity(rows.len() * d);
             for i in rows.clone() {
-                x.extend(points.row(i).iter().zip(&mean).map(|(v, m)| v - m));
+                x.extend(points.row(i).iter().zip(mean).map(|(v, m)| v - m));
             }
             let mut c = vec![0.0; d * d];
             // SAFETY: x is rows.len() x d row-major and c is d x d row-major, as described by
@@ -188,7 +195,58 @@ pub fn principal_axes(points: &Matrix, dims: usize) -> Result<(DMatrix<f64>, Vec
             axes[(r, c)] = sign * v[r];
         }
     }
-    Ok((axes, mean))
+    axes
+}
+
+/// The same axes from the `n x n` Gram matrix `X X^T` when there are fewer rows than columns
+/// (wide data): with `X X^T u = lambda u`, `v = X^T u / sqrt(lambda)` is a unit eigenvector of
+/// `X^T X` with the same eigenvalue. O(n^2 d) instead of O(n d^2); axes beyond the rank of the
+/// data are zero.
+fn gram_axes(points: &Matrix, mean: &[f64], dims: usize) -> DMatrix<f64> {
+    let (n, d) = (points.rows(), points.cols());
+    let mut x = Vec::with_capacity(n * d);
+    for i in 0..n {
+        x.extend(points.row(i).iter().zip(mean).map(|(v, m)| v - m));
+    }
+    let mut g = vec![0.0; n * n];
+    // SAFETY: x is n x d row-major and g is n x n row-major, as described by the strides; the
+    // product reads x (n x d) and x^T (d x n).
+    unsafe {
+        matrixmultiply::dgemm(n, d, n, 1.0, x.as_ptr(), d as isize, 1, x.as_ptr(), 1, d as isize, 0.0, g.as_mut_ptr(), n as isize, 1);
+    }
+    let mut gram = DMatrix::<f64>::zeros(n, n);
+    for a in 0..n {
+        for b in 0..n {
+            // Exact symmetry for the symmetric eigensolver.
+            gram[(a, b)] = 0.5 * (g[a * n + b] + g[b * n + a]);
+        }
+    }
+    let eig = SymmetricEigen::new(gram);
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| eig.eigenvalues[b].total_cmp(&eig.eigenvalues[a]).then(a.cmp(&b)));
+    let largest = eig.eigenvalues.iter().fold(0.0_f64, |m, &v| m.max(v));
+    let mut axes = DMatrix::<f64>::zeros(d, dims);
+    for (c, &src) in order.iter().take(dims).enumerate() {
+        let lambda = eig.eigenvalues[src];
+        // Directions of (numerically) zero variance carry nothing: leave them zero.
+        if !(lambda > 1e-12 * largest) {
+            continue;
+        }
+        let u = eig.eigenvectors.column(src);
+        let mut v = vec![0.0; d];
+        for (i, &ui) in u.iter().enumerate() {
+            for (vr, xr) in v.iter_mut().zip(&x[i * d..(i + 1) * d]) {
+                *vr += ui * xr;
+            }
+        }
+        let norm = v.iter().map(|a| a * a).sum::<f64>().sqrt();
+        let pivot = v.iter().copied().fold(0.0_f64, |m, a| if a.abs() > m.abs() { a } else { m });
+        let scale = if pivot < 0.0 { -1.0 / norm } else { 1.0 / norm };
+        for r in 0..d {
+            axes[(r, c)] = scale * v[r];
+        }
+    }
+    axes
 }
 
 /// The centred data projected on its `dims` leading principal components (`n x dims`).
@@ -331,6 +389,37 @@ impl Initializer for Given {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wide_data_takes_the_gram_route_to_the_same_axes() {
+        // 30 points in 100 dimensions with a clear spectrum: the covariance and Gram routes
+        // agree to rounding, signs included.
+        let (n, d) = (30, 100);
+        let data: Vec<f64> = (0..n * d)
+            .map(|t| {
+                let (i, j) = (t / d, t % d);
+                let f = i as f64;
+                3.0 * (f * 0.7).sin() * ((j % 7) as f64) + 1.5 * (f * 1.3).cos() * ((j % 3) as f64 - 1.0)
+                    + 0.1 * ((t * 37 % 101) as f64 / 101.0)
+            })
+            .collect();
+        let x = Matrix::new(n, d, data).unwrap();
+        let mut mean = vec![0.0; d];
+        for i in 0..n {
+            for (m, v) in mean.iter_mut().zip(x.row(i)) {
+                *m += v / n as f64;
+            }
+        }
+        let a = covariance_axes(&x, &mean, 3);
+        let b = gram_axes(&x, &mean, 3);
+        let diff = (&a - &b).abs().max();
+        assert!(diff < 1e-8, "axes differ by {diff}");
+        // A 60 x 5000 matrix projects through the Gram route (a 60 x 60 eigenproblem).
+        let wide = Matrix::new(60, 5000, (0..300_000usize).map(|t| ((t * 7919 % 10007) as f64).sin()).collect()).unwrap();
+        let y = project(&wide, 2).unwrap();
+        assert_eq!((y.rows(), y.cols()), (60, 2));
+        assert!(y.column_std(0) > 0.0);
+    }
 
     #[test]
     fn pca_recovers_the_dominant_direction() {
