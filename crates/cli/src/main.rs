@@ -361,8 +361,24 @@ fn parse_learning_rate(s: &str) -> Result<LearningRate, String> {
     s.parse::<f64>().map(LearningRate::Fixed).map_err(|_| format!("`{s}` is neither a number nor `auto`"))
 }
 
+/// Stops the process on SIGINT or SIGTERM: the temporary files of outputs in progress are
+/// removed (finished outputs are only ever renamed into place, so none is half written) and
+/// the exit status is 128 + the signal number (130 for Ctrl-C).
+fn exit_on_signals() {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else { return };
+    std::thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            output::remove_pending();
+            eprintln!("error: interrupted");
+            std::process::exit(128 + signal);
+        }
+    });
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    exit_on_signals();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -4,9 +4,35 @@
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use anyhow::{Context, Result};
 use tsne::Matrix;
+
+/// Every temporary file not yet renamed or removed, for [`remove_pending`] (a signal handler).
+static PENDING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn pending() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    // A panic while the list was held leaves it usable: it only lists paths.
+    PENDING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The temporary files a writer may create for `tmp`: itself, and the sibling a model file is
+/// written through before it is renamed to `tmp`.
+fn temporaries(tmp: &Path) -> [PathBuf; 2] {
+    let mut sibling = tmp.as_os_str().to_owned();
+    sibling.push(format!(".tmp{}", std::process::id()));
+    [tmp.to_path_buf(), PathBuf::from(sibling)]
+}
+
+/// Removes every temporary file of the outputs in progress (called before exiting on a signal).
+pub fn remove_pending() {
+    for tmp in pending().drain(..) {
+        for t in temporaries(&tmp) {
+            let _ = fs::remove_file(t);
+        }
+    }
+}
 
 /// Temporary files waiting to be renamed to their final paths.
 #[derive(Default)]
@@ -23,6 +49,7 @@ impl Staged {
             .with_context(|| format!("invalid output path {}", path.display()))?;
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("tmp");
         let tmp = path.with_file_name(format!(".{name}.{}.partial.{ext}", std::process::id()));
+        pending().push(tmp.clone());
         self.files.push((tmp.clone(), path.to_path_buf()));
         write(&tmp).with_context(|| format!("cannot write {}", path.display()))
     }
@@ -30,7 +57,9 @@ impl Staged {
     /// Renames every staged file into place.
     pub fn commit(mut self) -> Result<()> {
         for (tmp, path) in std::mem::take(&mut self.files) {
-            fs::rename(&tmp, &path).with_context(|| format!("cannot move output into {}", path.display()))?;
+            let renamed = fs::rename(&tmp, &path);
+            pending().retain(|p| p != &tmp);
+            renamed.with_context(|| format!("cannot move output into {}", path.display()))?;
         }
         Ok(())
     }
@@ -38,8 +67,12 @@ impl Staged {
 
 impl Drop for Staged {
     fn drop(&mut self) {
+        let mut list = pending();
         for (tmp, _) in &self.files {
-            let _ = fs::remove_file(tmp);
+            for t in temporaries(tmp) {
+                let _ = fs::remove_file(t);
+            }
+            list.retain(|p| p != tmp);
         }
     }
 }

@@ -514,3 +514,41 @@ fn snapshots_are_numbered_positions_in_input_order() {
     // The last snapshot is the final embedding (in input order).
     assert_eq!(read_csv(&snaps.join("positions_00100.csv")), read_csv(&y));
 }
+
+#[test]
+fn sigint_and_sigterm_stop_a_run_at_once_without_files() {
+    for (signal, code) in [("-INT", 130), ("-TERM", 143)] {
+        let dir = scratch(&format!("signal{code}"));
+        let (text, _) = three_clusters(3000);
+        let points = dir.join("points.csv");
+        std::fs::write(&points, text).unwrap();
+        let s = |p: &Path| p.to_str().unwrap().to_string();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tsne"))
+            .args([
+                "embed",
+                &s(&points),
+                "--iterations",
+                "1000000",
+                "--out",
+                &s(&dir.join("y.csv")),
+                "--save-model",
+                &s(&dir.join("m.tsne")),
+                "--snapshot-every",
+                "1000000",
+                "--snapshot-dir",
+                &s(&dir.join("snaps")),
+            ])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        let sent = std::time::Instant::now();
+        assert!(Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap().success());
+        let status = child.wait().unwrap();
+        let took = sent.elapsed();
+        assert_eq!(status.code(), Some(code), "{signal}");
+        assert!(took.as_secs_f64() < 1.0, "{signal}: took {took:?}");
+        assert_eq!(entries(&dir), ["points.csv", "snaps"], "{signal}: files left behind");
+        assert!(entries(&dir.join("snaps")).is_empty());
+    }
+}
