@@ -51,8 +51,8 @@ pub enum Error {
     /// A saved model that is truncated or corrupted.
     #[error("{path} is a damaged model file: {reason}")]
     CorruptModel { path: String, reason: String },
-    /// The optimisation produced a non-finite gradient.
-    #[error("optimisation diverged at iteration {iteration}: the gradient is not finite (try a smaller learning rate)")]
+    /// The optimisation produced a non-finite gradient, normalisation Z or KL divergence.
+    #[error("optimisation diverged at iteration {iteration}: the gradient, Z or KL is not finite (try a smaller learning rate)")]
     Diverged { iteration: usize },
 }
 

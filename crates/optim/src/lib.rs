@@ -324,10 +324,11 @@ impl GradientSource for KlGradient<'_> {
         self.check(y)?;
         gradient::attractive_forces(self.p, y, self.kernel, &mut self.attr);
         let z = self.repulsion.repulsion(y, self.kernel, &mut self.rep)?;
-        gradient::combine_gradient(&self.attr, &self.rep, z, exaggeration, grad);
         if !(z > 0.0 && z.is_finite()) {
-            return Ok(Some(f64::NAN));
+            // The minimiser fills in the iteration.
+            return Err(Error::Diverged { iteration: 0 });
         }
+        gradient::combine_gradient(&self.attr, &self.rep, z, exaggeration, grad);
         Ok(want_cost.then(|| gradient::kl_divergence(self.p, y, self.kernel, z)))
     }
 
@@ -335,6 +336,9 @@ impl GradientSource for KlGradient<'_> {
         self.check(y)?;
         // The KL of an embedding needs the Z of that embedding.
         let z = self.repulsion.repulsion(y, self.kernel, &mut self.rep)?;
+        if !(z > 0.0 && z.is_finite()) {
+            return Err(Error::Diverged { iteration: 0 });
+        }
         Ok(gradient::kl_divergence(self.p, y, self.kernel, z))
     }
 }
@@ -386,7 +390,10 @@ impl GradientDescent {
                 _ => stages.push(Stage { iterations: 1, exaggeration, momentum, learning_rate: eta }),
             }
             let report_kl = s.kl_every > 0 && (it + 1) % s.kl_every == 0;
-            let kl = source.gradient(y, exaggeration, &mut grad, report_kl)?;
+            let kl = source.gradient(y, exaggeration, &mut grad, report_kl).map_err(|e| match e {
+                Error::Diverged { .. } => Error::Diverged { iteration: it + 1 },
+                e => e,
+            })?;
             if let Some(pins) = pinned {
                 for (g, _) in grad.chunks_exact_mut(dims.max(1)).zip(pins).filter(|(_, &p)| p) {
                     g.fill(0.0);
@@ -402,7 +409,7 @@ impl GradientDescent {
                 }
             }
             let norm2: f64 = grad.iter().map(|g| g * g).sum();
-            if !norm2.is_finite() || kl.is_some_and(f64::is_nan) {
+            if !norm2.is_finite() || kl.is_some_and(|kl| !kl.is_finite()) {
                 return Err(Error::Diverged { iteration: it + 1 });
             }
             if let Some(kl) = kl {
@@ -462,7 +469,13 @@ impl GradientDescent {
                 break;
             }
         }
-        let kl_divergence = source.cost(y)?;
+        let kl_divergence = source.cost(y).map_err(|e| match e {
+            Error::Diverged { .. } => Error::Diverged { iteration: done },
+            e => e,
+        })?;
+        if !kl_divergence.is_finite() {
+            return Err(Error::Diverged { iteration: done });
+        }
         Ok(OptimizeReport { iterations: done, kl_divergence, kl_history, stages, stop })
     }
 }

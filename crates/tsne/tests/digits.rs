@@ -66,3 +66,16 @@ fn same_seed_gives_bit_identical_output_for_any_thread_count() {
         assert_eq!(a.summary().kl_divergence.to_bits(), c.summary().kl_divergence.to_bits());
     }
 }
+
+#[test]
+fn a_learning_rate_far_too_large_is_a_divergence_error() {
+    let (x, _) = common::digits();
+    let err = TSne::builder()
+        .learning_rate(tsne::LearningRate::Fixed(1e300))
+        .iterations(300)
+        .build()
+        .unwrap()
+        .fit(&x)
+        .unwrap_err();
+    assert!(matches!(err, tsne::Error::Diverged { iteration } if iteration <= 5), "{err}");
+}
