@@ -148,6 +148,14 @@ pub fn read_affinities(path: &Path) -> Result<CsrMatrix> {
                 if nums.len() != 3 || nums[0] != nums[1] {
                     return Err(bad(no + 1, "the size line must be `n n entries` (a square matrix)"));
                 }
+                // Every point needs an affinity, so a valid file lists at least n / 2 entries
+                // (one triangle of a symmetric P); this also bounds what is allocated here.
+                if nums[0] > 2 * nums[2].min(u32::MAX as usize) {
+                    return Err(bad(
+                        no + 1,
+                        &format!("{} points but only {} entries: some points would have no affinities", nums[0], nums[2]),
+                    ));
+                }
                 rows = vec![Vec::new(); nums[0]];
                 size = Some((nums[0], nums[2]));
             }
@@ -348,7 +356,8 @@ fn read_npy(path: &Path) -> Result<(usize, usize, Vec<f64>)> {
         _ => return Err(bad(&format!("{}-dimensional array; expected 1 or 2 dimensions", dims.len()))),
     };
     let body = &bytes[start + hlen..];
-    if body.len() != rows * cols * width {
+    // The announced size is checked against the bytes present before anything is allocated.
+    if rows.checked_mul(cols).and_then(|v| v.checked_mul(width)) != Some(body.len()) {
         return Err(bad(&format!("{} data bytes for shape ({rows}, {cols})", body.len())));
     }
     let data = body
@@ -381,7 +390,7 @@ fn read_idx(path: &Path) -> Result<(usize, usize, Vec<f64>)> {
         .map(|d| u32::from_be_bytes(bytes[4 + 4 * d..8 + 4 * d].try_into().unwrap()) as usize)
         .collect();
     let rows = dims[0];
-    let cols: usize = dims[1..].iter().product();
+    let cols = dims[1..].iter().try_fold(1usize, |p, &d| p.checked_mul(d));
     let body = &bytes[4 + 4 * ndim..];
     let width = match ty {
         0x08 | 0x09 => 1,
@@ -390,9 +399,11 @@ fn read_idx(path: &Path) -> Result<(usize, usize, Vec<f64>)> {
         0x0E => 8,
         t => return Err(bad(format!("unknown element type 0x{t:02x}"))),
     };
-    if body.len() != rows * cols * width {
-        return Err(bad(format!("{} data bytes for dimensions {dims:?}", body.len())));
-    }
+    // The announced size is checked against the bytes present before anything is allocated.
+    let cols = match cols {
+        Some(c) if rows.checked_mul(c).and_then(|v| v.checked_mul(width)) == Some(body.len()) => c,
+        _ => return Err(bad(format!("{} data bytes for dimensions {dims:?}", body.len()))),
+    };
     let data = match ty {
         0x08 => body.iter().map(|&b| b as f64).collect(),
         0x09 => body.iter().map(|&b| b as i8 as f64).collect(),
@@ -407,6 +418,74 @@ fn read_idx(path: &Path) -> Result<(usize, usize, Vec<f64>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// Every reader on the bytes of `name` (its extension chooses the format).
+    fn read_all_ways(name: &str, bytes: &[u8]) {
+        let p = temp(name, bytes);
+        let _ = read_points(&p);
+        let _ = read_labels(&p);
+        let _ = read_affinities(&p);
+        let _ = read_knn(&p, &p);
+    }
+
+    fn npy(shape: &str, descr: &str, body: &[u8]) -> Vec<u8> {
+        let header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}\n");
+        let mut b = b"\x93NUMPY\x01\x00".to_vec();
+        b.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        b.extend_from_slice(header.as_bytes());
+        b.extend_from_slice(body);
+        b
+    }
+
+    #[test]
+    fn huge_announced_sizes_are_errors_before_any_allocation() {
+        let p = temp("huge.npy", &npy("(1000000000000, 1000000000000)", "<f8", &[0; 16]));
+        assert!(read_points(&p).unwrap_err().to_string().contains("data bytes"));
+        let p = temp("huge2.npy", &npy("(18446744073709551615, 3)", "<f4", &[]));
+        assert!(read_points(&p).is_err());
+        let mut idx = vec![0, 0, 0x08, 3];
+        for d in [u32::MAX, u32::MAX, u32::MAX] {
+            idx.extend(d.to_be_bytes());
+        }
+        let p = temp("huge-idx3-ubyte", &idx);
+        assert!(read_points(&p).unwrap_err().to_string().contains("data bytes"));
+        let p = temp("huge.mtx", b"%%MatrixMarket matrix coordinate real symmetric\n1000000000000 1000000000000 1\n1 2 0.5\n");
+        assert!(read_affinities(&p).unwrap_err().to_string().contains("no affinities"));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+        /// Random bytes under every name the readers know: an error or data, never a panic.
+        #[test]
+        fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300), which in 0usize..5) {
+            let name = ["r.csv", "r.tsv", "r.npy", "r-idx3-ubyte", "r.mtx"][which];
+            read_all_ways(name, &bytes);
+        }
+
+        /// Valid files with bytes flipped, cut or inserted: an error or data, never a panic.
+        #[test]
+        fn mutated_files_never_panic(pos in 0usize..200, byte in any::<u8>(), cut in 0usize..40, which in 0usize..5) {
+            let mut valid: Vec<u8> = match which {
+                0 => b"a,b,c\n1,2,3\n4.5,-6,7e3\n8,9,10\n".to_vec(),
+                1 => npy("(2, 3)", "<f8", &[0; 48]),
+                2 => npy("(4,)", "<i4", &[1; 16]),
+                3 => {
+                    let mut b = vec![0, 0, 0x0D, 2, 0, 0, 0, 2, 0, 0, 0, 2];
+                    b.extend([0x3f, 0x80, 0, 0].repeat(4));
+                    b
+                }
+                _ => b"%%MatrixMarket matrix coordinate real symmetric\n% c\n3 3 2\n2 1 0.5\n3 2 0.25\n".to_vec(),
+            };
+            let name = ["m.csv", "m.npy", "m1.npy", "m-idx2-ubyte", "m.mtx"][which];
+            let at = pos % valid.len();
+            valid[at] ^= byte;
+            let keep = valid.len().saturating_sub(cut);
+            valid.truncate(keep.max(1));
+            read_all_ways(name, &valid);
+        }
+    }
 
     fn temp(name: &str, bytes: &[u8]) -> std::path::PathBuf {
         let dir = std::env::temp_dir().join(format!("tsne-cli-input-{}", std::process::id()));
