@@ -18,10 +18,13 @@ impl KnnGraph {
     /// Builds and validates a graph: index range, no self-loops, finite non-negative distances.
     pub fn new(n: usize, k: usize, indices: Vec<u32>, distances: Vec<f64>) -> Result<Self> {
         let what = "neighbour graph";
-        if k == 0 || k >= n {
+        if k == 0 {
+            return Err(Error::InvalidGraph { what, reason: "every point needs at least one neighbour (k = 0)".into() });
+        }
+        if k >= n {
             return Err(Error::TooManyNeighbors { k, n });
         }
-        if indices.len() != n * k || distances.len() != n * k {
+        if n.checked_mul(k) != Some(indices.len()) || indices.len() != distances.len() {
             return Err(Error::InvalidGraph {
                 what,
                 reason: format!(

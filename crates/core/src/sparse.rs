@@ -53,7 +53,7 @@ impl CsrMatrix {
                 }
                 let v = values[t];
                 if !v.is_finite() || v < 0.0 {
-                    return bad(format!("row {i} has value {v}"));
+                    return bad(format!("row {i}, column {j} has value {v}"));
                 }
             }
         }
