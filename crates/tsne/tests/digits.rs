@@ -79,3 +79,16 @@ fn a_learning_rate_far_too_large_is_a_divergence_error() {
         .unwrap_err();
     assert!(matches!(err, tsne::Error::Diverged { iteration } if iteration <= 5), "{err}");
 }
+
+/// The bits of the default digits embedding. A change that alters results anywhere (on any
+/// CPU or thread count: the sums have a fixed order and the SIMD builds are bit-identical)
+/// changes this hash; update it deliberately, saying why, in the same commit.
+#[test]
+fn golden_hash_of_the_default_digits_embedding() {
+    let (x, _) = common::digits();
+    let fit = TSne::builder().seed(42).build().unwrap().fit(&x).unwrap();
+    let bytes: Vec<u8> = fit.positions().as_slice().iter().flat_map(|v| v.to_le_bytes()).collect();
+    let hash = crc32fast::hash(&bytes);
+    let kl = fit.summary().kl_divergence;
+    assert_eq!((hash, kl.to_bits()), (0x7dd6_11bf, 0x3fe7_cb40_4dcd_76ed), "crc32 {hash:#010x}, KL {kl} ({:#018x})", kl.to_bits());
+}
