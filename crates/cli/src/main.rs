@@ -334,6 +334,10 @@ struct Params {
     /// Measure the recall of an approximate neighbour search against brute force on 1000 points.
     #[arg(long)]
     check_recall: bool,
+    /// Most memory a stage may plan to use, e.g. 8G or 500M (default: what the machine has
+    /// available); a stage that needs more stops at once, naming what would fit.
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
+    max_memory: Option<u64>,
     /// Project the input on its leading D principal components before the neighbour search.
     #[arg(long, value_name = "D")]
     pca: Option<usize>,
@@ -352,6 +356,24 @@ struct Params {
     /// FFT: intervals per unit length of the embedding.
     #[arg(long, default_value_t = FftParams::default().intervals_per_unit)]
     intervals_per_unit: f64,
+}
+
+/// `8G`, `500M`, `64k` or plain bytes (decimal units: 1G = 10^9 bytes).
+fn parse_bytes(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (number, unit) = t.split_at(t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len()));
+    let scale = match unit.to_ascii_uppercase().trim_end_matches('B') {
+        "" => 1.0,
+        "K" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "T" => 1e12,
+        _ => return Err(format!("`{s}`: use a number of bytes with K, M, G or T")),
+    };
+    match number.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok((v * scale) as u64),
+        _ => Err(format!("`{s}` is not a positive size")),
+    }
 }
 
 fn parse_learning_rate(s: &str) -> Result<LearningRate, String> {
@@ -694,6 +716,9 @@ fn embed(input: Input<'_>, labels: Option<Vec<String>>, name: &str, out: &Output
     if p.check_recall {
         builder = builder.check_recall(1000);
     }
+    if let Some(bytes) = p.max_memory {
+        builder = builder.max_memory(bytes);
+    }
     if let Some(path) = &p.pin {
         builder = builder.pin(read_indices(path)?);
     }
@@ -786,6 +811,7 @@ fn embed(input: Input<'_>, labels: Option<Vec<String>>, name: &str, out: &Output
             "init": s.init,
             "knn_accuracy_10": accuracy,
             "knn_accuracy_points": accuracy.map(|_| s.n.min(ACCURACY_SAMPLE)),
+            "peak_rss_mib": tsne::peak_resident_memory().map(|b| b as f64 / 1048576.0),
             "timings_s": {
                 "preprocessing": secs(s.timings.preprocessing),
                 "neighbors": secs(s.timings.neighbors),

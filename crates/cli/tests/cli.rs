@@ -552,3 +552,16 @@ fn sigint_and_sigterm_stop_a_run_at_once_without_files() {
         assert!(entries(&dir.join("snaps")).is_empty());
     }
 }
+
+#[test]
+fn max_memory_stops_before_the_work_with_one_line() {
+    let o = tsne(&["demo", "--max-memory", "1M"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.trim_end().lines().count() == 1, "{err}");
+    assert!(err.contains("kNN graph and affinities") && err.contains("1 MB allowed by --max-memory"), "{err}");
+    let o = tsne(&["demo", "--max-memory", "lots"]);
+    assert!(!o.status.success());
+    let o = tsne(&["demo", "--iterations", "300", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["peak_rss_mib"].as_f64().is_some_and(|m| m > 1.0), "{v}");
+}

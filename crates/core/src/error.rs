@@ -39,6 +39,9 @@ pub enum Error {
     /// A neighbour graph or affinity matrix that breaks its invariants.
     #[error("invalid {what}: {reason}")]
     InvalidGraph { what: &'static str, reason: String },
+    /// A stage would need more memory than the user's limit or the machine allows.
+    #[error("{stage}: needs about {}, more than the {} {bound}; {hint}", human_bytes(*.needed), human_bytes(*.allowed))]
+    MemoryLimit { stage: &'static str, needed: u64, allowed: u64, bound: &'static str, hint: String },
     /// A file that could not be read or written.
     #[error("cannot {action} {path}: {reason}")]
     Io { action: &'static str, path: String, reason: String },
@@ -54,6 +57,17 @@ pub enum Error {
     /// The optimisation produced a non-finite gradient, normalisation Z or KL divergence.
     #[error("optimisation diverged at iteration {iteration}: the gradient, Z or KL is not finite (try a smaller learning rate)")]
     Diverged { iteration: usize },
+}
+
+/// Bytes as a short figure for messages (`1.5 GB`, decimal units).
+pub fn human_bytes(bytes: u64) -> String {
+    let b = bytes as f64;
+    match bytes {
+        0..=999_999 => format!("{:.0} kB", b / 1e3),
+        1_000_000..=999_999_999 => format!("{:.0} MB", b / 1e6),
+        1_000_000_000..=999_999_999_999 => format!("{:.1} GB", b / 1e9),
+        _ => format!("{:.1} TB", b / 1e12),
+    }
 }
 
 /// Shorthand used across the workspace.

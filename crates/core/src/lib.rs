@@ -31,7 +31,7 @@ mod matrix;
 mod sparse;
 mod traits;
 
-pub use error::{Error, Result};
+pub use error::{human_bytes, Error, Result};
 pub use kernel::StudentT;
 pub use knn::KnnGraph;
 pub use matrix::Matrix;

@@ -7,6 +7,7 @@ use tsne_core::{Affinity, Error, Initializer, NeighborSearch, Repulsion, Result,
 use tsne_family::Method;
 use tsne_optim::{LearningRate, Schedule};
 
+use crate::memory::Budget;
 use crate::methods::{Init, NeighborMethod, RepulsionMethod};
 
 /// Unchecked parameters; [`TSneBuilder::build`] checks them.
@@ -26,6 +27,7 @@ pub struct TSneBuilder {
     check_recall: Option<usize>,
     affinity: Option<Arc<dyn Affinity>>,
     pinned: Vec<usize>,
+    max_memory: Option<u64>,
 }
 
 impl Default for TSneBuilder {
@@ -46,6 +48,7 @@ impl Default for TSneBuilder {
             check_recall: None,
             affinity: None,
             pinned: Vec::new(),
+            max_memory: None,
         }
     }
 }
@@ -165,6 +168,13 @@ impl TSneBuilder {
         self.pinned = points;
         self
     }
+    /// The most memory a stage may plan to allocate, in bytes (default: what the machine has
+    /// available). A stage whose estimate exceeds it fails before allocating, naming the stage
+    /// and what would fit.
+    pub fn max_memory(mut self, bytes: u64) -> Self {
+        self.max_memory = Some(bytes);
+        self
+    }
     /// A user-written neighbour search (shorthand for [`NeighborMethod::Custom`]).
     pub fn neighbor_search(self, search: impl NeighborSearch + 'static) -> Self {
         self.neighbors(NeighborMethod::Custom(Arc::new(search)))
@@ -194,6 +204,9 @@ impl TSneBuilder {
         }
         if self.pca == Some(0) {
             return invalid("pca", "must keep at least one component".into());
+        }
+        if self.max_memory == Some(0) {
+            return invalid("max_memory", "must be positive".into());
         }
         self.method.check()?;
         let kernel = match self.method {
@@ -255,6 +268,7 @@ impl TSneBuilder {
             init: self.init,
             pinned: self.pinned,
             threads: self.threads,
+            budget: Budget::new(self.max_memory),
             pool,
         })
     }
@@ -277,6 +291,7 @@ pub struct TSne {
     pub(crate) init: Init,
     pub(crate) pinned: Vec<usize>,
     pub(crate) threads: Option<usize>,
+    pub(crate) budget: Budget,
     pub(crate) pool: Option<rayon::ThreadPool>,
 }
 

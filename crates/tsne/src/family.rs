@@ -103,6 +103,9 @@ pub(crate) fn fit(
             what: format!("{:?} (dense path, no sparse P)", tsne.method),
         });
     }
+    tsne.budget.check("dense SNE-family path", crate::memory::estimate::dense(n), || {
+        "t-SNE and HSSNE run on the scalable path; the other members need n x n matrices".into()
+    })?;
     let t = Instant::now();
     let input = dense_input(&tsne.method, points, tsne.perplexity)?;
     let affinities = t.elapsed();

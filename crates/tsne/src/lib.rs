@@ -41,6 +41,7 @@
 mod config;
 mod embedding;
 mod family;
+mod memory;
 mod methods;
 pub mod metrics;
 mod model_file;
@@ -50,6 +51,7 @@ mod transform;
 
 pub use config::{TSne, TSneBuilder};
 pub use embedding::{every, Callback, Embedding, PartialEmbedding};
+pub use memory::{available_memory, peak_resident_memory};
 pub use methods::{Init, NeighborMethod, RepulsionMethod, SharedRepulsion};
 pub use model_file::FORMAT_VERSION;
 pub use pipeline::Input;

@@ -11,6 +11,7 @@ use tsne_init::Projection;
 
 use crate::config::TSne;
 use crate::embedding::{Callback, Embedding, Reference};
+use crate::memory::estimate;
 use crate::methods::NeighborMethod;
 use crate::summary::{Summary, Timings};
 
@@ -148,6 +149,9 @@ impl TSne {
             }
             Input::Points(x) => match self.pca {
                 Some(d) if d < x.cols() => {
+                    self.budget.check("PCA projection", estimate::pca(n, x.cols()), || {
+                        "reduce the columns before t-SNE, or raise --max-memory".into()
+                    })?;
                     let projection = Projection::fit(x, d)?;
                     (Some(Cow::Owned(projection.apply(x)?)), Some(projection))
                 }
@@ -167,6 +171,20 @@ impl TSne {
         let k = if method == NeighborMethod::Dense { n - 1 } else { self.affinity.neighbors_needed(n) };
         if k == 0 && !matches!(prepared.input, Input::Graph(_) | Input::Affinities(_)) {
             return Err(Error::TooFewPoints { n, min: 2 });
+        }
+        if !matches!(prepared.input, Input::Affinities(_)) {
+            let dense = method == NeighborMethod::Dense;
+            self.budget.check(
+                if dense { "dense all-pairs neighbour graph" } else { "kNN graph and affinities" },
+                estimate::neighbors(n, k) + estimate::affinities(n, k),
+                || {
+                    if dense {
+                        "use NeighborMethod::Exact (--neighbors exact): k = 3 x perplexity neighbours".into()
+                    } else {
+                        "lower the perplexity (k = 3 x perplexity neighbours per point)".into()
+                    }
+                },
+            )?;
         }
         let (graph, name) = match (prepared.input, &prepared.points) {
             (Input::Graph(g), _) => (Some(Cow::Borrowed(g)), "precomputed".to_string()),

@@ -167,3 +167,27 @@ fn exact_duplicate_pairs_embed_deterministically() {
     assert!(finite(&a));
     assert_eq!(a, b);
 }
+
+#[test]
+fn the_memory_guard_stops_impossible_requests_before_allocating() {
+    use std::time::Instant;
+    // The dense all-pairs graph of 20,000 points under a 100 MB limit.
+    let x = Matrix::new(20_000, 2, (0..40_000).map(|t| (t as f64 * 0.37).sin()).collect()).unwrap();
+    let start = Instant::now();
+    let err = quick()
+        .neighbors(tsne::NeighborMethod::Dense)
+        .max_memory(100_000_000)
+        .build()
+        .unwrap()
+        .fit(&x)
+        .unwrap_err();
+    assert!(start.elapsed().as_secs_f64() < 1.0, "the guard came late");
+    let text = err.to_string();
+    assert!(matches!(err, Error::MemoryLimit { .. }), "{text}");
+    assert!(text.contains("dense all-pairs") && text.contains("--neighbors exact"), "{text}");
+    // The dense SNE-family path for 200,000 points needs terabytes: more than any machine here.
+    let x = Matrix::new(200_000, 2, (0..400_000).map(|t| (t as f64 * 0.37).sin()).collect()).unwrap();
+    let err = quick().method(tsne::Method::ssne()).build().unwrap().fit(&x).unwrap_err();
+    assert!(matches!(err, Error::MemoryLimit { stage: "dense SNE-family path", .. }), "{err}");
+    assert!(tsne::TSne::builder().max_memory(0).build().is_err());
+}
