@@ -2,9 +2,9 @@
 //! `TSNE_BENCH_LARGE=1` so that a plain `cargo bench` stays short.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use std::ops::ControlFlow;
 use tsne_affinity::{BruteForce, Hnsw, NnDescent, Perplexity};
 use tsne_benches::{embedding_2d, gaussian_mixture};
-use std::ops::ControlFlow;
 
 use tsne_core::{Affinity, CsrMatrix, Matrix, NeighborSearch, Repulsion, StudentT};
 use tsne_optim::{GradientDescent, KlGradient, Schedule, State};

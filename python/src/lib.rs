@@ -183,11 +183,15 @@ fn csr(n: usize, indptr: Vec<i64>, indices: Vec<i64>, data: Vec<f64>) -> PyResul
                 return Err(PyValueError::new_err(format!("affinities: row {i} names column {j} of {n}")));
             }
             if !v.is_finite() {
-                return Err(PyValueError::new_err(format!("affinities: non-finite value {v} at row {i}, column {j}")));
+                return Err(PyValueError::new_err(format!(
+                    "affinities: non-finite value {v} at row {i}, column {j}"
+                )));
             }
             if j as usize == i {
                 if v != 0.0 {
-                    return Err(PyValueError::new_err(format!("affinities: diagonal entry ({i}, {i}) is {v}, not 0")));
+                    return Err(PyValueError::new_err(format!(
+                        "affinities: diagonal entry ({i}, {i}) is {v}, not 0"
+                    )));
                 }
                 continue;
             }
@@ -259,7 +263,10 @@ fn fit(
             let indices = idx
                 .as_array()
                 .iter()
-                .map(|&j| u32::try_from(j).map_err(|_| PyValueError::new_err(format!("kNN index {j} is out of range"))))
+                .map(|&j| {
+                    u32::try_from(j)
+                        .map_err(|_| PyValueError::new_err(format!("kNN index {j} is out of range")))
+                })
                 .collect::<PyResult<Vec<u32>>>()?;
             if (dist.rows(), dist.cols()) != (n, k) {
                 return Err(PyValueError::new_err(format!(
@@ -287,7 +294,11 @@ fn fit(
         "exact" => RepulsionMethod::Exact,
         "barnes_hut" | "bh" => RepulsionMethod::BarnesHut { theta },
         "fft" => RepulsionMethod::Fft(fft),
-        other => return Err(PyValueError::new_err(format!("unknown method `{other}`: use barnes_hut, exact or fft"))),
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "unknown method `{other}`: use barnes_hut, exact or fft"
+            )))
+        }
     };
     let neighbors = match neighbors {
         "auto" => NeighborMethod::Auto,
@@ -301,7 +312,11 @@ fn fit(
             Ok(s) if s == "pca" => Init::Pca,
             Ok(s) if s == "spectral" => Init::Spectral,
             Ok(s) if s == "random" => Init::Random,
-            Ok(s) => return Err(PyValueError::new_err(format!("unknown init `{s}`: use pca, spectral, random or an array"))),
+            Ok(s) => {
+                return Err(PyValueError::new_err(format!(
+                    "unknown init `{s}`: use pca, spectral, random or an array"
+                )))
+            }
             Err(_) => Init::Given(matrix(v, "init")?),
         },
     };
@@ -480,8 +495,16 @@ impl Model {
         theta: f64,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let x = matrix(x, "X")?;
-        let settings =
-            transform_settings(perplexity, k, iterations, learning_rate, exaggeration, momentum, max_grad_norm, theta);
+        let settings = transform_settings(
+            perplexity,
+            k,
+            iterations,
+            learning_rate,
+            exaggeration,
+            momentum,
+            max_grad_norm,
+            theta,
+        );
         let inner = &self.inner;
         let placed = interruptible(py, |_| inner.transform_with(&x, &settings))?.map_err(py_err)?;
         to_numpy(py, &placed)
@@ -490,7 +513,14 @@ impl Model {
     /// New points with their affinities, at their starting positions (openTSNE's
     /// `prepare_partial`).
     #[pyo3(signature = (x, *, perplexity = 5.0, k = 25, theta = 0.5))]
-    fn prepare_partial(&self, py: Python<'_>, x: &Bound<'_, PyAny>, perplexity: f64, k: usize, theta: f64) -> PyResult<Partial> {
+    fn prepare_partial(
+        &self,
+        py: Python<'_>,
+        x: &Bound<'_, PyAny>,
+        perplexity: f64,
+        k: usize,
+        theta: f64,
+    ) -> PyResult<Partial> {
         let x = matrix(x, "X")?;
         let settings = Transform { perplexity, init_neighbors: k, theta, ..Transform::default() };
         let inner = &self.inner;
@@ -598,8 +628,15 @@ impl Partial {
         callback: Option<Py<PyAny>>,
         callback_every: usize,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let schedule = Transform { iterations, learning_rate, exaggeration, momentum, max_point_gradient: max_grad_norm, ..Transform::default() }
-            .schedule();
+        let schedule = Transform {
+            iterations,
+            learning_rate,
+            exaggeration,
+            momentum,
+            max_point_gradient: max_grad_norm,
+            ..Transform::default()
+        }
+        .schedule();
         let (inner, reference) = (&mut self.inner, &model.inner);
         let every = callback_every.max(1);
         let (result, observed) = interruptible(py, |cancel| {

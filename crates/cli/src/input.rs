@@ -153,7 +153,10 @@ pub fn read_affinities(path: &Path) -> Result<CsrMatrix> {
                 if nums[0] > 2 * nums[2].min(u32::MAX as usize) {
                     return Err(bad(
                         no + 1,
-                        &format!("{} points but only {} entries: some points would have no affinities", nums[0], nums[2]),
+                        &format!(
+                            "{} points but only {} entries: some points would have no affinities",
+                            nums[0], nums[2]
+                        ),
                     ));
                 }
                 rows = vec![Vec::new(); nums[0]];
@@ -450,7 +453,10 @@ mod tests {
         }
         let p = temp("huge-idx3-ubyte", &idx);
         assert!(read_points(&p).unwrap_err().to_string().contains("data bytes"));
-        let p = temp("huge.mtx", b"%%MatrixMarket matrix coordinate real symmetric\n1000000000000 1000000000000 1\n1 2 0.5\n");
+        let p = temp(
+            "huge.mtx",
+            b"%%MatrixMarket matrix coordinate real symmetric\n1000000000000 1000000000000 1\n1 2 0.5\n",
+        );
         assert!(read_affinities(&p).unwrap_err().to_string().contains("no affinities"));
     }
 

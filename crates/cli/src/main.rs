@@ -18,8 +18,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use tsne::backends::affinity::{Multiscale, Uniform};
 use tsne::{
-    metrics::knn_accuracy_sampled, Embedding, FftParams, HnswParams, Init, Input, LearningRate, Matrix, Method,
-    Metric, NeighborMethod, NnDescentParams, Progress, RepulsionMethod, Schedule, StudentT, TSne, Transform,
+    metrics::knn_accuracy_sampled, Embedding, FftParams, HnswParams, Init, Input, LearningRate, Matrix,
+    Method, Metric, NeighborMethod, NnDescentParams, Progress, RepulsionMethod, Schedule, StudentT, TSne,
+    Transform,
 };
 
 /// Most query points of the 10-NN label accuracy: exact up to this size, an evenly strided
@@ -467,7 +468,17 @@ fn run(cli: Cli) -> Result<()> {
             };
             embed(input, labels, &name.display().to_string(), &out, &params)
         }
-        Command::Transform { input, model, reference, embedding, out, perplexity, iterations, metric, threads } => {
+        Command::Transform {
+            input,
+            model,
+            reference,
+            embedding,
+            out,
+            perplexity,
+            iterations,
+            metric,
+            threads,
+        } => {
             check_output_ext(&out, EMBEDDING_EXTS)?;
             let new_points = input::read_points(&input)?;
             let mut model = match (model, reference, embedding) {
@@ -478,7 +489,9 @@ fn run(cli: Cli) -> Result<()> {
                     metric.unwrap_or(MetricArg::Euclidean).into(),
                     StudentT::CAUCHY,
                 )
-                .with_context(|| format!("{} and {} do not match", reference.display(), embedding.display()))?,
+                .with_context(|| {
+                    format!("{} and {} do not match", reference.display(), embedding.display())
+                })?,
                 _ => bail!("give --model, or --reference with --embedding"),
             };
             model.set_threads(threads);
@@ -509,7 +522,8 @@ fn run(cli: Cli) -> Result<()> {
             if let Some(path) = &pin {
                 embedding.pin(&read_indices(path)?)?;
             }
-            let schedule = Schedule { learning_rate, ..Schedule::constant(iterations, exaggeration, momentum) };
+            let schedule =
+                Schedule { learning_rate, ..Schedule::constant(iterations, exaggeration, momentum) };
             let bar = progress_bar(iterations);
             let report = embedding.optimize_with(&schedule, |p| {
                 show_progress(&bar, p);
@@ -598,7 +612,9 @@ fn read_indices(path: &Path) -> Result<Vec<usize>> {
 fn progress_bar(iterations: usize) -> Option<ProgressBar> {
     std::io::stderr().is_terminal().then(|| {
         let bar = ProgressBar::new(iterations as u64);
-        if let Ok(style) = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {msg}") {
+        if let Ok(style) =
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {msg}")
+        {
             bar.set_style(style);
         }
         bar
@@ -652,7 +668,13 @@ impl Snapshots<'_> {
     }
 }
 
-fn embed(input: Input<'_>, labels: Option<Vec<String>>, name: &str, out: &OutputArgs, p: &Params) -> Result<()> {
+fn embed(
+    input: Input<'_>,
+    labels: Option<Vec<String>>,
+    name: &str,
+    out: &OutputArgs,
+    p: &Params,
+) -> Result<()> {
     let start = Instant::now();
     check_outputs(out, p)?;
     let method = match p.method {

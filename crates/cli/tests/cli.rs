@@ -347,7 +347,11 @@ fn transform_places_new_points_near_their_cluster() {
 }
 
 fn read_csv(p: &Path) -> Vec<Vec<f64>> {
-    std::fs::read_to_string(p).unwrap().lines().map(|l| l.split(',').map(|v| v.parse().unwrap()).collect()).collect()
+    std::fs::read_to_string(p)
+        .unwrap()
+        .lines()
+        .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+        .collect()
 }
 
 #[test]
@@ -360,7 +364,11 @@ fn saved_models_transform_and_continue_through_files() {
     let (model, y) = (dir.join("m.tsne"), dir.join("y.csv"));
     let run = |args: &[String]| {
         let o = tsne(&args.iter().map(String::as_str).collect::<Vec<_>>());
-        (o.status.success(), String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
     };
     let embed = |iterations: &str, out: &Path, save: &Path| {
         run(&[
@@ -383,7 +391,8 @@ fn saved_models_transform_and_continue_through_files() {
     let new = dir.join("new.csv");
     std::fs::write(&new, "0.1,0.9\n10.2,10.7\n20.0,20.5\n").unwrap();
     let (a, b) = (dir.join("a.csv"), dir.join("b.csv"));
-    let (ok, _, err) = run(&["transform".into(), s(&new), "--model".into(), s(&model), "--out".into(), s(&a)]);
+    let (ok, _, err) =
+        run(&["transform".into(), s(&new), "--model".into(), s(&model), "--out".into(), s(&a)]);
     assert!(ok, "{err}");
     let (ok, _, err) = run(&[
         "transform".into(),
@@ -437,7 +446,8 @@ fn saved_models_transform_and_continue_through_files() {
         let path = dir.join(name);
         std::fs::write(&path, content).unwrap();
         let out = dir.join("never.csv");
-        let (ok, _, err) = run(&["transform".into(), s(&new), "--model".into(), s(&path), "--out".into(), s(&out)]);
+        let (ok, _, err) =
+            run(&["transform".into(), s(&new), "--model".into(), s(&path), "--out".into(), s(&out)]);
         assert!(!ok && err.trim_end().lines().count() == 1 && err.contains(needle), "{name}: {err}");
         assert!(!out.exists());
     }
@@ -450,7 +460,8 @@ fn pinned_points_keep_their_given_positions() {
     let points = dir.join("points.csv");
     std::fs::write(&points, text).unwrap();
     let init = dir.join("init.csv");
-    let start: String = pts.iter().enumerate().map(|(i, p)| format!("{},{}\n", p[0] + 0.001 * i as f64, p[1])).collect();
+    let start: String =
+        pts.iter().enumerate().map(|(i, p)| format!("{},{}\n", p[0] + 0.001 * i as f64, p[1])).collect();
     std::fs::write(&init, &start).unwrap();
     let pin = dir.join("pin.txt");
     std::fs::write(&pin, "0\n5\n17\n").unwrap();
@@ -510,7 +521,10 @@ fn snapshots_are_numbered_positions_in_input_order() {
         &s(&y),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(entries(&snaps), ["frame_00050.png", "frame_00100.png", "positions_00050.csv", "positions_00100.csv"]);
+    assert_eq!(
+        entries(&snaps),
+        ["frame_00050.png", "frame_00100.png", "positions_00050.csv", "positions_00100.csv"]
+    );
     // The last snapshot is the final embedding (in input order).
     assert_eq!(read_csv(&snaps.join("positions_00100.csv")), read_csv(&y));
 }
@@ -558,7 +572,10 @@ fn max_memory_stops_before_the_work_with_one_line() {
     let o = tsne(&["demo", "--max-memory", "1M"]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && err.trim_end().lines().count() == 1, "{err}");
-    assert!(err.contains("kNN graph and affinities") && err.contains("1 MB allowed by --max-memory"), "{err}");
+    assert!(
+        err.contains("kNN graph and affinities") && err.contains("1 MB allowed by --max-memory"),
+        "{err}"
+    );
     let o = tsne(&["demo", "--max-memory", "lots"]);
     assert!(!o.status.success());
     let o = tsne(&["demo", "--iterations", "300", "--json"]);

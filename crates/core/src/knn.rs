@@ -19,7 +19,10 @@ impl KnnGraph {
     pub fn new(n: usize, k: usize, indices: Vec<u32>, distances: Vec<f64>) -> Result<Self> {
         let what = "neighbour graph";
         if k == 0 {
-            return Err(Error::InvalidGraph { what, reason: "every point needs at least one neighbour (k = 0)".into() });
+            return Err(Error::InvalidGraph {
+                what,
+                reason: "every point needs at least one neighbour (k = 0)".into(),
+            });
         }
         if k >= n {
             return Err(Error::TooManyNeighbors { k, n });

@@ -212,7 +212,22 @@ fn gram_axes(points: &Matrix, mean: &[f64], dims: usize) -> DMatrix<f64> {
     // SAFETY: x is n x d row-major and g is n x n row-major, as described by the strides; the
     // product reads x (n x d) and x^T (d x n).
     unsafe {
-        matrixmultiply::dgemm(n, d, n, 1.0, x.as_ptr(), d as isize, 1, x.as_ptr(), 1, d as isize, 0.0, g.as_mut_ptr(), n as isize, 1);
+        matrixmultiply::dgemm(
+            n,
+            d,
+            n,
+            1.0,
+            x.as_ptr(),
+            d as isize,
+            1,
+            x.as_ptr(),
+            1,
+            d as isize,
+            0.0,
+            g.as_mut_ptr(),
+            n as isize,
+            1,
+        );
     }
     let mut gram = DMatrix::<f64>::zeros(n, n);
     for a in 0..n {
@@ -280,7 +295,11 @@ impl Projection {
     /// A projection from its parts: `mean` (length `d`) and `axes` (`d x dims`).
     pub fn from_parts(mean: Vec<f64>, axes: Matrix) -> Result<Self> {
         if mean.len() != axes.rows() {
-            return Err(Error::DimensionMismatch { what: "PCA mean vs axes rows", expected: axes.rows(), found: mean.len() });
+            return Err(Error::DimensionMismatch {
+                what: "PCA mean vs axes rows",
+                expected: axes.rows(),
+                found: mean.len(),
+            });
         }
         if let Some(c) = mean.iter().position(|v| !v.is_finite()) {
             return Err(Error::NonFinite { row: 0, col: c, value: mean[c] });
@@ -312,7 +331,11 @@ impl Projection {
     pub fn apply(&self, points: &Matrix) -> Result<Matrix> {
         let (n, d, dims) = (points.rows(), self.dims_in(), self.dims_out());
         if points.cols() != d {
-            return Err(Error::DimensionMismatch { what: "columns of points to project", expected: d, found: points.cols() });
+            return Err(Error::DimensionMismatch {
+                what: "columns of points to project",
+                expected: d,
+                found: points.cols(),
+            });
         }
         let mut data = vec![0.0; n * dims];
         data.par_chunks_mut(dims.max(1)).enumerate().for_each(|(i, out)| {
@@ -399,7 +422,8 @@ mod tests {
             .map(|t| {
                 let (i, j) = (t / d, t % d);
                 let f = i as f64;
-                3.0 * (f * 0.7).sin() * ((j % 7) as f64) + 1.5 * (f * 1.3).cos() * ((j % 3) as f64 - 1.0)
+                3.0 * (f * 0.7).sin() * ((j % 7) as f64)
+                    + 1.5 * (f * 1.3).cos() * ((j % 3) as f64 - 1.0)
                     + 0.1 * ((t * 37 % 101) as f64 / 101.0)
             })
             .collect();
@@ -415,7 +439,9 @@ mod tests {
         let diff = (&a - &b).abs().max();
         assert!(diff < 1e-8, "axes differ by {diff}");
         // A 60 x 5000 matrix projects through the Gram route (a 60 x 60 eigenproblem).
-        let wide = Matrix::new(60, 5000, (0..300_000usize).map(|t| ((t * 7919 % 10007) as f64).sin()).collect()).unwrap();
+        let wide =
+            Matrix::new(60, 5000, (0..300_000usize).map(|t| ((t * 7919 % 10007) as f64).sin()).collect())
+                .unwrap();
         let y = project(&wide, 2).unwrap();
         assert_eq!((y.rows(), y.cols()), (60, 2));
         assert!(y.column_std(0) > 0.0);

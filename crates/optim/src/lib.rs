@@ -32,7 +32,7 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use tsne_core::{
-    gradient, CsrMatrix, Error, Matrix, OptimizeReport, Progress, Repulsion, Result, Stage, StudentT, Stop,
+    gradient, CsrMatrix, Error, Matrix, OptimizeReport, Progress, Repulsion, Result, Stage, Stop, StudentT,
 };
 
 /// The learning rate `eta`.
@@ -148,7 +148,10 @@ impl Schedule {
     /// `auto` learning rate uses the exaggeration of iteration 0.
     pub fn per_iteration(iterations: usize, f: impl Fn(usize) -> (f64, f64) + Send + Sync + 'static) -> Self {
         let (exaggeration, momentum) = f(0);
-        Self { per_iteration: Some(PerIteration(Arc::new(f))), ..Self::constant(iterations, exaggeration, momentum) }
+        Self {
+            per_iteration: Some(PerIteration(Arc::new(f))),
+            ..Self::constant(iterations, exaggeration, momentum)
+        }
     }
 
     /// `(exaggeration, momentum)` of iteration `it` (0-based).
@@ -199,7 +202,9 @@ impl Schedule {
         if !(self.min_gain.is_finite() && self.min_gain >= 0.0) {
             return bad("min_gain", format!("must be finite and non-negative, got {}", self.min_gain));
         }
-        for (name, limit) in [("max_point_gradient", self.max_point_gradient), ("max_point_step", self.max_point_step)] {
+        for (name, limit) in
+            [("max_point_gradient", self.max_point_gradient), ("max_point_step", self.max_point_step)]
+        {
             if let Some(g) = limit {
                 if !positive(g) {
                     return bad(name, format!("must be finite and positive, got {g}"));
@@ -293,11 +298,16 @@ pub struct KlGradient<'a> {
 
 impl<'a> KlGradient<'a> {
     /// The objective of joint affinities `p` for a `p.n() x dims` embedding.
-    pub fn new(p: &'a CsrMatrix, kernel: StudentT, repulsion: &'a mut dyn Repulsion, dims: usize) -> Result<Self> {
-        let len = p.n().checked_mul(dims).ok_or(Error::InvalidParameter {
-            name: "dims",
-            reason: "n * dims overflows".into(),
-        })?;
+    pub fn new(
+        p: &'a CsrMatrix,
+        kernel: StudentT,
+        repulsion: &'a mut dyn Repulsion,
+        dims: usize,
+    ) -> Result<Self> {
+        let len = p
+            .n()
+            .checked_mul(dims)
+            .ok_or(Error::InvalidParameter { name: "dims", reason: "n * dims overflows".into() })?;
         Ok(Self { p, kernel, repulsion, attr: vec![0.0; len], rep: vec![0.0; len] })
     }
 
@@ -369,7 +379,11 @@ impl GradientDescent {
         }
         if let Some(pins) = pinned {
             if pins.len() != n {
-                return Err(Error::DimensionMismatch { what: "pinned flags vs points", expected: n, found: pins.len() });
+                return Err(Error::DimensionMismatch {
+                    what: "pinned flags vs points",
+                    expected: n,
+                    found: pins.len(),
+                });
             }
         }
         let pinned = pinned.filter(|p| p.iter().any(|&b| b));
@@ -420,8 +434,11 @@ impl GradientDescent {
                 *u = momentum * *u - eta * *gain * g;
             };
             if pinned.is_none() && s.max_point_step.is_none() {
-                for ((yv, (u, g)), gain) in
-                    y.as_mut_slice().iter_mut().zip(state.update.iter_mut().zip(&grad)).zip(state.gains.iter_mut())
+                for ((yv, (u, g)), gain) in y
+                    .as_mut_slice()
+                    .iter_mut()
+                    .zip(state.update.iter_mut().zip(&grad))
+                    .zip(state.gains.iter_mut())
                 {
                     step(u, *g, gain);
                     *yv += *u;
@@ -464,7 +481,10 @@ impl GradientDescent {
                 stop = Stop::Callback;
                 break;
             }
-            if s.per_iteration.is_none() && it >= s.exaggeration_iterations && gradient_norm < s.min_gradient_norm {
+            if s.per_iteration.is_none()
+                && it >= s.exaggeration_iterations
+                && gradient_norm < s.min_gradient_norm
+            {
                 stop = Stop::GradientTolerance;
                 break;
             }
@@ -525,8 +545,12 @@ mod tests {
         let mut y = Matrix::new(1, 2, vec![3.0, 3.0]).unwrap();
         // Coordinate 0 last moved up (against its downhill direction), coordinate 1 down.
         let mut state = State { update: vec![0.1, -0.1], gains: vec![1.0, 1.0] };
-        let schedule = Schedule { learning_rate: LearningRate::Fixed(1.0), ..Schedule::constant(1, 1.0, 0.5) };
-        GradientDescent::new(schedule).unwrap().minimize(&mut y, &mut Bowl, &mut state, None, &mut |_| go()).unwrap();
+        let schedule =
+            Schedule { learning_rate: LearningRate::Fixed(1.0), ..Schedule::constant(1, 1.0, 0.5) };
+        GradientDescent::new(schedule)
+            .unwrap()
+            .minimize(&mut y, &mut Bowl, &mut state, None, &mut |_| go())
+            .unwrap();
         // g = 0.5 > 0 for both: the sign of g equals the sign of the update for coordinate 0.
         assert_eq!(state.gains, vec![0.8, 1.2]);
         assert_eq!(state.update, vec![0.5 * 0.1 - 0.8 * 0.5, 0.5 * -0.1 - 1.2 * 0.5]);
@@ -536,8 +560,12 @@ mod tests {
     fn gains_never_fall_below_the_floor() {
         let mut y = Matrix::new(1, 1, vec![3.0]).unwrap();
         let mut state = State { update: vec![1.0], gains: vec![0.011] };
-        let schedule = Schedule { learning_rate: LearningRate::Fixed(1e-3), ..Schedule::constant(1, 1.0, 0.0) };
-        GradientDescent::new(schedule).unwrap().minimize(&mut y, &mut Bowl, &mut state, None, &mut |_| go()).unwrap();
+        let schedule =
+            Schedule { learning_rate: LearningRate::Fixed(1e-3), ..Schedule::constant(1, 1.0, 0.0) };
+        GradientDescent::new(schedule)
+            .unwrap()
+            .minimize(&mut y, &mut Bowl, &mut state, None, &mut |_| go())
+            .unwrap();
         assert_eq!(state.gains, vec![0.01]);
     }
 
@@ -557,7 +585,8 @@ mod tests {
             })
             .unwrap();
         assert_eq!(seen, vec![(1, 12.0, 0.5), (2, 12.0, 0.5), (3, 1.0, 0.8), (4, 1.0, 0.8), (5, 1.0, 0.8)]);
-        let stages: Vec<_> = report.stages.iter().map(|s| (s.iterations, s.exaggeration, s.momentum)).collect();
+        let stages: Vec<_> =
+            report.stages.iter().map(|s| (s.iterations, s.exaggeration, s.momentum)).collect();
         assert_eq!(stages, vec![(2, 12.0, 0.5), (3, 1.0, 0.8)]);
     }
 
@@ -570,8 +599,14 @@ mod tests {
             let mut source = KlGradient::new(&p, StudentT::CAUCHY, &mut exact, 2).unwrap();
             let mut state = State::new(y.as_slice().len());
             for &iterations in pieces {
-                let schedule = Schedule { learning_rate: LearningRate::Fixed(10.0), ..Schedule::constant(iterations, 1.0, 0.8) };
-                GradientDescent::new(schedule).unwrap().minimize(&mut y, &mut source, &mut state, None, &mut |_| go()).unwrap();
+                let schedule = Schedule {
+                    learning_rate: LearningRate::Fixed(10.0),
+                    ..Schedule::constant(iterations, 1.0, 0.8)
+                };
+                GradientDescent::new(schedule)
+                    .unwrap()
+                    .minimize(&mut y, &mut source, &mut state, None, &mut |_| go())
+                    .unwrap();
             }
             y
         };
@@ -597,7 +632,12 @@ mod tests {
             })
             .unwrap();
         assert_eq!((report.iterations, report.stop), (7, Stop::Callback));
-        let tolerant = Schedule { iterations: 100, exaggeration_iterations: 0, min_gradient_norm: 1e9, ..Schedule::default() };
+        let tolerant = Schedule {
+            iterations: 100,
+            exaggeration_iterations: 0,
+            min_gradient_norm: 1e9,
+            ..Schedule::default()
+        };
         let report = GradientDescent::new(tolerant)
             .unwrap()
             .minimize(&mut y, &mut source, &mut state, None, &mut |_| go())
@@ -620,8 +660,14 @@ mod tests {
             .unwrap()
             .minimize(&mut y, &mut source, &mut state, Some(&pins), &mut |p| {
                 for i in 0..12 {
-                    let step: f64 =
-                        p.embedding.row(i).iter().zip(previous.row(i)).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt();
+                    let step: f64 = p
+                        .embedding
+                        .row(i)
+                        .iter()
+                        .zip(previous.row(i))
+                        .map(|(a, b)| (a - b) * (a - b))
+                        .sum::<f64>()
+                        .sqrt();
                     assert!(step <= limit * (1.0 + 1e-12), "point {i} moved {step}");
                     if pins[i] {
                         assert_eq!(p.embedding.row(i), y0.row(i));
@@ -640,8 +686,15 @@ mod tests {
         let mut exact = Exact::new();
         let mut source = KlGradient::new(&p, StudentT::CAUCHY, &mut exact, 2).unwrap();
         let mut state = State::new(y.as_slice().len());
-        let schedule = Schedule { learning_rate: LearningRate::Fixed(1e300), ..Schedule::constant(50, 1.0, 0.8) };
-        let err = GradientDescent::new(schedule).unwrap().minimize(&mut y, &mut source, &mut state, None, &mut |_| go());
+        let schedule =
+            Schedule { learning_rate: LearningRate::Fixed(1e300), ..Schedule::constant(50, 1.0, 0.8) };
+        let err = GradientDescent::new(schedule).unwrap().minimize(
+            &mut y,
+            &mut source,
+            &mut state,
+            None,
+            &mut |_| go(),
+        );
         assert!(matches!(err, Err(Error::Diverged { .. })), "{err:?}");
     }
 }

@@ -220,7 +220,10 @@ impl TSneBuilder {
         if dense && self.repulsion.is_approximate() {
             return Err(Error::Unsupported {
                 backend: "the scalable (Barnes-Hut, FFT, custom) repulsion backends".into(),
-                what: format!("{:?}: it runs on the exact dense path only (use --repulsion exact or auto)", self.method),
+                what: format!(
+                    "{:?}: it runs on the exact dense path only (use --repulsion exact or auto)",
+                    self.method
+                ),
             });
         }
         if dense && self.metric != Metric::Euclidean {

@@ -129,7 +129,12 @@ impl Embedding {
     /// `positions` (`n x dims`) from elsewhere, with the input `metric` and output `kernel`
     /// they were made with. It has no affinities, so it can [`transform`](Self::transform)
     /// but not [`optimize`](Self::optimize) or [`add`](Self::add).
-    pub fn from_reference(points: Matrix, positions: Matrix, metric: Metric, kernel: StudentT) -> Result<Self> {
+    pub fn from_reference(
+        points: Matrix,
+        positions: Matrix,
+        metric: Metric,
+        kernel: StudentT,
+    ) -> Result<Self> {
         if positions.rows() != points.rows() {
             return Err(Error::DimensionMismatch {
                 what: "reference embedding rows",
@@ -244,7 +249,8 @@ impl Embedding {
         let (report, name) = repulsion.with_backend(|backend| {
             let name = backend.name().to_string();
             let mut source = KlGradient::new(p, *kernel, backend, dims)?;
-            let mut observe = |prog: &Progress<'_>| callback(&Progress { row_of: Some(&row_of[..]), ..*prog });
+            let mut observe =
+                |prog: &Progress<'_>| callback(&Progress { row_of: Some(&row_of[..]), ..*prog });
             Ok((optimizer.minimize(y, &mut source, state, pins, &mut observe)?, name))
         })?;
         summary.repulsion = name;
@@ -293,11 +299,16 @@ impl Embedding {
         settings.check()?;
         let reference = self.reference.as_ref().ok_or_else(|| Error::Unsupported {
             backend: "transform".into(),
-            what: "a model fitted without coordinates (precomputed distances, neighbours or affinities)".into(),
+            what: "a model fitted without coordinates (precomputed distances, neighbours or affinities)"
+                .into(),
         })?;
         let expected = reference.projection.as_ref().map_or(reference.points.cols(), Projection::dims_in);
         if new_points.cols() != expected {
-            return Err(Error::DimensionMismatch { what: "new point columns", expected, found: new_points.cols() });
+            return Err(Error::DimensionMismatch {
+                what: "new point columns",
+                expected,
+                found: new_points.cols(),
+            });
         }
         let projected;
         let queries = match &reference.projection {
@@ -308,7 +319,8 @@ impl Embedding {
             None => new_points,
         };
         let k = settings.neighbors(reference.points.rows())?;
-        let affinities = Affinities::new(&reference.points, queries, k, settings.perplexity, reference.metric);
+        let affinities =
+            Affinities::new(&reference.points, queries, k, settings.perplexity, reference.metric);
         let y = affinities.medians(&self.positions(), settings.init_neighbors)?;
         let state = State::new(y.as_slice().len());
         Ok(PartialEmbedding { y, affinities, state, n_reference: self.n(), theta: settings.theta })
@@ -327,7 +339,10 @@ impl Embedding {
 
     fn grow(&mut self, new_points: &Matrix, schedule: &Schedule) -> Result<OptimizeReport> {
         if self.p.is_none() {
-            return Err(Error::Unsupported { backend: "add".into(), what: "a model without affinities".into() });
+            return Err(Error::Unsupported {
+                backend: "add".into(),
+                what: "a model without affinities".into(),
+            });
         }
         let placed = self.place(new_points, &Transform::default())?;
         let reference = self.reference.as_ref().ok_or_else(|| Error::Unsupported {
@@ -410,7 +425,12 @@ impl PartialEmbedding {
         in_pool(model.threads, || self.run(model, schedule, &mut callback))?
     }
 
-    fn run(&mut self, model: &Embedding, schedule: &Schedule, callback: &mut Callback<'_>) -> Result<OptimizeReport> {
+    fn run(
+        &mut self,
+        model: &Embedding,
+        schedule: &Schedule,
+        callback: &mut Callback<'_>,
+    ) -> Result<OptimizeReport> {
         if model.n() != self.n_reference {
             return Err(Error::DimensionMismatch {
                 what: "points of the model the new points were prepared with",
@@ -438,7 +458,13 @@ impl PartialEmbedding {
             rep: vec![0.0; m * dims],
             z: vec![0.0; m],
         };
-        GradientDescent::new(schedule.clone())?.minimize(&mut self.y, &mut source, &mut self.state, None, callback)
+        GradientDescent::new(schedule.clone())?.minimize(
+            &mut self.y,
+            &mut source,
+            &mut self.state,
+            None,
+            callback,
+        )
     }
 }
 

@@ -58,7 +58,9 @@ pub use pipeline::Input;
 pub use summary::{Summary, Timings};
 pub use transform::Transform;
 pub use tsne_affinity::{HnswParams, Metric, NnDescentParams};
-pub use tsne_core::{CsrMatrix, Error, KnnGraph, Matrix, OptimizeReport, Progress, Result, Stage, Stop, StudentT};
+pub use tsne_core::{
+    CsrMatrix, Error, KnnGraph, Matrix, OptimizeReport, Progress, Result, Stage, Stop, StudentT,
+};
 pub use tsne_family::Method;
 pub use tsne_optim::{LearningRate, PerIteration, Schedule};
 pub use tsne_repulsion::FftParams;

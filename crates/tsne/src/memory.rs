@@ -29,13 +29,9 @@ impl Budget {
     /// Fails when `stage` needs more than allowed; `hint` says what would fit.
     pub fn check(&self, stage: &'static str, needed: u64, hint: impl FnOnce() -> String) -> Result<()> {
         match self.allowed() {
-            Some((allowed, bound)) if needed > allowed => Err(Error::MemoryLimit {
-                stage,
-                needed,
-                allowed,
-                bound,
-                hint: hint(),
-            }),
+            Some((allowed, bound)) if needed > allowed => {
+                Err(Error::MemoryLimit { stage, needed, allowed, bound, hint: hint() })
+            }
             _ => Ok(()),
         }
     }
@@ -98,7 +94,10 @@ mod tests {
         assert!(budget.check("kNN graph", 999_999, String::new).is_ok());
         let err = budget.check("kNN graph", 2_000_000, || "use fewer neighbours".into()).unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("kNN graph") && text.contains("2 MB") && text.contains("use fewer neighbours"), "{text}");
+        assert!(
+            text.contains("kNN graph") && text.contains("2 MB") && text.contains("use fewer neighbours"),
+            "{text}"
+        );
         // Without a limit only the machine bounds it.
         assert!(Budget::new(None).check("x", 1, String::new).is_ok());
         assert_eq!(tsne_core::human_bytes(1_500_000_000), "1.5 GB");

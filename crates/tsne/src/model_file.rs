@@ -48,7 +48,11 @@ impl Embedding {
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         let bytes = self.to_bytes();
-        let io = |action, e: std::io::Error| Error::Io { action, path: path.display().to_string(), reason: e.to_string() };
+        let io = |action, e: std::io::Error| Error::Io {
+            action,
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        };
         let mut tmp = path.as_os_str().to_owned();
         tmp.push(format!(".tmp{}", std::process::id()));
         let tmp = std::path::PathBuf::from(tmp);
@@ -68,9 +72,11 @@ impl Embedding {
         let path = path.as_ref();
         let name = path.display().to_string();
         let mut bytes = Vec::new();
-        File::open(path)
-            .and_then(|mut f| f.read_to_end(&mut bytes))
-            .map_err(|e| Error::Io { action: "read", path: name.clone(), reason: e.to_string() })?;
+        File::open(path).and_then(|mut f| f.read_to_end(&mut bytes)).map_err(|e| Error::Io {
+            action: "read",
+            path: name.clone(),
+            reason: e.to_string(),
+        })?;
         Self::parse(&bytes).map_err(|e| e.error(name))
     }
 
@@ -286,17 +292,21 @@ fn read_payload(r: &mut Reader<'_>) -> Parsed<Embedding> {
             if rows != n {
                 return Err(Fault::Corrupt(format!("{rows} reference points for {n} positions")));
             }
-            let count = rows.checked_mul(cols).ok_or_else(|| Fault::Corrupt("reference size overflows".into()))?;
+            let count =
+                rows.checked_mul(cols).ok_or_else(|| Fault::Corrupt("reference size overflows".into()))?;
             let points = Matrix::new(rows, cols, r.f64s(count)?)?;
             let projection = match r.u8()? {
                 0 => None,
                 1 => {
                     let (d, k) = (r.len()?, r.len()?);
                     if k != cols {
-                        return Err(Fault::Corrupt(format!("a projection to {k} columns for {cols}-column points")));
+                        return Err(Fault::Corrupt(format!(
+                            "a projection to {k} columns for {cols}-column points"
+                        )));
                     }
                     let mean = r.f64s(d)?;
-                    let count = d.checked_mul(k).ok_or_else(|| Fault::Corrupt("projection size overflows".into()))?;
+                    let count =
+                        d.checked_mul(k).ok_or_else(|| Fault::Corrupt("projection size overflows".into()))?;
                     Some(Projection::from_parts(mean, Matrix::new(d, k, r.f64s(count)?)?)?)
                 }
                 t => return Err(Fault::Corrupt(format!("unknown projection flag {t}"))),
@@ -321,17 +331,24 @@ fn read_payload(r: &mut Reader<'_>) -> Parsed<Embedding> {
     let mut names = Vec::with_capacity(4);
     for _ in 0..4 {
         let len = r.u32()? as usize;
-        let s = std::str::from_utf8(r.bytes(len)?).map_err(|_| Fault::Corrupt("a name is not UTF-8".into()))?;
+        let s =
+            std::str::from_utf8(r.bytes(len)?).map_err(|_| Fault::Corrupt("a name is not UTF-8".into()))?;
         names.push(s.to_string());
     }
     let [neighbors, affinity, repulsion_name, init]: [String; 4] =
         names.try_into().map_err(|_| Fault::Corrupt("names".into()))?;
-    (summary.neighbors, summary.affinity, summary.repulsion, summary.init) = (neighbors, affinity, repulsion_name, init);
+    (summary.neighbors, summary.affinity, summary.repulsion, summary.init) =
+        (neighbors, affinity, repulsion_name, init);
     let stages = r.len()?;
     r.need(stages, 32)?;
     summary.stages = (0..stages)
         .map(|_| {
-            Ok(Stage { iterations: r.len()?, exaggeration: r.f64()?, momentum: r.f64()?, learning_rate: r.f64()? })
+            Ok(Stage {
+                iterations: r.len()?,
+                exaggeration: r.f64()?,
+                momentum: r.f64()?,
+                learning_rate: r.f64()?,
+            })
         })
         .collect::<Parsed<_>>()?;
     let history = r.len()?;
@@ -442,8 +459,18 @@ mod tests {
     use proptest::prelude::*;
 
     fn model() -> Embedding {
-        let x = Matrix::new(40, 3, (0..120).map(|v| ((v * 37 % 101) as f64).sin() + (v % 3) as f64).collect()).unwrap();
-        crate::TSne::builder().perplexity(5.0).iterations(30).exaggeration_iterations(10).pca(2).build().unwrap().fit(&x).unwrap()
+        let x =
+            Matrix::new(40, 3, (0..120).map(|v| ((v * 37 % 101) as f64).sin() + (v % 3) as f64).collect())
+                .unwrap();
+        crate::TSne::builder()
+            .perplexity(5.0)
+            .iterations(30)
+            .exaggeration_iterations(10)
+            .pca(2)
+            .build()
+            .unwrap()
+            .fit(&x)
+            .unwrap()
     }
 
     #[test]

@@ -104,7 +104,13 @@ impl TSne {
         let start = Instant::now();
         let prepared = self.prepare(input)?;
         if crate::family::dense_only(&self.method) {
-            return crate::family::fit(self, prepared.points_or_err()?, prepared.dims_in, prepared.time, callback);
+            return crate::family::fit(
+                self,
+                prepared.points_or_err()?,
+                prepared.dims_in,
+                prepared.time,
+                callback,
+            );
         }
         let neighbors = self.neighbors(&prepared)?;
         let affinities = self.affinities(&prepared, neighbors.graph.as_deref())?;
@@ -140,7 +146,9 @@ impl TSne {
         if !matches!(input, Input::Points(_)) && crate::family::dense_only(&self.method) {
             return Err(Error::Unsupported {
                 backend: format!("{:?}", self.method),
-                what: "precomputed distances, neighbours or affinities (it runs on the dense path from points)".into(),
+                what:
+                    "precomputed distances, neighbours or affinities (it runs on the dense path from points)"
+                        .into(),
             });
         }
         let (points, projection) = match input {
@@ -189,7 +197,9 @@ impl TSne {
         let (graph, name) = match (prepared.input, &prepared.points) {
             (Input::Graph(g), _) => (Some(Cow::Borrowed(g)), "precomputed".to_string()),
             (Input::Affinities(_), _) => (None, "none".to_string()),
-            (Input::Distances(d), _) => (Some(Cow::Owned(PrecomputedDistances.search(d, k)?)), "precomputed".into()),
+            (Input::Distances(d), _) => {
+                (Some(Cow::Owned(PrecomputedDistances.search(d, k)?)), "precomputed".into())
+            }
             (Input::Points(_), Some(points)) => {
                 let search = method.backend(self.metric, self.seed)?;
                 let name = if method == NeighborMethod::Dense { "dense" } else { search.name() }.to_string();
@@ -199,7 +209,9 @@ impl TSne {
         };
         let time = t.elapsed();
         let recall = match (&graph, &prepared.points, self.check_recall) {
-            (Some(g), Some(points), Some(sample)) if !matches!(name.as_str(), "exact" | "dense" | "precomputed") => {
+            (Some(g), Some(points), Some(sample))
+                if !matches!(name.as_str(), "exact" | "dense" | "precomputed") =>
+            {
                 Some(crate::metrics::neighbor_recall(points, g, sample, self.metric)?)
             }
             _ => None,
@@ -230,7 +242,13 @@ impl TSne {
     }
 
     /// The summary of the stages before the optimisation.
-    fn summary(&self, prepared: &Prepared<'_>, neighbors: &Neighbors<'_>, affinities: &Affinities, start: &Start) -> Summary {
+    fn summary(
+        &self,
+        prepared: &Prepared<'_>,
+        neighbors: &Neighbors<'_>,
+        affinities: &Affinities,
+        start: &Start,
+    ) -> Summary {
         Summary {
             n: prepared.n,
             dims_in: prepared.dims_in,
@@ -273,10 +291,18 @@ impl Prepared<'_> {
 /// A starting embedding must have one finite row of `dims` values per point.
 pub(crate) fn check_start(y: &Matrix, n: usize, dims: usize) -> Result<()> {
     if y.rows() != n {
-        return Err(Error::DimensionMismatch { what: "initial embedding rows", expected: n, found: y.rows() });
+        return Err(Error::DimensionMismatch {
+            what: "initial embedding rows",
+            expected: n,
+            found: y.rows(),
+        });
     }
     if y.cols() != dims {
-        return Err(Error::DimensionMismatch { what: "initial embedding columns", expected: dims, found: y.cols() });
+        return Err(Error::DimensionMismatch {
+            what: "initial embedding columns",
+            expected: dims,
+            found: y.cols(),
+        });
     }
     Ok(())
 }

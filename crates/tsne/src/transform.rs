@@ -192,7 +192,13 @@ impl Placement<'_> {
 }
 
 impl GradientSource for Placement<'_> {
-    fn gradient(&mut self, y: &Matrix, exaggeration: f64, grad: &mut [f64], want_cost: bool) -> Result<Option<f64>> {
+    fn gradient(
+        &mut self,
+        y: &Matrix,
+        exaggeration: f64,
+        grad: &mut [f64],
+        want_cost: bool,
+    ) -> Result<Option<f64>> {
         let dims = y.cols();
         self.tree.repulsion(y, self.kernel, &mut self.rep, &mut self.z)?;
         let this = &*self;
@@ -227,13 +233,20 @@ mod tests {
     #[test]
     fn gradient_matches_finite_differences() {
         let x = Matrix::new(40, 3, (0..120).map(|v| ((v * 37 % 101) as f64).sin()).collect()).unwrap();
-        let ref_y = Matrix::new(40, 2, (0..80).map(|v| 3.0 * ((v * 53 % 97) as f64).cos()).collect()).unwrap();
+        let ref_y =
+            Matrix::new(40, 2, (0..80).map(|v| 3.0 * ((v * 53 % 97) as f64).cos()).collect()).unwrap();
         let new = Matrix::new(2, 3, vec![0.1, 0.2, 0.3, -0.5, 0.4, 0.0]).unwrap();
         for kernel in [StudentT::CAUCHY, StudentT::new(0.6).unwrap()] {
             let a = Affinities::new(&x, &new, 25, 5.0, Metric::Euclidean);
             let tree = BarnesHut::new(0.0).unwrap().reference_tree(&ref_y).unwrap();
-            let mut source =
-                Placement { tree: &tree, reference: &ref_y, affinities: &a, kernel, rep: vec![0.0; 4], z: vec![0.0; 2] };
+            let mut source = Placement {
+                tree: &tree,
+                reference: &ref_y,
+                affinities: &a,
+                kernel,
+                rep: vec![0.0; 4],
+                z: vec![0.0; 2],
+            };
             let y = Matrix::new(2, 2, vec![0.3, -0.7, 1.1, 0.2]).unwrap();
             let mut g = vec![0.0; 4];
             source.gradient(&y, 1.0, &mut g, false).unwrap();
@@ -246,7 +259,10 @@ mod tests {
                     let numeric = (exact_cost(&source, i, &up) - exact_cost(&source, i, &down)) / (2.0 * h);
                     // The source writes dC/dy / 4.
                     let analytic = 4.0 * g[2 * i + c];
-                    assert!((analytic - numeric).abs() < 1e-6 * (1.0 + numeric.abs()), "{analytic} vs {numeric}");
+                    assert!(
+                        (analytic - numeric).abs() < 1e-6 * (1.0 + numeric.abs()),
+                        "{analytic} vs {numeric}"
+                    );
                 }
             }
         }
@@ -260,6 +276,9 @@ mod tests {
         assert!(Transform { learning_rate: f64::NAN, ..t }.check().is_err());
         assert!(Transform { init_neighbors: 0, ..t }.check().is_err());
         assert!(Transform { perplexity: 0.5, ..t }.check().is_err());
-        assert!(matches!(Transform { perplexity: 40.0, ..t }.neighbors(30), Err(Error::PerplexityTooLarge { .. })));
+        assert!(matches!(
+            Transform { perplexity: 40.0, ..t }.neighbors(30),
+            Err(Error::PerplexityTooLarge { .. })
+        ));
     }
 }

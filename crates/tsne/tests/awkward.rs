@@ -18,8 +18,12 @@ fn finite(y: &Matrix) -> bool {
 
 /// `n` points on a noisy curve in 5-D.
 fn curve(n: usize) -> Matrix {
-    Matrix::new(n, 5, (0..n * 5).map(|t| ((t / 5) as f64 * 0.3 + (t % 5) as f64).sin() + 0.01 * (t % 7) as f64).collect())
-        .unwrap()
+    Matrix::new(
+        n,
+        5,
+        (0..n * 5).map(|t| ((t / 5) as f64 * 0.3 + (t % 5) as f64).sin() + 0.01 * (t % 7) as f64).collect(),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -44,8 +48,12 @@ fn tiny_inputs_with_a_small_perplexity_embed() {
 #[test]
 fn wide_data_takes_the_gram_pca() {
     // 60 points in 5000 dimensions (more columns than rows), two groups.
-    let x = Matrix::new(60, 5000, (0..300_000usize).map(|t| ((t * 7919 % 10007) as f64).sin() + (t / 5000 % 2) as f64).collect())
-        .unwrap();
+    let x = Matrix::new(
+        60,
+        5000,
+        (0..300_000usize).map(|t| ((t * 7919 % 10007) as f64).sin() + (t / 5000 % 2) as f64).collect(),
+    )
+    .unwrap();
     let y = quick().perplexity(10.0).build().unwrap().fit(&x).unwrap().positions();
     assert!(finite(&y));
     let y = quick().perplexity(10.0).pca(20).build().unwrap().fit(&x).unwrap().positions();
@@ -55,26 +63,35 @@ fn wide_data_takes_the_gram_pca() {
 #[test]
 fn identical_rows_and_an_all_zero_matrix_are_errors() {
     let same = Matrix::new(50, 3, [1.0, 2.0, 3.0].repeat(50)).unwrap();
-    assert!(matches!(quick().perplexity(5.0).build().unwrap().fit(&same), Err(Error::IdenticalPoints { .. })));
+    assert!(matches!(
+        quick().perplexity(5.0).build().unwrap().fit(&same),
+        Err(Error::IdenticalPoints { .. })
+    ));
     let zero = Matrix::zeros(50, 3);
-    assert!(matches!(quick().perplexity(5.0).build().unwrap().fit(&zero), Err(Error::IdenticalPoints { .. })));
+    assert!(matches!(
+        quick().perplexity(5.0).build().unwrap().fit(&zero),
+        Err(Error::IdenticalPoints { .. })
+    ));
 }
 
 #[test]
 fn a_constant_column_is_harmless() {
     let mut x = curve(200).into_vec();
     x.iter_mut().step_by(5).for_each(|v| *v = 7.0);
-    let y = quick().perplexity(10.0).build().unwrap().fit(&Matrix::new(200, 5, x).unwrap()).unwrap().positions();
+    let y =
+        quick().perplexity(10.0).build().unwrap().fit(&Matrix::new(200, 5, x).unwrap()).unwrap().positions();
     assert!(finite(&y));
 }
 
 #[test]
 fn ninety_percent_duplicate_rows_embed() {
     let distinct = curve(60);
-    let rows: Vec<Vec<f64>> = (0..600).map(|i| distinct.row(if i % 10 == 0 { i / 10 } else { 0 }).to_vec()).collect();
+    let rows: Vec<Vec<f64>> =
+        (0..600).map(|i| distinct.row(if i % 10 == 0 { i / 10 } else { 0 }).to_vec()).collect();
     let x = Matrix::from_rows(&rows).unwrap();
     for method in [RepulsionMethod::Exact, RepulsionMethod::barnes_hut(), RepulsionMethod::fft()] {
-        let y = quick().perplexity(10.0).repulsion(method.clone()).build().unwrap().fit(&x).unwrap().positions();
+        let y =
+            quick().perplexity(10.0).repulsion(method.clone()).build().unwrap().fit(&x).unwrap().positions();
         assert!(finite(&y), "{method:?}");
     }
 }
@@ -85,7 +102,9 @@ fn a_far_outlier_embeds_with_every_backend() {
     let mut x = Matrix::new(600, 64, digits.as_slice()[..600 * 64].to_vec()).unwrap().into_vec();
     x[..64].iter_mut().for_each(|v| *v += 1e6);
     let x = Matrix::new(600, 64, x).unwrap();
-    for method in [RepulsionMethod::Auto, RepulsionMethod::Exact, RepulsionMethod::barnes_hut(), RepulsionMethod::fft()] {
+    for method in
+        [RepulsionMethod::Auto, RepulsionMethod::Exact, RepulsionMethod::barnes_hut(), RepulsionMethod::fft()]
+    {
         let fit = quick().repulsion(method.clone()).build().unwrap().fit(&x).unwrap();
         assert!(finite(&fit.positions()) && fit.summary().kl_divergence.is_finite(), "{method:?}");
     }
@@ -109,14 +128,18 @@ fn extreme_magnitudes_embed_alike() {
 fn too_many_neighbours_is_an_error() {
     let x = curve(20);
     assert_eq!(BruteForce::default().search(&x, 20).unwrap_err(), Error::TooManyNeighbors { k: 20, n: 20 });
-    assert!(matches!(KnnGraph::new(3, 3, [1u32, 2, 0].repeat(3), vec![1.0; 9]), Err(Error::TooManyNeighbors { .. })));
+    assert!(matches!(
+        KnnGraph::new(3, 3, [1u32, 2, 0].repeat(3), vec![1.0; 9]),
+        Err(Error::TooManyNeighbors { .. })
+    ));
     assert!(matches!(KnnGraph::new(3, 0, vec![], vec![]), Err(Error::InvalidGraph { .. })));
 }
 
 #[test]
 fn a_disconnected_graph_embeds_from_the_spectral_start() {
     // Two clusters with no neighbour edge between them.
-    let rows: Vec<Vec<f64>> = (0..200).map(|i| vec![(i / 100) as f64 * 1e3 + (i % 100) as f64 * 0.01, (i as f64).sin()]).collect();
+    let rows: Vec<Vec<f64>> =
+        (0..200).map(|i| vec![(i / 100) as f64 * 1e3 + (i % 100) as f64 * 0.01, (i as f64).sin()]).collect();
     let x = Matrix::from_rows(&rows).unwrap();
     let graph = BruteForce::default().search(&x, 15).unwrap();
     let fit = quick().perplexity(5.0).build().unwrap().fit(&graph).unwrap();
@@ -128,14 +151,20 @@ fn a_disconnected_graph_embeds_from_the_spectral_start() {
 #[test]
 fn a_graph_with_too_few_neighbours_for_the_perplexity_is_an_error() {
     let graph = BruteForce::default().search(&curve(100), 5).unwrap();
-    assert!(matches!(quick().build().unwrap().fit(&graph), Err(Error::PerplexityTooLarge { neighbors: 5, .. })));
+    assert!(matches!(
+        quick().build().unwrap().fit(&graph),
+        Err(Error::PerplexityTooLarge { neighbors: 5, .. })
+    ));
 }
 
 #[test]
 fn non_finite_values_are_errors_that_name_row_and_column() {
     let mut x = curve(10).into_vec();
     x[3 * 5 + 2] = f64::NAN;
-    assert_eq!(Matrix::new(10, 5, x.clone()).unwrap_err().to_string(), "non-finite value NaN at row 3, column 2");
+    assert_eq!(
+        Matrix::new(10, 5, x.clone()).unwrap_err().to_string(),
+        "non-finite value NaN at row 3, column 2"
+    );
     x[3 * 5 + 2] = f64::INFINITY;
     assert!(matches!(Matrix::new(10, 5, x).unwrap_err(), Error::NonFinite { row: 3, col: 2, .. }));
     // Distances and P: a negative or non-finite entry is named by row and column.
@@ -152,9 +181,11 @@ fn non_finite_values_are_errors_that_name_row_and_column() {
 #[test]
 fn a_given_start_of_the_wrong_shape_is_an_error() {
     let x = curve(50);
-    let err = quick().perplexity(5.0).init(Init::Given(Matrix::zeros(49, 2))).build().unwrap().fit(&x).unwrap_err();
+    let err =
+        quick().perplexity(5.0).init(Init::Given(Matrix::zeros(49, 2))).build().unwrap().fit(&x).unwrap_err();
     assert!(matches!(err, Error::DimensionMismatch { expected: 50, found: 49, .. }), "{err}");
-    let err = quick().perplexity(5.0).init(Init::Given(Matrix::zeros(50, 3))).build().unwrap().fit(&x).unwrap_err();
+    let err =
+        quick().perplexity(5.0).init(Init::Given(Matrix::zeros(50, 3))).build().unwrap().fit(&x).unwrap_err();
     assert!(matches!(err, Error::DimensionMismatch { expected: 2, found: 3, .. }), "{err}");
 }
 

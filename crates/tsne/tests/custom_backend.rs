@@ -104,13 +104,15 @@ fn build_checks_every_method_auto_can_resolve_to() {
     // the Barnes-Hut threshold; an explicit Barnes-Hut or FFT is refused before any work.
     let (x, _) = common::digits();
     let x = Matrix::new(600, 64, x.as_slice()[..600 * 64].to_vec()).unwrap();
-    let fit = TSne::builder().dims(4).iterations(20).exaggeration_iterations(10).build().unwrap().fit(&x).unwrap();
+    let fit =
+        TSne::builder().dims(4).iterations(20).exaggeration_iterations(10).build().unwrap().fit(&x).unwrap();
     assert_eq!((fit.positions().cols(), fit.summary().repulsion.as_str()), (4, "exact"));
     let refused = |b: tsne::TSneBuilder| matches!(b.build(), Err(Error::Unsupported { .. }));
     assert!(refused(TSne::builder().dims(4).repulsion(RepulsionMethod::barnes_hut())));
     assert!(refused(TSne::builder().dims(3).repulsion(RepulsionMethod::fft())));
     // A backend parameter that contradicts the builder is an error, not silently replaced.
-    let cosine = NeighborMethod::NnDescent(NnDescentParams { metric: Metric::Cosine, ..NnDescentParams::default() });
+    let cosine =
+        NeighborMethod::NnDescent(NnDescentParams { metric: Metric::Cosine, ..NnDescentParams::default() });
     assert!(matches!(TSne::builder().neighbors(cosine.clone()).build(), Err(Error::InvalidParameter { .. })));
     assert!(TSne::builder().metric(Metric::Cosine).neighbors(cosine).build().is_ok());
 }

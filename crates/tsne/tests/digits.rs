@@ -28,7 +28,8 @@ fn exact_tsne_separates_digits_and_kl_falls_after_exaggeration() {
         let kl = approx.summary().kl_divergence;
         eprintln!(
             "digits {}: 10-NN accuracy {a:.4}, KL {kl:.4}, {:?}",
-            approx.summary().repulsion, approx.summary().timings
+            approx.summary().repulsion,
+            approx.summary().timings
         );
         assert!(a >= acc - 0.01, "{method:?}: accuracy {a} vs exact {acc}");
         if let RepulsionMethod::Fft(_) = method {
@@ -90,5 +91,10 @@ fn golden_hash_of_the_default_digits_embedding() {
     let bytes: Vec<u8> = fit.positions().as_slice().iter().flat_map(|v| v.to_le_bytes()).collect();
     let hash = crc32fast::hash(&bytes);
     let kl = fit.summary().kl_divergence;
-    assert_eq!((hash, kl.to_bits()), (0x7dd6_11bf, 0x3fe7_cb40_4dcd_76ed), "crc32 {hash:#010x}, KL {kl} ({:#018x})", kl.to_bits());
+    assert_eq!(
+        (hash, kl.to_bits()),
+        (0x7dd6_11bf, 0x3fe7_cb40_4dcd_76ed),
+        "crc32 {hash:#010x}, KL {kl} ({:#018x})",
+        kl.to_bits()
+    );
 }

@@ -7,7 +7,9 @@ use std::ops::ControlFlow;
 
 use tsne::backends::core::{InitInput, Initializer};
 use tsne::backends::init::Random;
-use tsne::{every, metrics::knn_accuracy, Embedding, Init, LearningRate, Matrix, Schedule, Stop, TSne, TSneBuilder};
+use tsne::{
+    every, metrics::knn_accuracy, Embedding, Init, LearningRate, Matrix, Schedule, Stop, TSne, TSneBuilder,
+};
 
 fn builder() -> TSneBuilder {
     TSne::builder().seed(11)
@@ -27,7 +29,8 @@ fn fit_then_optimize_in_pieces_equals_one_fit() {
     let whole = builder().build().unwrap().fit(&x).unwrap();
     assert_eq!(whole.summary().iterations, 1000);
     assert_eq!(whole.summary().stop, Stop::Completed);
-    let stages: Vec<_> = whole.summary().stages.iter().map(|s| (s.iterations, s.exaggeration, s.momentum)).collect();
+    let stages: Vec<_> =
+        whole.summary().stages.iter().map(|s| (s.iterations, s.exaggeration, s.momentum)).collect();
     assert_eq!(stages, vec![(250, 12.0, 0.5), (750, 1.0, 0.8)]);
 
     // The early phase as a fit, then the final phase in two continuations.
@@ -123,7 +126,8 @@ fn pinned_points_do_not_move_and_the_others_settle() {
     for &i in &pinned {
         start.row_mut(i).copy_from_slice(reference.row(i));
     }
-    let model = builder().init(Init::Given(start.clone())).pin(pinned.clone()).build().unwrap().fit(&x).unwrap();
+    let model =
+        builder().init(Init::Given(start.clone())).pin(pinned.clone()).build().unwrap().fit(&x).unwrap();
     let unpinned = builder().init(Init::Given(start.clone())).build().unwrap().fit(&x).unwrap();
     let y = model.positions();
     for &i in &pinned {
@@ -131,7 +135,10 @@ fn pinned_points_do_not_move_and_the_others_settle() {
     }
     assert_eq!(model.summary().pinned, pinned.len());
     let (kl_pinned, kl_free) = (model.summary().kl_divergence, unpinned.summary().kl_divergence);
-    eprintln!("KL pinned {kl_pinned:.4}, unpinned from the same start {kl_free:.4}, free run {:.4}", free.summary().kl_divergence);
+    eprintln!(
+        "KL pinned {kl_pinned:.4}, unpinned from the same start {kl_free:.4}, free run {:.4}",
+        free.summary().kl_divergence
+    );
     assert!(kl_pinned <= 1.02 * kl_free, "KL {kl_pinned} vs {kl_free}");
     assert!(knn_accuracy(&y, &labels, 10).unwrap() > 0.95);
     // Pins are validated.
@@ -142,7 +149,9 @@ fn pinned_points_do_not_move_and_the_others_settle() {
 fn save_load_transform_equals_the_in_memory_model() {
     let (x, _) = common::digits();
     let (train, test): (Vec<usize>, Vec<usize>) = (0..x.rows()).partition(|i| i % 5 != 0);
-    let rows = |idx: &[usize]| Matrix::from_rows(&idx.iter().map(|&i| x.row(i).to_vec()).collect::<Vec<_>>()).unwrap();
+    let rows = |idx: &[usize]| {
+        Matrix::from_rows(&idx.iter().map(|&i| x.row(i).to_vec()).collect::<Vec<_>>()).unwrap()
+    };
     let model = builder().iterations(300).pca(30).build().unwrap().fit(&rows(&train)).unwrap();
     let dir = std::env::temp_dir().join(format!("tsne-model-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -174,7 +183,9 @@ fn save_load_transform_equals_the_in_memory_model() {
 fn added_points_settle_while_the_old_ones_stay() {
     let (x, labels) = common::digits();
     let (train, test): (Vec<usize>, Vec<usize>) = (0..x.rows()).partition(|i| i % 6 != 0);
-    let rows = |idx: &[usize]| Matrix::from_rows(&idx.iter().map(|&i| x.row(i).to_vec()).collect::<Vec<_>>()).unwrap();
+    let rows = |idx: &[usize]| {
+        Matrix::from_rows(&idx.iter().map(|&i| x.row(i).to_vec()).collect::<Vec<_>>()).unwrap()
+    };
     let mut model = builder().build().unwrap().fit(&rows(&train)).unwrap();
     let before = model.positions();
     let n = train.len();

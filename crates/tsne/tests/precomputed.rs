@@ -60,12 +60,8 @@ fn an_initialiser_that_needs_points_is_refused_on_a_graph() {
     // A user initialiser that needs points fails with a typed error on a graph input.
     let (x, _) = subset(200);
     let graph = BruteForce::default().search(&x, 30).unwrap();
-    let err = builder()
-        .initializer(tsne::backends::init::Pca::default())
-        .build()
-        .unwrap()
-        .fit(&graph)
-        .unwrap_err();
+    let err =
+        builder().initializer(tsne::backends::init::Pca::default()).build().unwrap().fit(&graph).unwrap_err();
     assert!(matches!(err, tsne::Error::Unsupported { .. }), "{err}");
 }
 

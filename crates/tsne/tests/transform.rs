@@ -31,7 +31,9 @@ fn accuracy(predicted: &[u8], truth: &[u8]) -> f64 {
 fn held_out_digits_land_among_their_own_class() {
     let (x, labels) = common::digits();
     let (train, test): (Vec<usize>, Vec<usize>) = (0..x.rows()).partition(|i| i % 6 != 0);
-    let rows = |idx: &[usize]| Matrix::from_rows(&idx.iter().map(|&i| x.row(i).to_vec()).collect::<Vec<_>>()).unwrap();
+    let rows = |idx: &[usize]| {
+        Matrix::from_rows(&idx.iter().map(|&i| x.row(i).to_vec()).collect::<Vec<_>>()).unwrap()
+    };
     let (x_train, x_test) = (rows(&train), rows(&test));
     let train_labels: Vec<u8> = train.iter().map(|&i| labels[i]).collect();
     let test_labels: Vec<u8> = test.iter().map(|&i| labels[i]).collect();
@@ -48,7 +50,8 @@ fn held_out_digits_land_among_their_own_class() {
         let acc = accuracy(&classify(&reference, &train_labels, &placed, 10), &test_labels);
         // The same classifier on the median starting points: the optimisation must keep (or
         // improve) the start.
-        let start = model.transform_with(&x_test, &Transform { iterations: 0, ..Transform::default() }).unwrap();
+        let start =
+            model.transform_with(&x_test, &Transform { iterations: 0, ..Transform::default() }).unwrap();
         let start_acc = accuracy(&classify(&reference, &train_labels, &start, 10), &test_labels);
         eprintln!("pca {pca:?}: held-out 10-NN accuracy: placed {acc:.4}, median start {start_acc:.4}");
         assert!(acc >= 0.9, "pca {pca:?}: placed {acc}");
@@ -78,9 +81,13 @@ fn held_out_digits_land_among_their_own_class() {
 fn transform_checks_its_input() {
     let (x, _) = common::digits();
     let x = Matrix::new(200, 64, x.as_slice()[..200 * 64].to_vec()).unwrap();
-    let model = TSne::builder().iterations(20).exaggeration_iterations(10).pca(10).build().unwrap().fit(&x).unwrap();
+    let model =
+        TSne::builder().iterations(20).exaggeration_iterations(10).pca(10).build().unwrap().fit(&x).unwrap();
     let wrong = Matrix::new(1, 10, vec![0.0; 10]).unwrap();
-    assert!(matches!(model.transform(&wrong), Err(tsne::Error::DimensionMismatch { expected: 64, found: 10, .. })));
+    assert!(matches!(
+        model.transform(&wrong),
+        Err(tsne::Error::DimensionMismatch { expected: 64, found: 10, .. })
+    ));
     let bad = Transform { perplexity: 300.0, ..Transform::default() };
     assert!(matches!(
         model.transform_with(&Matrix::new(1, 64, vec![0.0; 64]).unwrap(), &bad),
@@ -88,7 +95,12 @@ fn transform_checks_its_input() {
     ));
     // A model fitted without coordinates cannot place points.
     let p = tsne::backends::affinity::Perplexity::new(5.0).unwrap();
-    let graph = tsne::backends::core::NeighborSearch::search(&tsne::backends::affinity::BruteForce::default(), &x, 15).unwrap();
+    let graph = tsne::backends::core::NeighborSearch::search(
+        &tsne::backends::affinity::BruteForce::default(),
+        &x,
+        15,
+    )
+    .unwrap();
     let p = tsne::backends::core::Affinity::affinities(&p, &graph).unwrap();
     let from_p = TSne::builder().perplexity(5.0).iterations(20).build().unwrap().fit(&p).unwrap();
     assert!(matches!(from_p.transform(&x), Err(tsne::Error::Unsupported { .. })));
