@@ -1,5 +1,7 @@
 //! Seeded synthetic data shared by the criterion benchmarks and the `xtask` suite.
 
+#![forbid(unsafe_code)]
+
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tsne_core::Matrix;

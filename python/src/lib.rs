@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use ndarray::Array2;
-use numpy::{IntoPyArray, PyArray2, PyArrayMethods, PyReadonlyArray2, PyUntypedArrayMethods};
+use numpy::{IntoPyArray, PyArray2, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
@@ -165,6 +165,9 @@ impl Data {
     }
 }
 
+/// `(n, indptr, indices, data)` of a scipy CSR matrix.
+type CsrParts = (usize, Vec<i64>, Vec<i64>, Vec<f64>);
+
 /// A CSR matrix from scipy's arrays; explicit zeros on the diagonal are dropped.
 fn csr(n: usize, indptr: Vec<i64>, indices: Vec<i64>, data: Vec<f64>) -> PyResult<CsrMatrix> {
     if indptr.len() != n + 1 || indices.len() != data.len() {
@@ -220,7 +223,7 @@ fn fit(
     data: &Bound<'_, PyAny>,
     kind: &str,
     knn_distances: Option<&Bound<'_, PyAny>>,
-    affinity_parts: Option<(usize, Vec<i64>, Vec<i64>, Vec<f64>)>,
+    affinity_parts: Option<CsrParts>,
     n_components: usize,
     perplexity: f64,
     iterations: usize,
@@ -379,28 +382,6 @@ fn report_dict<'py>(py: Python<'py>, r: &OptimizeReport) -> PyResult<Bound<'py, 
     Ok(d)
 }
 
-fn transform_settings(
-    perplexity: f64,
-    k: usize,
-    iterations: usize,
-    learning_rate: f64,
-    exaggeration: f64,
-    momentum: f64,
-    max_grad_norm: f64,
-    theta: f64,
-) -> Transform {
-    Transform {
-        perplexity,
-        init_neighbors: k,
-        iterations,
-        learning_rate,
-        exaggeration,
-        momentum,
-        max_point_gradient: max_grad_norm,
-        theta,
-    }
-}
-
 #[pymethods]
 impl Model {
     /// The positions, one row per point in input order.
@@ -495,16 +476,16 @@ impl Model {
         theta: f64,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let x = matrix(x, "X")?;
-        let settings = transform_settings(
+        let settings = Transform {
             perplexity,
-            k,
+            init_neighbors: k,
             iterations,
             learning_rate,
             exaggeration,
             momentum,
-            max_grad_norm,
+            max_point_gradient: max_grad_norm,
             theta,
-        );
+        };
         let inner = &self.inner;
         let placed = interruptible(py, |_| inner.transform_with(&x, &settings))?.map_err(py_err)?;
         to_numpy(py, &placed)

@@ -4,6 +4,8 @@
 //! `cargo xtask repulsion`: one FFT repulsion evaluation, ours against openTSNE's.
 //! `cargo xtask knn`: time and recall of each neighbour search.
 
+#![forbid(unsafe_code)]
+
 #[cfg(feature = "bhtsne")]
 mod bhtsne_peer;
 mod knn;

@@ -194,7 +194,9 @@ impl Lists {
 
     #[inline]
     fn lock(&self, i: usize) -> std::sync::MutexGuard<'_, Heap> {
-        self.heaps[i].lock().expect("a list lock is never poisoned")
+        // A poisoned lock means another worker panicked, which fails the whole search anyway;
+        // the list itself is always in a valid state between operations.
+        self.heaps[i].lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Offers `id` at `key` (non-negative) to the list of `i`; true if it entered.
@@ -234,7 +236,7 @@ impl Lists {
     fn clear(&self) {
         let empty = pack(f32::INFINITY, EMPTY);
         self.heaps.par_iter().zip(&self.worst).for_each(|(heap, worst)| {
-            let mut heap = heap.lock().expect("a list lock is never poisoned");
+            let mut heap = heap.lock().unwrap_or_else(|e| e.into_inner());
             heap.entries.fill(empty);
             heap.stamps.fill(0);
             worst.store(empty, Ordering::Relaxed);
@@ -284,6 +286,10 @@ impl Points {
 
 /// [`lanes`] compiled for AVX2. Rust never reassociates or fuses floating-point operations,
 /// so the result is bit-identical to the baseline build: the graph does not depend on the CPU.
+///
+/// # Safety
+///
+/// The CPU must support AVX2 (`is_x86_feature_detected!("avx2")`).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn lanes_avx2(metric: Metric, x: &[f32], y: &[f32]) -> f32 {

@@ -105,8 +105,8 @@ impl Hnsw {
             })
             .sum::<usize>();
         if short > 0 {
-            return Err(Error::InvalidGraph {
-                what: "HNSW neighbour graph",
+            return Err(Error::SearchIncomplete {
+                search: "HNSW",
                 reason: format!("{short} points found fewer than {k} neighbours; raise ef_search"),
             });
         }

@@ -1,6 +1,8 @@
 //! `tsne`: embed a data file (or the bundled digits demo), write the embedding, a plot and a
 //! JSON summary.
 
+#![forbid(unsafe_code)]
+
 mod input;
 mod output;
 

@@ -1,6 +1,8 @@
 //! The `tsne` binary end to end: the demo's quality and JSON, and one-line errors without
 //! leftover files for bad input.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on purpose
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

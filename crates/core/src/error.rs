@@ -8,55 +8,170 @@
 pub enum Error {
     /// Too few points for the requested operation (t-SNE needs at least two).
     #[error("input has {n} points; at least {min} are needed")]
-    TooFewPoints { n: usize, min: usize },
+    TooFewPoints {
+        /// Points given.
+        n: usize,
+        /// Points needed.
+        min: usize,
+    },
     /// A row whose length differs from the first row's.
     #[error("row {row} has {found} values, expected {expected} like the first row")]
-    RaggedRow { row: usize, expected: usize, found: usize },
+    RaggedRow {
+        /// The row (0-based).
+        row: usize,
+        /// The first row's length.
+        expected: usize,
+        /// This row's length.
+        found: usize,
+    },
     /// A flat buffer whose length is not `rows * cols`.
     #[error("buffer of {len} values cannot be a {rows} x {cols} matrix")]
-    Shape { rows: usize, cols: usize, len: usize },
+    Shape {
+        /// Rows asked for.
+        rows: usize,
+        /// Columns asked for.
+        cols: usize,
+        /// Values given.
+        len: usize,
+    },
     /// NaN or infinity in the input.
     #[error("non-finite value {value} at row {row}, column {col}")]
-    NonFinite { row: usize, col: usize, value: f64 },
+    NonFinite {
+        /// The row (0-based).
+        row: usize,
+        /// The column (0-based).
+        col: usize,
+        /// The value.
+        value: f64,
+    },
     /// A parameter outside its domain.
     #[error("invalid parameter `{name}`: {reason}")]
-    InvalidParameter { name: &'static str, reason: String },
+    InvalidParameter {
+        /// The parameter.
+        name: &'static str,
+        /// What is wrong with its value.
+        reason: String,
+    },
     /// The perplexity cannot be reached with the available neighbours.
     #[error("perplexity {perplexity} is too large for {neighbors} neighbours ({n} points): it must be below {neighbors}")]
-    PerplexityTooLarge { perplexity: f64, neighbors: usize, n: usize },
+    PerplexityTooLarge {
+        /// The perplexity asked for.
+        perplexity: f64,
+        /// Neighbours per point available.
+        neighbors: usize,
+        /// Points.
+        n: usize,
+    },
     /// A neighbour count that needs more points than there are.
     #[error("k = {k} neighbours requested for {n} points: k must be below the number of points")]
-    TooManyNeighbors { k: usize, n: usize },
+    TooManyNeighbors {
+        /// Neighbours asked for.
+        k: usize,
+        /// Points.
+        n: usize,
+    },
     /// Every point sits at the same location, so no bandwidth gives a perplexity.
     #[error("all {n} points are identical: their distances carry no structure to embed")]
-    IdenticalPoints { n: usize },
+    IdenticalPoints {
+        /// Points.
+        n: usize,
+    },
     /// Two objects that must agree in a dimension do not.
     #[error("dimension mismatch in {what}: expected {expected}, found {found}")]
-    DimensionMismatch { what: &'static str, expected: usize, found: usize },
+    DimensionMismatch {
+        /// What disagrees.
+        what: &'static str,
+        /// The size required.
+        expected: usize,
+        /// The size given.
+        found: usize,
+    },
     /// A backend asked to do something it cannot.
     #[error("{backend} does not support {what}")]
-    Unsupported { backend: String, what: String },
+    Unsupported {
+        /// The backend.
+        backend: String,
+        /// What it cannot do.
+        what: String,
+    },
     /// A neighbour graph or affinity matrix that breaks its invariants.
     #[error("invalid {what}: {reason}")]
-    InvalidGraph { what: &'static str, reason: String },
+    InvalidGraph {
+        /// The object.
+        what: &'static str,
+        /// The broken invariant.
+        reason: String,
+    },
+    /// An approximate neighbour search that did not find enough neighbours.
+    #[error("the {search} search found too few neighbours: {reason}")]
+    SearchIncomplete {
+        /// The search.
+        search: &'static str,
+        /// How many points fell short, and what to change.
+        reason: String,
+    },
+    /// A numerical procedure met a degenerate case it cannot continue from.
+    #[error("{procedure} failed: {reason}")]
+    Degenerate {
+        /// The procedure.
+        procedure: &'static str,
+        /// The degenerate case, and what to do instead.
+        reason: String,
+    },
     /// A stage would need more memory than the user's limit or the machine allows.
     #[error("{stage}: needs about {}, more than the {} {bound}; {hint}", human_bytes(*.needed), human_bytes(*.allowed))]
-    MemoryLimit { stage: &'static str, needed: u64, allowed: u64, bound: &'static str, hint: String },
+    MemoryLimit {
+        /// The stage.
+        stage: &'static str,
+        /// Its estimate, in bytes.
+        needed: u64,
+        /// The bytes allowed.
+        allowed: u64,
+        /// Where the bound comes from (the user's limit or the machine).
+        bound: &'static str,
+        /// What would fit.
+        hint: String,
+    },
     /// A file that could not be read or written.
     #[error("cannot {action} {path}: {reason}")]
-    Io { action: &'static str, path: String, reason: String },
+    Io {
+        /// `read` or `write`.
+        action: &'static str,
+        /// The file.
+        path: String,
+        /// The system's message.
+        reason: String,
+    },
     /// A file that is not a saved model.
     #[error("{path} is not a t-SNE model file")]
-    NotAModel { path: String },
+    NotAModel {
+        /// The file.
+        path: String,
+    },
     /// A saved model of a format version this build does not read.
     #[error("{path} is a model file of format version {found}; this build reads version {supported}")]
-    ModelVersion { path: String, found: u32, supported: u32 },
+    ModelVersion {
+        /// The file.
+        path: String,
+        /// Its format version.
+        found: u32,
+        /// The version this build reads.
+        supported: u32,
+    },
     /// A saved model that is truncated or corrupted.
     #[error("{path} is a damaged model file: {reason}")]
-    CorruptModel { path: String, reason: String },
+    CorruptModel {
+        /// The file.
+        path: String,
+        /// What is damaged.
+        reason: String,
+    },
     /// The optimisation produced a non-finite gradient, normalisation Z or KL divergence.
     #[error("optimisation diverged at iteration {iteration}: the gradient, Z or KL is not finite (try a smaller learning rate)")]
-    Diverged { iteration: usize },
+    Diverged {
+        /// The iteration (1-based) whose values were not finite.
+        iteration: usize,
+    },
 }
 
 /// Bytes as a short figure for messages (`1.5 GB`, decimal units).

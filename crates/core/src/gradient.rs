@@ -147,6 +147,10 @@ fn attractive_chunk<const D: usize>(
 
 /// [`attractive_row`] with each chunk in 256-bit registers: the same IEEE operations in the
 /// same order per lane (no fused multiply-adds), so the same bits.
+///
+/// # Safety
+///
+/// The CPU must support AVX2 (`is_x86_feature_detected!("avx2")`).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn attractive_row_avx2<const D: usize>(

@@ -71,8 +71,10 @@ impl CsrMatrix {
             row.sort_by_key(|&(j, _)| j);
             let start = indices.len();
             for (j, v) in row {
-                if indices.len() > start && *indices.last().unwrap() == j {
-                    *values.last_mut().unwrap() += v;
+                if indices.len() > start && indices.last() == Some(&j) {
+                    if let Some(last) = values.last_mut() {
+                        *last += v;
+                    }
                 } else {
                     indices.push(j);
                     values.push(v);

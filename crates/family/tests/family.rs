@@ -1,6 +1,8 @@
 //! Every preset's assembled gradient against finite differences of its cost, the limits that
 //! relate the members, and t-SNE through the master equation against `tsne-core`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on purpose
+
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -67,7 +67,8 @@ impl Default for Random {
 impl Initializer for Random {
     fn initialize(&self, input: &InitInput<'_>, dims: usize, seed: u64) -> Result<Matrix> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let normal = Normal::new(0.0, self.std).expect("std checked positive");
+        let normal = Normal::new(0.0, self.std)
+            .map_err(|e| Error::InvalidParameter { name: "init_std", reason: e.to_string() })?;
         let data = (0..input.n * dims).map(|_| normal.sample(&mut rng)).collect();
         Matrix::new(input.n, dims, data)
     }

@@ -76,9 +76,11 @@ fn orthonormalize(columns: &mut [Vec<f64>], trivial: &[f64]) -> Result<()> {
         }
         let norm = dot(&columns[c], &columns[c]).sqrt();
         if !(norm > 1e-300) {
-            return Err(Error::InvalidGraph {
-                what: "affinity matrix",
-                reason: "the affinity graph has too few independent directions for a spectral start".into(),
+            return Err(Error::Degenerate {
+                procedure: "spectral initialisation",
+                reason:
+                    "the affinity graph has too few independent directions; use PCA or random initialisation"
+                        .into(),
             });
         }
         columns[c].par_iter_mut().for_each(|v| *v /= norm);

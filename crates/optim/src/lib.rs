@@ -27,6 +27,8 @@
 //! # Ok::<(), tsne_core::Error>(())
 //! ```
 
+#![forbid(unsafe_code)]
+
 use std::fmt;
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -374,7 +376,7 @@ impl GradientDescent {
             return Err(Error::DimensionMismatch {
                 what: "optimiser state vs embedding coordinates",
                 expected: len,
-                found: state.update.len().min(state.gains.len()),
+                found: if state.update.len() != len { state.update.len() } else { state.gains.len() },
             });
         }
         if let Some(pins) = pinned {
@@ -659,7 +661,7 @@ mod tests {
         GradientDescent::new(schedule)
             .unwrap()
             .minimize(&mut y, &mut source, &mut state, Some(&pins), &mut |p| {
-                for i in 0..12 {
+                for (i, &pinned) in pins.iter().enumerate() {
                     let step: f64 = p
                         .embedding
                         .row(i)
@@ -669,7 +671,7 @@ mod tests {
                         .sum::<f64>()
                         .sqrt();
                     assert!(step <= limit * (1.0 + 1e-12), "point {i} moved {step}");
-                    if pins[i] {
+                    if pinned {
                         assert_eq!(p.embedding.row(i), y0.row(i));
                     }
                 }

@@ -30,7 +30,7 @@ struct Node {
 
 /// Barnes-Hut approximation of the repulsive forces and Z in O(n log n).
 ///
-/// A cell is summarised by its centre of mass and second moment (see [`cell_interaction`]) when `width / distance < theta`, where `width` is
+/// A cell is summarised by its centre of mass and second moment (see `cell_interaction`) when `width / distance < theta`, where `width` is
 /// the side length of the (cubic) cell and `distance` runs from the point to the cell's centre
 /// of mass; a cell that contains the point itself is always opened. `theta = 0` is exact.
 /// The tree is rebuilt on every call into buffers kept between calls, and each point's sum runs
@@ -322,13 +322,13 @@ impl ReferenceTree {
             });
         }
         let m = queries.rows();
-        if forces.len() != m * self.dims || z.len() != m {
-            return Err(Error::DimensionMismatch {
-                what: "force buffer",
-                expected: m * self.dims,
-                found: forces.len(),
-            });
-        }
+        assert!(
+            forces.len() == m * self.dims && z.len() == m,
+            "buffers of {} forces and {} sums for {m} points in {} dimensions",
+            forces.len(),
+            z.len(),
+            self.dims
+        );
         match self.dims {
             1 => self.run::<1>(queries, kernel, forces, z),
             2 => self.run::<2>(queries, kernel, forces, z),

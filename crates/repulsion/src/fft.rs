@@ -284,7 +284,9 @@ impl FftInterpolation {
 
         // 5. Transform, multiply, transform back.
         self.ensure_plans(l);
-        let (_, fwd, inv) = self.plans.clone().expect("plans were just made");
+        let Some((_, fwd, inv)) = self.plans.clone() else {
+            unreachable!("ensure_plans has just made the plans")
+        };
         let key = (l, box_width.to_bits(), kernel.dof().to_bits());
         if self.kernel_key != Some(key) {
             self.kernel_spectra::<D>(kernel, box_width / p as f64, m, l, &fwd);
@@ -493,7 +495,8 @@ pub fn next_smooth(n: usize) -> usize {
             }
             v == 1
         })
-        .expect("7-smooth numbers are unbounded")
+        // Powers of two are 7-smooth, so the search always ends by the next one.
+        .unwrap_or_else(|| n.next_power_of_two())
 }
 
 impl Repulsion for FftInterpolation {

@@ -18,6 +18,7 @@
 //! # Ok::<(), tsne_core::Error>(())
 //! ```
 
+#![forbid(unsafe_code)]
 // Loops over the few coordinates of a point index several arrays at once; ranges read
 // clearer there than zipped iterators.
 #![allow(clippy::needless_range_loop)]

@@ -38,6 +38,8 @@
 //! Determinism: the same points, parameters and seed give a bit-identical embedding, whatever
 //! the number of threads: every parallel sum in the workspace has a fixed order.
 
+#![forbid(unsafe_code)]
+
 mod config;
 mod embedding;
 mod family;

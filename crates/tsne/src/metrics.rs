@@ -6,7 +6,7 @@ use tsne_core::{gradient::squared_distance, Error, Matrix, NeighborSearch, Resul
 
 /// Fraction of points whose label equals the majority label of their `k` nearest neighbours in
 /// `embedding` (ties go to the smallest label). The standard kNN-classifier score of t-SNE
-/// papers, computed leave-one-out over every point. Exact neighbours by a [`Sweep`].
+/// papers, computed leave-one-out over every point. Exact neighbours by a sweep along the first coordinate.
 pub fn knn_accuracy<L: Ord + Clone + Sync>(embedding: &Matrix, labels: &[L], k: usize) -> Result<f64> {
     knn_accuracy_sampled(embedding, labels, k, embedding.rows())
 }

@@ -2,6 +2,8 @@
 //! never a panic or a NaN. The README's table "What happens with awkward input" lists these
 //! tests by name.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on purpose
+
 mod common;
 
 use tsne::backends::affinity::{BruteForce, Perplexity};

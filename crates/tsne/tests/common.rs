@@ -1,4 +1,6 @@
 //! Shared fixtures for the integration tests.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on purpose
 #![allow(dead_code)]
 
 use tsne::Matrix;

@@ -1,5 +1,7 @@
 //! A user-written backend plugs in through the `Repulsion` trait.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on purpose
+
 mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,5 +1,7 @@
 //! Full fits of the digits data: exact, Barnes-Hut and FFT backends.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on purpose
+
 mod common;
 
 use tsne::{metrics::knn_accuracy, FftParams, Init, RepulsionMethod, TSne};

@@ -1,5 +1,7 @@
 //! The analytic gradient of `tsne-core` against central finite differences of the exact KL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on purpose
+
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use tsne::backends::core::gradient::{attractive_forces, kl_divergence};

@@ -1,6 +1,8 @@
 //! The fitted model: continuation, callbacks that stop, pinned points, schedules, save and
 //! load, and adding points.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on purpose
+
 mod common;
 
 use std::ops::ControlFlow;

@@ -1,6 +1,8 @@
 //! Precomputed inputs: a distance matrix, a neighbour graph and joint affinities give the same
 //! embedding as the points they were computed from, and the metrics reach their neighbours.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on purpose
+
 mod common;
 
 use tsne::backends::affinity::{BruteForce, Perplexity};

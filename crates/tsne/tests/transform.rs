@@ -1,5 +1,7 @@
 //! Placing held-out digits into the embedding of the others.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on purpose
+
 mod common;
 
 use tsne::{Matrix, TSne, Transform};
