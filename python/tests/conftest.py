@@ -17,10 +17,10 @@ def digits():
 
 @pytest.fixture(scope="session")
 def cli():
-    """The `tsne` binary: $TSNE_CLI, or the release build of the workspace."""
-    path = pathlib.Path(os.environ.get("TSNE_CLI", ROOT / "target" / "release" / "tsne"))
+    """The `tsne` binary: $TSNE_CLI, or the build `cargo test` made."""
+    path = pathlib.Path(os.environ.get("TSNE_CLI", ROOT / "target" / "debug" / "tsne"))
     if not path.exists():
-        pytest.skip(f"no tsne binary at {path} (build it with cargo build --release -p tsne-cli)")
+        pytest.skip(f"no tsne binary at {path} (run cargo test --workspace first)")
     return path
 
 
