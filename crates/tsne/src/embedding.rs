@@ -186,7 +186,7 @@ impl Embedding {
         self.kernel
     }
 
-    /// The repulsion method later runs use (resolved from `Auto` at the fit).
+    /// The repulsion method later runs use.
     pub fn repulsion(&self) -> &RepulsionMethod {
         &self.repulsion
     }
@@ -194,7 +194,6 @@ impl Embedding {
     /// Sets the repulsion method of later runs (a loaded model of a fit with a user backend
     /// gets its backend back this way).
     pub fn set_repulsion(&mut self, method: RepulsionMethod) -> Result<()> {
-        let method = method.resolve(self.n(), self.dims());
         method.check(self.dims())?;
         self.repulsion = method;
         Ok(())
@@ -246,12 +245,15 @@ impl Embedding {
         let learning_rate = schedule.learning_rate(y.rows());
         let pins = pinned.iter().any(|&b| b).then_some(&pinned[..]);
         let dims = y.cols();
-        let (report, name) = repulsion.with_backend(|backend| {
-            let name = backend.name().to_string();
-            let mut source = KlGradient::new(p, *kernel, backend, dims)?;
+        let (report, name) = repulsion.with_backend(y.rows(), dims, |backend| {
             let mut observe =
                 |prog: &Progress<'_>| callback(&Progress { row_of: Some(&row_of[..]), ..*prog });
-            Ok((optimizer.minimize(y, &mut source, state, pins, &mut observe)?, name))
+            let report = {
+                let mut source = KlGradient::new(p, *kernel, &mut *backend, dims)?;
+                optimizer.minimize(y, &mut source, state, pins, &mut observe)?
+            };
+            // Named after the run: a backend may report what it did (e.g. a fallback).
+            Ok((report, backend.name().to_string()))
         })?;
         summary.repulsion = name;
         summary.pinned = pinned.iter().filter(|&&b| b).count();

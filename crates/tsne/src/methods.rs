@@ -216,11 +216,26 @@ impl RepulsionMethod {
         matches!(self, Self::BarnesHut { .. } | Self::Fft(_) | Self::Custom(_))
     }
 
-    /// Runs `f` with the backend of a resolved method: a new one for built-ins, the shared
-    /// user backend (locked for the call) otherwise.
-    pub(crate) fn with_backend<T>(&self, f: impl FnOnce(&mut dyn Repulsion) -> Result<T>) -> Result<T> {
+    /// Runs `f` with the backend of this method for `n` points in `dims` dimensions: a new one
+    /// for built-ins, the shared user backend (locked for the call) otherwise. Where `Auto`
+    /// chooses FFT interpolation, an iteration whose embedding is too wide for the grid (a far
+    /// outlier) runs on Barnes-Hut instead of failing.
+    pub(crate) fn with_backend<T>(
+        &self,
+        n: usize,
+        dims: usize,
+        f: impl FnOnce(&mut dyn Repulsion) -> Result<T>,
+    ) -> Result<T> {
         match self {
-            Self::Auto | Self::Exact => f(&mut Exact::new()),
+            Self::Auto => match self.resolve(n, dims) {
+                Self::Fft(params) => f(&mut FftOrBarnesHut {
+                    fft: FftInterpolation::new(params)?,
+                    barnes_hut: BarnesHut::new(0.5)?,
+                    fell_back: false,
+                }),
+                other => other.with_backend(n, dims, f),
+            },
+            Self::Exact => f(&mut Exact::new()),
             Self::BarnesHut { theta } => f(&mut BarnesHut::new(*theta)?),
             Self::Fft(params) => f(&mut FftInterpolation::new(*params)?),
             Self::Custom(shared) => {
@@ -229,6 +244,35 @@ impl RepulsionMethod {
                 let mut guard = shared.lock().unwrap_or_else(|e| e.into_inner());
                 f(&mut *guard)
             }
+        }
+    }
+}
+
+/// FFT interpolation, with Barnes-Hut for the iterations whose embedding is too wide for the
+/// FFT grid (the grid is capped; see `tsne_repulsion::MAX_NODES_2D`).
+struct FftOrBarnesHut {
+    fft: FftInterpolation,
+    barnes_hut: BarnesHut,
+    fell_back: bool,
+}
+
+impl Repulsion for FftOrBarnesHut {
+    fn repulsion(&mut self, y: &Matrix, kernel: tsne_core::StudentT, forces: &mut [f64]) -> Result<f64> {
+        match self.fft.repulsion(y, kernel, forces) {
+            // The only evaluation FFT refuses in 1-D and 2-D is a grid beyond its cap.
+            Err(Error::Unsupported { .. }) => {
+                self.fell_back = true;
+                self.barnes_hut.repulsion(y, kernel, forces)
+            }
+            other => other,
+        }
+    }
+
+    fn name(&self) -> &str {
+        if self.fell_back {
+            "fft+bh"
+        } else {
+            "fft"
         }
     }
 }

@@ -15,7 +15,7 @@
 //! `nnz` `u64`, `n + 1` offsets `u64`, `nnz` columns `u32`, `nnz` values `f64`); optimiser
 //! velocity and gains (`n * dims` `f64` each); pinned flags (`n` `u8`); the repulsion
 //! method (tag `u8`: 0 exact, 1 Barnes-Hut + `theta`, 2 FFT + nodes `u64`, intervals `u64`,
-//! intervals per unit `f64`); the perplexity (`f64`); the reference (flag; metric `u8`;
+//! intervals per unit `f64`, 3 auto or a user backend, restored as auto); the perplexity (`f64`); the reference (flag; metric `u8`;
 //! points `rows`, `cols` `u64` + values; projection flag, `d`, `k` `u64`, mean, axes); the
 //! summary (iterations `u64`, KL, learning rate `f64`, `k`, `dims_in` `u64`, stop `u8`,
 //! four names as `u32` length + UTF-8, stages, KL history). Every length is checked against
@@ -274,7 +274,7 @@ fn read_payload(r: &mut Reader<'_>) -> Parsed<Embedding> {
             min_intervals: r.len()?,
             intervals_per_unit: r.f64()?,
         }),
-        3 => RepulsionMethod::Auto.resolve(n, dims),
+        3 => RepulsionMethod::Auto,
         t => return Err(Fault::Corrupt(format!("unknown repulsion tag {t}"))),
     };
     repulsion.check(dims)?;

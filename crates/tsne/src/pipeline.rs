@@ -121,7 +121,7 @@ impl TSne {
             metric: self.metric,
             projection: prepared.projection,
         });
-        let repulsion = self.repulsion.resolve(prepared.n, self.dims);
+        let repulsion = self.repulsion.clone();
         let mut model = Embedding::new(affinities.p, initial.y, self.kernel, repulsion, reference, summary)?;
         model.set_perplexity(self.perplexity);
         model.set_threads(self.threads);

@@ -224,3 +224,27 @@ fn the_memory_guard_stops_impossible_requests_before_allocating() {
     assert!(matches!(err, Error::MemoryLimit { stage: "dense SNE-family path", .. }), "{err}");
     assert!(tsne::TSne::builder().max_memory(0).build().is_err());
 }
+
+#[test]
+fn auto_repulsion_survives_an_embedding_too_wide_for_the_fft_grid() {
+    // 10,000 points (auto chooses FFT) starting with one point 100,000 units away: the FFT
+    // grid cannot span that, so auto runs those iterations on Barnes-Hut; explicit FFT says so.
+    let n = 10_000;
+    let x = Matrix::new(
+        n,
+        3,
+        (0..3 * n).map(|t| ((t * 7919 % 10007) as f64 * 0.01).sin() + (t / 3 % 4) as f64).collect(),
+    )
+    .unwrap();
+    let mut start: Vec<f64> = (0..2 * n).map(|t| 1e-4 * ((t * 31 % 97) as f64 - 48.0)).collect();
+    start[0] = 1e5;
+    let start = Matrix::new(n, 2, start).unwrap();
+    let builder = || {
+        quick().iterations(20).exaggeration_iterations(10).perplexity(10.0).init(Init::Given(start.clone()))
+    };
+    let fit = builder().build().unwrap().fit(&x).unwrap();
+    assert!(finite(&fit.positions()));
+    assert_eq!(fit.summary().repulsion, "fft+bh");
+    let err = builder().repulsion(RepulsionMethod::fft()).build().unwrap().fit(&x).unwrap_err();
+    assert!(matches!(err, Error::Unsupported { .. }), "{err}");
+}

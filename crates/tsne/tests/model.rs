@@ -199,3 +199,17 @@ fn added_points_settle_while_the_old_ones_stay() {
     let acc = knn_accuracy(&after, &all_labels, 10).unwrap();
     assert!(acc > 0.95, "10-NN accuracy after add {acc}");
 }
+
+#[test]
+fn fft_and_exact_continuations_equal_one_run() {
+    let (x, _) = common::digits();
+    let x = Matrix::new(800, 64, x.as_slice()[..800 * 64].to_vec()).unwrap();
+    for method in [tsne::RepulsionMethod::fft(), tsne::RepulsionMethod::Exact] {
+        let tsne = |iterations| builder().repulsion(method.clone()).iterations(iterations).build().unwrap();
+        let whole = tsne(400).fit(&x).unwrap();
+        let mut pieces = tsne(250).fit(&x).unwrap();
+        pieces.optimize(&final_phase(60, &pieces)).unwrap();
+        pieces.optimize(&final_phase(90, &pieces)).unwrap();
+        assert_eq!(pieces.positions(), whole.positions(), "{method:?}");
+    }
+}
