@@ -206,10 +206,10 @@ fn fft_and_exact_continuations_equal_one_run() {
     let x = Matrix::new(800, 64, x.as_slice()[..800 * 64].to_vec()).unwrap();
     for method in [tsne::RepulsionMethod::fft(), tsne::RepulsionMethod::Exact] {
         let tsne = |iterations| builder().repulsion(method.clone()).iterations(iterations).build().unwrap();
-        let whole = tsne(400).fit(&x).unwrap();
+        let whole = tsne(300).fit(&x).unwrap();
         let mut pieces = tsne(250).fit(&x).unwrap();
-        pieces.optimize(&final_phase(60, &pieces)).unwrap();
-        pieces.optimize(&final_phase(90, &pieces)).unwrap();
+        pieces.optimize(&final_phase(20, &pieces)).unwrap();
+        pieces.optimize(&final_phase(30, &pieces)).unwrap();
         assert_eq!(pieces.positions(), whole.positions(), "{method:?}");
     }
 }
