@@ -7,6 +7,7 @@ METHOD is "auto", "bh" or "fft". The settings are the CLI's defaults, so the emb
 CLI's, bit for bit.
 """
 import json
+import resource
 import sys
 import time
 
@@ -32,6 +33,8 @@ t = s["timings"]
 print(json.dumps({
     "version": tsne_rs.__version__,
     "repulsion": s["repulsion"],
+    # ru_maxrss is in KiB on Linux, bytes on macOS.
+    "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1024.0 * 1024.0 if sys.platform == "darwin" else 1024.0),
     "kl_divergence": s["kl_divergence"],
     "timings_s": {"neighbors_and_affinities": t["neighbors"] + t["affinities"], "initialization": t["initialization"],
                   "optimize": t["optimize"], "total": t1 - t0},

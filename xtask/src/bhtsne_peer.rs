@@ -42,6 +42,7 @@ pub fn run(args: &[String]) -> Result<()> {
             "version": "0.7.13",
             "repulsion": method,
             "kl_divergence": kl,
+            "peak_rss_mib": tsne::peak_resident_memory().map(|b| b as f64 / 1048576.0),
             "timings_s": {
                 "neighbors_and_affinities": affinities,
                 "optimize": total - affinities,

@@ -220,27 +220,31 @@ fn datasets(o: &Options) -> Result<Vec<Dataset>> {
     Ok(out)
 }
 
-/// Runs `cmd` under `/usr/bin/time -f %M` when available; returns stdout and peak RSS in MiB.
-fn run_timed(cmd: &[String]) -> Result<(String, Option<f64>)> {
-    let gnu_time = Path::new("/usr/bin/time").exists();
-    let mut c = if gnu_time {
-        let mut c = Command::new("/usr/bin/time");
-        c.arg("-f").arg("%M").args(cmd);
-        c
-    } else {
-        let mut c = Command::new(&cmd[0]);
-        c.args(&cmd[1..]);
-        c
-    };
-    let out = c.output().with_context(|| format!("running {}", cmd[0]))?;
-    let stderr = String::from_utf8_lossy(&out.stderr);
+/// Runs `cmd` and returns its stdout, whose last line is a JSON summary. Every runner (the CLI,
+/// the Python peers, the bhtsne peer) reports its own peak resident memory there as
+/// `peak_rss_mib`, so no external `time` program is needed.
+fn run_timed(cmd: &[String]) -> Result<String> {
+    let out =
+        Command::new(&cmd[0]).args(&cmd[1..]).output().with_context(|| format!("running {}", cmd[0]))?;
     if !out.status.success() {
-        bail!("{} failed: {}", cmd.join(" "), stderr.trim());
+        bail!("{} failed: {}", cmd.join(" "), String::from_utf8_lossy(&out.stderr).trim());
     }
-    let rss = gnu_time
-        .then(|| stderr.lines().last().and_then(|l| l.trim().parse::<f64>().ok()).map(|kb| kb / 1024.0))
-        .flatten();
-    Ok((String::from_utf8(out.stdout)?, rss))
+    Ok(String::from_utf8(out.stdout)?)
+}
+
+/// The directory cargo builds into: `CARGO_TARGET_DIR` or the workspace's `target`, as
+/// `cargo metadata` reports it.
+fn target_dir() -> Result<PathBuf> {
+    let out = Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .current_dir(root())
+        .output()
+        .context("running cargo metadata")?;
+    if !out.status.success() {
+        bail!("cargo metadata failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+    }
+    let meta: Value = serde_json::from_slice(&out.stdout)?;
+    Ok(PathBuf::from(meta["target_directory"].as_str().context("cargo metadata names no target directory")?))
 }
 
 pub(crate) fn read_matrix(path: &Path) -> Result<Matrix> {
@@ -275,9 +279,10 @@ fn quality(input: &Matrix, embedding: &Matrix, labels: Option<&[String]>) -> Res
 
 /// Runs one peer command under `run_timed` and reads its JSON line and embedding.
 fn run_peer(cmd: &[String], out: &Path, input: &Matrix, labels: Option<&[String]>) -> Result<Value> {
-    let (stdout, rss) = run_timed(cmd)?;
+    let stdout = run_timed(cmd)?;
     let line = stdout.trim().lines().last().unwrap_or("");
     let peer: Value = serde_json::from_str(line)?;
+    let rss = peer["peak_rss_mib"].as_f64();
     std::fs::write(out.with_extension("json"), line)?;
     let q = quality(input, &read_matrix(out)?, labels)?;
     Ok(json!({ "summary": peer, "peak_rss_mib": rss, "quality": q }))
@@ -292,7 +297,7 @@ fn bench(o: &Options) -> Result<()> {
     if !status.success() {
         bail!("building the tsne CLI failed");
     }
-    let cli = root().join("target/release/tsne");
+    let cli = target_dir()?.join("release").join("tsne");
     let peer_script = root().join("xtask/peers/opentsne_run.py");
     let opentsne_version = o
         .peers
@@ -348,8 +353,9 @@ fn bench(o: &Options) -> Result<()> {
         if let Some(l) = &ds.labels {
             cmd.extend(["--labels".into(), l.display().to_string()]);
         }
-        let (stdout, rss) = run_timed(&cmd)?;
+        let stdout = run_timed(&cmd)?;
         let ours: Value = serde_json::from_str(stdout.trim())?;
+        let rss = ours["peak_rss_mib"].as_f64();
         // Kept on disk at once, so that a run stopped during a long peer keeps our numbers.
         std::fs::write(o.out.join(format!("{}.ours.json", ds.name)), stdout.trim())?;
         let q = quality(&input, &read_matrix(&ours_out)?, labels.as_deref())?;
