@@ -96,19 +96,7 @@ impl NnDescent {
 
 impl NeighborSearch for NnDescent {
     fn search(&self, points: &Matrix, k: usize) -> Result<KnnGraph> {
-        let n = points.rows();
-        if k == 0 || k >= n {
-            return Err(Error::TooManyNeighbors { k, n });
-        }
-        match self.params.metric {
-            Metric::Euclidean => self.search_with(points, k, Metric::Euclidean),
-            Metric::Cosine => Metric::cosine_from_euclidean(self.search_with(
-                &Metric::normalized(points)?,
-                k,
-                Metric::Euclidean,
-            )?),
-            Metric::Manhattan => self.search_with(points, k, Metric::Manhattan),
-        }
+        self.params.metric.search(points, k, |x, metric| self.search_with(x, k, metric))
     }
 
     fn name(&self) -> &str {

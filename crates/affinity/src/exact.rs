@@ -1,7 +1,7 @@
 //! Exact nearest neighbours by blocked brute force.
 
 use rayon::prelude::*;
-use tsne_core::{gradient::squared_distance, Error, KnnGraph, Matrix, NeighborSearch, Result};
+use tsne_core::{gradient::squared_distance, neighbor_order, KnnGraph, Matrix, NeighborSearch, Result};
 
 use crate::Metric;
 
@@ -46,15 +46,10 @@ impl BruteForce {
 
 impl NeighborSearch for BruteForce {
     fn search(&self, points: &Matrix, k: usize) -> Result<KnnGraph> {
-        let n = points.rows();
-        if k == 0 || k >= n {
-            return Err(Error::TooManyNeighbors { k, n });
-        }
-        match self.metric {
-            Metric::Euclidean => euclidean(points, k),
-            Metric::Cosine => Metric::cosine_from_euclidean(euclidean(&Metric::normalized(points)?, k)?),
-            Metric::Manhattan => manhattan(points, k),
-        }
+        self.metric.search(points, k, |x, metric| match metric {
+            Metric::Manhattan => manhattan(x, k),
+            _ => euclidean(x, k),
+        })
     }
 
     fn name(&self) -> &str {
@@ -85,7 +80,7 @@ fn manhattan(points: &Matrix, k: usize) -> Result<KnnGraph> {
 /// then index, into `idx` and `dist`; `all` must hold at least that many.
 pub fn nearest(all: &mut Vec<(f64, u32)>, idx: &mut [u32], dist: &mut [f64]) {
     let k = idx.len();
-    let order = |a: &(f64, u32), b: &(f64, u32)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
+    let order = neighbor_order;
     if all.len() > k {
         all.select_nth_unstable_by(k - 1, order);
         all.truncate(k);
@@ -196,7 +191,7 @@ fn euclidean(points: &Matrix, k: usize) -> Result<KnnGraph> {
                     c.iter()
                         .map(|c| (squared_distance(points.row(i), points.row(c.index as usize)), c.index)),
                 );
-                exact.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                exact.sort_unstable_by(neighbor_order);
                 for (t, &(d2, j)) in exact.iter().take(k).enumerate() {
                     idx_out[q * k + t] = j;
                     dist_out[q * k + t] = d2.sqrt();
@@ -225,7 +220,7 @@ fn shrink(c: &mut Vec<Candidate>, k: usize, exact: impl Fn(u32) -> f64) -> f32 {
         return cutoff;
     }
     let mut ranked: Vec<(f64, u32)> = c.iter().map(|x| (exact(x.index), x.index)).collect();
-    ranked.select_nth_unstable_by(k - 1, |a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    ranked.select_nth_unstable_by(k - 1, neighbor_order);
     c.clear();
     c.extend(ranked[..k].iter().map(|&(d2, index)| {
         // Non-negative floats: the next representable value up or down is one bit step.
@@ -260,7 +255,10 @@ mod tests {
     #[test]
     fn k_must_be_below_n() {
         let x = Matrix::new(3, 1, vec![0.0, 1.0, 2.0]).unwrap();
-        assert_eq!(BruteForce::default().search(&x, 3), Err(Error::TooManyNeighbors { k: 3, n: 3 }));
+        assert_eq!(
+            BruteForce::default().search(&x, 3),
+            Err(tsne_core::Error::TooManyNeighbors { k: 3, n: 3 })
+        );
     }
 
     /// Brute-force reference: the `k` smallest exact distances of point `i`, ties by index.
@@ -269,7 +267,7 @@ mod tests {
             .filter(|&j| j != i)
             .map(|j| (squared_distance(x.row(i), x.row(j)), j as u32))
             .collect();
-        all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        all.sort_by(neighbor_order);
         all[..k].iter().map(|p| p.1).collect()
     }
 
@@ -345,7 +343,7 @@ mod tests {
             let g = BruteForce::default().search(&x, k).unwrap();
             for i in (0..n).step_by(97) {
                 let mut all: Vec<(f64, u32)> = (0..n).filter(|&j| j != i).map(|j| (squared_distance(x.row(i), x.row(j)), j as u32)).collect();
-                all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                all.sort_by(neighbor_order);
                 let want: Vec<u32> = all[..k].iter().map(|p| p.1).collect();
                 prop_assert_eq!(g.neighbors(i), &want[..]);
             }

@@ -3,7 +3,7 @@
 use hnsw_rs::hnsw::Hnsw as Graph;
 use hnsw_rs::prelude::{DistL1, DistL2, Distance};
 use rayon::prelude::*;
-use tsne_core::{Error, KnnGraph, Matrix, NeighborSearch, Result};
+use tsne_core::{neighbor_order, Error, KnnGraph, Matrix, NeighborSearch, Result};
 
 use crate::Metric;
 
@@ -96,7 +96,7 @@ impl Hnsw {
                     .filter(|nb| nb.d_id != i)
                     .map(|nb| (metric.distance(points.row(i), points.row(nb.d_id)), nb.d_id as u32))
                     .collect();
-                cand.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                cand.sort_unstable_by(neighbor_order);
                 for (t, &(d, j)) in cand.iter().take(k).enumerate() {
                     idx[t] = j;
                     dist[t] = d;
@@ -116,20 +116,10 @@ impl Hnsw {
 
 impl NeighborSearch for Hnsw {
     fn search(&self, points: &Matrix, k: usize) -> Result<KnnGraph> {
-        let n = points.rows();
-        if k == 0 || k >= n {
-            return Err(Error::TooManyNeighbors { k, n });
-        }
-        match self.params.metric {
-            Metric::Euclidean => self.search_with(points, k, DistL2 {}, Metric::Euclidean),
-            Metric::Cosine => Metric::cosine_from_euclidean(self.search_with(
-                &Metric::normalized(points)?,
-                k,
-                DistL2 {},
-                Metric::Euclidean,
-            )?),
-            Metric::Manhattan => self.search_with(points, k, DistL1 {}, Metric::Manhattan),
-        }
+        self.params.metric.search(points, k, |x, metric| match metric {
+            Metric::Manhattan => self.search_with(x, k, DistL1 {}, metric),
+            _ => self.search_with(x, k, DistL2 {}, metric),
+        })
     }
 
     fn name(&self) -> &str {

@@ -41,8 +41,24 @@ impl Metric {
         }
     }
 
+    /// Runs a `k`-neighbour search under this metric: `search(points, metric)` for Euclidean
+    /// and Manhattan, and for cosine a Euclidean search on the rows scaled to unit length
+    /// (`1 - cos = |x' - y'|^2 / 2`, the same order), so every Euclidean search serves it.
+    pub(crate) fn search(
+        self,
+        points: &Matrix,
+        k: usize,
+        search: impl FnOnce(&Matrix, Metric) -> Result<KnnGraph>,
+    ) -> Result<KnnGraph> {
+        tsne_core::check_neighbor_count(k, points.rows())?;
+        match self {
+            Self::Cosine => Self::cosine_from_euclidean(search(&Self::normalized(points)?, Self::Euclidean)?),
+            metric => search(points, metric),
+        }
+    }
+
     /// Rows scaled to unit Euclidean length; a zero row is an error.
-    pub fn normalized(points: &Matrix) -> Result<Matrix> {
+    pub(crate) fn normalized(points: &Matrix) -> Result<Matrix> {
         let mut x = points.clone();
         for i in 0..x.rows() {
             let row = x.row_mut(i);
@@ -60,7 +76,7 @@ impl Metric {
 
     /// Turns a Euclidean graph of unit-length rows into the cosine graph (`d^2 / 2`, the
     /// same order).
-    pub fn cosine_from_euclidean(graph: KnnGraph) -> Result<KnnGraph> {
+    pub(crate) fn cosine_from_euclidean(graph: KnnGraph) -> Result<KnnGraph> {
         let (n, k) = (graph.n(), graph.k());
         let indices = graph.indices_flat().to_vec();
         let distances = graph.distances_flat().iter().map(|d| 0.5 * d * d).collect();

@@ -56,9 +56,7 @@ impl NeighborSearch for PrecomputedDistances {
     fn search(&self, distances: &Matrix, k: usize) -> Result<KnnGraph> {
         Self::validate(distances)?;
         let n = distances.rows();
-        if k == 0 || k >= n {
-            return Err(Error::TooManyNeighbors { k, n });
-        }
+        tsne_core::check_neighbor_count(k, n)?;
         let mut indices = vec![0u32; n * k];
         let mut dist = vec![0.0; n * k];
         indices.par_chunks_mut(k).zip(dist.par_chunks_mut(k)).enumerate().for_each_init(

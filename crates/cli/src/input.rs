@@ -92,7 +92,7 @@ pub fn read_knn(indices: &Path, distances: &Path) -> Result<KnnGraph> {
     for i in 0..n {
         row.clear();
         row.extend(dist.row(i)[skip..].iter().zip(&idx.row(i)[skip..]).map(|(&d, &j)| (d, j as u32)));
-        row.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        row.sort_by(tsne::backends::core::neighbor_order);
         let mut ids: Vec<u32> = row.iter().map(|e| e.1).collect();
         ids.sort_unstable();
         if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {

@@ -14,6 +14,23 @@ pub struct KnnGraph {
     distances: Vec<f64>,
 }
 
+/// The order neighbours are ranked in everywhere: by distance, ties by the smaller index, so
+/// that every search gives the same graph whatever order it met the candidates in.
+pub fn neighbor_order(a: &(f64, u32), b: &(f64, u32)) -> std::cmp::Ordering {
+    a.0.total_cmp(&b.0).then(a.1.cmp(&b.1))
+}
+
+/// Checks that `k` neighbours can be found among `n` points (`1 <= k < n`).
+pub fn check_neighbor_count(k: usize, n: usize) -> Result<()> {
+    if k == 0 {
+        return Err(Error::InvalidParameter { name: "k", reason: "at least one neighbour is needed".into() });
+    }
+    if k >= n {
+        return Err(Error::TooManyNeighbors { k, n });
+    }
+    Ok(())
+}
+
 impl KnnGraph {
     /// Builds and validates a graph: index range, no self-loops, finite non-negative distances.
     pub fn new(n: usize, k: usize, indices: Vec<u32>, distances: Vec<f64>) -> Result<Self> {

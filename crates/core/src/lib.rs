@@ -33,7 +33,7 @@ mod traits;
 
 pub use error::{human_bytes, Error, Result};
 pub use kernel::StudentT;
-pub use knn::KnnGraph;
+pub use knn::{check_neighbor_count, neighbor_order, KnnGraph};
 pub use matrix::Matrix;
 pub use sparse::{inverse_permutation, CsrMatrix};
 pub use traits::{

@@ -2,7 +2,7 @@
 
 use rayon::prelude::*;
 use tsne_affinity::{BruteForce, Metric};
-use tsne_core::{gradient::squared_distance, Error, Matrix, NeighborSearch, Result};
+use tsne_core::{gradient::squared_distance, neighbor_order, Error, Matrix, NeighborSearch, Result};
 
 /// Fraction of points whose label equals the majority label of their `k` nearest neighbours in
 /// `embedding` (ties go to the smallest label). The standard kNN-classifier score of t-SNE
@@ -164,7 +164,7 @@ pub fn trustworthiness(input: &Matrix, embedding: &Matrix, k: usize) -> Result<f
                         .filter(|&j| j != i)
                         .map(|j| (squared_distance(input.row(i), input.row(j)), j as u32)),
                 );
-                order.sort_unstable_by(|a: &(f64, u32), b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                order.sort_unstable_by(neighbor_order);
                 for (r, &(_, j)) in order.iter().enumerate() {
                     rank[j as usize] = r as u32 + 1;
                 }
@@ -202,7 +202,7 @@ pub fn neighbor_recall(
                 .filter(|&j| j != i)
                 .map(|j| (metric.distance(points.row(i), points.row(j)), j as u32))
                 .collect();
-            let order = |a: &(f64, u32), b: &(f64, u32)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
+            let order = neighbor_order;
             all.select_nth_unstable_by(k - 1, order);
             all[..k].iter().filter(|(_, j)| graph.neighbors(i).contains(j)).count()
         })
@@ -229,7 +229,7 @@ mod tests {
                     .filter(|&j| j != i)
                     .map(|j| (squared_distance(x.row(i), x.row(j)), j as u32))
                     .collect();
-                all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                all.sort_by(neighbor_order);
                 assert_eq!(best, all[..10], "dims {dims}, row {i}");
             }
         }
