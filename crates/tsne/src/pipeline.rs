@@ -112,22 +112,25 @@ impl TSne {
                 callback,
             );
         }
-        let neighbors = self.neighbors(&prepared)?;
-        let affinities = self.affinities(&prepared, neighbors.graph.as_deref())?;
+        let mut neighbors = self.neighbors(&prepared)?;
+        // The graph is dropped as soon as P is built.
+        let affinities = self.affinities(&prepared, neighbors.graph.take())?;
         let initial = self.initialize(&prepared, &affinities.p)?;
         let summary = self.summary(&prepared, &neighbors, &affinities, &initial);
-        let reference = prepared.points.map(|points| Reference {
-            points: points.into_owned(),
-            metric: self.metric,
-            projection: prepared.projection,
-        });
         let repulsion = self.repulsion.clone();
-        let mut model = Embedding::new(affinities.p, initial.y, self.kernel, repulsion, reference, summary)?;
+        let mut model = Embedding::new(affinities.p, initial.y, self.kernel, repulsion, None, summary)?;
         model.set_perplexity(self.perplexity);
         model.set_threads(self.threads);
         model.pin(&self.pinned)?;
         let t = Instant::now();
         model.run(&self.schedule, callback)?;
+        // The reference points join the model once the optimisation's buffers are gone (a
+        // borrowed input is copied only now).
+        model.reference = prepared.points.map(|points| Reference {
+            points: points.into_owned(),
+            metric: self.metric,
+            projection: prepared.projection,
+        });
         model.finish_fit(t.elapsed(), start.elapsed());
         Ok(model)
     }
@@ -221,11 +224,11 @@ impl TSne {
     }
 
     /// Joint P: the affinity calibrated on the graph, or the given P checked and normalised.
-    fn affinities(&self, prepared: &Prepared<'_>, graph: Option<&KnnGraph>) -> Result<Affinities> {
+    fn affinities(&self, prepared: &Prepared<'_>, graph: Option<Cow<'_, KnnGraph>>) -> Result<Affinities> {
         let t = Instant::now();
         let (p, name) = match (prepared.input, graph) {
             (Input::Affinities(p), _) => (joint_affinities(p.clone(), None)?, "precomputed".to_string()),
-            (_, Some(graph)) => (self.affinity.affinities(graph)?, self.affinity.name().to_string()),
+            (_, Some(graph)) => (self.affinity.affinities(&graph)?, self.affinity.name().to_string()),
             (_, None) => unreachable!("every input but P has a graph"),
         };
         Ok(Affinities { p, name, time: t.elapsed() })
