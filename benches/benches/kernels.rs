@@ -14,6 +14,17 @@ fn large() -> bool {
     std::env::var_os("TSNE_BENCH_LARGE").is_some()
 }
 
+/// PCA preprocessing to 50 dimensions: fitting the axes and projecting the points.
+fn pca(c: &mut Criterion) {
+    let mut g = c.benchmark_group("pca_784d_to_50");
+    g.sample_size(10);
+    let n = if large() { 70_000 } else { 10_000 };
+    let (x, _) = gaussian_mixture(n, 784, 10, 7);
+    let projection = tsne_init::Projection::fit(&x, 50).unwrap();
+    g.bench_function(BenchmarkId::new("fit", n), |b| b.iter(|| tsne_init::Projection::fit(&x, 50).unwrap()));
+    g.bench_function(BenchmarkId::new("apply", n), |b| b.iter(|| projection.apply(&x).unwrap()));
+}
+
 fn knn(c: &mut Criterion) {
     let mut g = c.benchmark_group("knn_exact_50d_k90");
     g.sample_size(10);
@@ -131,5 +142,15 @@ fn optimiser_step(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, knn, knn_nndescent, knn_hnsw, perplexity, repulsion, attractive, optimiser_step);
+criterion_group!(
+    benches,
+    pca,
+    knn,
+    knn_nndescent,
+    knn_hnsw,
+    perplexity,
+    repulsion,
+    attractive,
+    optimiser_step
+);
 criterion_main!(benches);

@@ -442,6 +442,21 @@ mod tests {
     }
 
     #[test]
+    fn f4_and_f8_npy_give_the_same_points() {
+        let values = [1.5f32, -2.25, 3.0, 0.125, 1e-3, 4096.0];
+        let f4: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let f8: Vec<u8> = values.iter().flat_map(|&v| f64::from(v).to_le_bytes()).collect();
+        let a = read_points(&temp("a4.npy", &npy("(3, 2)", "<f4", &f4))).unwrap();
+        let b = read_points(&temp("a8.npy", &npy("(3, 2)", "<f8", &f8))).unwrap();
+        assert_eq!(a, b);
+        assert_eq!((a.rows(), a.cols()), (3, 2));
+        // NaN in an .npy is named by row and column.
+        let nan: Vec<u8> = [1.0f32, f32::NAN].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let err = read_points(&temp("nan.npy", &npy("(1, 2)", "<f4", &nan))).unwrap_err();
+        assert!(format!("{err:#}").contains("row 0, column 1"), "{err:#}");
+    }
+
+    #[test]
     fn huge_announced_sizes_are_errors_before_any_allocation() {
         let p = temp("huge.npy", &npy("(1000000000000, 1000000000000)", "<f8", &[0; 16]));
         assert!(read_points(&p).unwrap_err().to_string().contains("data bytes"));
