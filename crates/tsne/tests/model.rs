@@ -108,14 +108,14 @@ fn a_per_iteration_schedule_reproduces_the_two_phases() {
 fn pinned_points_do_not_move_and_the_others_settle() {
     let (x, labels) = common::digits();
     let free = builder().build().unwrap().fit(&x).unwrap();
-    // Every fifth point pinned where the free run put it; each other point starts, with a
-    // little noise, at the median position of the five pinned points nearest to it in the
-    // input space (as new points start in a transform).
-    let pinned: Vec<usize> = (0..x.rows()).step_by(5).collect();
+    // Every other point pinned where the free run put it (a fixed half of the map); each
+    // other point starts, with a little noise, at the median position of the five pinned
+    // points nearest to it in the input space (as new points start in a transform).
+    let pinned: Vec<usize> = (0..x.rows()).step_by(2).collect();
     let reference = free.positions();
     let input = InitInput { n: x.rows(), points: None, affinities: None };
     let mut start = Random::default().initialize(&input, 2, 5).unwrap();
-    for i in (0..x.rows()).filter(|i| i % 5 != 0) {
+    for i in (0..x.rows()).filter(|i| i % 2 != 0) {
         let d = |j: usize| x.row(i).iter().zip(x.row(j)).map(|(u, v)| (u - v) * (u - v)).sum::<f64>();
         let mut near = pinned.clone();
         near.sort_by(|&a, &b| d(a).total_cmp(&d(b)));
@@ -136,12 +136,13 @@ fn pinned_points_do_not_move_and_the_others_settle() {
         assert_eq!(y.row(i), start.row(i), "pinned point {i} moved");
     }
     assert_eq!(model.summary().pinned, pinned.len());
-    let (kl_pinned, kl_free) = (model.summary().kl_divergence, unpinned.summary().kl_divergence);
+    let kl_pinned = model.summary().kl_divergence;
+    let (kl_same_start, kl_free) = (unpinned.summary().kl_divergence, free.summary().kl_divergence);
     eprintln!(
-        "KL pinned {kl_pinned:.4}, unpinned from the same start {kl_free:.4}, free run {:.4}",
-        free.summary().kl_divergence
+        "KL pinned {kl_pinned:.4}, unpinned from the same start {kl_same_start:.4}, free run {kl_free:.4}"
     );
-    assert!(kl_pinned <= 1.02 * kl_free, "KL {kl_pinned} vs {kl_free}");
+    assert!(kl_pinned <= 1.02 * kl_free, "KL {kl_pinned} against the free run's {kl_free}");
+    assert!(kl_pinned <= 1.02 * kl_same_start, "KL {kl_pinned} against {kl_same_start} from the same start");
     assert!(knn_accuracy(&y, &labels, 10).unwrap() > 0.95);
     // Pins are validated.
     assert!(builder().pin(vec![x.rows()]).build().unwrap().fit(&x).is_err());
