@@ -1,6 +1,8 @@
 //! The SNE family through one gradient.
 //!
-//! The main design choice follows `shared/seeds/002` (the "master equation"): a method is a
+//! The main design choice follows the "master equation" of the SNE family (Lee et al. 2013,
+//! "Type 1 and 2 mixtures of Kullback-Leibler divergences as cost functions in dimensionality
+//! reduction based on similarity preservation"): a method is a
 //! choice of parts, each with its own derivative ([`Kernel`], [`Normalization`],
 //! [`Divergence`], or a distance [`Stress`]), and [`Objective`] assembles cost and gradient
 //! once for all of them on the exact O(n^2) path. Presets name the classic methods.

@@ -170,7 +170,7 @@ impl Objective {
     /// The cost `C(Y)` and its gradient `dC/dY` (row-major into `grad`), with P multiplied by
     /// `exaggeration` (use 1 for the plain cost).
     ///
-    /// Probability methods follow the master equation (Lee et al. 2013; `shared/seeds/002`):
+    /// Probability methods follow the master equation (Lee et al. 2013):
     /// `dC/dy_i = 2 sum_j (k_ij + k_ji)(y_i - y_j)` with
     /// `k_ij = (1/S) [dC/dq_ij - sum_kl dC/dq_kl q_kl] dw_ij/df_ij`, where `S` and the inner
     /// sum run over the row (point-wise) or the whole matrix (pair-wise). Distance methods use

@@ -68,7 +68,7 @@ proptest! {
 
     /// The repulsion of a fixed embedding on outside points (`ReferenceTree`) against the
     /// direct sums, for 20 new points drawn like the embedding (as placed points are): exact
-    /// per point at theta = 0, and within the bar (5% force, 1% Z, over all the
+    /// per point at theta = 0, and within the placement bound (5% force, 1% Z, over all the
     /// points, as the tests above) at 0.5.
     #[test]
     fn reference_tree_matches_direct_sums(seed in 0u64..10_000, n in 2usize..800, dims in 1usize..4, density in 0.1f64..4.0, clustered: bool, kernel in kernel_strategy()) {
