@@ -98,6 +98,27 @@ pub fn scatter(path: &Path, y: &Matrix, labels: Option<&[String]>, title: &str) 
     Ok(())
 }
 
+/// A tick label as one writes it: `1k`, `10k`, `1M`, `0.5`, `20` (no spurious decimals).
+pub fn short_number(v: f64) -> String {
+    let plain = |x: f64| {
+        let s = format!("{x:.2}");
+        let s = s.trim_end_matches('0').trim_end_matches('.');
+        if s.is_empty() || s == "-" {
+            "0".to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    let a = v.abs();
+    if a >= 1e6 {
+        format!("{}M", plain(v / 1e6))
+    } else if a >= 1e3 {
+        format!("{}k", plain(v / 1e3))
+    } else {
+        plain(v)
+    }
+}
+
 /// One line of a [`loglog`] chart: a name and its `(x, y)` points.
 pub struct Series {
     /// Legend entry.
@@ -129,6 +150,8 @@ pub fn loglog(path: &Path, series: &[Series], title: &str, x_label: &str, y_labe
         .configure_mesh()
         .x_desc(x_label)
         .y_desc(y_label)
+        .x_label_formatter(&|v| short_number(*v))
+        .y_label_formatter(&|v| short_number(*v))
         .label_style(("sans-serif", 14))
         .draw()
         .map_err(err)?;
@@ -151,4 +174,18 @@ pub fn loglog(path: &Path, series: &[Series], title: &str, x_label: &str, y_labe
         .map_err(err)?;
     root.present().map_err(err)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_number;
+
+    #[test]
+    fn tick_labels_read_as_written_by_hand() {
+        let labels: Vec<String> = [1000.0, 10_000.0, 100_000.0, 1e6, 2.5e6, 0.5, 20.0, 3.0, 0.25, 1500.0]
+            .iter()
+            .map(|&v| short_number(v))
+            .collect();
+        assert_eq!(labels, ["1k", "10k", "100k", "1M", "2.5M", "0.5", "20", "3", "0.25", "1.5k"]);
+    }
 }

@@ -107,6 +107,13 @@ pub struct FftInterpolation {
     k2_hat: Vec<f64>,
     scratch: Vec<C>,
     z_rows: Vec<f64>,
+    /// Most bytes the grids may take, and where that bound comes from.
+    memory_limit: Option<(u64, &'static str)>,
+}
+
+/// Bytes of the grids for `cells` grid cells: four complex grids and two real spectra.
+pub fn grid_bytes(cells: usize) -> u64 {
+    cells as u64 * (4 * 16 + 2 * 8)
 }
 
 impl std::fmt::Debug for FftInterpolation {
@@ -143,7 +150,15 @@ impl FftInterpolation {
             k2_hat: Vec::new(),
             scratch: Vec::new(),
             z_rows: Vec::new(),
+            memory_limit: None,
         })
+    }
+
+    /// Refuses an evaluation whose grids would take more than `bytes` (`bound` names where
+    /// the limit comes from in the error) with [`Error::MemoryLimit`], before allocating.
+    pub fn with_memory_limit(mut self, bytes: u64, bound: &'static str) -> Self {
+        self.memory_limit = Some((bytes, bound));
+        self
     }
 
     /// The grid settings.
@@ -192,6 +207,18 @@ impl FftInterpolation {
         let m = n_boxes * p; // nodes per dimension
         let l = 2 * m; // circulant size per dimension
         let cells = l.pow(D as u32);
+        if let Some((allowed, bound)) = self.memory_limit {
+            let needed = grid_bytes(cells);
+            if needed > allowed {
+                return Err(Error::MemoryLimit {
+                    stage: "FFT grid",
+                    needed,
+                    allowed,
+                    bound,
+                    hint: "use Barnes-Hut (--repulsion bh)".into(),
+                });
+            }
+        }
 
         // 1. Box and Lagrange weights of every point.
         self.boxes.resize(n * D, 0);

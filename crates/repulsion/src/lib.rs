@@ -29,4 +29,4 @@ mod fft;
 
 pub use barnes_hut::{BarnesHut, ReferenceTree};
 pub use exact::Exact;
-pub use fft::{next_smooth, FftInterpolation, FftParams, MAX_NODES_2D};
+pub use fft::{grid_bytes, next_smooth, FftInterpolation, FftParams, MAX_NODES_2D};

@@ -199,3 +199,27 @@ fn a_far_outlier_is_an_error_not_an_unbounded_grid() {
     let (fe, ze) = errors(&mut FftInterpolation::new(FftParams::default()).unwrap(), &y, StudentT::CAUCHY);
     assert!(fe < 1e-2 && ze < 5e-3, "FFT: {fe} {ze}");
 }
+
+/// Under a memory limit, an FFT grid that would exceed it is a typed error before anything
+/// is allocated; within it the same evaluation runs.
+#[test]
+fn an_fft_grid_over_the_memory_limit_is_an_error_before_allocating() {
+    let mut y = embedding(9, 3000, 2, 0.5, true);
+    y.row_mut(0).copy_from_slice(&[300.0, -50.0]);
+    let mut f = vec![0.0; 6000];
+    let err = FftInterpolation::new(FftParams::default())
+        .unwrap()
+        .with_memory_limit(10_000_000, "allowed by the test")
+        .repulsion(&y, StudentT::CAUCHY, &mut f);
+    match err {
+        Err(tsne_core::Error::MemoryLimit { stage: "FFT grid", needed, allowed: 10_000_000, .. }) => {
+            assert!(needed > 10_000_000)
+        }
+        other => panic!("{other:?}"),
+    }
+    let ok = FftInterpolation::new(FftParams::default())
+        .unwrap()
+        .with_memory_limit(u64::MAX, "unbounded")
+        .repulsion(&y, StudentT::CAUCHY, &mut f);
+    assert!(ok.is_ok_and(|z| z > 0.0));
+}

@@ -12,6 +12,7 @@ use tsne_init::Projection;
 use tsne_optim::{GradientDescent, KlGradient, Schedule, State};
 use tsne_repulsion::BarnesHut;
 
+use crate::memory::Budget;
 use crate::methods::{NeighborMethod, RepulsionMethod};
 use crate::summary::Summary;
 use crate::transform::{Affinities, Placement, Transform};
@@ -69,6 +70,8 @@ pub struct Embedding {
     /// Perplexity of the affinities of points joined by [`Embedding::add`].
     pub(crate) perplexity: f64,
     pub(crate) threads: Option<usize>,
+    /// What later runs may allocate (not saved: a loaded model has the machine's bound).
+    pub(crate) budget: Budget,
     pub(crate) summary: Summary,
 }
 
@@ -100,6 +103,7 @@ impl Embedding {
             reference,
             perplexity: 30.0,
             threads: None,
+            budget: Budget::default(),
             summary,
         })
     }
@@ -121,6 +125,7 @@ impl Embedding {
             reference: None,
             perplexity: 30.0,
             threads: None,
+            budget: Budget::default(),
             summary,
         }
     }
@@ -235,7 +240,7 @@ impl Embedding {
 
     /// One optimisation run in the current thread pool.
     pub(crate) fn run(&mut self, schedule: &Schedule, callback: &mut Callback<'_>) -> Result<OptimizeReport> {
-        let Self { y, row_of, p, state, pinned, kernel, repulsion, summary, .. } = self;
+        let Self { y, row_of, p, state, pinned, kernel, repulsion, summary, budget, .. } = self;
         let p = p.as_ref().ok_or_else(|| Error::Unsupported {
             backend: "this model".into(),
             what: "further optimisation (it has no affinities: a dense SNE-family fit or a reference-only model)"
@@ -245,7 +250,7 @@ impl Embedding {
         let learning_rate = schedule.learning_rate(y.rows());
         let pins = pinned.iter().any(|&b| b).then_some(&pinned[..]);
         let dims = y.cols();
-        let (report, name) = repulsion.with_backend(y.rows(), dims, |backend| {
+        let (report, name) = repulsion.with_backend(y.rows(), dims, *budget, |backend| {
             let mut observe =
                 |prog: &Progress<'_>| callback(&Progress { row_of: Some(&row_of[..]), ..*prog });
             let report = {

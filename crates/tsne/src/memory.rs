@@ -6,7 +6,7 @@
 use tsne_core::{Error, Result};
 
 /// What a fit may allocate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct Budget {
     /// The user's limit in bytes, if any.
     limit: Option<u64>,
@@ -18,7 +18,7 @@ impl Budget {
     }
 
     /// The bytes a stage may use: the smaller of the user's limit and the available memory.
-    fn allowed(&self) -> Option<(u64, &'static str)> {
+    pub fn allowed(&self) -> Option<(u64, &'static str)> {
         let machine = available_memory().map(|m| (m, "available on this machine"));
         match (self.limit.map(|l| (l, "allowed by --max-memory")), machine) {
             (Some(l), Some(m)) => Some(if l.0 <= m.0 { l } else { m }),

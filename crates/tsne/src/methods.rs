@@ -9,6 +9,8 @@ use tsne_core::{Error, Initializer, Matrix, NeighborSearch, Repulsion, Result};
 use tsne_init::{Given, Pca, Random, Spectral};
 use tsne_repulsion::{BarnesHut, Exact, FftInterpolation, FftParams};
 
+use crate::memory::Budget;
+
 /// How neighbours are found.
 #[derive(Clone, Default)]
 pub enum NeighborMethod {
@@ -224,20 +226,28 @@ impl RepulsionMethod {
         &self,
         n: usize,
         dims: usize,
+        budget: Budget,
         f: impl FnOnce(&mut dyn Repulsion) -> Result<T>,
     ) -> Result<T> {
+        let fft = |params: FftParams| -> Result<FftInterpolation> {
+            let fft = FftInterpolation::new(params)?;
+            Ok(match budget.allowed() {
+                Some((bytes, bound)) => fft.with_memory_limit(bytes, bound),
+                None => fft,
+            })
+        };
         match self {
             Self::Auto => match self.resolve(n, dims) {
                 Self::Fft(params) => f(&mut FftOrBarnesHut {
-                    fft: FftInterpolation::new(params)?,
+                    fft: fft(params)?,
                     barnes_hut: BarnesHut::new(0.5)?,
                     fell_back: false,
                 }),
-                other => other.with_backend(n, dims, f),
+                other => other.with_backend(n, dims, budget, f),
             },
             Self::Exact => f(&mut Exact::new()),
             Self::BarnesHut { theta } => f(&mut BarnesHut::new(*theta)?),
-            Self::Fft(params) => f(&mut FftInterpolation::new(*params)?),
+            Self::Fft(params) => f(&mut fft(*params)?),
             Self::Custom(shared) => {
                 // A panic in another call poisons the lock; the backend's buffers carry no
                 // state between calls that a poisoned lock would make unsafe to reuse.
@@ -259,8 +269,9 @@ struct FftOrBarnesHut {
 impl Repulsion for FftOrBarnesHut {
     fn repulsion(&mut self, y: &Matrix, kernel: tsne_core::StudentT, forces: &mut [f64]) -> Result<f64> {
         match self.fft.repulsion(y, kernel, forces) {
-            // The only evaluation FFT refuses in 1-D and 2-D is a grid beyond its cap.
-            Err(Error::Unsupported { .. }) => {
+            // FFT refuses an evaluation in 1-D and 2-D only for its grid: beyond the cap or
+            // beyond the memory allowed.
+            Err(Error::Unsupported { .. } | Error::MemoryLimit { .. }) => {
                 self.fell_back = true;
                 self.barnes_hut.repulsion(y, kernel, forces)
             }

@@ -371,6 +371,7 @@ fn read_payload(r: &mut Reader<'_>) -> Parsed<Embedding> {
         reference,
         perplexity,
         threads: None,
+        budget: crate::memory::Budget::default(),
         summary,
     })
 }

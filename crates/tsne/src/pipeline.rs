@@ -121,6 +121,7 @@ impl TSne {
         let mut model = Embedding::new(affinities.p, initial.y, self.kernel, repulsion, None, summary)?;
         model.set_perplexity(self.perplexity);
         model.set_threads(self.threads);
+        model.budget = self.budget;
         model.pin(&self.pinned)?;
         let t = Instant::now();
         model.run(&self.schedule, callback)?;
