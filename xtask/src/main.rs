@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 use tsne::metrics::{knn_accuracy_sampled, trustworthiness};
 use tsne::Matrix;
 
-const USAGE: &str = "usage: cargo xtask bench [--quick] [--large] [--sizes N,N,..] [--iterations N] [--peers] [--bhtsne-max-n N] [--repulsion auto|bh|fft] [--neighbors auto|exact|nndescent|hnsw] [--threads N] [--python PYTHON] [--out DIR] [--data FILE.csv --labels FILE]
+const USAGE: &str = "usage: cargo xtask bench [--quick] [--large] [--sizes N,N,..] [--iterations N] [--peers] [--bhtsne-max-n N] [--repulsion auto|bh|fft] [--neighbors auto|exact|nndescent|hnsw] [--threads N] [--python PYTHON] [--standin] [--out DIR] [--data FILE.csv --labels FILE]
        cargo xtask repulsion [--sizes N,N,..] [--repeats R] [--threads N] [--out DIR]
        cargo xtask knn [--sizes N,N,..] [--methods nndescent,exact,hnsw] [--exact-max-n N] [--threads N] [--out DIR]";
 
@@ -30,6 +30,8 @@ struct Options {
     peers: bool,
     /// A Python interpreter with the `tsne_rs` package: ours through the binding as a peer.
     python: Option<String>,
+    /// Add the realistic 70,000-point stand-ins (`image_like`, 50-D and 784-D with PCA).
+    standin: bool,
     threads: usize,
     /// Repulsion method for both implementations: `auto` (Barnes-Hut below 10,000 points,
     /// FFT from there, the rule both share), `bh` or `fft`.
@@ -68,6 +70,7 @@ fn main() -> Result<()> {
         large: false,
         peers: false,
         python: None,
+        standin: false,
         threads: 2,
         repulsion: "auto".into(),
         out: "bench-out".into(),
@@ -86,6 +89,7 @@ fn main() -> Result<()> {
             "--quick" => o.quick = true,
             "--large" => o.large = true,
             "--peers" => o.peers = true,
+            "--standin" => o.standin = true,
             "--python" => o.python = Some(it.next().context(USAGE)?.clone()),
             "--threads" => o.threads = it.next().context(USAGE)?.parse()?,
             "--iterations" => o.iterations = it.next().context(USAGE)?.parse()?,
@@ -168,6 +172,9 @@ struct Dataset {
     name: String,
     points: PathBuf,
     labels: Option<PathBuf>,
+    /// Project on this many principal components first (ours; the peer scripts have no PCA
+    /// step and skip such datasets).
+    pca: Option<usize>,
 }
 
 pub(crate) fn write_csv(path: &Path, x: &Matrix) -> Result<()> {
@@ -191,6 +198,7 @@ fn datasets(o: &Options) -> Result<Vec<Dataset>> {
         name: "digits".into(),
         points: root().join("data/digits.csv"),
         labels: Some(root().join("data/digits_labels.csv")),
+        pca: None,
     }];
     let mut sizes = vec![10_000];
     if !o.quick {
@@ -211,11 +219,26 @@ fn datasets(o: &Options) -> Result<Vec<Dataset>> {
             write_csv(&points, &x)?;
             std::fs::write(&labels, l.iter().map(|v| format!("{v}\n")).collect::<String>())?;
         }
-        out.push(Dataset { name, points, labels: Some(labels) });
+        out.push(Dataset { name, points, labels: Some(labels), pca: None });
+    }
+    if o.standin {
+        // The realistic stand-in: 70,000 points like an image dataset, in 50 dimensions and
+        // in 784 (run with --pca 50).
+        for (dims, pca) in [(50, None), (784, Some(50))] {
+            let name = format!("imagelike_70000x{dims}");
+            let points = dir.join(format!("{name}.csv"));
+            let labels = dir.join(format!("{name}_labels.csv"));
+            if !points.exists() {
+                let (x, l) = tsne_benches::image_like(70_000, dims, 42);
+                write_csv(&points, &x)?;
+                std::fs::write(&labels, l.iter().map(|v| format!("{v}\n")).collect::<String>())?;
+            }
+            out.push(Dataset { name, points, labels: Some(labels), pca });
+        }
     }
     if let Some((p, l)) = &o.data {
         let name = p.file_stem().and_then(|s| s.to_str()).unwrap_or("user").to_string();
-        out.push(Dataset { name, points: p.clone(), labels: l.clone() });
+        out.push(Dataset { name, points: p.clone(), labels: l.clone(), pca: None });
     }
     Ok(out)
 }
@@ -274,7 +297,16 @@ fn quality(input: &Matrix, embedding: &Matrix, labels: Option<&[String]>) -> Res
     let pick: Vec<usize> = (0..m).map(|t| t * n / m).collect();
     let sub = |x: &Matrix| Matrix::from_rows(&pick.iter().map(|&i| x.row(i).to_vec()).collect::<Vec<_>>());
     let trust = trustworthiness(&sub(input)?, &sub(embedding)?, 10)?;
-    Ok(json!({ "knn_accuracy_10": acc, "trustworthiness_10": trust }))
+    // The widest extent of the embedding along a coordinate (the FFT grid grows with it).
+    let width = (0..embedding.cols())
+        .map(|c| {
+            let (lo, hi) = (0..embedding.rows())
+                .map(|i| embedding.row(i)[c])
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(v), h.max(v)));
+            hi - lo
+        })
+        .fold(0.0, f64::max);
+    Ok(json!({ "knn_accuracy_10": acc, "trustworthiness_10": trust, "width": width }))
 }
 
 /// Runs one peer command under `run_timed` and reads its JSON line and embedding.
@@ -350,6 +382,9 @@ fn bench(o: &Options) -> Result<()> {
         let ours_method = if o.repulsion == "auto" { "auto" } else { method };
         cmd.extend(["--repulsion".into(), ours_method.into(), "--neighbors".into(), o.neighbors.clone()]);
         cmd.push("--check-recall".into());
+        if let Some(d) = ds.pca {
+            cmd.extend(["--pca".into(), d.to_string()]);
+        }
         if let Some(l) = &ds.labels {
             cmd.extend(["--labels".into(), l.display().to_string()]);
         }
@@ -360,7 +395,9 @@ fn bench(o: &Options) -> Result<()> {
         std::fs::write(o.out.join(format!("{}.ours.json", ds.name)), stdout.trim())?;
         let q = quality(&input, &read_matrix(&ours_out)?, labels.as_deref())?;
         let mut peers = serde_json::Map::new();
-        if o.peers {
+        if o.peers && ds.pca.is_some() {
+            peers.insert("openTSNE".into(), json!({ "skipped": "the peer scripts have no PCA step" }));
+        } else if o.peers {
             let out = o.out.join(format!("{}.opentsne.csv", ds.name));
             let r = match &opentsne_version {
                 Some(_) => {
@@ -399,7 +436,7 @@ fn bench(o: &Options) -> Result<()> {
             };
             peers.insert("bhtsne".into(), r);
         }
-        if let Some(python) = &o.python {
+        if let (Some(python), None) = (&o.python, ds.pca) {
             let out = o.out.join(format!("{}.tsne_rs.csv", ds.name));
             let script = root().join("xtask/peers/tsne_rs_run.py");
             let cmd: Vec<String> = vec![
@@ -493,8 +530,8 @@ fn markdown(report: &Value) -> Result<String> {
         m["rustc"].as_str().unwrap_or("?"),
         report["command"].as_str().unwrap_or("")
     )?;
-    writeln!(s, "| dataset | n | impl | kNN (recall) | repulsion | kNN+P s | optimise s | total s | ms/iter | ns/iter/point | peak MiB | KL | 10-NN acc | trust. | total ratio ours/peer |")?;
-    writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")?;
+    writeln!(s, "| dataset | n | impl | kNN (recall) | repulsion | kNN+P s | optimise s | total s | ms/iter | ns/iter/point | peak MiB | KL | 10-NN acc | trust. | width | total ratio ours/peer |")?;
+    writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")?;
     for r in report["results"].as_array().into_iter().flatten() {
         let f = |v: &Value| v.as_f64().map_or("-".to_string(), |x| format!("{x:.3}"));
         let iters = r["iterations"].as_f64().unwrap_or(1.0);
@@ -507,7 +544,7 @@ fn markdown(report: &Value) -> Result<String> {
         let ours_opt = ot["optimize"].as_f64().unwrap_or(f64::NAN);
         writeln!(
             s,
-            "| {dataset} | {} | ours | {} ({}) | {} | {ours_knn:.2} | {ours_opt:.2} | {ours_total:.2} | {:.1} | {:.0} | {} | {} | {} | {} | |",
+            "| {dataset} | {} | ours | {} ({}) | {} | {ours_knn:.2} | {ours_opt:.2} | {ours_total:.2} | {:.1} | {:.0} | {} | {} | {} | {} | {} | |",
             r["n"],
             ours["summary"]["neighbors"].as_str().unwrap_or(""),
             ours["summary"]["recall"].as_f64().map_or("1".into(), |x| format!("{x:.4}")),
@@ -518,10 +555,11 @@ fn markdown(report: &Value) -> Result<String> {
             f(&ours["summary"]["kl_divergence"]),
             f(&ours["quality"]["knn_accuracy_10"]),
             f(&ours["quality"]["trustworthiness_10"]),
+            f(&ours["quality"]["width"]),
         )?;
         for (name, peer) in r["peers"].as_object().into_iter().flatten() {
             if let Some(skip) = peer["skipped"].as_str() {
-                writeln!(s, "| {dataset} | {} | {name} | | skipped: {skip} | | | | | | | | | | |", r["n"])?;
+                writeln!(s, "| {dataset} | {} | {name} | | skipped: {skip} | | | | | | | | | | | |", r["n"])?;
                 continue;
             }
             let pt = &peer["summary"]["timings_s"];
@@ -529,7 +567,7 @@ fn markdown(report: &Value) -> Result<String> {
             let opt = pt["optimize"].as_f64().unwrap_or(f64::NAN);
             writeln!(
                 s,
-                "| {dataset} | {} | {name} {} | own | {} | {:.2} | {opt:.2} | {total:.2} | {:.1} | {:.0} | {} | {} | {} | {} | {:.2} |",
+                "| {dataset} | {} | {name} {} | own | {} | {:.2} | {opt:.2} | {total:.2} | {:.1} | {:.0} | {} | {} | {} | {} | {} | {:.2} |",
                 r["n"],
                 peer["summary"]["version"].as_str().unwrap_or(""),
                 peer["summary"]["repulsion"].as_str().unwrap_or(""),
@@ -540,6 +578,7 @@ fn markdown(report: &Value) -> Result<String> {
                 f(&peer["summary"]["kl_divergence"]),
                 f(&peer["quality"]["knn_accuracy_10"]),
                 f(&peer["quality"]["trustworthiness_10"]),
+                f(&peer["quality"]["width"]),
                 ours_total / total,
             )?;
         }
