@@ -836,6 +836,11 @@ fn embed(
             "knn_accuracy_10": accuracy,
             "knn_accuracy_points": accuracy.map(|_| s.n.min(ACCURACY_SAMPLE)),
             "peak_rss_mib": tsne::peak_resident_memory().map(|b| b as f64 / 1048576.0),
+            "peak_rss_mib_after": {
+                "neighbors": s.peak_memory.neighbors.map(|b| b as f64 / 1048576.0),
+                "affinities": s.peak_memory.affinities.map(|b| b as f64 / 1048576.0),
+                "optimize": s.peak_memory.optimize.map(|b| b as f64 / 1048576.0),
+            },
             "timings_s": {
                 "preprocessing": secs(s.timings.preprocessing),
                 "neighbors": secs(s.timings.neighbors),

@@ -583,4 +583,7 @@ fn max_memory_stops_before_the_work_with_one_line() {
     let o = tsne(&["demo", "--iterations", "300", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(v["peak_rss_mib"].as_f64().is_some_and(|m| m > 1.0), "{v}");
+    let after = &v["peak_rss_mib_after"];
+    let (a, b, c) = (after["neighbors"].as_f64(), after["affinities"].as_f64(), after["optimize"].as_f64());
+    assert!(a <= b && b <= c && c <= v["peak_rss_mib"].as_f64() && a.is_some(), "{v}");
 }

@@ -509,5 +509,6 @@ pub(crate) fn empty_summary(n: usize, dims_in: usize) -> Summary {
         pinned: 0,
         threads: rayon::current_num_threads(),
         timings: Default::default(),
+        peak_memory: Default::default(),
     }
 }

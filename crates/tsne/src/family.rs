@@ -144,6 +144,7 @@ pub(crate) fn fit(
         pinned: 0,
         threads: rayon::current_num_threads(),
         timings,
+        peak_memory: Default::default(),
     };
     summary.record(report, tsne.schedule.learning_rate(n));
     Ok(Embedding::dense(y, summary, tsne.kernel))

@@ -57,7 +57,7 @@ pub use memory::{available_memory, peak_resident_memory};
 pub use methods::{Init, NeighborMethod, RepulsionMethod, SharedRepulsion};
 pub use model_file::FORMAT_VERSION;
 pub use pipeline::Input;
-pub use summary::{Summary, Timings};
+pub use summary::{PeakMemory, Summary, Timings};
 pub use transform::Transform;
 pub use tsne_affinity::{HnswParams, Metric, NnDescentParams};
 pub use tsne_core::{

@@ -113,18 +113,23 @@ impl TSne {
             );
         }
         let mut neighbors = self.neighbors(&prepared)?;
+        let after_neighbors = crate::memory::peak_resident_memory();
         // The graph is dropped as soon as P is built.
         let affinities = self.affinities(&prepared, neighbors.graph.take())?;
+        let after_affinities = crate::memory::peak_resident_memory();
         let initial = self.initialize(&prepared, &affinities.p)?;
         let summary = self.summary(&prepared, &neighbors, &affinities, &initial);
         let repulsion = self.repulsion.clone();
         let mut model = Embedding::new(affinities.p, initial.y, self.kernel, repulsion, None, summary)?;
+        model.summary.peak_memory.neighbors = after_neighbors;
+        model.summary.peak_memory.affinities = after_affinities;
         model.set_perplexity(self.perplexity);
         model.set_threads(self.threads);
         model.budget = self.budget;
         model.pin(&self.pinned)?;
         let t = Instant::now();
         model.run(&self.schedule, callback)?;
+        model.summary.peak_memory.optimize = crate::memory::peak_resident_memory();
         // The reference points join the model once the optimisation's buffers are gone (a
         // borrowed input is copied only now).
         model.reference = prepared.points.map(|points| Reference {
@@ -279,6 +284,7 @@ impl TSne {
                 initialization: start.time,
                 ..Timings::default()
             },
+            peak_memory: Default::default(),
         }
     }
 }

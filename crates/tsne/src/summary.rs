@@ -21,6 +21,19 @@ pub struct Timings {
     pub total: Duration,
 }
 
+/// The peak resident memory of the process (bytes, where the OS reports it) when each phase
+/// of the fit ended. The peak never falls, so the phase that raised it is the one whose value
+/// exceeds the previous phase's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PeakMemory {
+    /// After the neighbour search (PCA included).
+    pub neighbors: Option<u64>,
+    /// After the affinities.
+    pub affinities: Option<u64>,
+    /// After the optimisation.
+    pub optimize: Option<u64>,
+}
+
 /// What a fit did, kept up to date by later [`optimize`](crate::Embedding::optimize) calls.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
@@ -62,6 +75,8 @@ pub struct Summary {
     pub threads: usize,
     /// Phase timings of the fit.
     pub timings: Timings,
+    /// The process's peak memory at the end of each phase of the fit.
+    pub peak_memory: PeakMemory,
 }
 
 impl Summary {
