@@ -52,17 +52,25 @@ impl Perplexity {
             return Err(Error::IdenticalPoints { n });
         }
         let target = self.perplexity.ln();
-        let rows: Vec<Vec<(u32, f64)>> = (0..n)
-            .into_par_iter()
-            .map_init(
-                || vec![0.0; k],
-                |w, i| {
-                    calibrate_row(graph.distances(i), target, self.tolerance, w);
-                    graph.neighbors(i).iter().copied().zip(w.iter().copied()).collect()
-                },
-            )
-            .collect();
-        CsrMatrix::from_rows(rows)
+        // Every row has k entries: the CSR arrays are filled in place, each row sorted by
+        // column (the graph's rows are sorted by distance).
+        let mut indices = graph.indices_flat().to_vec();
+        let mut values = vec![0.0; n * k];
+        indices.par_chunks_mut(k).zip(values.par_chunks_mut(k)).enumerate().for_each_init(
+            || Vec::with_capacity(k),
+            |row: &mut Vec<(u32, f64)>, (i, (idx, val))| {
+                calibrate_row(graph.distances(i), target, self.tolerance, val);
+                row.clear();
+                row.extend(idx.iter().copied().zip(val.iter().copied()));
+                row.sort_unstable_by_key(|&(j, _)| j);
+                for (t, &(j, v)) in row.iter().enumerate() {
+                    idx[t] = j;
+                    val[t] = v;
+                }
+            },
+        );
+        let indptr = (0..=n).map(|i| i * k).collect();
+        CsrMatrix::new(n, indptr, indices, values)
     }
 }
 
@@ -124,6 +132,13 @@ fn gaussian_row(distances: &[f64], d_min2: f64, beta: f64, p: &mut [f64]) -> f64
 impl Affinity for Perplexity {
     fn affinities(&self, graph: &KnnGraph) -> Result<CsrMatrix> {
         Ok(self.conditional(graph)?.symmetrize())
+    }
+
+    fn affinities_owned(&self, graph: KnnGraph) -> Result<CsrMatrix> {
+        let conditional = self.conditional(&graph)?;
+        // The graph is not needed for the symmetrisation, the step with the highest peak.
+        drop(graph);
+        Ok(conditional.symmetrize())
     }
 
     fn neighbors_needed(&self, n: usize) -> usize {

@@ -27,6 +27,13 @@ pub trait Affinity: Send + Sync {
     /// How many neighbours this affinity wants for `n` points (e.g. `3 * perplexity`).
     fn neighbors_needed(&self, n: usize) -> usize;
 
+    /// [`Affinity::affinities`] of a graph the caller no longer needs: an implementation may
+    /// drop it as soon as it has read it, lowering the peak memory. Defaults to
+    /// [`Affinity::affinities`].
+    fn affinities_owned(&self, graph: KnnGraph) -> Result<CsrMatrix> {
+        self.affinities(&graph)
+    }
+
     /// A short name for reports.
     fn name(&self) -> &str {
         "custom"

@@ -234,7 +234,12 @@ impl TSne {
         let t = Instant::now();
         let (p, name) = match (prepared.input, graph) {
             (Input::Affinities(p), _) => (joint_affinities(p.clone(), None)?, "precomputed".to_string()),
-            (_, Some(graph)) => (self.affinity.affinities(&graph)?, self.affinity.name().to_string()),
+            (_, Some(Cow::Owned(graph))) => {
+                (self.affinity.affinities_owned(graph)?, self.affinity.name().to_string())
+            }
+            (_, Some(Cow::Borrowed(graph))) => {
+                (self.affinity.affinities(graph)?, self.affinity.name().to_string())
+            }
             (_, None) => unreachable!("every input but P has a graph"),
         };
         Ok(Affinities { p, name, time: t.elapsed() })
