@@ -309,6 +309,29 @@ fn quality(input: &Matrix, embedding: &Matrix, labels: Option<&[String]>) -> Res
     Ok(json!({ "knn_accuracy_10": acc, "trustworthiness_10": trust, "width": width }))
 }
 
+/// The command line of a Python peer script: `DATA OUT THREADS ITERATIONS EXAGGERATION_ITERATIONS
+/// SEED METHOD`, with the suite's 250 early iterations and seed 42.
+fn python_peer(
+    python: &str,
+    script: &Path,
+    ds: &Dataset,
+    out: &Path,
+    o: &Options,
+    method: &str,
+) -> Vec<String> {
+    vec![
+        python.into(),
+        script.display().to_string(),
+        ds.points.display().to_string(),
+        out.display().to_string(),
+        o.threads.to_string(),
+        o.iterations.to_string(),
+        "250".into(),
+        "42".into(),
+        method.into(),
+    ]
+}
+
 /// Runs one peer command under `run_timed` and reads its JSON line and embedding.
 fn run_peer(cmd: &[String], out: &Path, input: &Matrix, labels: Option<&[String]>) -> Result<Value> {
     let stdout = run_timed(cmd)?;
@@ -401,17 +424,7 @@ fn bench(o: &Options) -> Result<()> {
             let out = o.out.join(format!("{}.opentsne.csv", ds.name));
             let r = match &opentsne_version {
                 Some(_) => {
-                    let cmd: Vec<String> = vec![
-                        "python3".into(),
-                        peer_script.display().to_string(),
-                        ds.points.display().to_string(),
-                        out.display().to_string(),
-                        o.threads.to_string(),
-                        iterations.to_string(),
-                        "250".into(),
-                        "42".into(),
-                        method.into(),
-                    ];
+                    let cmd = python_peer("python3", &peer_script, &ds, &out, o, method);
                     run_peer(&cmd, &out, &input, labels.as_deref())?
                 }
                 None => json!({ "skipped": "python3 cannot import openTSNE" }),
@@ -439,17 +452,7 @@ fn bench(o: &Options) -> Result<()> {
         if let (Some(python), None) = (&o.python, ds.pca) {
             let out = o.out.join(format!("{}.tsne_rs.csv", ds.name));
             let script = root().join("xtask/peers/tsne_rs_run.py");
-            let cmd: Vec<String> = vec![
-                python.clone(),
-                script.display().to_string(),
-                ds.points.display().to_string(),
-                out.display().to_string(),
-                o.threads.to_string(),
-                iterations.to_string(),
-                "250".into(),
-                "42".into(),
-                ours_method.into(),
-            ];
+            let cmd = python_peer(python, &script, &ds, &out, o, ours_method);
             peers.insert("tsne_rs".into(), run_peer(&cmd, &out, &input, labels.as_deref())?);
         }
         if o.peers || o.python.is_some() {

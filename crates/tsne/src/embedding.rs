@@ -147,7 +147,8 @@ impl Embedding {
                 found: positions.rows(),
             });
         }
-        let mut model = Self::dense(positions, empty_summary(points.rows(), points.cols()), kernel);
+        let summary = Summary::new(points.rows(), points.cols(), positions.cols());
+        let mut model = Self::dense(positions, summary, kernel);
         model.reference = Some(Reference { points, metric, projection: None });
         Ok(model)
     }
@@ -484,31 +485,5 @@ fn in_pool<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Send) -> Res
             .map_err(|e| Error::InvalidParameter { name: "threads", reason: e.to_string() })?
             .install(f)),
         None => Ok(f()),
-    }
-}
-
-/// The summary of a model that was not fitted here.
-pub(crate) fn empty_summary(n: usize, dims_in: usize) -> Summary {
-    Summary {
-        n,
-        dims_in,
-        dims_out: 0,
-        k: 0,
-        nnz: 0,
-        recall: None,
-        learning_rate: 0.0,
-        iterations: 0,
-        kl_divergence: f64::NAN,
-        kl_history: Vec::new(),
-        stages: Vec::new(),
-        stop: tsne_core::Stop::Completed,
-        neighbors: "none".into(),
-        affinity: "none".into(),
-        repulsion: "none".into(),
-        init: "given".into(),
-        pinned: 0,
-        threads: rayon::current_num_threads(),
-        timings: Default::default(),
-        peak_memory: Default::default(),
     }
 }

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use tsne_affinity::{BruteForce, Perplexity};
-use tsne_core::{Error, InitInput, Initializer, Matrix, NeighborSearch, OptimizeReport, Result, Stop};
+use tsne_core::{Error, InitInput, Initializer, Matrix, NeighborSearch, OptimizeReport, Result};
 use tsne_family::{InputKind, Method, Objective, Stress};
 use tsne_optim::{GradientDescent, GradientSource, Schedule, State};
 
@@ -125,26 +125,14 @@ pub(crate) fn fit(
         ..Timings::default()
     };
     let mut summary = Summary {
-        n,
-        dims_in,
-        dims_out: tsne.dims,
         k: n - 1,
         nnz: n * (n - 1),
-        recall: None,
-        learning_rate: 0.0,
-        iterations: 0,
-        kl_divergence: f64::NAN,
-        kl_history: Vec::new(),
-        stages: Vec::new(),
-        stop: Stop::Completed,
         neighbors: "dense".into(),
         affinity: format!("{:?}", tsne.method.input_kind()),
         repulsion: "exact-dense".into(),
         init: initializer.name().to_string(),
-        pinned: 0,
-        threads: rayon::current_num_threads(),
         timings,
-        peak_memory: Default::default(),
+        ..Summary::new(n, dims_in, tsne.dims)
     };
     summary.record(report, tsne.schedule.learning_rate(n));
     Ok(Embedding::dense(y, summary, tsne.kernel))

@@ -32,8 +32,9 @@ use tsne_init::Projection;
 use tsne_optim::State;
 use tsne_repulsion::FftParams;
 
-use crate::embedding::{empty_summary, Embedding, Reference};
+use crate::embedding::{Embedding, Reference};
 use crate::methods::RepulsionMethod;
+use crate::summary::Summary;
 
 /// The format version this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -315,8 +316,7 @@ fn read_payload(r: &mut Reader<'_>) -> Parsed<Embedding> {
         }
         t => return Err(Fault::Corrupt(format!("unknown reference flag {t}"))),
     };
-    let mut summary = empty_summary(n, 0);
-    summary.dims_out = dims;
+    let mut summary = Summary::new(n, 0, dims);
     summary.iterations = r.len()?;
     summary.kl_divergence = r.f64()?;
     summary.learning_rate = r.f64()?;

@@ -6,7 +6,7 @@ use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
 use tsne_affinity::{joint_affinities, PrecomputedDistances};
-use tsne_core::{CsrMatrix, Error, InitInput, KnnGraph, Matrix, NeighborSearch, Progress, Result, Stop};
+use tsne_core::{CsrMatrix, Error, InitInput, KnnGraph, Matrix, NeighborSearch, Progress, Result};
 use tsne_init::Projection;
 
 use crate::config::TSne;
@@ -264,24 +264,13 @@ impl TSne {
         start: &Start,
     ) -> Summary {
         Summary {
-            n: prepared.n,
-            dims_in: prepared.dims_in,
-            dims_out: self.dims,
             k: neighbors.k,
             nnz: affinities.p.nnz(),
             recall: neighbors.recall,
             learning_rate: self.schedule.learning_rate(prepared.n),
-            iterations: 0,
-            kl_divergence: f64::NAN,
-            kl_history: Vec::new(),
-            stages: Vec::new(),
-            stop: Stop::Completed,
             neighbors: neighbors.name.clone(),
             affinity: affinities.name.clone(),
-            repulsion: String::new(),
             init: start.name.clone(),
-            pinned: 0,
-            threads: rayon::current_num_threads(),
             timings: Timings {
                 preprocessing: prepared.time,
                 neighbors: neighbors.time,
@@ -289,7 +278,7 @@ impl TSne {
                 initialization: start.time,
                 ..Timings::default()
             },
-            peak_memory: Default::default(),
+            ..Summary::new(prepared.n, prepared.dims_in, self.dims)
         }
     }
 }

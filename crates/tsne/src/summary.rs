@@ -80,6 +80,33 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// The summary of `n` points (`dims_in` -> `dims_out`) before anything has run: the one
+    /// place its fields get their starting values.
+    pub(crate) fn new(n: usize, dims_in: usize, dims_out: usize) -> Self {
+        Self {
+            n,
+            dims_in,
+            dims_out,
+            k: 0,
+            nnz: 0,
+            recall: None,
+            learning_rate: 0.0,
+            iterations: 0,
+            kl_divergence: f64::NAN,
+            kl_history: Vec::new(),
+            stages: Vec::new(),
+            stop: Stop::Completed,
+            neighbors: "none".into(),
+            affinity: "none".into(),
+            repulsion: "none".into(),
+            init: "given".into(),
+            pinned: 0,
+            threads: rayon::current_num_threads(),
+            timings: Timings::default(),
+            peak_memory: PeakMemory::default(),
+        }
+    }
+
     /// Appends a run's report (from iteration `self.iterations` on).
     pub(crate) fn record(&mut self, report: tsne_core::OptimizeReport, learning_rate: f64) {
         let offset = self.iterations;
