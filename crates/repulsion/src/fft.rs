@@ -68,27 +68,75 @@ impl FftParams {
     }
 }
 
-/// Grid side with its forward and inverse FFT plans.
-type Plans = (usize, Arc<dyn Fft<f64>>, Arc<dyn Fft<f64>>);
+/// Scalar of the grids and their transforms: `f32` in 2-D, `f64` in 1-D.
+///
+/// In 2-D single precision halves the memory traffic and doubles the SIMD width of the
+/// transforms; its rounding (about 1e-7 of the largest potential, times the cancellation in
+/// `(y_i - c) phi[K1, 1] - phi[K1, y - c]`, about the embedding's half-width over the typical
+/// spacing) stays far below the interpolation error that the grid settings bound (1e-3 to
+/// 1e-2). A 1-D embedding of n points is about n spacings wide, so that cancellation is too
+/// large for single precision there; 1-D grids are small and stay in double precision. The
+/// kernel spectra are always computed in double precision before they are rounded.
+pub trait GridScalar: rustfft::FftNum + rustfft::num_traits::NumAssign {
+    /// A double-precision value rounded to this precision.
+    fn narrow(v: f64) -> Self;
+    /// This value in double precision.
+    fn widen(self) -> f64;
+}
 
-/// Most interpolation nodes per dimension of a 2-D grid: the circulant grid is then at most
-/// 8192^2 cells (about 5.4 GB of buffers; a 100,000-point embedding, about 110 units wide,
-/// needs 560 nodes). A wider embedding (at the default density, one more than about 820
-/// units across, e.g. with a far outlier) is an
-/// [`Error::Unsupported`](tsne_core::Error::Unsupported) rather than an unbounded allocation.
+impl GridScalar for f32 {
+    fn narrow(v: f64) -> Self {
+        v as f32
+    }
+    fn widen(self) -> f64 {
+        f64::from(self)
+    }
+}
+
+impl GridScalar for f64 {
+    fn narrow(v: f64) -> Self {
+        v
+    }
+    fn widen(self) -> f64 {
+        self
+    }
+}
+
+/// Most interpolation nodes per dimension of a 2-D grid: the grids are then at most about
+/// 1 GB ([`grid_bytes`]; a 100,000-point embedding, about 110 units wide, needs 560 nodes). A
+/// wider embedding (at the default density, one more than about 820 units across, e.g. with a
+/// far outlier) is an [`Error::Unsupported`](tsne_core::Error::Unsupported) rather than an
+/// unbounded allocation.
 pub const MAX_NODES_2D: usize = 4096;
+
+/// Columns (and their mirror columns) per task of the 2-D column pass, and rows per task of
+/// the row passes: 8 single-precision complex values are one 64-byte cache line.
+const BLOCK: usize = 8;
 
 /// The FFT interpolation backend. All buffers and FFT plans persist between calls; the grid
 /// size is rounded up to a 7-smooth number so that plans are reused and FFTs are fast.
+///
+/// The 2-D convolution never holds the `2m x 2m` circulant grid: rows are transformed in an
+/// `m x 2m` grid (the other `m` rows are zero), then each block of columns is gathered with its
+/// mirror columns, transformed, multiplied by the kernel spectrum, transformed back and
+/// scattered, so the transposes and the spectrum product cost no pass over memory of their
+/// own. The kernel is real and even in each coordinate, so its spectrum is too: one quadrant,
+/// `(m + 1)^2` values, is stored.
 ///
 /// Every sum runs in a fixed order (charges are spread box by box with points in index order),
 /// so results do not depend on the thread count.
 pub struct FftInterpolation {
     params: FftParams,
-    planner: FftPlanner<f64>,
-    plans: Option<Plans>,
-    // (grid size, box width, dof) of the kernel spectra in `k1_hat`, `k2_hat`.
-    kernel_key: Option<(usize, u64, u64)>,
+    points: PointBuffers,
+    line: Grids<f64>,
+    plane: Grids<f32>,
+    /// Most bytes the grids may take, and where that bound comes from.
+    memory_limit: Option<(u64, &'static str)>,
+}
+
+/// Per-point buffers of an evaluation.
+#[derive(Default)]
+struct PointBuffers {
     // Per point: box index per dimension and Lagrange weights (p per dimension).
     boxes: Vec<u32>,
     weights: Vec<f64>,
@@ -99,21 +147,64 @@ pub struct FftInterpolation {
     // Lagrange nodes in [0, 1] and the denominators of their basis polynomials.
     nodes: Vec<f64>,
     denominators: Vec<f64>,
-    a: Vec<C>,
-    b: Vec<C>,
-    kernel: Vec<C>,
-    tmp: Vec<C>,
-    k1_hat: Vec<f64>,
-    k2_hat: Vec<f64>,
-    scratch: Vec<C>,
     z_rows: Vec<f64>,
-    /// Most bytes the grids may take, and where that bound comes from.
-    memory_limit: Option<(u64, &'static str)>,
 }
 
-/// Bytes of the grids for `cells` grid cells: four complex grids and two real spectra.
-pub fn grid_bytes(cells: usize) -> u64 {
-    cells as u64 * (4 * 16 + 2 * 8)
+/// A transform length with its forward and inverse plans.
+type Plans<T> = (usize, Arc<dyn Fft<T>>, Arc<dyn Fft<T>>);
+
+/// The grids, spectra and plans of one precision.
+struct Grids<T: GridScalar> {
+    planner: FftPlanner<T>,
+    plans: Option<Plans<T>>,
+    // (transform length, box width, dof) of the kernel spectra in `k1`, `kp`, `km`.
+    kernel_key: Option<(usize, u64, u64)>,
+    // The charge grids `a` and `b` (2-D: m rows of length l; 1-D: l values). After the
+    // convolution their first m columns hold the potentials at the nodes.
+    rows_a: Vec<Complex<T>>,
+    rows_b: Vec<Complex<T>>,
+    // 2-D: the column spectra after the product and inverse column transform, m values per
+    // column, columns in pair order (see `column_slot`).
+    cols_a: Vec<Complex<T>>,
+    cols_b: Vec<Complex<T>>,
+    // Quadrant of the kernel spectra, scaled for the inverse transform: `K1^`,
+    // `(K1^ + K2^) / 2` and `(K1^ - K2^) / 2` (2-D: column `kx` at `kx * (m + 1)`).
+    k1: Vec<T>,
+    kp: Vec<T>,
+    km: Vec<T>,
+    scratch: Vec<Complex<T>>,
+}
+
+impl<T: GridScalar> Default for Grids<T> {
+    fn default() -> Self {
+        Self {
+            planner: FftPlanner::new(),
+            plans: None,
+            kernel_key: None,
+            rows_a: Vec::new(),
+            rows_b: Vec::new(),
+            cols_a: Vec::new(),
+            cols_b: Vec::new(),
+            k1: Vec::new(),
+            kp: Vec::new(),
+            km: Vec::new(),
+            scratch: Vec::new(),
+        }
+    }
+}
+
+/// Bytes of the grids and spectra for `m` interpolation nodes per dimension in `dims`
+/// dimensions (the transform length is `2m`).
+pub fn grid_bytes(m: usize, dims: usize) -> u64 {
+    let m = m as u64;
+    if dims == 1 {
+        2 * (2 * m) * 16 + 3 * (m + 1) * 8
+    } else {
+        let (cg, g) = (8, 4);
+        // Two grids of m x 2m rows and 2m x m columns, three spectrum quadrants, and the
+        // double-precision rows of the kernel transform while the spectra are built.
+        4 * (2 * m * m) * cg + 3 * (m + 1) * (m + 1) * g + (m + 1) * (m + 1) * 16
+    }
 }
 
 impl std::fmt::Debug for FftInterpolation {
@@ -131,25 +222,10 @@ impl FftInterpolation {
         let denominators =
             (0..p).map(|a| (0..p).filter(|&b| b != a).map(|b| nodes[a] - nodes[b]).product()).collect();
         Ok(Self {
-            nodes,
-            denominators,
-            cursor: Vec::new(),
             params,
-            planner: FftPlanner::new(),
-            plans: None,
-            kernel_key: None,
-            boxes: Vec::new(),
-            weights: Vec::new(),
-            order: Vec::new(),
-            group_start: Vec::new(),
-            a: Vec::new(),
-            b: Vec::new(),
-            kernel: Vec::new(),
-            tmp: Vec::new(),
-            k1_hat: Vec::new(),
-            k2_hat: Vec::new(),
-            scratch: Vec::new(),
-            z_rows: Vec::new(),
+            points: PointBuffers { nodes, denominators, ..PointBuffers::default() },
+            line: Grids::default(),
+            plane: Grids::default(),
             memory_limit: None,
         })
     }
@@ -165,11 +241,13 @@ impl FftInterpolation {
     pub fn params(&self) -> &FftParams {
         &self.params
     }
-
     /// One evaluation with `D` dimensions and `P` interpolation nodes per interval; both are
     /// compile-time constants so the small per-point loops unroll.
-    fn run<const D: usize, const P: usize>(
-        &mut self,
+    fn run<T: GridScalar, const D: usize, const P: usize>(
+        params: &FftParams,
+        memory_limit: Option<(u64, &'static str)>,
+        pb: &mut PointBuffers,
+        grids: &mut Grids<T>,
         y: &Matrix,
         kernel: StudentT,
         forces: &mut [f64],
@@ -186,8 +264,8 @@ impl FftInterpolation {
         // A 1-D grid costs O(m log m), so it gets twice the density: sparse 1-D layouts need it
         // to hold the 1% force error.
         let density = if D == 1 { 2.0 } else { 1.0 };
-        let per_unit = density * self.params.intervals_per_unit / kernel.dof().min(1.0).sqrt();
-        let wanted = ((range * per_unit).ceil() as usize).max(self.params.min_intervals);
+        let per_unit = density * params.intervals_per_unit / kernel.dof().min(1.0).sqrt();
+        let wanted = ((range * per_unit).ceil() as usize).max(params.min_intervals);
         // A far outlier would make the 2-D grid, and its memory, grow as range^2; coarser boxes
         // would make the interpolation meaningless, so the evaluation stops with an error.
         if D == 2 && wanted * p > MAX_NODES_2D {
@@ -201,14 +279,13 @@ impl FftInterpolation {
             });
         }
         let n_boxes = next_smooth(wanted);
-        // Box widths come from the ladder 2^(k/16) so that the kernel grid, which depends only
-        // on the width, the grid size and the kernel, is reused while the embedding grows slowly.
+        // Box widths come from the ladder 2^(k/16) so that the kernel spectra, which depend only
+        // on the width, the grid size and the kernel, are reused while the embedding grows slowly.
         let box_width = (((range / n_boxes as f64).log2() * 16.0).ceil() / 16.0).exp2();
         let m = n_boxes * p; // nodes per dimension
         let l = 2 * m; // circulant size per dimension
-        let cells = l.pow(D as u32);
-        if let Some((allowed, bound)) = self.memory_limit {
-            let needed = grid_bytes(cells);
+        if let Some((allowed, bound)) = memory_limit {
+            let needed = grid_bytes(m, D);
             if needed > allowed {
                 return Err(Error::MemoryLimit {
                     stage: "FFT grid",
@@ -219,12 +296,16 @@ impl FftInterpolation {
                 });
             }
         }
+        // Charges and potentials use coordinates relative to the grid's centre, where they
+        // are smallest: `rep_i = (y_i - c) phi[K1, 1] - phi[K1, y - c]` is the same force with
+        // less cancellation in single precision.
+        let centre = lo + 0.5 * n_boxes as f64 * box_width;
 
         // 1. Box and Lagrange weights of every point.
-        self.boxes.resize(n * D, 0);
-        self.weights.resize(n * D * p, 0.0);
-        let (nodes, denominators) = (&self.nodes, &self.denominators);
-        self.boxes.par_chunks_mut(D).zip(self.weights.par_chunks_mut(D * p)).zip(pts.par_iter()).for_each(
+        pb.boxes.resize(n * D, 0);
+        pb.weights.resize(n * D * p, 0.0);
+        let (nodes, denominators) = (&pb.nodes, &pb.denominators);
+        pb.boxes.par_chunks_mut(D).zip(pb.weights.par_chunks_mut(D * p)).zip(pts.par_iter()).for_each(
             |((bx, w), yi)| {
                 for k in 0..D {
                     let s = (yi[k] - lo) / box_width;
@@ -245,63 +326,66 @@ impl FftInterpolation {
         );
 
         // 2. Group points by the box of their last dimension; each group owns disjoint grid rows.
-        self.group_start.clear();
-        self.group_start.resize(n_boxes + 1, 0);
+        pb.group_start.clear();
+        pb.group_start.resize(n_boxes + 1, 0);
         for i in 0..n {
-            self.group_start[self.boxes[i * D + D - 1] as usize + 1] += 1;
+            pb.group_start[pb.boxes[i * D + D - 1] as usize + 1] += 1;
         }
         for g in 0..n_boxes {
-            self.group_start[g + 1] += self.group_start[g];
+            pb.group_start[g + 1] += pb.group_start[g];
         }
-        self.order.resize(n, 0);
-        self.cursor.clear();
-        self.cursor.extend_from_slice(&self.group_start);
+        pb.order.resize(n, 0);
+        pb.cursor.clear();
+        pb.cursor.extend_from_slice(&pb.group_start);
         for i in 0..n {
-            let g = self.boxes[i * D + D - 1] as usize;
-            self.order[self.cursor[g] as usize] = i as u32;
-            self.cursor[g] += 1;
+            let g = pb.boxes[i * D + D - 1] as usize;
+            pb.order[pb.cursor[g] as usize] = i as u32;
+            pb.cursor[g] += 1;
         }
 
-        // 3. Spread the charges: a = 1 + i y_1, b = y_2 + i 1 in 2-D; a = 1 + i y, b = 0 + i 1 in 1-D.
-        // The charge grids must start at zero; the kernel and tmp grids are overwritten whole.
-        let zero = C::new(0.0, 0.0);
-        for buf in [&mut self.a, &mut self.b] {
-            buf.resize(cells, zero);
-            buf.par_chunks_mut(4096).for_each(|c| c.fill(zero));
-        }
-        self.kernel.resize(cells, zero);
-        self.tmp.resize(cells, zero);
-        let row_block = p * l.pow(D as u32 - 1);
+        // 3. Spread the charges: a = 1 + i y_1, b = y_2 + i 1 in 2-D; a = 1 + i y, b = 0 + i 1
+        // in 1-D (coordinates relative to the centre). Each group of points first clears its
+        // own rows' first m columns; the row transform clears the rest.
+        let zero = Complex::<T>::new(T::zero(), T::zero());
+        let len = if D == 1 { l } else { m * l };
+        grids.rows_a.resize(len, zero);
+        grids.rows_b.resize(len, zero);
+        // Group g owns nodes g p..(g + 1) p of the last dimension: p values in 1-D, p rows in 2-D.
+        let row_block = if D == 1 { P } else { P * l };
         {
-            let (boxes, weights, order, starts) =
-                (&self.boxes, &self.weights, &self.order, &self.group_start);
-            self.a[..n_boxes * row_block]
+            let (boxes, weights, order, starts) = (&pb.boxes, &pb.weights, &pb.order, &pb.group_start);
+            grids.rows_a[..n_boxes * row_block]
                 .par_chunks_mut(row_block)
-                .zip(self.b[..n_boxes * row_block].par_chunks_mut(row_block))
+                .zip(grids.rows_b[..n_boxes * row_block].par_chunks_mut(row_block))
                 .enumerate()
                 .for_each(|(g, (ga, gb))| {
+                    for r in 0..row_block.div_ceil(l) {
+                        let row = r * l..(r * l + m).min(ga.len());
+                        ga[row.clone()].fill(zero);
+                        gb[row].fill(zero);
+                    }
                     for &i in &order[starts[g] as usize..starts[g + 1] as usize] {
                         let i = i as usize;
                         let yi = pts[i];
                         let w = &weights[i * D * p..(i + 1) * D * p];
                         let (qa, qb) = if D == 2 {
-                            (C::new(1.0, yi[0]), C::new(yi[1], 1.0))
+                            (C::new(1.0, yi[0] - centre), C::new(yi[1] - centre, 1.0))
                         } else {
-                            (C::new(1.0, yi[0]), C::new(0.0, 1.0))
+                            (C::new(1.0, yi[0] - centre), C::new(0.0, 1.0))
                         };
-                        let x0 = boxes[i * D] as usize * P;
                         if D == 1 {
                             for a in 0..P {
-                                ga[a] += qa * w[a];
-                                gb[a] += qb * w[a];
+                                ga[a] += narrow::<T>(qa * w[a]);
+                                gb[a] += narrow::<T>(qb * w[a]);
                             }
                         } else {
+                            let x0 = boxes[i * D] as usize * P;
                             for r in 0..P {
                                 let (ra, rb) = (&mut ga[r * l + x0..][..P], &mut gb[r * l + x0..][..P]);
                                 for a in 0..P {
                                     let s = w[P + r] * w[a];
-                                    ra[a] += qa * s;
-                                    rb[a] += qb * s;
+                                    ra[a] += narrow::<T>(qa * s);
+                                    rb[a] += narrow::<T>(qb * s);
                                 }
                             }
                         }
@@ -309,45 +393,30 @@ impl FftInterpolation {
                 });
         }
 
-        // 5. Transform, multiply, transform back.
-        self.ensure_plans(l);
-        let Some((_, fwd, inv)) = self.plans.clone() else {
-            unreachable!("ensure_plans has just made the plans")
-        };
+        // 4. Convolve with the kernel.
+        grids.ensure_plans(l);
         let key = (l, box_width.to_bits(), kernel.dof().to_bits());
-        if self.kernel_key != Some(key) {
-            self.kernel_spectra::<D>(kernel, box_width / p as f64, m, l, &fwd);
-            self.kernel_key = Some(key);
+        if grids.kernel_key != Some(key) {
+            grids.kernel_spectra::<D>(kernel, box_width / p as f64, m);
+            grids.kernel_key = Some(key);
         }
-        self.forward::<D>(Buf::A, &fwd, m, l);
-        self.forward::<D>(Buf::B, &fwd, m, l);
-        {
-            let (k1_hat, k2_hat) = (&self.k1_hat, &self.k2_hat);
-            self.a.par_iter_mut().zip(k1_hat.par_iter()).for_each(|(v, &k1)| *v *= k1);
-            let b = &self.b;
-            self.tmp.par_iter_mut().enumerate().for_each(|(k, out)| {
-                let s = b[k];
-                let c = b[neg_index::<D>(k, l)].conj();
-                let q_re = 0.5 * (s + c); // spectrum of the real part of b
-                let q_im = C::new(0.0, -0.5) * (s - c); // spectrum of the imaginary part of b
-                *out = q_re * k1_hat[k] + C::new(0.0, 1.0) * q_im * k2_hat[k];
-            });
-            std::mem::swap(&mut self.b, &mut self.tmp);
+        if D == 1 {
+            grids.convolve_1d(m);
+        } else {
+            grids.convolve_2d(m);
         }
-        self.inverse::<D>(Buf::A, &inv, m, l);
-        self.inverse::<D>(Buf::B, &inv, m, l);
 
-        // 6. Interpolate the potentials back to the points.
-        self.z_rows.resize(n, 0.0);
-        let (boxes, weights, ga, gb) = (&self.boxes, &self.weights, &self.a, &self.b);
-        forces.par_chunks_mut(D).zip(self.z_rows.par_iter_mut()).enumerate().for_each(|(i, (f, z))| {
+        // 5. Interpolate the potentials back to the points.
+        pb.z_rows.resize(n, 0.0);
+        let (boxes, weights, ga, gb) = (&pb.boxes, &pb.weights, &grids.rows_a, &grids.rows_b);
+        forces.par_chunks_mut(D).zip(pb.z_rows.par_iter_mut()).enumerate().for_each(|(i, (f, z))| {
             let w = &weights[i * D * p..(i + 1) * D * p];
             let x0 = boxes[i * D] as usize * P;
             let (mut pa, mut pb) = (C::new(0.0, 0.0), C::new(0.0, 0.0));
             if D == 1 {
                 for a in 0..P {
-                    pa += ga[x0 + a] * w[a];
-                    pb += gb[x0 + a] * w[a];
+                    pa += widen::<T>(ga[x0 + a]) * w[a];
+                    pb += widen::<T>(gb[x0 + a]) * w[a];
                 }
             } else {
                 let y0 = boxes[i * D + 1] as usize * P;
@@ -356,33 +425,37 @@ impl FftInterpolation {
                     let (ra, rb) = (&ga[at..][..P], &gb[at..][..P]);
                     for a in 0..P {
                         let s = w[P + r] * w[a];
-                        pa += ra[a] * s;
-                        pb += rb[a] * s;
+                        pa += widen::<T>(ra[a]) * s;
+                        pb += widen::<T>(rb[a]) * s;
                     }
                 }
             }
             let yi = pts[i];
             // pa = (phi[K1, 1], phi[K1, y_1]); pb = (phi[K1, y_2], phi[K2, 1]).
-            f[0] = yi[0] * pa.re - pa.im;
+            f[0] = (yi[0] - centre) * pa.re - pa.im;
             if D == 2 {
-                f[1] = yi[1] * pa.re - pb.re;
+                f[1] = (yi[1] - centre) * pa.re - pb.re;
             }
             *z = pb.im - 1.0;
         });
-        Ok(self.z_rows.iter().sum())
+        Ok(pb.z_rows.iter().sum())
     }
+}
 
-    /// Tabulates `K1 + i K2` on the circulant grid with node spacing `h` and stores the two
-    /// (real, even) kernels' spectra, scaled for the inverse transform, in `k1_hat`, `k2_hat`.
-    fn kernel_spectra<const D: usize>(
-        &mut self,
-        kernel: StudentT,
-        h: f64,
-        m: usize,
-        l: usize,
-        fwd: &Arc<dyn Fft<f64>>,
-    ) {
+impl<T: GridScalar> Grids<T> {
+    /// Tabulates `K1 + i K2` on the circulant grid with node spacing `h` (`m` nodes per
+    /// dimension, transform length `2m`) and stores a quadrant of the two kernels' spectra,
+    /// scaled for the inverse transform, as `k1`, `kp = (k1 + k2) / 2`, `km = (k1 - k2) / 2`.
+    ///
+    /// Both kernels are real and even in each coordinate, so the spectrum of `K1 + i K2` has
+    /// `K1^` as its real part and `K2^` as its imaginary part, rows and columns `l - k` equal
+    /// rows and columns `k`, and a 2-D transform needs only `m + 1` row and `m + 1` column
+    /// transforms. Computed in double precision.
+    fn kernel_spectra<const D: usize>(&mut self, kernel: StudentT, h: f64, m: usize) {
+        let l = 2 * m;
+        let q = m + 1;
         let cells = l.pow(D as u32);
+        let scale = 1.0 / cells as f64;
         let dist = |t: usize| -> Option<f64> {
             match t.cmp(&m) {
                 std::cmp::Ordering::Less => Some(t as f64 * h),
@@ -390,30 +463,64 @@ impl FftInterpolation {
                 std::cmp::Ordering::Greater => Some((l - t) as f64 * h),
             }
         };
-        self.kernel.par_chunks_mut(l).enumerate().for_each(|(row, kr)| {
-            let dy = if D == 2 { dist(row) } else { Some(0.0) };
-            for (t, v) in kr.iter_mut().enumerate() {
-                *v = match (dist(t), dy) {
-                    (Some(dx), Some(dy)) => {
-                        let (w, u) = kernel.weights(dx * dx + dy * dy);
-                        C::new(w * u, w)
-                    }
-                    _ => C::new(0.0, 0.0),
-                };
+        let value = |dx: Option<f64>, dy: Option<f64>| match (dx, dy) {
+            (Some(dx), Some(dy)) => {
+                let (w, u) = kernel.weights(dx * dx + dy * dy);
+                C::new(w * u, w)
             }
-        });
-
-        self.forward::<D>(Buf::Kernel, fwd, m, l);
-        let scale = 1.0 / cells as f64;
-        self.k1_hat.resize(cells, 0.0);
-        self.k2_hat.resize(cells, 0.0);
-        let kernel = &self.kernel;
-        self.k1_hat.par_iter_mut().zip(self.k2_hat.par_iter_mut()).enumerate().for_each(|(k, (k1, k2))| {
-            let s = kernel[k];
-            let c = kernel[neg_index::<D>(k, l)].conj();
-            *k1 = 0.5 * (s + c).re * scale;
-            *k2 = 0.5 * (s - c).im * scale;
-        });
+            _ => C::new(0.0, 0.0),
+        };
+        let fft = FftPlanner::<f64>::new().plan_fft_forward(l);
+        let len = q.pow(D as u32);
+        self.k1.resize(len, T::zero());
+        self.kp.resize(len, T::zero());
+        self.km.resize(len, T::zero());
+        let store = |s: C, k1: &mut T, kp: &mut T, km: &mut T| {
+            let (a, b) = (s.re * scale, s.im * scale);
+            *k1 = T::narrow(a);
+            *kp = T::narrow(0.5 * (a + b));
+            *km = T::narrow(0.5 * (a - b));
+        };
+        let mut scratch = vec![C::new(0.0, 0.0); fft.get_inplace_scratch_len()];
+        if D == 1 {
+            let mut row: Vec<C> = (0..l).map(|t| value(dist(t), Some(0.0))).collect();
+            fft.process_with_scratch(&mut row, &mut scratch);
+            for k in 0..q {
+                store(row[k], &mut self.k1[k], &mut self.kp[k], &mut self.km[k]);
+            }
+            return;
+        }
+        // Row transforms of rows 0..=m (the rest mirror them), keeping columns 0..=m.
+        let mut half = vec![C::new(0.0, 0.0); q * q];
+        half.par_chunks_mut(q).enumerate().for_each_init(
+            || (vec![C::new(0.0, 0.0); l], vec![C::new(0.0, 0.0); fft.get_inplace_scratch_len()]),
+            |(row, s), (r, out)| {
+                for (t, v) in row.iter_mut().enumerate() {
+                    *v = value(dist(t), dist(r));
+                }
+                fft.process_with_scratch(row, s);
+                out.copy_from_slice(&row[..q]);
+            },
+        );
+        // Column transforms of columns 0..=m, keeping rows 0..=m.
+        let half = &half;
+        self.k1
+            .par_chunks_mut(q)
+            .zip(self.kp.par_chunks_mut(q))
+            .zip(self.km.par_chunks_mut(q))
+            .enumerate()
+            .for_each_init(
+                || (vec![C::new(0.0, 0.0); l], vec![C::new(0.0, 0.0); fft.get_inplace_scratch_len()]),
+                |(col, s), (kx, ((k1, kp), km))| {
+                    for (r, v) in col.iter_mut().enumerate() {
+                        *v = half[r.min(l - r) * q + kx];
+                    }
+                    fft.process_with_scratch(col, s);
+                    for ky in 0..q {
+                        store(col[ky], &mut k1[ky], &mut kp[ky], &mut km[ky]);
+                    }
+                },
+            );
     }
 
     fn ensure_plans(&mut self, l: usize) {
@@ -424,90 +531,231 @@ impl FftInterpolation {
         }
     }
 
-    fn buf(&mut self, which: Buf) -> (&mut Vec<C>, &mut Vec<C>, &mut Vec<C>) {
-        let target = match which {
-            Buf::A => &mut self.a,
-            Buf::B => &mut self.b,
-            Buf::Kernel => &mut self.kernel,
-        };
-        (target, &mut self.tmp, &mut self.scratch)
-    }
-
-    /// Forward transform of a grid whose rows `m..l` are zero (charges) or full (kernel).
-    /// In 2-D the spectrum is left transposed; [`Self::inverse`] undoes that.
-    fn forward<const D: usize>(&mut self, which: Buf, fft: &Arc<dyn Fft<f64>>, m: usize, l: usize) {
-        let full = which == Buf::Kernel;
-        let (data, tmp, scratch) = self.buf(which);
-        if D == 1 {
-            rows_fft(data, l, 1, fft, scratch);
-            return;
+    fn plans(&self) -> (Arc<dyn Fft<T>>, Arc<dyn Fft<T>>) {
+        match &self.plans {
+            Some((_, fwd, inv)) => (fwd.clone(), inv.clone()),
+            None => unreachable!("ensure_plans runs before every convolution"),
         }
-        rows_fft(data, l, if full { l } else { m }, fft, scratch);
-        transpose(data, tmp, l, l);
-        rows_fft(tmp, l, l, fft, scratch);
-        std::mem::swap(data, tmp);
     }
 
-    /// Inverse transform of a (transposed, in 2-D) spectrum; afterwards rows and columns
-    /// `0..m` hold the convolution.
-    fn inverse<const D: usize>(&mut self, which: Buf, fft: &Arc<dyn Fft<f64>>, m: usize, l: usize) {
-        let (data, tmp, scratch) = self.buf(which);
-        if D == 1 {
-            rows_fft(data, l, 1, fft, scratch);
-            return;
+    /// 1-D: transform both zero-padded grids, multiply (the `b` grid's real and imaginary
+    /// parts by different kernels, through the pair of frequencies `k`, `-k`), transform back.
+    fn convolve_1d(&mut self, m: usize) {
+        let l = 2 * m;
+        let (fwd, inv) = self.plans();
+        let len = fwd.get_inplace_scratch_len().max(1);
+        self.scratch.resize(len, Complex::<T>::new(T::zero(), T::zero()));
+        for g in [&mut self.rows_a, &mut self.rows_b] {
+            g[m..].fill(Complex::<T>::new(T::zero(), T::zero()));
+            fwd.process_with_scratch(g, &mut self.scratch);
         }
-        rows_fft(data, l, l, fft, scratch);
-        transpose(data, tmp, l, m);
-        rows_fft(tmp, l, m, fft, scratch);
-        std::mem::swap(data, tmp);
+        for k in 0..l {
+            self.rows_a[k] = self.rows_a[k] * self.k1[k.min(l - k)];
+        }
+        for k in 0..=m {
+            let kk = (l - k) % l;
+            let (s, t) = (self.rows_b[k], self.rows_b[kk]);
+            let (kp, km) = (self.kp[k], self.km[k]);
+            self.rows_b[k] = s * kp + t.conj() * km;
+            self.rows_b[kk] = t * kp + s.conj() * km;
+        }
+        for g in [&mut self.rows_a, &mut self.rows_b] {
+            inv.process_with_scratch(g, &mut self.scratch);
+        }
     }
-}
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Buf {
-    A,
-    B,
-    Kernel,
-}
+    /// 2-D: row transforms of the `m` charge rows; then, per block of columns and their mirror
+    /// columns, gather (zero-padded to `l`), transform, multiply, transform back and keep the
+    /// first `m` rows; then inverse row transforms, whose first `m` columns are the
+    /// potentials. Every row and column is transformed alone, in the same way whichever task
+    /// runs it, so the thread count does not change any value.
+    fn convolve_2d(&mut self, m: usize) {
+        let l = 2 * m;
+        let (fwd, inv) = self.plans();
+        let fft_scratch = fwd.get_inplace_scratch_len().max(inv.get_inplace_scratch_len()).max(1);
+        let work_len = 4 * BLOCK * l;
+        let per_task = work_len + fft_scratch;
+        let tasks = (rayon::current_num_threads() * 2).clamp(1, m);
+        self.scratch.resize(tasks * per_task, Complex::<T>::new(T::zero(), T::zero()));
+        let zero = Complex::<T>::new(T::zero(), T::zero());
+        let rows_per_task = m.div_ceil(tasks);
 
-/// Index of the frequency `-k` (per dimension, modulo `l`).
-#[inline]
-fn neg_index<const D: usize>(k: usize, l: usize) -> usize {
-    if D == 1 {
-        (l - k) % l
-    } else {
-        let (r, c) = (k / l, k % l);
-        ((l - r) % l) * l + (l - c) % l
-    }
-}
-
-/// Transforms rows `0..rows` of the `l`-wide grid in place, in parallel.
-fn rows_fft(data: &mut [C], l: usize, rows: usize, fft: &Arc<dyn Fft<f64>>, scratch: &mut Vec<C>) {
-    let tasks = (rayon::current_num_threads() * 4).clamp(1, rows);
-    let rows_per_task = rows.div_ceil(tasks);
-    let scratch_len = fft.get_inplace_scratch_len().max(1);
-    scratch.resize(tasks * scratch_len, C::new(0.0, 0.0));
-    data[..rows * l]
-        .par_chunks_mut(rows_per_task * l)
-        .zip(scratch.par_chunks_mut(scratch_len))
-        .for_each(|(d, s)| fft.process_with_scratch(d, s));
-}
-
-/// `dst[j][i] = src[i][j]` for the first `out_rows` rows of `dst` (both `l x l`).
-fn transpose(src: &[C], dst: &mut [C], l: usize, out_rows: usize) {
-    const BLOCK: usize = 16;
-    dst[..out_rows * l].par_chunks_mut(BLOCK * l).enumerate().for_each(|(jb, rows)| {
-        let j0 = jb * BLOCK;
-        let nj = rows.len() / l;
-        for i0 in (0..l).step_by(BLOCK) {
-            for i in i0..(i0 + BLOCK).min(l) {
-                let s = &src[i * l + j0..i * l + j0 + nj];
-                for (dj, &v) in s.iter().enumerate() {
-                    rows[dj * l + i] = v;
+        // Forward row transforms (columns m..l are the zero padding).
+        self.rows_a
+            .par_chunks_mut(rows_per_task * l)
+            .zip(self.rows_b.par_chunks_mut(rows_per_task * l))
+            .zip(self.scratch.par_chunks_mut(per_task))
+            .for_each(|((ra, rb), s)| {
+                for grid in [ra, rb] {
+                    for row in grid.chunks_mut(l) {
+                        row[m..].fill(zero);
+                    }
+                    fwd.process_with_scratch(grid, &mut s[work_len..]);
                 }
-            }
+            });
+
+        // Column pass: the pairs (c, l - c), c in 1..m, in blocks of BLOCK pairs, then
+        // columns 0 and m, each its own mirror.
+        self.cols_a.resize(l * m, zero);
+        self.cols_b.resize(l * m, zero);
+        let pairs = m - 1;
+        let pairs_per_task = pairs.div_ceil(tasks).div_ceil(BLOCK).max(1) * BLOCK;
+        let spectra = Spectra { k1: &self.k1, kp: &self.kp, km: &self.km, q: m + 1 };
+        let grids = (&self.rows_a[..], &self.rows_b[..]);
+        let plans = (&fwd, &inv);
+        let (pair_a, single_a) = self.cols_a.split_at_mut(2 * pairs * m);
+        let (pair_b, single_b) = self.cols_b.split_at_mut(2 * pairs * m);
+        pair_a
+            .par_chunks_mut(2 * pairs_per_task * m)
+            .zip(pair_b.par_chunks_mut(2 * pairs_per_task * m))
+            .zip(self.scratch.par_chunks_mut(per_task))
+            .enumerate()
+            .for_each(|(t, ((ca, cb), s))| {
+                let mut c0 = 1 + t * pairs_per_task;
+                for (ba, bb) in ca.chunks_mut(2 * BLOCK * m).zip(cb.chunks_mut(2 * BLOCK * m)) {
+                    let width = ba.len() / (2 * m);
+                    // Slots 0..width: columns c0 + j; slots width..2 width: their mirrors.
+                    let cols: [usize; 2 * BLOCK] = std::array::from_fn(|j| match j {
+                        j if j < width => c0 + j,
+                        j if j < 2 * width => l - (c0 + j - width),
+                        _ => 0,
+                    });
+                    let (wa, wb) = column_block(grids, &cols[..2 * width], true, m, &spectra, s, plans);
+                    for j in 0..width {
+                        for (out, work) in [(&mut *ba, wa), (&mut *bb, wb)] {
+                            out[2 * j * m..][..m].copy_from_slice(&work[j * l..][..m]);
+                            out[(2 * j + 1) * m..][..m].copy_from_slice(&work[(width + j) * l..][..m]);
+                        }
+                    }
+                    c0 += width;
+                }
+            });
+        let (wa, wb) = column_block(grids, &[0, m], false, m, &spectra, &mut self.scratch[..per_task], plans);
+        for j in 0..2 {
+            single_a[j * m..][..m].copy_from_slice(&wa[j * l..][..m]);
+            single_b[j * m..][..m].copy_from_slice(&wb[j * l..][..m]);
         }
-    });
+
+        // Inverse row transforms of rows 0..m, gathered BLOCK rows at a time.
+        let (ca, cb) = (&self.cols_a, &self.cols_b);
+        self.rows_a
+            .par_chunks_mut(rows_per_task * l)
+            .zip(self.rows_b.par_chunks_mut(rows_per_task * l))
+            .zip(self.scratch.par_chunks_mut(per_task))
+            .enumerate()
+            .for_each(|(t, ((oa, ob), s))| {
+                let fs = &mut s[work_len..];
+                for (out, cols) in [(oa, ca), (ob, cb)] {
+                    for (b, rows) in out.chunks_mut(BLOCK * l).enumerate() {
+                        let (r0, height) = (t * rows_per_task + b * BLOCK, rows.len() / l);
+                        for c in 0..l {
+                            let at = column_slot(c, m) * m + r0;
+                            for (dr, &v) in cols[at..at + height].iter().enumerate() {
+                                rows[dr * l + c] = v;
+                            }
+                        }
+                    }
+                    inv.process_with_scratch(out, fs);
+                }
+            });
+    }
+}
+/// A quadrant of the kernel spectra (see [`FftInterpolation::kernel_spectra`]).
+struct Spectra<'a, T> {
+    k1: &'a [T],
+    kp: &'a [T],
+    km: &'a [T],
+    q: usize,
+}
+
+/// Where column `c` of the `2m`-wide grid is kept after the column pass, in units of `m`:
+/// pairs `(c, 2m - c)` for `c` in `1..m` side by side, then columns 0 and `m`.
+#[inline]
+fn column_slot(c: usize, m: usize) -> usize {
+    let l = 2 * m;
+    match c {
+        0 => 2 * (m - 1),
+        c if c == m => 2 * (m - 1) + 1,
+        c if c < m => 2 * (c - 1),
+        c => 2 * (l - c - 1) + 1,
+    }
+}
+
+/// Gathers columns `cols` of both row-transformed grids (rows `0..m`, zero-padded to `l`),
+/// transforms them, multiplies by the kernel spectra and transforms back; returns the two
+/// work areas, column `cols[j]` in slot `j` (`l` values each, the first `m` wanted).
+///
+/// With `pairs`, the second half of `cols` holds the mirrors `l - c` of the first half;
+/// otherwise every column is its own mirror (columns 0 and `m`). The `b` grid's spectrum at
+/// `(r, c)` needs `conj(B(-r, -c))`: its real part is convolved with `K1`, its imaginary part
+/// with `K2`, as `kp B + km conj(B(-r, -c))`.
+fn column_block<'s, T: GridScalar>(
+    (ra, rb): (&[Complex<T>], &[Complex<T>]),
+    cols: &[usize],
+    pairs: bool,
+    m: usize,
+    spectra: &Spectra<'_, T>,
+    scratch: &'s mut [Complex<T>],
+    (fwd, inv): (&Arc<dyn Fft<T>>, &Arc<dyn Fft<T>>),
+) -> (&'s [Complex<T>], &'s [Complex<T>]) {
+    let l = 2 * m;
+    let k = cols.len();
+    let (work, fs) = scratch.split_at_mut(4 * BLOCK * l);
+    let (wa, wb) = work.split_at_mut(2 * BLOCK * l);
+    let (wa, wb) = (&mut wa[..k * l], &mut wb[..k * l]);
+    for r in 0..m {
+        let (row_a, row_b) = (&ra[r * l..][..l], &rb[r * l..][..l]);
+        for (j, &c) in cols.iter().enumerate() {
+            wa[j * l + r] = row_a[c];
+            wb[j * l + r] = row_b[c];
+        }
+    }
+    for j in 0..k {
+        wa[j * l + m..(j + 1) * l].fill(Complex::<T>::new(T::zero(), T::zero()));
+        wb[j * l + m..(j + 1) * l].fill(Complex::<T>::new(T::zero(), T::zero()));
+    }
+    fwd.process_with_scratch(wa, fs);
+    fwd.process_with_scratch(wb, fs);
+    let q = spectra.q;
+    for (j, &c) in cols.iter().enumerate() {
+        let k1 = &spectra.k1[c.min(l - c) * q..][..q];
+        for (r, v) in wa[j * l..][..l].iter_mut().enumerate() {
+            *v *= k1[r.min(l - r)];
+        }
+    }
+    let half = if pairs { k / 2 } else { k };
+    for j in 0..half {
+        let c = cols[j];
+        let kp = &spectra.kp[c.min(l - c) * q..][..q];
+        let km = &spectra.km[c.min(l - c) * q..][..q];
+        // Own column at slot j, mirror column at slot `mj` (itself without pairs).
+        let mj = if pairs { half + j } else { j };
+        for r in 0..=m {
+            let rm = (l - r) % l;
+            let (own_r, own_rm) = (wb[j * l + r], wb[j * l + rm]);
+            let (mir_r, mir_rm) = (wb[mj * l + r], wb[mj * l + rm]);
+            let (p, n) = (kp[r], km[r]);
+            wb[j * l + r] = own_r * p + mir_rm.conj() * n;
+            wb[j * l + rm] = own_rm * p + mir_r.conj() * n;
+            wb[mj * l + r] = mir_r * p + own_rm.conj() * n;
+            wb[mj * l + rm] = mir_rm * p + own_r.conj() * n;
+        }
+    }
+    inv.process_with_scratch(wa, fs);
+    inv.process_with_scratch(wb, fs);
+    (wa, wb)
+}
+
+/// A double-precision value rounded to the grid's precision.
+#[inline]
+fn narrow<T: GridScalar>(v: C) -> Complex<T> {
+    Complex::new(T::narrow(v.re), T::narrow(v.im))
+}
+
+/// A grid value in double precision.
+#[inline]
+fn widen<T: GridScalar>(v: Complex<T>) -> C {
+    C::new(v.re.widen(), v.im.widen())
 }
 
 /// The smallest number `>= n` with no prime factor above 7.
@@ -528,23 +776,24 @@ pub fn next_smooth(n: usize) -> usize {
 
 impl Repulsion for FftInterpolation {
     fn repulsion(&mut self, y: &Matrix, kernel: StudentT, forces: &mut [f64]) -> Result<f64> {
+        let (params, limit, pb) = (&self.params, self.memory_limit, &mut self.points);
         macro_rules! dispatch {
-            ($d:literal) => {
-                match self.params.interp_points {
-                    1 => self.run::<$d, 1>(y, kernel, forces),
-                    2 => self.run::<$d, 2>(y, kernel, forces),
-                    3 => self.run::<$d, 3>(y, kernel, forces),
-                    4 => self.run::<$d, 4>(y, kernel, forces),
-                    5 => self.run::<$d, 5>(y, kernel, forces),
-                    6 => self.run::<$d, 6>(y, kernel, forces),
-                    7 => self.run::<$d, 7>(y, kernel, forces),
-                    _ => self.run::<$d, 8>(y, kernel, forces),
+            ($d:literal, $grids:expr) => {
+                match params.interp_points {
+                    1 => Self::run::<_, $d, 1>(params, limit, pb, $grids, y, kernel, forces),
+                    2 => Self::run::<_, $d, 2>(params, limit, pb, $grids, y, kernel, forces),
+                    3 => Self::run::<_, $d, 3>(params, limit, pb, $grids, y, kernel, forces),
+                    4 => Self::run::<_, $d, 4>(params, limit, pb, $grids, y, kernel, forces),
+                    5 => Self::run::<_, $d, 5>(params, limit, pb, $grids, y, kernel, forces),
+                    6 => Self::run::<_, $d, 6>(params, limit, pb, $grids, y, kernel, forces),
+                    7 => Self::run::<_, $d, 7>(params, limit, pb, $grids, y, kernel, forces),
+                    _ => Self::run::<_, $d, 8>(params, limit, pb, $grids, y, kernel, forces),
                 }
             };
         }
         match y.cols() {
-            1 => dispatch!(1),
-            2 => dispatch!(2),
+            1 => dispatch!(1, &mut self.line),
+            2 => dispatch!(2, &mut self.plane),
             d => Err(Error::Unsupported {
                 backend: "FFT interpolation".into(),
                 what: format!("{d}-dimensional embeddings (1 or 2 only; use Barnes-Hut for 3)"),
