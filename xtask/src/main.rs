@@ -365,6 +365,17 @@ fn bench(o: &Options) -> Result<()> {
                 .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_string())
         })
         .flatten();
+    let fitsne_version = o
+        .peers
+        .then(|| {
+            Command::new("python3")
+                .args(["-c", "from fitsne._version import __version__; print(__version__)"])
+                .output()
+                .ok()
+                .filter(|out| out.status.success())
+                .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        })
+        .flatten();
     let iterations = o.iterations;
     let mut results = Vec::new();
     for ds in datasets(o)? {
@@ -430,6 +441,16 @@ fn bench(o: &Options) -> Result<()> {
                 None => json!({ "skipped": "python3 cannot import openTSNE" }),
             };
             peers.insert("openTSNE".into(), r);
+            let out = o.out.join(format!("{}.fit-sne.csv", ds.name));
+            let r = match &fitsne_version {
+                Some(_) => {
+                    let script = root().join("xtask/peers/fitsne_run.py");
+                    let cmd = python_peer("python3", &script, &ds, &out, o, method);
+                    run_peer(&cmd, &out, &input, labels.as_deref())?
+                }
+                None => json!({ "skipped": "python3 cannot import fitsne" }),
+            };
+            peers.insert("FIt-SNE".into(), r);
             let out = o.out.join(format!("{}.bhtsne.csv", ds.name));
             let r = if !cfg!(feature = "bhtsne") {
                 json!({ "skipped": "xtask built without the bhtsne feature" })
@@ -474,6 +495,7 @@ fn bench(o: &Options) -> Result<()> {
         "command": std::env::args().collect::<Vec<_>>().join(" "),
         "machine": machine(),
         "opentsne_version": opentsne_version,
+        "fitsne_version": fitsne_version,
         "bhtsne_version": cfg!(feature = "bhtsne").then_some("0.7.13"),
         "results": results,
     });
@@ -568,15 +590,24 @@ fn markdown(report: &Value) -> Result<String> {
             let pt = &peer["summary"]["timings_s"];
             let total = pt["total"].as_f64().unwrap_or(f64::NAN);
             let opt = pt["optimize"].as_f64().unwrap_or(f64::NAN);
+            let secs = |v: f64| if v.is_nan() { "-".to_string() } else { format!("{v:.2}") };
+            let per = |v: f64, scale: f64, digits: usize| {
+                if v.is_nan() {
+                    "-".to_string()
+                } else {
+                    format!("{:.*}", digits, v * scale)
+                }
+            };
             writeln!(
                 s,
-                "| {dataset} | {} | {name} {} | own | {} | {:.2} | {opt:.2} | {total:.2} | {:.1} | {:.0} | {} | {} | {} | {} | {} | {:.2} |",
+                "| {dataset} | {} | {name} {} | own | {} | {} | {} | {total:.2} | {} | {} | {} | {} | {} | {} | {} | {:.2} |",
                 r["n"],
                 peer["summary"]["version"].as_str().unwrap_or(""),
                 peer["summary"]["repulsion"].as_str().unwrap_or(""),
-                pt["neighbors_and_affinities"].as_f64().unwrap_or(f64::NAN),
-                1e3 * opt / iters,
-                1e9 * opt / iters / n,
+                secs(pt["neighbors_and_affinities"].as_f64().unwrap_or(f64::NAN)),
+                secs(opt),
+                per(opt, 1e3 / iters, 1),
+                per(opt, 1e9 / iters / n, 0),
                 f(&peer["peak_rss_mib"]),
                 f(&peer["summary"]["kl_divergence"]),
                 f(&peer["quality"]["knn_accuracy_10"]),

@@ -171,10 +171,25 @@ unsafe fn attractive_row_avx2<const D: usize>(
         let y = [&pts[c[0] as usize], &pts[c[1] as usize], &pts[c[2] as usize], &pts[c[3] as usize]];
         let mut diff = [_mm256_setzero_pd(); D];
         let mut d2 = _mm256_setzero_pd();
-        for k in 0..D {
-            let yk = _mm256_setr_pd(y[0][k], y[1][k], y[2][k], y[3][k]);
-            diff[k] = _mm256_sub_pd(_mm256_set1_pd(yi[k]), yk);
-            d2 = _mm256_add_pd(d2, _mm256_mul_pd(diff[k], diff[k]));
+        if D == 2 {
+            // Four 128-bit loads of (x, y), regrouped as the four x and the four y.
+            // SAFETY: each `y[t]` is a point of D = 2 values.
+            let [p0, p1, p2, p3] = y.map(|p| unsafe { _mm_loadu_pd(p.as_ptr()) });
+            let (a, b) = (
+                _mm256_insertf128_pd(_mm256_castpd128_pd256(p0), p2, 1),
+                _mm256_insertf128_pd(_mm256_castpd128_pd256(p1), p3, 1),
+            );
+            let yk = [_mm256_unpacklo_pd(a, b), _mm256_unpackhi_pd(a, b)];
+            for k in 0..D {
+                diff[k] = _mm256_sub_pd(_mm256_set1_pd(yi[k]), yk[k]);
+                d2 = _mm256_add_pd(d2, _mm256_mul_pd(diff[k], diff[k]));
+            }
+        } else {
+            for k in 0..D {
+                let yk = _mm256_setr_pd(y[0][k], y[1][k], y[2][k], y[3][k]);
+                diff[k] = _mm256_sub_pd(_mm256_set1_pd(yi[k]), yk);
+                d2 = _mm256_add_pd(d2, _mm256_mul_pd(diff[k], diff[k]));
+            }
         }
         // SAFETY: `v` holds LANES values.
         let pij = unsafe { _mm256_loadu_pd(v.as_ptr()) };

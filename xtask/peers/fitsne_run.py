@@ -1,0 +1,41 @@
+"""Runs FIt-SNE (the `fitsne` package) with the parameters of our suite and prints one JSON line.
+
+Usage: fitsne_run.py DATA.csv OUT.csv THREADS ITERATIONS EXAGGERATION_ITERATIONS SEED METHOD
+
+METHOD is "bh" or "fft" (FIt-SNE's fft_not_bh). FIt-SNE runs its neighbour search (Annoy),
+affinities and optimisation in one call, so only the total time is reported. Its defaults
+match the suite's: perplexity 30, PCA initialisation, learning rate N/12, exaggeration 12.
+"""
+import json
+import resource
+import sys
+import time
+
+import numpy as np
+import fitsne
+from fitsne._version import __version__ as fitsne_version
+
+data, out, threads, iters, ee_iters, seed, method = sys.argv[1:8]
+threads, iters, ee_iters, seed = int(threads), int(iters), int(ee_iters), int(seed)
+x = np.ascontiguousarray(np.loadtxt(data, delimiter=","), dtype=np.float64)
+t0 = time.perf_counter()
+y = fitsne.FItSNE(
+    x,
+    perplexity=30.0,
+    max_iter=iters,
+    stop_early_exag_iter=ee_iters,
+    mom_switch_iter=ee_iters,
+    early_exag_coeff=12.0,
+    rand_seed=seed,
+    nthreads=threads,
+    fft_not_bh=(method == "fft"),
+)
+t1 = time.perf_counter()
+np.savetxt(out, np.asarray(y), delimiter=",")
+print(json.dumps({
+    "version": fitsne_version,
+    "repulsion": method,
+    "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1024.0 * 1024.0 if sys.platform == "darwin" else 1024.0),
+    "kl_divergence": None,
+    "timings_s": {"neighbors_and_affinities": None, "optimize": None, "total": t1 - t0},
+}))
