@@ -113,8 +113,9 @@ pub const MAX_NODES_2D: usize = 4096;
 /// the row passes: 8 single-precision complex values are one 64-byte cache line.
 const BLOCK: usize = 8;
 
-/// The FFT interpolation backend. All buffers and FFT plans persist between calls; the grid
-/// size is rounded up to a 7-smooth number so that plans are reused and FFTs are fast.
+/// The FFT interpolation backend. The grids, spectra and FFT plans persist between calls (only
+/// the kernel spectra's working rows are allocated, when the grid or box width changes); the
+/// grid size is rounded up to a 7-smooth number so that plans are reused and FFTs are fast.
 ///
 /// The 2-D convolution never holds the `2m x 2m` circulant grid: rows are transformed in an
 /// `m x 2m` grid (the other `m` rows are zero), then each block of columns is gathered with its
