@@ -7,11 +7,11 @@ affinities and optimisation in one call, so only the total time is reported. Its
 match the suite's: perplexity 30, PCA initialisation, learning rate N/12, exaggeration 12.
 """
 import json
-import resource
 import sys
 import time
 
 import numpy as np
+from peak_memory import peak_rss_mib
 import fitsne
 from fitsne._version import __version__ as fitsne_version
 
@@ -35,7 +35,7 @@ np.savetxt(out, np.asarray(y), delimiter=",")
 print(json.dumps({
     "version": fitsne_version,
     "repulsion": method,
-    "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1024.0 * 1024.0 if sys.platform == "darwin" else 1024.0),
+    "peak_rss_mib": peak_rss_mib(),
     "kl_divergence": None,
     "timings_s": {"neighbors_and_affinities": None, "optimize": None, "total": t1 - t0},
 }))

@@ -5,11 +5,11 @@ Usage: opentsne_run.py DATA.csv OUT.csv THREADS ITERATIONS EXAGGERATION_ITERATIO
 METHOD is "bh" or "fft" (openTSNE's negative_gradient_method).
 """
 import json
-import resource
 import sys
 import time
 
 import numpy as np
+from peak_memory import peak_rss_mib
 import openTSNE
 from openTSNE import TSNEEmbedding, affinity, initialization
 
@@ -30,8 +30,7 @@ np.savetxt(out, np.asarray(emb), delimiter=",")
 print(json.dumps({
     "version": openTSNE.__version__,
     "repulsion": method,
-    # ru_maxrss is in KiB on Linux, bytes on macOS.
-    "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1024.0 * 1024.0 if sys.platform == "darwin" else 1024.0),
+    "peak_rss_mib": peak_rss_mib(),
     "kl_divergence": float(emb.kl_divergence),
     "timings_s": {"neighbors_and_affinities": t1 - t0, "initialization": t2 - t1,
                   "optimize": t3 - t2, "total": t3 - t0},

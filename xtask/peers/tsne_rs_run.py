@@ -7,11 +7,11 @@ METHOD is "auto", "bh" or "fft". The settings are the CLI's defaults, so the emb
 CLI's, bit for bit.
 """
 import json
-import resource
 import sys
 import time
 
 import numpy as np
+from peak_memory import peak_rss_mib
 import tsne_rs
 from tsne_rs import _tsne_rs
 
@@ -33,8 +33,7 @@ t = s["timings"]
 print(json.dumps({
     "version": tsne_rs.__version__,
     "repulsion": s["repulsion"],
-    # ru_maxrss is in KiB on Linux, bytes on macOS.
-    "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1024.0 * 1024.0 if sys.platform == "darwin" else 1024.0),
+    "peak_rss_mib": peak_rss_mib(),
     "kl_divergence": s["kl_divergence"],
     "timings_s": {"neighbors_and_affinities": t["neighbors"] + t["affinities"], "initialization": t["initialization"],
                   "optimize": t["optimize"], "total": t1 - t0},

@@ -332,6 +332,16 @@ fn python_peer(
     ]
 }
 
+/// What `python3 -c script` prints (a peer's version), or `None` when it fails (not installed).
+fn python_version(script: &str) -> Option<String> {
+    Command::new("python3")
+        .args(["-c", script])
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
 /// Runs one peer command under `run_timed` and reads its JSON line and embedding.
 fn run_peer(cmd: &[String], out: &Path, input: &Matrix, labels: Option<&[String]>) -> Result<Value> {
     let stdout = run_timed(cmd)?;
@@ -354,28 +364,10 @@ fn bench(o: &Options) -> Result<()> {
     }
     let cli = target_dir()?.join("release").join("tsne");
     let peer_script = root().join("xtask/peers/opentsne_run.py");
-    let opentsne_version = o
-        .peers
-        .then(|| {
-            Command::new("python3")
-                .args(["-c", "import openTSNE; print(openTSNE.__version__)"])
-                .output()
-                .ok()
-                .filter(|out| out.status.success())
-                .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_string())
-        })
-        .flatten();
-    let fitsne_version = o
-        .peers
-        .then(|| {
-            Command::new("python3")
-                .args(["-c", "from fitsne._version import __version__; print(__version__)"])
-                .output()
-                .ok()
-                .filter(|out| out.status.success())
-                .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_string())
-        })
-        .flatten();
+    let opentsne_version =
+        o.peers.then(|| python_version("from openTSNE import __version__ as v; print(v)")).flatten();
+    let fitsne_version =
+        o.peers.then(|| python_version("from fitsne._version import __version__ as v; print(v)")).flatten();
     let iterations = o.iterations;
     let mut results = Vec::new();
     for ds in datasets(o)? {
