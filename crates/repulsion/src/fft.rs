@@ -482,8 +482,8 @@ impl<T: GridScalar> Grids<T> {
             *kp = T::narrow(0.5 * (a + b));
             *km = T::narrow(0.5 * (a - b));
         };
-        let mut scratch = vec![C::new(0.0, 0.0); fft.get_inplace_scratch_len()];
         if D == 1 {
+            let mut scratch = vec![C::new(0.0, 0.0); fft.get_inplace_scratch_len()];
             let mut row: Vec<C> = (0..l).map(|t| value(dist(t), Some(0.0))).collect();
             fft.process_with_scratch(&mut row, &mut scratch);
             for k in 0..q {
