@@ -430,6 +430,7 @@ mod tests {
         let _ = read_labels(&p);
         let _ = read_affinities(&p);
         let _ = read_knn(&p, &p);
+        let _ = std::fs::remove_dir_all(p.parent().unwrap());
     }
 
     fn npy(shape: &str, descr: &str, body: &[u8]) -> Vec<u8> {
@@ -508,8 +509,14 @@ mod tests {
         }
     }
 
+    /// Writes `bytes` to a file named `name` in a directory of its own: tests run in parallel
+    /// and several write files of the same name.
     fn temp(name: &str, bytes: &[u8]) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("tsne-cli-input-{}", std::process::id()));
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let call = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir()
+            .join(format!("tsne-cli-input-{}", std::process::id()))
+            .join(call.to_string());
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join(name);
         std::fs::write(&p, bytes).unwrap();
