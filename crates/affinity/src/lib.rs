@@ -12,7 +12,7 @@
 //! let affinity = Perplexity::new(2.0)?;
 //! let graph = BruteForce::default().search(&x, affinity.neighbors_needed(x.rows()))?;
 //! let p = affinity.affinities(&graph)?;
-//! assert!((p.sum() - 1.0).abs() < 1e-12);
+//! assert!((p.sum() - 1.0).abs() < 1e-6); // stored in f32
 //! assert!(p.get(0, 1) > p.get(0, 3));
 //! # Ok::<(), tsne_core::Error>(())
 //! ```

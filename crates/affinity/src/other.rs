@@ -121,11 +121,16 @@ mod tests {
         let four = Perplexity::new(4.0).unwrap().conditional(&g).unwrap();
         for i in 0..60 {
             for (t, v) in two.row(i).1.iter().enumerate() {
-                assert!((v - 0.5 * (four.row(i).1[t] + single.row(i).1[t])).abs() < 1e-15);
+                let want = 0.5 * (f64::from(four.row(i).1[t]) + f64::from(single.row(i).1[t]));
+                // Relative to f32 rounding; absolute in the subnormal range of f32.
+                assert!(
+                    (f64::from(*v) - want).abs() <= 1e-6 * want + f64::from(f32::MIN_POSITIVE),
+                    "{i} {t}"
+                );
             }
         }
         let p = Multiscale::new(vec![4.0, 8.0]).unwrap().affinities(&g).unwrap();
-        assert!((p.sum() - 1.0).abs() < 1e-12 && p.is_symmetric(1e-15));
+        assert!((p.sum() - 1.0).abs() < 1e-6 && p.is_symmetric(0.0));
     }
 
     #[test]
@@ -134,9 +139,9 @@ mod tests {
         let aff = Uniform::new(3).unwrap();
         let g = BruteForce::default().search(&x, aff.neighbors_needed(20)).unwrap();
         let p = aff.affinities(&g).unwrap();
-        assert!((p.sum() - 1.0).abs() < 1e-12 && p.is_symmetric(0.0));
-        // Mutual neighbours get 1/k from both sides: (1/3 + 1/3) / 2n.
-        assert!((p.get(5, 6) - (2.0 / 3.0) / 40.0).abs() < 1e-15);
+        assert!((p.sum() - 1.0).abs() < 1e-6 && p.is_symmetric(0.0));
+        // Mutual neighbours get 1/k from both sides: (1/3 + 1/3) / 2n, to f32 rounding.
+        assert!((p.get(5, 6) - (2.0 / 3.0) / 40.0).abs() < 1e-6 * (2.0 / 3.0) / 40.0);
         assert!(Multiscale::new(vec![]).is_err() && Uniform::new(0).is_err());
     }
 }

@@ -55,13 +55,13 @@ impl Perplexity {
         // Every row has k entries: the CSR arrays are filled in place, each row sorted by
         // column (the graph's rows are sorted by distance).
         let mut indices = graph.indices_flat().to_vec();
-        let mut values = vec![0.0; n * k];
+        let mut values = vec![0.0f32; n * k];
         indices.par_chunks_mut(k).zip(values.par_chunks_mut(k)).enumerate().for_each_init(
-            || Vec::with_capacity(k),
-            |row: &mut Vec<(u32, f64)>, (i, (idx, val))| {
-                calibrate_row(graph.distances(i), target, self.tolerance, val);
+            || (vec![0.0; k], Vec::with_capacity(k)),
+            |(p, row): &mut (Vec<f64>, Vec<(u32, f32)>), (i, (idx, val))| {
+                calibrate_row(graph.distances(i), target, self.tolerance, p);
                 row.clear();
-                row.extend(idx.iter().copied().zip(val.iter().copied()));
+                row.extend(idx.iter().copied().zip(p.iter().map(|&v| v as f32)));
                 row.sort_unstable_by_key(|&(j, _)| j);
                 for (t, &(j, v)) in row.iter().enumerate() {
                     idx[t] = j;
@@ -177,13 +177,15 @@ mod tests {
             let g = BruteForce::default().search(&x, aff.neighbors_needed(n)).unwrap();
             let cond = aff.conditional(&g).unwrap();
             for i in 0..n {
-                let (_, vals) = cond.row(i);
-                prop_assert!((vals.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+                // Calibrated in f64, stored in f32: sums and entropies to f32 rounding.
+                let vals: Vec<f64> = cond.row(i).1.iter().map(|&v| f64::from(v)).collect();
+                let vals = &vals[..];
+                prop_assert!((vals.iter().sum::<f64>() - 1.0).abs() < 1e-6);
                 prop_assert!((entropy(vals) - perp.ln()).abs() < 1e-5, "row {} entropy {} target {}", i, entropy(vals), perp.ln());
             }
             let p = cond.symmetrize();
-            prop_assert!(p.is_symmetric(1e-15));
-            prop_assert!((p.sum() - 1.0).abs() < 1e-12);
+            prop_assert!(p.is_symmetric(0.0));
+            prop_assert!((p.sum() - 1.0).abs() < 1e-6);
         }
     }
 
@@ -209,8 +211,8 @@ mod tests {
         let g = BruteForce::default().search(&x, 6).unwrap();
         let p = Perplexity::new(2.0).unwrap().conditional(&g).unwrap();
         for i in 0..9 {
-            let s: f64 = p.row(i).1.iter().sum();
-            assert!((s - 1.0).abs() < 1e-12 && p.row(i).1.iter().all(|v| v.is_finite()));
+            let s: f64 = p.row(i).1.iter().map(|&v| f64::from(v)).sum();
+            assert!((s - 1.0).abs() < 1e-6 && p.row(i).1.iter().all(|v| v.is_finite()));
         }
     }
 }

@@ -163,8 +163,10 @@ fn tsne_preset_equals_the_specialised_gradient() {
     gradient::attractive_forces(&csr, &y, StudentT::CAUCHY, &mut attr);
     let z = Exact::new().repulsion(&y, StudentT::CAUCHY, &mut rep).unwrap();
     let core: Vec<f64> = attr.iter().zip(&rep).map(|(a, r)| 4.0 * (a - r / z)).collect();
-    assert!(rel(&master, &core) < 1e-12, "{}", rel(&master, &core));
-    assert!((kl - gradient::kl_divergence(&csr, &y, StudentT::CAUCHY, z)).abs() < 1e-12);
+    // The sparse path stores P in f32 and sums the attraction in f32 lanes: agreement to f32
+    // rounding, where a wrong term or sign would be off by far more.
+    assert!(rel(&master, &core) < 1e-6, "{}", rel(&master, &core));
+    assert!((kl - gradient::kl_divergence(&csr, &y, StudentT::CAUCHY, z)).abs() < 1e-6 * kl);
 }
 
 #[test]

@@ -56,7 +56,8 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 fn shifted_product(p: &CsrMatrix, inv_sqrt: &[f64], x: &[f64], out: &mut [f64]) {
     out.par_iter_mut().enumerate().for_each(|(i, o)| {
         let (cols, vals) = p.row(i);
-        let s: f64 = cols.iter().zip(vals).map(|(&j, &v)| v * inv_sqrt[j as usize] * x[j as usize]).sum();
+        let s: f64 =
+            cols.iter().zip(vals).map(|(&j, &v)| f64::from(v) * inv_sqrt[j as usize] * x[j as usize]).sum();
         *o = 0.5 * (inv_sqrt[i] * s + x[i]);
     });
 }
@@ -102,7 +103,7 @@ impl Initializer for Spectral {
         if n < dims + 2 {
             return Err(Error::TooFewPoints { n, min: dims + 2 });
         }
-        let degree: Vec<f64> = (0..n).map(|i| p.row(i).1.iter().sum()).collect();
+        let degree: Vec<f64> = (0..n).map(|i| p.row(i).1.iter().map(|&v| f64::from(v)).sum()).collect();
         let inv_sqrt: Vec<f64> = degree.iter().map(|&d| if d > 0.0 { 1.0 / d.sqrt() } else { 0.0 }).collect();
         let mut trivial: Vec<f64> = degree.iter().map(|d| d.sqrt()).collect();
         let norm = dot(&trivial, &trivial).sqrt();

@@ -73,7 +73,7 @@ fn dense_input(method: &Method, points: &Matrix, perplexity: f64) -> Result<Vec<
             for i in 0..n {
                 let (cols, vals) = p.row(i);
                 for (&j, &v) in cols.iter().zip(vals) {
-                    dense[i * n + j as usize] = v;
+                    dense[i * n + j as usize] = f64::from(v);
                 }
             }
         }

@@ -12,7 +12,7 @@
 //!
 //! Payload, in order: `n`, `dims` (`u64`); kernel degrees of freedom (`f64`); positions
 //! (`n * dims` `f64`, internal order); the internal order (`n` `u32`); P (flag `u8`, then
-//! `nnz` `u64`, `n + 1` offsets `u64`, `nnz` columns `u32`, `nnz` values `f64`); optimiser
+//! `nnz` `u64`, `n + 1` offsets `u64`, `nnz` columns `u32`, `nnz` values `f32`); optimiser
 //! velocity and gains (`n * dims` `f64` each); pinned flags (`n` `u8`); the repulsion
 //! method (tag `u8`: 0 exact, 1 Barnes-Hut + `theta`, 2 FFT + nodes `u64`, intervals `u64`,
 //! intervals per unit `f64`, 3 auto or a user backend, restored as auto); the perplexity (`f64`); the reference (flag; metric `u8`;
@@ -21,6 +21,9 @@
 //! four names as `u32` length + UTF-8, stages, KL history). Every length is checked against
 //! the bytes left before anything is allocated, and every value is validated as the
 //! in-memory types demand, so a damaged file is an error, never a panic.
+//!
+//! Version 1 files (P values as `f64`) are read too, their values rounded to `f32` as P holds
+//! them in memory.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -36,8 +39,8 @@ use crate::embedding::{Embedding, Reference};
 use crate::methods::RepulsionMethod;
 use crate::summary::Summary;
 
-/// The format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format version this build writes; it reads this one and every earlier one.
+pub const FORMAT_VERSION: u32 = 2;
 
 const MAGIC: &[u8; 8] = b"TSNEMODL";
 const HEADER: usize = 8 + 4 + 8;
@@ -88,6 +91,11 @@ impl Embedding {
 
     /// The bytes of the model file ([`save`](Self::save) writes exactly these).
     pub fn to_bytes(&self) -> Vec<u8> {
+        self.encode(FORMAT_VERSION)
+    }
+
+    /// The bytes of the model file in format `version` (version 1 stores P values as `f64`).
+    fn encode(&self, version: u32) -> Vec<u8> {
         let mut w = Writer(Vec::new());
         let (n, dims) = (self.n(), self.dims());
         w.u64(n as u64);
@@ -101,7 +109,11 @@ impl Embedding {
                 w.u64(p.nnz() as u64);
                 p.indptr().iter().for_each(|&o| w.u64(o as u64));
                 w.u32s(p.indices());
-                w.f64s(p.values());
+                if version == 1 {
+                    p.values().iter().for_each(|&v| w.f64(f64::from(v)));
+                } else {
+                    w.f32s(p.values());
+                }
             }
             None => w.u8(0),
         }
@@ -177,7 +189,7 @@ impl Embedding {
         let payload = w.0;
         let mut out = Vec::with_capacity(HEADER + payload.len() + 4);
         out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&version.to_le_bytes());
         out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
         out.extend_from_slice(&payload);
         out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
@@ -193,7 +205,7 @@ impl Embedding {
             return Err(Fault::Corrupt("the header is truncated".into()));
         }
         let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
-        if version != FORMAT_VERSION {
+        if !(1..=FORMAT_VERSION).contains(&version) {
             return Err(Fault::Version(version));
         }
         let mut len = [0u8; 8];
@@ -210,7 +222,7 @@ impl Embedding {
         if crc32fast::hash(payload).to_le_bytes() != crc {
             return Err(Fault::Corrupt("the checksum does not match the content".into()));
         }
-        read_payload(&mut Reader(payload))
+        read_payload(&mut Reader(payload), version)
     }
 }
 
@@ -240,7 +252,7 @@ impl From<Error> for Fault {
 
 type Parsed<T> = std::result::Result<T, Fault>;
 
-fn read_payload(r: &mut Reader<'_>) -> Parsed<Embedding> {
+fn read_payload(r: &mut Reader<'_>, version: u32) -> Parsed<Embedding> {
     let n = r.len()?;
     let dims = r.len()?;
     if n == 0 || n > u32::MAX as usize || !(1..=16).contains(&dims) {
@@ -257,7 +269,11 @@ fn read_payload(r: &mut Reader<'_>) -> Parsed<Embedding> {
             let nnz = r.len()?;
             let indptr = r.u64s(n + 1)?.into_iter().map(|o| o as usize).collect();
             let indices = r.u32s(nnz)?;
-            let values = r.f64s(nnz)?;
+            let values = if version == 1 {
+                r.f64s(nnz)?.into_iter().map(|v| v as f32).collect()
+            } else {
+                r.f32s(nnz)?
+            };
             Some(CsrMatrix::new(n, indptr, indices, values)?)
         }
         t => return Err(Fault::Corrupt(format!("unknown affinity flag {t}"))),
@@ -394,6 +410,9 @@ impl Writer {
     fn f64s(&mut self, v: &[f64]) {
         v.iter().for_each(|&x| self.f64(x));
     }
+    fn f32s(&mut self, v: &[f32]) {
+        v.iter().for_each(|&x| self.0.extend_from_slice(&x.to_le_bytes()));
+    }
     fn u32s(&mut self, v: &[u32]) {
         v.iter().for_each(|&x| self.u32(x));
     }
@@ -444,6 +463,9 @@ impl<'a> Reader<'a> {
         let bytes = self.bytes(self.need(count, 8)?)?;
         Ok(bytes.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect())
     }
+    fn f32s(&mut self, count: usize) -> Parsed<Vec<f32>> {
+        Ok(self.u32s(count)?.into_iter().map(f32::from_bits).collect())
+    }
     fn u32s(&mut self, count: usize) -> Parsed<Vec<u32>> {
         let bytes = self.bytes(self.need(count, 4)?)?;
         Ok(bytes.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap_or([0; 4]))).collect())
@@ -490,6 +512,9 @@ mod tests {
     #[test]
     fn damaged_files_are_typed_errors() {
         let bytes = model().to_bytes();
+        // A version 1 file (P values in f64) reads as the same model.
+        let v1 = Embedding::parse(&model().encode(1)).unwrap();
+        assert_eq!(v1.to_bytes(), bytes);
         assert!(matches!(Embedding::parse(b"x,y\n1,2\n"), Err(Fault::NotAModel)));
         let mut other = bytes.clone();
         other[8] = 9;

@@ -176,7 +176,7 @@ fn non_finite_values_are_errors_that_name_row_and_column() {
     let d = Matrix::new(3, 3, d).unwrap();
     let err = quick().perplexity(1.0).build().unwrap().fit(Input::Distances(&d)).unwrap_err();
     assert!(err.to_string().contains("(0, 1)"), "{err}");
-    let p = tsne::CsrMatrix::new(2, vec![0, 1, 2], vec![1, 0], vec![f64::NAN, 0.5]);
+    let p = tsne::CsrMatrix::new(2, vec![0, 1, 2], vec![1, 0], vec![f32::NAN, 0.5]);
     assert!(p.unwrap_err().to_string().contains("row 0, column 1"));
 }
 
