@@ -9,6 +9,9 @@ use crate::Metric;
 const QUERY_BLOCK: usize = 128;
 /// Reference points per distance tile.
 const REFERENCE_BLOCK: usize = 1024;
+/// Screening values tested together before any is looked at alone (one or two vector
+/// compares).
+const SCAN: usize = 32;
 /// Unit roundoff of `f32`.
 const ROUNDOFF_F32: f64 = f32::EPSILON as f64 / 2.0;
 /// Added to every screening error bound: covers `f32` underflow of tiny coordinates.
@@ -170,10 +173,23 @@ fn euclidean(points: &Matrix, k: usize) -> Result<KnnGraph> {
                     let e = (bound_factor * reach * reach + UNDERFLOW_FLOOR) as f32;
                     let (si, limit) = (squared32[i], cutoff[q] + e);
                     let row = &tile[q * nr..(q + 1) * nr];
-                    for (t, (&dot, &sj)) in row.iter().zip(&squared32[r0..r0 + nr]).enumerate() {
-                        let s = si + sj - 2.0 * dot;
-                        if s <= limit && r0 + t != i {
-                            c.push(Candidate { lower: s - e, upper: s + e, index: (r0 + t) as u32 });
+                    let sq = &squared32[r0..r0 + nr];
+                    // Most of a tile is far: a branch-free pass over SCAN values finds whether
+                    // any of them is a candidate, and only those chunks are walked one by one.
+                    for (a, (dots, sqs)) in row.chunks(SCAN).zip(sq.chunks(SCAN)).enumerate() {
+                        let near = dots
+                            .iter()
+                            .zip(sqs)
+                            .fold(false, |m, (&dot, &sj)| m | (si + sj - 2.0 * dot <= limit));
+                        if !near {
+                            continue;
+                        }
+                        for (t, (&dot, &sj)) in dots.iter().zip(sqs).enumerate() {
+                            let s = si + sj - 2.0 * dot;
+                            let j = r0 + a * SCAN + t;
+                            if s <= limit && j != i {
+                                c.push(Candidate { lower: s - e, upper: s + e, index: j as u32 });
+                            }
                         }
                     }
                     if c.len() >= shrink_at[q] {

@@ -47,6 +47,12 @@ impl StudentT {
         self.weights(d2).0
     }
 
+    /// `ln w(d^2) = -a ln(1 + d^2/a)`, one logarithm (the KL divergence needs only this).
+    #[inline]
+    pub fn log_weight(&self, d2: f64) -> f64 {
+        -self.dof * (d2 / self.dof).ln_1p()
+    }
+
     /// `(w, u)`: the similarity and the gradient factor `u = (1 + d^2/a)^(-1)`.
     #[inline]
     pub fn weights(&self, d2: f64) -> (f64, f64) {

@@ -296,6 +296,8 @@ pub struct KlGradient<'a> {
     repulsion: &'a mut dyn Repulsion,
     attr: Vec<f64>,
     rep: Vec<f64>,
+    /// `sum p ln p`, computed at the first cost (P does not change during a run).
+    plogp: Option<f64>,
 }
 
 impl<'a> KlGradient<'a> {
@@ -310,7 +312,7 @@ impl<'a> KlGradient<'a> {
             .n()
             .checked_mul(dims)
             .ok_or(Error::InvalidParameter { name: "dims", reason: "n * dims overflows".into() })?;
-        Ok(Self { p, kernel, repulsion, attr: vec![0.0; len], rep: vec![0.0; len] })
+        Ok(Self { p, kernel, repulsion, attr: vec![0.0; len], rep: vec![0.0; len], plogp: None })
     }
 
     fn check(&self, y: &Matrix) -> Result<()> {
@@ -322,6 +324,12 @@ impl<'a> KlGradient<'a> {
             });
         }
         Ok(())
+    }
+
+    /// KL(P || Q) at `y` with normalisation `z`.
+    fn kl(&mut self, y: &Matrix, z: f64) -> f64 {
+        let plogp = *self.plogp.get_or_insert_with(|| gradient::p_log_p(self.p));
+        gradient::kl_divergence_from(self.p, plogp, y, self.kernel, z)
     }
 }
 
@@ -341,7 +349,7 @@ impl GradientSource for KlGradient<'_> {
             return Err(Error::Diverged { iteration: 0 });
         }
         gradient::combine_gradient(&self.attr, &self.rep, z, exaggeration, grad);
-        Ok(want_cost.then(|| gradient::kl_divergence(self.p, y, self.kernel, z)))
+        Ok(want_cost.then(|| self.kl(y, z)))
     }
 
     fn cost(&mut self, y: &Matrix) -> Result<f64> {
@@ -351,7 +359,7 @@ impl GradientSource for KlGradient<'_> {
         if !(z > 0.0 && z.is_finite()) {
             return Err(Error::Diverged { iteration: 0 });
         }
-        Ok(gradient::kl_divergence(self.p, y, self.kernel, z))
+        Ok(self.kl(y, z))
     }
 }
 
