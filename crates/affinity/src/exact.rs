@@ -202,6 +202,9 @@ fn euclidean(points: &Matrix, k: usize) -> Result<KnnGraph> {
             for (q, c) in cand.iter_mut().enumerate() {
                 let i = q0 + q;
                 shrink(c, k, |j| exact_in_units(i, j));
+                // Rows in memory order: the exact distances read the candidates' rows
+                // sequentially rather than at random.
+                c.sort_unstable_by_key(|c| c.index);
                 exact.clear();
                 exact.extend(
                     c.iter()

@@ -107,4 +107,9 @@ impl KnnGraph {
     pub fn distances_flat(&self) -> &[f64] {
         &self.distances
     }
+
+    /// The graph's arrays `(n, k, indices, distances)`, for a consumer that reuses them.
+    pub fn into_parts(self) -> (usize, usize, Vec<u32>, Vec<f64>) {
+        (self.n, self.k, self.indices, self.distances)
+    }
 }

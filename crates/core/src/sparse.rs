@@ -163,71 +163,95 @@ impl CsrMatrix {
     /// (van der Maaten & Hinton 2008, eq. 5 and after), computed sparsely in O(nnz).
     ///
     /// The result is symmetric and sums to one when every row of `self` sums to one.
+    ///
+    /// Memory: besides `self` and the result, the transpose of one block of rows at a time
+    /// (its entries' rows and positions in `self`, 8 bytes an entry; at most an eighth of
+    /// `self` once it holds more than [`SYMMETRIZE_BLOCK`] entries); every block scans the
+    /// column indices of `self` once.
     pub fn symmetrize(&self) -> Self {
-        // The transpose's structure only, with each entry's position in `self` instead of its
-        // value (4 bytes an entry fewer while three matrices are alive, the peak of a fit).
-        let mut counts = vec![0usize; self.n + 1];
+        self.symmetrize_in_blocks(SYMMETRIZE_BLOCK.max(self.nnz().div_ceil(8)))
+    }
+
+    /// [`Self::symmetrize`] with transposed blocks of about `block` entries (a row whose
+    /// column holds more is a block of its own).
+    fn symmetrize_in_blocks(&self, block: usize) -> Self {
+        let n = self.n;
+        let mut col_counts = vec![0usize; n];
         for &j in &self.indices {
-            counts[j as usize + 1] += 1;
+            col_counts[j as usize] += 1;
         }
-        for i in 0..self.n {
-            counts[i + 1] += counts[i];
-        }
-        let t_indptr = counts.clone();
-        let mut next = counts;
-        let mut t_indices = vec![0u32; self.nnz()];
         // Positions fit in 32 bits below 2^32 entries; wider ones take a word.
         let narrow = self.nnz() <= u32::MAX as usize;
-        let (mut t_source32, mut t_source) = if narrow {
-            (vec![0u32; self.nnz()], Vec::new())
-        } else {
-            (Vec::new(), vec![0usize; self.nnz()])
-        };
-        // Rows are visited in increasing order, so each transposed row comes out sorted.
-        for i in 0..self.n {
-            for s in self.indptr[i]..self.indptr[i + 1] {
-                let j = self.indices[s] as usize;
-                let t = next[j];
-                t_indices[t] = i as u32;
-                if narrow {
-                    t_source32[t] = s as u32;
-                } else {
-                    t_source[t] = s;
-                }
-                next[j] += 1;
-            }
-        }
-        let source = |t: usize| if narrow { t_source32[t] as usize } else { t_source[t] };
-        let scale = 0.5 / self.n as f64;
-        let mut indptr = Vec::with_capacity(self.n + 1);
+        let largest = block.min(self.nnz()).max(col_counts.iter().copied().max().unwrap_or(0));
+        let mut t_indices = vec![0u32; largest];
+        let (mut t_source32, mut t_source) =
+            if narrow { (vec![0u32; largest], Vec::new()) } else { (Vec::new(), vec![0usize; largest]) };
+        let mut t_indptr = Vec::new();
+        let scale = 0.5 / n as f64;
+        let mut indptr = Vec::with_capacity(n + 1);
         indptr.push(0);
         let mut indices = Vec::with_capacity(self.nnz() * 2);
         let mut values = Vec::with_capacity(self.nnz() * 2);
-        for i in 0..self.n {
-            let (ca, va) = self.row(i);
-            let cb = &t_indices[t_indptr[i]..t_indptr[i + 1]];
-            let vb = |b: usize| self.values[source(t_indptr[i] + b)];
-            let (mut a, mut b) = (0, 0);
-            while a < ca.len() || b < cb.len() {
-                let ja = ca.get(a).copied().unwrap_or(u32::MAX);
-                let jb = cb.get(b).copied().unwrap_or(u32::MAX);
-                let (j, v) = if ja == jb {
-                    a += 1;
-                    b += 1;
-                    (ja, f64::from(va[a - 1]) + f64::from(vb(b - 1)))
-                } else if ja < jb {
-                    a += 1;
-                    (ja, f64::from(va[a - 1]))
-                } else {
-                    b += 1;
-                    (jb, f64::from(vb(b - 1)))
-                };
-                indices.push(j);
-                values.push((v * scale) as f32);
+        let mut a0 = 0;
+        while a0 < n {
+            // Rows a0..a1 of the transpose: as many as fit in the block (at least one).
+            let mut a1 = a0 + 1;
+            let mut total = col_counts[a0];
+            while a1 < n && total + col_counts[a1] <= block {
+                total += col_counts[a1];
+                a1 += 1;
             }
-            indptr.push(indices.len());
+            t_indptr.clear();
+            t_indptr.push(0);
+            for a in a0..a1 {
+                t_indptr.push(t_indptr[a - a0] + col_counts[a]);
+            }
+            let mut next = t_indptr.clone();
+            // Rows are visited in increasing order, so each transposed row comes out sorted.
+            for r in 0..n {
+                for s in self.indptr[r]..self.indptr[r + 1] {
+                    let j = self.indices[s] as usize;
+                    if (a0..a1).contains(&j) {
+                        let t = next[j - a0];
+                        t_indices[t] = r as u32;
+                        if narrow {
+                            t_source32[t] = s as u32;
+                        } else {
+                            t_source[t] = s;
+                        }
+                        next[j - a0] += 1;
+                    }
+                }
+            }
+            let source = |t: usize| if narrow { t_source32[t] as usize } else { t_source[t] };
+            for i in a0..a1 {
+                let (ca, va) = self.row(i);
+                let (t0, t1) = (t_indptr[i - a0], t_indptr[i - a0 + 1]);
+                let cb = &t_indices[t0..t1];
+                let vb = |b: usize| f64::from(self.values[source(t0 + b)]);
+                let (mut a, mut b) = (0, 0);
+                while a < ca.len() || b < cb.len() {
+                    let ja = ca.get(a).copied().unwrap_or(u32::MAX);
+                    let jb = cb.get(b).copied().unwrap_or(u32::MAX);
+                    let (j, v) = if ja == jb {
+                        a += 1;
+                        b += 1;
+                        (ja, f64::from(va[a - 1]) + vb(b - 1))
+                    } else if ja < jb {
+                        a += 1;
+                        (ja, f64::from(va[a - 1]))
+                    } else {
+                        b += 1;
+                        (jb, vb(b - 1))
+                    };
+                    indices.push(j);
+                    values.push((v * scale) as f32);
+                }
+                indptr.push(indices.len());
+            }
+            a0 = a1;
         }
-        Self { n: self.n, indptr, indices, values }
+        Self { n, indptr, indices, values }
     }
 
     /// Whether `self` equals its transpose to a relative tolerance.
@@ -310,6 +334,10 @@ impl CsrMatrix {
     }
 }
 
+/// Entries of the transpose that [`CsrMatrix::symmetrize`] builds at a time, at least (4M
+/// entries, 32 MB).
+pub const SYMMETRIZE_BLOCK: usize = 1 << 22;
+
 /// `inverse[order[a]] = a`, or an error unless `order` is a permutation of `0..n`.
 pub fn inverse_permutation(order: &[u32], n: usize) -> Result<Vec<u32>> {
     let bad = |reason: String| Err(Error::InvalidParameter { name: "order", reason });
@@ -343,6 +371,18 @@ mod tests {
         assert_eq!(s.get(1, 2), f64::from((0.75 / 6.0) as f32));
         assert_eq!(s.get(2, 0), f64::from((1.0 / 6.0) as f32));
         assert!((s.sum() - 1.0).abs() < 1e-7);
+    }
+
+    /// Any block size gives the same result, bit for bit, as one block.
+    #[test]
+    fn symmetrize_blocks_change_nothing() {
+        let p = random_matrix(300, 11);
+        let whole = p.symmetrize_in_blocks(usize::MAX);
+        assert!(whole.is_symmetric(0.0));
+        for block in [1, 2, 7, 50, 400] {
+            assert_eq!(p.symmetrize_in_blocks(block), whole, "block {block}");
+        }
+        assert_eq!(p.symmetrize(), whole);
     }
 
     #[test]
