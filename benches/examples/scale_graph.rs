@@ -158,10 +158,8 @@ fn main() {
     let mut repulsion = FftInterpolation::new(FftParams::default()).unwrap_or_else(|e| panic!("{e}"));
     let mut source =
         KlGradient::new(&p, StudentT::CAUCHY, &mut repulsion, 2).unwrap_or_else(|e| panic!("{e}"));
-    let mut schedule = Schedule::default();
-    schedule.iterations = iterations;
-    schedule.exaggeration_iterations = iterations;
-    schedule.kl_every = 0;
+    let schedule =
+        Schedule { iterations, exaggeration_iterations: iterations, kl_every: 0, ..Schedule::default() };
     let optimiser = GradientDescent::new(schedule).unwrap_or_else(|e| panic!("{e}"));
     let mut state = State::new(2 * n);
     let report = optimiser

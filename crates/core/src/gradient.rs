@@ -95,6 +95,8 @@ const LANES: usize = 8;
 /// give the same bits (no fused multiply-adds in either).
 fn attractive<const D: usize>(p: &CsrMatrix, y: &Matrix, kernel: StudentT, out: &mut [f64]) {
     let pts: &[[f64; D]] = as_points(y.as_slice());
+    // With this, every column of P indexes a point: CsrMatrix keeps its columns below n.
+    assert_eq!(pts.len(), p.n(), "attractive forces: P and the embedding differ in size");
     let inv_dof = (1.0 / kernel.dof()) as f32;
     #[cfg(target_arch = "x86_64")]
     let avx2 = std::arch::is_x86_feature_detected!("avx2");
@@ -102,7 +104,8 @@ fn attractive<const D: usize>(p: &CsrMatrix, y: &Matrix, kernel: StudentT, out: 
         let (cols, vals) = p.row(i);
         #[cfg(target_arch = "x86_64")]
         if avx2 {
-            // SAFETY: the CPU supports AVX2 (checked above).
+            // SAFETY: the CPU supports AVX2 (checked above); P's columns are below its n, which
+            // is the number of points (asserted above).
             f.copy_from_slice(&unsafe { attractive_row_avx2(pts, i, cols, vals, inv_dof) });
             return;
         }
@@ -173,7 +176,8 @@ fn attractive_chunk<const D: usize>(
 ///
 /// # Safety
 ///
-/// The CPU must support AVX2 (`is_x86_feature_detected!("avx2")`).
+/// The CPU must support AVX2 (`is_x86_feature_detected!("avx2")`), and every entry of `cols`
+/// must be below `pts.len()` (the neighbours are read without bounds checks).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn attractive_row_avx2<const D: usize>(
@@ -196,9 +200,12 @@ unsafe fn attractive_row_avx2<const D: usize>(
             // f32 `(dx_a, dy_a, dx_b, dy_b)`; then regrouped as the eight dx and the eight dy.
             let yi2 = _mm256_setr_pd(yi[0], yi[1], yi[0], yi[1]);
             let q: [__m128; 4] = std::array::from_fn(|t| {
-                let (a, b) = (&pts[c[2 * t] as usize], &pts[c[2 * t + 1] as usize]);
-                // SAFETY: each point holds D = 2 values.
-                let (a, b) = unsafe { (_mm_loadu_pd(a.as_ptr()), _mm_loadu_pd(b.as_ptr())) };
+                // SAFETY: the columns index points (the caller's contract), each of D = 2 values.
+                let (a, b) = unsafe {
+                    let (a, b) =
+                        (pts.get_unchecked(c[2 * t] as usize), pts.get_unchecked(c[2 * t + 1] as usize));
+                    (_mm_loadu_pd(a.as_ptr()), _mm_loadu_pd(b.as_ptr()))
+                };
                 let ab = _mm256_insertf128_pd(_mm256_castpd128_pd256(a), b, 1);
                 _mm256_cvtpd_ps(_mm256_sub_pd(yi2, ab))
             });
@@ -381,7 +388,7 @@ mod tests {
                 // Rows of 18 entries and shorter: two full chunks and remainders of 2, 1 and 7.
                 for len in [cols.len(), cols.len() - 1, cols.len() - 3] {
                     let plain = attractive_row(pts, i, &cols[..len], &vals[..len], 0.7);
-                    // SAFETY: AVX2 is available (checked by the caller).
+                    // SAFETY: AVX2 is available (checked by the caller); the columns index the points.
                     let fast = unsafe { attractive_row_avx2(pts, i, &cols[..len], &vals[..len], 0.7) };
                     assert_eq!(plain.map(f64::to_bits), fast.map(f64::to_bits));
                 }
