@@ -166,7 +166,7 @@ impl CsrMatrix {
     ///
     /// Memory: besides `self` and the result, the transpose of one block of rows at a time
     /// (its entries' rows and positions in `self`, 8 bytes an entry; at most an eighth of
-    /// `self` once it holds more than [`SYMMETRIZE_BLOCK`] entries); every block scans the
+    /// `self` once it holds more than 2^22 entries); every block scans the
     /// column indices of `self` once.
     pub fn symmetrize(&self) -> Self {
         self.symmetrize_in_blocks(SYMMETRIZE_BLOCK.max(self.nnz().div_ceil(8)))
@@ -336,7 +336,7 @@ impl CsrMatrix {
 
 /// Entries of the transpose that [`CsrMatrix::symmetrize`] builds at a time, at least (4M
 /// entries, 32 MB).
-pub const SYMMETRIZE_BLOCK: usize = 1 << 22;
+const SYMMETRIZE_BLOCK: usize = 1 << 22;
 
 /// `inverse[order[a]] = a`, or an error unless `order` is a permutation of `0..n`.
 pub fn inverse_permutation(order: &[u32], n: usize) -> Result<Vec<u32>> {
