@@ -21,14 +21,7 @@ use tsne_optim::{GradientDescent, KlGradient, Schedule, State};
 use tsne_repulsion::{FftInterpolation, FftParams};
 
 fn peak_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kib: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(f64::NAN);
-    kib / 1024.0
+    tsne::peak_resident_memory().map_or(f64::NAN, |b| b as f64 / 1048576.0)
 }
 
 /// The exact `k` nearest neighbours of uniform points in the unit square.
