@@ -45,20 +45,16 @@ impl Perplexity {
     /// Row-stochastic conditional affinities `p_{j|i}` (rows sum to one).
     pub fn conditional(&self, graph: &KnnGraph) -> Result<CsrMatrix> {
         self.check(graph)?;
-        let mut indices = graph.indices_flat().to_vec();
-        let values = self.calibrate(graph.k(), graph.distances_flat(), &mut indices);
-        CsrMatrix::new(graph.n(), (0..=graph.n()).map(|i| i * graph.k()).collect(), indices, values)
+        self.calibrate(graph.k(), graph.distances_flat(), graph.indices_flat().to_vec())
     }
 
     /// [`Self::conditional`] of a graph that is no longer needed: its index array becomes P's
-    /// and its distances are freed as soon as P's values are known (4 bytes an entry less
+    /// and its distances are freed with it (4 bytes an entry less
     /// at the peak than copying).
     pub fn conditional_owned(&self, graph: KnnGraph) -> Result<CsrMatrix> {
         self.check(&graph)?;
-        let (n, k, mut indices, distances) = graph.into_parts();
-        let values = self.calibrate(k, &distances, &mut indices);
-        drop(distances);
-        CsrMatrix::new(n, (0..=n).map(|i| i * k).collect(), indices, values)
+        let (_, k, indices, distances) = graph.into_parts();
+        self.calibrate(k, &distances, indices)
     }
 
     fn check(&self, graph: &KnnGraph) -> Result<()> {
@@ -72,10 +68,10 @@ impl Perplexity {
         Ok(())
     }
 
-    /// Calibrates every row of `k` distances and returns the values; `indices` (the graph's,
-    /// row-major) is sorted per row in place, the values with it: every row has k entries, so
-    /// the CSR arrays are the graph's layout (whose rows are sorted by distance).
-    fn calibrate(&self, k: usize, distances: &[f64], indices: &mut [u32]) -> Vec<f32> {
+    /// P from the graph's row-major arrays: every row has k entries, so the CSR arrays are the
+    /// graph's layout, each row's `indices` (sorted by distance) re-sorted by column in place
+    /// with the calibrated values.
+    fn calibrate(&self, k: usize, distances: &[f64], mut indices: Vec<u32>) -> Result<CsrMatrix> {
         let target = self.perplexity.ln();
         let mut values = vec![0.0f32; indices.len()];
         indices.par_chunks_mut(k).zip(values.par_chunks_mut(k)).enumerate().for_each_init(
@@ -91,7 +87,8 @@ impl Perplexity {
                 }
             },
         );
-        values
+        let n = indices.len() / k;
+        CsrMatrix::new(n, (0..=n).map(|i| i * k).collect(), indices, values)
     }
 }
 
