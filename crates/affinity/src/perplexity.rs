@@ -49,8 +49,8 @@ impl Perplexity {
     }
 
     /// [`Self::conditional`] of a graph that is no longer needed: its index array becomes P's
-    /// and its distances are freed with it (4 bytes an entry less
-    /// at the peak than copying).
+    /// and its distances are freed once P is built (4 bytes an entry less at the peak than
+    /// copying).
     pub fn conditional_owned(&self, graph: KnnGraph) -> Result<CsrMatrix> {
         self.check(&graph)?;
         let (_, k, indices, distances) = graph.into_parts();

@@ -224,13 +224,31 @@ impl CsrMatrix {
                 }
             }
             let source = |t: usize| if narrow { t_source32[t] as usize } else { t_source[t] };
-            for i in a0..a1 {
+            let transposed = |i: usize| &t_indices[t_indptr[i - a0]..t_indptr[i - a0 + 1]];
+            // Row lengths first, then each row filled in parallel into its own slice.
+            let lens: Vec<usize> =
+                (a0..a1).into_par_iter().map(|i| merged_len(self.row(i).0, transposed(i))).collect();
+            let base = indices.len();
+            for &len in &lens {
+                indptr.push(indptr.last().copied().unwrap_or(0) + len);
+            }
+            indices.resize(indptr[a1], 0);
+            values.resize(indptr[a1], 0.0);
+            let mut rows = Vec::with_capacity(a1 - a0);
+            let (mut rest_i, mut rest_v) = (&mut indices[base..], &mut values[base..]);
+            for (i, &len) in (a0..a1).zip(&lens) {
+                let (ri, ti) = rest_i.split_at_mut(len);
+                let (rv, tv) = rest_v.split_at_mut(len);
+                rows.push((i, ri, rv));
+                (rest_i, rest_v) = (ti, tv);
+            }
+            rows.into_par_iter().for_each(|(i, out_i, out_v)| {
                 let (ca, va) = self.row(i);
-                let (t0, t1) = (t_indptr[i - a0], t_indptr[i - a0 + 1]);
-                let cb = &t_indices[t0..t1];
+                let cb = transposed(i);
+                let t0 = t_indptr[i - a0];
                 let vb = |b: usize| f64::from(self.values[source(t0 + b)]);
                 let (mut a, mut b) = (0, 0);
-                while a < ca.len() || b < cb.len() {
+                for (oi, ov) in out_i.iter_mut().zip(out_v.iter_mut()) {
                     let ja = ca.get(a).copied().unwrap_or(u32::MAX);
                     let jb = cb.get(b).copied().unwrap_or(u32::MAX);
                     let (j, v) = if ja == jb {
@@ -244,11 +262,10 @@ impl CsrMatrix {
                         b += 1;
                         (jb, vb(b - 1))
                     };
-                    indices.push(j);
-                    values.push((v * scale) as f32);
+                    *oi = j;
+                    *ov = (v * scale) as f32;
                 }
-                indptr.push(indices.len());
-            }
+            });
             a0 = a1;
         }
         Self { n, indptr, indices, values }
@@ -337,6 +354,23 @@ impl CsrMatrix {
 /// Entries of the transpose that [`CsrMatrix::symmetrize`] builds at a time, at least (4M
 /// entries, 32 MB).
 const SYMMETRIZE_BLOCK: usize = 1 << 22;
+
+/// The length of the union of two sorted, duplicate-free column lists.
+fn merged_len(a: &[u32], b: &[u32]) -> usize {
+    let (mut x, mut y, mut common) = (0, 0, 0);
+    while x < a.len() && y < b.len() {
+        match a[x].cmp(&b[y]) {
+            std::cmp::Ordering::Less => x += 1,
+            std::cmp::Ordering::Greater => y += 1,
+            std::cmp::Ordering::Equal => {
+                common += 1;
+                x += 1;
+                y += 1;
+            }
+        }
+    }
+    a.len() + b.len() - common
+}
 
 /// `inverse[order[a]] = a`, or an error unless `order` is a permutation of `0..n`.
 pub fn inverse_permutation(order: &[u32], n: usize) -> Result<Vec<u32>> {
