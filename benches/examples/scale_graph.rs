@@ -4,21 +4,17 @@
 //!
 //! The graph is exact: N points uniform in the unit square (seeded), their K nearest
 //! neighbours found through a grid of cells (a point's neighbours lie in the rings of cells
-//! around it until the ring's distance exceeds the K-th candidate's). Then the stages a fit
-//! runs after its neighbour search, each freeing its input as the facade does: perplexity
-//! affinities (K / 3) from the owned graph, renumbering by `locality_order`, a random start
-//! (std 1e-4) and ITERATIONS iterations of early exaggeration with the FFT repulsion. Prints
-//! the peak resident memory (`VmHWM`) after each stage and the time per iteration.
+//! around it until the ring's distance exceeds the K-th candidate's). The graph is handed to
+//! `TSne::fit` (perplexity K / 3, a random start, ITERATIONS iterations of early
+//! exaggeration, `auto` repulsion), which drops it once P is built. Prints the peak resident
+//! memory (`VmHWM`) after each stage, from the fit's summary, and the time per iteration.
 //! Defaults: 10,000,000 points, K = 90, 20 iterations.
 
 use std::time::Instant;
 
 use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
-use tsne_affinity::Perplexity;
-use tsne_core::{Affinity, InitInput, Initializer, KnnGraph, Matrix, StudentT};
-use tsne_optim::{GradientDescent, KlGradient, Schedule, State};
-use tsne_repulsion::{FftInterpolation, FftParams};
+use tsne::{Init, KnnGraph, TSne};
 
 fn peak_mib() -> f64 {
     tsne::peak_resident_memory().map_or(f64::NAN, |b| b as f64 / 1048576.0)
@@ -110,12 +106,11 @@ fn main() {
     let n = args.first().copied().unwrap_or(10_000_000);
     let k = args.get(1).copied().unwrap_or(90);
     let iterations = args.get(2).copied().unwrap_or(20);
-    let stage = |name: &str, t: Instant| {
+    let mib = |b: Option<u64>| b.map_or(f64::NAN, |b| b as f64 / 1048576.0);
+    let row = |name: &str, seconds: f64, peak: f64| {
         println!(
-            "{name:<28} {:>8.1} s   peak {:>9.1} MiB   {:>7.1} bytes/point",
-            t.elapsed().as_secs_f64(),
-            peak_mib(),
-            peak_mib() * 1048576.0 / n as f64
+            "{name:<28} {seconds:>8.1} s   peak {peak:>9.1} MiB   {:>7.1} bytes/point",
+            peak * 1048576.0 / n as f64
         );
     };
     println!("n {n}, k {k}, {iterations} iterations, {} threads", rayon::current_num_threads());
@@ -125,43 +120,29 @@ fn main() {
     let points: Vec<[f64; 2]> = (0..n).map(|_| [rng.gen::<f64>(), rng.gen::<f64>()]).collect();
     let graph = grid_knn(&points, k);
     drop(points);
-    stage("synthetic kNN graph", t);
+    row("synthetic kNN graph", t.elapsed().as_secs_f64(), peak_mib());
 
-    let t = Instant::now();
-    let p = Perplexity::new(k as f64 / 3.0)
-        .unwrap_or_else(|e| panic!("{e}"))
-        .affinities_owned(graph)
+    // The graph is handed over: the fit drops it once P is built.
+    let fit = TSne::builder()
+        .perplexity(k as f64 / 3.0)
+        .init(Init::Random)
+        .iterations(iterations)
+        .exaggeration_iterations(iterations)
+        .kl_every(0)
+        .build()
+        .and_then(|tsne| tsne.fit(graph))
         .unwrap_or_else(|e| panic!("{e}"));
-    println!("nnz(P) {} ({:.2} per point)", p.nnz(), p.nnz() as f64 / n as f64);
-    stage("affinities", t);
-
-    let t = Instant::now();
-    let order = p.locality_order();
-    let p = p.permuted(&order).unwrap_or_else(|e| panic!("{e}"));
-    stage("renumbering", t);
-
-    let t = Instant::now();
-    let start = tsne_init::Random::new(1e-4).unwrap_or_else(|e| panic!("{e}"));
-    let mut y: Matrix = start
-        .initialize(&InitInput { n, points: None, affinities: Some(&p) }, 2, 42)
-        .unwrap_or_else(|e| panic!("{e}"));
-    stage("random start", t);
-
-    let t = Instant::now();
-    let mut repulsion = FftInterpolation::new(FftParams::default()).unwrap_or_else(|e| panic!("{e}"));
-    let mut source =
-        KlGradient::new(&p, StudentT::CAUCHY, &mut repulsion, 2).unwrap_or_else(|e| panic!("{e}"));
-    let schedule =
-        Schedule { iterations, exaggeration_iterations: iterations, kl_every: 0, ..Schedule::default() };
-    let optimiser = GradientDescent::new(schedule).unwrap_or_else(|e| panic!("{e}"));
-    let mut state = State::new(2 * n);
-    let report = optimiser
-        .minimize(&mut y, &mut source, &mut state, None, &mut |_| std::ops::ControlFlow::Continue(()))
-        .unwrap_or_else(|e| panic!("{e}"));
-    stage("optimisation", t);
+    let s = fit.summary();
+    println!("nnz(P) {} ({:.2} per point)", s.nnz, s.nnz as f64 / n as f64);
+    row("affinities", s.timings.affinities.as_secs_f64(), mib(s.peak_memory.affinities));
+    row(
+        "start and optimisation",
+        (s.timings.initialization + s.timings.optimize).as_secs_f64(),
+        mib(s.peak_memory.optimize),
+    );
     println!(
         "{:.3} s per iteration; KL after {iterations} iterations {:.4}",
-        t.elapsed().as_secs_f64() / iterations as f64,
-        report.kl_divergence
+        s.timings.optimize.as_secs_f64() / iterations as f64,
+        s.kl_divergence
     );
 }

@@ -359,7 +359,11 @@ fn fit(
     let every = callback_every.max(1);
     let (result, observer_result) = interruptible(py, |cancel| {
         let mut observer = Observer { callback, every, cancel, error: None };
-        let result = tsne.fit_with(data.input(), |p| observer.observe(p));
+        // A graph is handed over: the fit drops it once P is built.
+        let result = match data {
+            Data::Graph(graph) => tsne.fit_with(graph, |p| observer.observe(p)),
+            ref other => tsne.fit_with(other.input(), |p| observer.observe(p)),
+        };
         (result, observer.finish())
     })?;
     observer_result?;

@@ -434,7 +434,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Embed { input, knn_indices, knn_distances, affinities, labels, out, params } => {
             // Validate every path before the expensive part.
             check_outputs(&out, &params)?;
-            let (data, graph, p);
+            let (data, p);
             let (input, name) = match (input, knn_indices, knn_distances, affinities) {
                 (Some(path), ..) => {
                     data = input::read_points(&path)?;
@@ -444,8 +444,8 @@ fn run(cli: Cli) -> Result<()> {
                     }
                 }
                 (None, Some(idx), Some(dist), _) => {
-                    graph = input::read_knn(&idx, &dist)?;
-                    (Input::Graph(&graph), idx)
+                    // Handed over: the fit drops the graph once P is built.
+                    (Input::OwnedGraph(input::read_knn(&idx, &dist)?), idx)
                 }
                 (None, None, _, Some(path)) => {
                     p = input::read_affinities(&path)?;
@@ -453,11 +453,7 @@ fn run(cli: Cli) -> Result<()> {
                 }
                 _ => bail!("give an input file, --knn-indices with --knn-distances, or --affinities"),
             };
-            let n = match input {
-                Input::Points(x) | Input::Distances(x) => x.rows(),
-                Input::Graph(g) => g.n(),
-                Input::Affinities(p) => p.n(),
-            };
+            let n = input.n();
             let labels = match labels {
                 Some(path) => {
                     let l = input::read_labels(&path)?;

@@ -16,7 +16,7 @@ use crate::methods::NeighborMethod;
 use crate::summary::{Summary, Timings};
 
 /// What a fit starts from: the four stages a user can enter at.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum Input<'a> {
     /// One point per row.
     Points(&'a Matrix),
@@ -26,8 +26,23 @@ pub enum Input<'a> {
     /// A neighbour graph computed elsewhere (e.g. by a distributed ANN job); the affinity is
     /// calibrated on it as given.
     Graph(&'a KnnGraph),
+    /// A neighbour graph handed over (`fit(graph)`): dropped as soon as P is built, so the
+    /// graph and P's symmetrisation never share the peak with a caller's copy.
+    OwnedGraph(KnnGraph),
     /// Joint affinities P, checked and normalised by [`joint_affinities`].
     Affinities(&'a CsrMatrix),
+}
+
+impl Input<'_> {
+    /// The number of points.
+    pub fn n(&self) -> usize {
+        match self {
+            Input::Points(x) | Input::Distances(x) => x.rows(),
+            Input::Graph(g) => g.n(),
+            Input::OwnedGraph(g) => g.n(),
+            Input::Affinities(p) => p.n(),
+        }
+    }
 }
 
 impl<'a> From<&'a Matrix> for Input<'a> {
@@ -42,15 +57,32 @@ impl<'a> From<&'a KnnGraph> for Input<'a> {
     }
 }
 
+impl From<KnnGraph> for Input<'_> {
+    fn from(graph: KnnGraph) -> Self {
+        Self::OwnedGraph(graph)
+    }
+}
+
 impl<'a> From<&'a CsrMatrix> for Input<'a> {
     fn from(p: &'a CsrMatrix) -> Self {
         Self::Affinities(p)
     }
 }
 
+/// What the checked input is; its coordinates and any given graph are held by [`Prepared`].
+#[derive(Clone, Copy)]
+enum Given<'a> {
+    Points,
+    Distances(&'a Matrix),
+    Graph,
+    Affinities(&'a CsrMatrix),
+}
+
 /// The checked input, projected when PCA was asked for.
 struct Prepared<'a> {
-    input: Input<'a>,
+    given: Given<'a>,
+    /// A given neighbour graph, until the neighbour stage takes it.
+    graph: Option<Cow<'a, KnnGraph>>,
     n: usize,
     dims_in: usize,
     /// The coordinates the neighbours are searched in (after PCA); none without coordinates.
@@ -102,7 +134,7 @@ impl TSne {
 
     fn run(&self, input: Input<'_>, callback: &mut Callback<'_>) -> Result<Embedding> {
         let start = Instant::now();
-        let prepared = self.prepare(input)?;
+        let mut prepared = self.prepare(input)?;
         if crate::family::dense_only(&self.method) {
             return crate::family::fit(
                 self,
@@ -112,7 +144,7 @@ impl TSne {
                 callback,
             );
         }
-        let mut neighbors = self.neighbors(&prepared)?;
+        let mut neighbors = self.neighbors(&mut prepared)?;
         let after_neighbors = crate::memory::peak_resident_memory();
         // The graph is dropped as soon as P is built.
         let affinities = self.affinities(&prepared, neighbors.graph.take())?;
@@ -144,10 +176,10 @@ impl TSne {
     /// Checks the input's size and projects points on their principal axes when asked to.
     fn prepare<'a>(&self, input: Input<'a>) -> Result<Prepared<'a>> {
         let t = Instant::now();
-        let (n, dims_in) = match input {
-            Input::Points(x) | Input::Distances(x) => (x.rows(), x.cols()),
-            Input::Graph(g) => (g.n(), 0),
-            Input::Affinities(p) => (p.n(), 0),
+        let n = input.n();
+        let dims_in = match &input {
+            Input::Points(x) | Input::Distances(x) => x.cols(),
+            _ => 0,
         };
         if n < 2 {
             return Err(Error::TooFewPoints { n, min: 2 });
@@ -160,11 +192,11 @@ impl TSne {
                         .into(),
             });
         }
-        let (points, projection) = match input {
+        let (points, projection) = match &input {
             Input::Points(x) if x.cols() == 0 => {
                 return Err(Error::InvalidParameter { name: "points", reason: "rows have no columns".into() })
             }
-            Input::Points(x) => match self.pca {
+            &Input::Points(x) => match self.pca {
                 Some(d) if d < x.cols() => {
                     self.budget.check("PCA projection", estimate::pca(n, x.cols()), || {
                         "reduce the columns before t-SNE, or raise --max-memory".into()
@@ -176,20 +208,27 @@ impl TSne {
             },
             _ => (None, None),
         };
-        Ok(Prepared { input, n, dims_in, points, projection, time: t.elapsed() })
+        let (given, graph) = match input {
+            Input::Points(_) => (Given::Points, None),
+            Input::Distances(d) => (Given::Distances(d), None),
+            Input::Graph(g) => (Given::Graph, Some(Cow::Borrowed(g))),
+            Input::OwnedGraph(g) => (Given::Graph, Some(Cow::Owned(g))),
+            Input::Affinities(p) => (Given::Affinities(p), None),
+        };
+        Ok(Prepared { given, graph, n, dims_in, points, projection, time: t.elapsed() })
     }
 
     /// The kNN graph of the input: searched for points and distance matrices, as given for a
     /// graph, none for affinities.
-    fn neighbors<'a>(&self, prepared: &Prepared<'a>) -> Result<Neighbors<'a>> {
+    fn neighbors<'a>(&self, prepared: &mut Prepared<'a>) -> Result<Neighbors<'a>> {
         let t = Instant::now();
         let n = prepared.n;
         let method = self.neighbors.resolve(n);
         let k = if method == NeighborMethod::Dense { n - 1 } else { self.affinity.neighbors_needed(n) };
-        if k == 0 && !matches!(prepared.input, Input::Graph(_) | Input::Affinities(_)) {
+        if k == 0 && !matches!(prepared.given, Given::Graph | Given::Affinities(_)) {
             return Err(Error::TooFewPoints { n, min: 2 });
         }
-        if !matches!(prepared.input, Input::Affinities(_)) {
+        if !matches!(prepared.given, Given::Affinities(_)) {
             let dense = method == NeighborMethod::Dense;
             self.budget.check(
                 if dense { "dense all-pairs neighbour graph" } else { "kNN graph and affinities" },
@@ -203,18 +242,18 @@ impl TSne {
                 },
             )?;
         }
-        let (graph, name) = match (prepared.input, &prepared.points) {
-            (Input::Graph(g), _) => (Some(Cow::Borrowed(g)), "precomputed".to_string()),
-            (Input::Affinities(_), _) => (None, "none".to_string()),
-            (Input::Distances(d), _) => {
+        let (graph, name) = match (prepared.given, &prepared.points) {
+            (Given::Graph, _) => (prepared.graph.take(), "precomputed".to_string()),
+            (Given::Affinities(_), _) => (None, "none".to_string()),
+            (Given::Distances(d), _) => {
                 (Some(Cow::Owned(PrecomputedDistances.search(d, k)?)), "precomputed".into())
             }
-            (Input::Points(_), Some(points)) => {
+            (Given::Points, Some(points)) => {
                 let search = method.backend(self.metric, self.seed)?;
                 let name = if method == NeighborMethod::Dense { "dense" } else { search.name() }.to_string();
                 (Some(Cow::Owned(search.search(points, k)?)), name)
             }
-            (Input::Points(_), None) => unreachable!("prepare keeps the coordinates of points"),
+            (Given::Points, None) => unreachable!("prepare keeps the coordinates of points"),
         };
         let time = t.elapsed();
         let recall = match (&graph, &prepared.points, self.check_recall) {
@@ -232,8 +271,8 @@ impl TSne {
     /// Joint P: the affinity calibrated on the graph, or the given P checked and normalised.
     fn affinities(&self, prepared: &Prepared<'_>, graph: Option<Cow<'_, KnnGraph>>) -> Result<Affinities> {
         let t = Instant::now();
-        let (p, name) = match (prepared.input, graph) {
-            (Input::Affinities(p), _) => (joint_affinities(p.clone(), None)?, "precomputed".to_string()),
+        let (p, name) = match (prepared.given, graph) {
+            (Given::Affinities(p), _) => (joint_affinities(p.clone(), None)?, "precomputed".to_string()),
             (_, Some(Cow::Owned(graph))) => {
                 (self.affinity.affinities_owned(graph)?, self.affinity.name().to_string())
             }

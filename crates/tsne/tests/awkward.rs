@@ -146,6 +146,10 @@ fn a_disconnected_graph_embeds_from_the_spectral_start() {
     let graph = BruteForce::default().search(&x, 15).unwrap();
     let fit = quick().perplexity(5.0).build().unwrap().fit(&graph).unwrap();
     assert!(finite(&fit.positions()));
+    // A graph handed over (dropped once P is built) embeds to the same bits as a borrowed one.
+    let owned = quick().perplexity(5.0).build().unwrap().fit(graph.clone()).unwrap();
+    assert_eq!(owned.positions(), fit.positions());
+    assert_eq!(owned.summary().neighbors, "precomputed");
     let p = Perplexity::new(5.0).unwrap().affinities(&graph).unwrap();
     assert!(finite(&quick().build().unwrap().fit(&p).unwrap().positions()));
 }
