@@ -169,19 +169,20 @@ impl CsrMatrix {
     /// `self` once it holds more than 2^22 entries); every block scans the
     /// column indices of `self` once.
     pub fn symmetrize(&self) -> Self {
-        self.symmetrize_in_blocks(SYMMETRIZE_BLOCK.max(self.nnz().div_ceil(8)))
+        // Positions fit in 32 bits below 2^32 entries; wider ones take a word.
+        let narrow = self.nnz() <= u32::MAX as usize;
+        self.symmetrize_in_blocks(SYMMETRIZE_BLOCK.max(self.nnz().div_ceil(8)), narrow)
     }
 
     /// [`Self::symmetrize`] with transposed blocks of about `block` entries (a row whose
-    /// column holds more is a block of its own).
-    fn symmetrize_in_blocks(&self, block: usize) -> Self {
+    /// column holds more is a block of its own), keeping positions in `self` as `u32` when
+    /// `narrow`, else as `usize`.
+    fn symmetrize_in_blocks(&self, block: usize, narrow: bool) -> Self {
         let n = self.n;
         let mut col_counts = vec![0usize; n];
         for &j in &self.indices {
             col_counts[j as usize] += 1;
         }
-        // Positions fit in 32 bits below 2^32 entries; wider ones take a word.
-        let narrow = self.nnz() <= u32::MAX as usize;
         let largest = block.min(self.nnz()).max(col_counts.iter().copied().max().unwrap_or(0));
         let mut t_indices = vec![0u32; largest];
         let (mut t_source32, mut t_source) =
@@ -411,10 +412,12 @@ mod tests {
     #[test]
     fn symmetrize_blocks_change_nothing() {
         let p = random_matrix(300, 11);
-        let whole = p.symmetrize_in_blocks(usize::MAX);
+        let whole = p.symmetrize_in_blocks(usize::MAX, true);
         assert!(whole.is_symmetric(0.0));
         for block in [1, 2, 7, 50, 400] {
-            assert_eq!(p.symmetrize_in_blocks(block), whole, "block {block}");
+            assert_eq!(p.symmetrize_in_blocks(block, true), whole, "block {block}");
+            // The word-sized positions used beyond 2^32 entries give the same matrix.
+            assert_eq!(p.symmetrize_in_blocks(block, false), whole, "block {block}, wide");
         }
         assert_eq!(p.symmetrize(), whole);
     }

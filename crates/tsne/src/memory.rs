@@ -61,11 +61,24 @@ pub(crate) mod estimate {
         2 * n as u64 * k as u64 * 12
     }
 
-    /// Conditional P, its transpose and the joint P alive together (u32 column, f64 value,
-    /// up to `2 n k` entries for the joint one), plus the graph they come from.
-    pub fn affinities(n: usize, k: usize) -> u64 {
+    /// The affinity stage beyond the kNN graph (12 bytes an edge): at its peak, the
+    /// symmetrisation, the conditional P (u32 column, f32 value), the joint P (up to `2 n k`
+    /// entries) and one block of the transpose (at most an eighth of P, 8 bytes an entry)
+    /// alive together, less the graph, which is gone by then unless its owner keeps it
+    /// (`graph_kept`). The renumbered copy of the joint P is checked when its size is known.
+    pub fn affinities(n: usize, k: usize, graph_kept: bool) -> u64 {
         let nk = n as u64 * k as u64;
-        nk * 12 + 2 * nk * 12 + 2 * nk * 12 + nk * 12
+        let peak = nk * 8 + 2 * nk * 8 + nk;
+        if graph_kept {
+            peak
+        } else {
+            peak.saturating_sub(nk * 12)
+        }
+    }
+
+    /// The renumbered copy of a joint P of `nnz` entries.
+    pub fn renumbering(nnz: usize) -> u64 {
+        nnz as u64 * 8
     }
 
     /// The `d x d` covariance partials of PCA (up to 16) or the `n x n` Gram matrix.

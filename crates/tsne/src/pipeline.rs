@@ -152,6 +152,9 @@ impl TSne {
         let initial = self.initialize(&prepared, &affinities.p)?;
         let summary = self.summary(&prepared, &neighbors, &affinities, &initial);
         let repulsion = self.repulsion.clone();
+        self.budget.check("renumbered affinities", estimate::renumbering(affinities.p.nnz()), || {
+            "lower the perplexity (k = 3 x perplexity neighbours per point)".into()
+        })?;
         let mut model = Embedding::new(affinities.p, initial.y, self.kernel, repulsion, None, summary)?;
         model.summary.peak_memory.neighbors = after_neighbors;
         model.summary.peak_memory.affinities = after_affinities;
@@ -230,9 +233,14 @@ impl TSne {
         }
         if !matches!(prepared.given, Given::Affinities(_)) {
             let dense = method == NeighborMethod::Dense;
+            // A given graph is in memory already; one the caller keeps stays there.
+            let (search, k, kept) = match &prepared.graph {
+                Some(g) => (0, g.k(), matches!(g, Cow::Borrowed(_))),
+                None => (estimate::neighbors(n, k), k, false),
+            };
             self.budget.check(
                 if dense { "dense all-pairs neighbour graph" } else { "kNN graph and affinities" },
-                estimate::neighbors(n, k) + estimate::affinities(n, k),
+                search + estimate::affinities(n, k, kept),
                 || {
                     if dense {
                         "use NeighborMethod::Exact (--neighbors exact): k = 3 x perplexity neighbours".into()
