@@ -11,8 +11,8 @@
 //! offers of a round depend only on the lists at the start of the round and on seeded hashes.
 //! So the graph is the same for any number of threads and on every run.
 
+use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -32,7 +32,7 @@ pub struct NnDescentParams {
     /// 300,000 x 50 mixture points (k = 90, 12 trees) 60 candidates reached recall 0.991 in 98 s and 40
     /// reached 0.976 in 89 s.
     pub max_candidates: Option<usize>,
-    /// Most local-join rounds; default `max(5, round(log2 n))`.
+    /// Most local-join rounds (at most 127); default `max(5, round(log2 n))`.
     pub max_rounds: Option<usize>,
     /// Stop when a round changes fewer than `delta * n * k` list entries.
     pub delta: f64,
@@ -82,6 +82,9 @@ impl NnDescent {
         if params.leaf_size.is_some_and(|l| l < 2) {
             return bad("leaf_size", "must be at least 2".into());
         }
+        if params.max_rounds.is_some_and(|r| r > MAX_ROUNDS) {
+            return bad("max_rounds", format!("must be at most {MAX_ROUNDS}"));
+        }
         if !(params.delta >= 0.0 && params.delta.is_finite()) {
             return bad("delta", format!("must be a finite non-negative number, got {}", params.delta));
         }
@@ -109,14 +112,20 @@ type Entries = Vec<(u32, bool)>;
 
 /// Index of an empty entry (its key is infinite).
 const EMPTY: u32 = u32::MAX;
-/// Flag bit of an entry's stamp: not yet used in a local join.
-const NEW: u32 = 1 << 31;
+/// Flag bit of an entry's stamp: not yet used in a local join. The other seven bits hold
+/// the round that inserted the entry.
+const NEW: u8 = 1 << 7;
+/// Most local-join rounds: a round must fit in a stamp beside [`NEW`].
+const MAX_ROUNDS: usize = NEW as usize - 1;
+/// Lock bit of a list's `worst` word: packed keys never set bit 63 (see [`pack`]).
+const LOCKED: u64 = 1 << 63;
 
 /// A list entry packed as `key bits << 32 | index`: keys are non-negative `f32`, whose bits
-/// order like the values, so one integer comparison orders entries by key, then index.
+/// order like the values, so one integer comparison orders entries by key, then index. The
+/// sign bit is cleared (a NaN sorts after every number), so bit 63 is always free.
 #[inline]
 fn pack(key: f32, id: u32) -> u64 {
-    u64::from(key.to_bits()) << 32 | u64::from(id)
+    u64::from(key.to_bits() & !(1 << 31)) << 32 | u64::from(id)
 }
 
 /// The index of a packed entry.
@@ -125,17 +134,42 @@ fn id(entry: u64) -> u32 {
     entry as u32
 }
 
-/// One point's list: a max-heap of packed entries and, beside each, a stamp (the round that
-/// inserted it, with the [`NEW`] flag).
-struct Heap {
-    entries: Box<[u64]>,
-    stamps: Box<[u32]>,
+/// For every point, the `cap` smallest distinct `(key, index)` pairs offered so far, each
+/// list a max-heap of packed entries in one flat array (with, for the neighbour lists, a
+/// stamp beside each entry). A list's largest entry is kept in an atomic word that is read
+/// without locking and whose bit 63 is the list's lock: the entries and stamps of a list are
+/// touched only through [`Locked`], which holds that bit.
+struct Lists {
+    cap: usize,
+    entries: Box<[UnsafeCell<u64>]>,
+    /// The round that inserted each entry, with the [`NEW`] flag; empty for candidate lists.
+    stamps: Box<[UnsafeCell<u8>]>,
+    /// Each list's largest entry, with the [`LOCKED`] bit while the list is locked.
+    worst: Box<[AtomicU64]>,
 }
 
-impl Heap {
+// SAFETY: the cells of list `i` are read and written only through a `Locked` guard, which
+// holds list `i`'s lock bit (acquire on taking, release on dropping), or through `&mut Lists`.
+unsafe impl Sync for Lists {}
+
+/// List `i` of a [`Lists`], locked until dropped; dropping publishes its new largest entry.
+struct Locked<'a> {
+    worst: &'a AtomicU64,
+    entries: &'a mut [u64],
+    stamps: &'a mut [u8],
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        self.worst.store(self.entries[0], Ordering::Release);
+    }
+}
+
+impl Locked<'_> {
     /// Restores the max-heap order after the root was replaced.
     fn sift_down(&mut self) {
         let len = self.entries.len();
+        let stamped = !self.stamps.is_empty();
         let mut at = 0;
         loop {
             let (l, r) = (2 * at + 1, 2 * at + 2);
@@ -150,85 +184,100 @@ impl Heap {
                 return;
             }
             self.entries.swap(at, big);
-            self.stamps.swap(at, big);
+            if stamped {
+                self.stamps.swap(at, big);
+            }
             at = big;
         }
     }
 }
 
-/// For every point, the `cap` smallest distinct `(key, index)` pairs offered so far, behind
-/// a lock, with the largest readable without the lock.
-struct Lists {
-    heaps: Vec<Mutex<Heap>>,
-    /// Each heap's largest entry.
-    worst: Vec<AtomicU64>,
-}
-
 impl Lists {
-    fn new(n: usize, cap: usize) -> Self {
+    /// `n` empty lists of `cap` entries, with stamps if `stamped`.
+    fn new(n: usize, cap: usize, stamped: bool) -> Self {
         let empty = pack(f32::INFINITY, EMPTY);
         Self {
-            heaps: (0..n)
-                .map(|_| {
-                    Mutex::new(Heap {
-                        entries: vec![empty; cap].into_boxed_slice(),
-                        stamps: vec![0; cap].into_boxed_slice(),
-                    })
-                })
-                .collect(),
+            cap,
+            entries: (0..n * cap).map(|_| UnsafeCell::new(empty)).collect(),
+            stamps: (0..if stamped { n * cap } else { 0 }).map(|_| UnsafeCell::new(0)).collect(),
             worst: (0..n).map(|_| AtomicU64::new(empty)).collect(),
         }
     }
 
+    /// Waits for list `i`'s lock bit (a spin lock: lists are held for a few hundred
+    /// instructions) and returns the list.
     #[inline]
-    fn lock(&self, i: usize) -> std::sync::MutexGuard<'_, Heap> {
-        // A poisoned lock means another worker panicked, which fails the whole search anyway;
-        // the list itself is always in a valid state between operations.
-        self.heaps[i].lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self, i: usize) -> Locked<'_> {
+        let word = &self.worst[i];
+        let mut spins = 0u32;
+        while word.fetch_or(LOCKED, Ordering::Acquire) & LOCKED != 0 {
+            while word.load(Ordering::Relaxed) & LOCKED != 0 {
+                spins += 1;
+                if spins % 64 == 0 {
+                    std::thread::yield_now();
+                } else {
+                    std::hint::spin_loop();
+                }
+            }
+        }
+        let (start, cap) = (i * self.cap, self.cap);
+        let stamps = if self.stamps.is_empty() { 0 } else { cap };
+        // SAFETY: list `i`'s lock bit is held until the guard drops, so no other reference to
+        // these cells exists; the pointers come from the whole arrays (`UnsafeCell<T>` has
+        // `T`'s layout) and the ranges lie inside them.
+        unsafe {
+            Locked {
+                worst: word,
+                entries: std::slice::from_raw_parts_mut(
+                    UnsafeCell::raw_get(self.entries.as_ptr().add(start)),
+                    cap,
+                ),
+                stamps: std::slice::from_raw_parts_mut(
+                    UnsafeCell::raw_get(self.stamps.as_ptr().add(if stamps == 0 { 0 } else { start })),
+                    stamps,
+                ),
+            }
+        }
     }
 
-    /// Offers `id` at `key` (non-negative) to the list of `i`; true if it entered.
+    /// Offers `id` at `key` (non-negative) to the list of `i`, stamped `round`; true if it
+    /// entered.
     #[inline]
-    fn offer(&self, i: u32, key: f32, id: u32, round: u32) -> bool {
+    fn offer(&self, i: u32, key: f32, id: u32, round: u8) -> bool {
         let entry = pack(key, id);
-        if entry >= self.worst[i as usize].load(Ordering::Relaxed) {
+        if entry >= self.worst[i as usize].load(Ordering::Relaxed) & !LOCKED {
             return false;
         }
-        let mut heap = self.lock(i as usize);
+        let mut list = self.lock(i as usize);
         // Branch-free scan, so that it vectorises.
-        let present = heap.entries.iter().fold(false, |acc, &e| acc | (self::id(e) == id));
-        if entry >= heap.entries[0] || present {
+        let present = list.entries.iter().fold(false, |acc, &e| acc | (self::id(e) == id));
+        if entry >= list.entries[0] || present {
             return false;
         }
-        heap.entries[0] = entry;
-        heap.stamps[0] = round | NEW;
-        heap.sift_down();
-        self.worst[i as usize].store(heap.entries[0], Ordering::Relaxed);
+        list.entries[0] = entry;
+        if let Some(stamp) = list.stamps.first_mut() {
+            *stamp = round | NEW;
+        }
+        list.sift_down();
         true
     }
 
     /// The indices of list `i` (not empty ones), each with its new flag.
     fn entries(&self, i: usize, out: &mut Entries) {
         out.clear();
-        let heap = self.lock(i);
+        let list = self.lock(i);
+        let new = |t: usize| list.stamps.get(t).is_some_and(|&s| s & NEW != 0);
         out.extend(
-            heap.entries
-                .iter()
-                .zip(heap.stamps.iter())
-                .filter(|(&e, _)| id(e) != EMPTY)
-                .map(|(&e, &s)| (id(e), s & NEW != 0)),
+            list.entries.iter().enumerate().filter(|(_, &e)| id(e) != EMPTY).map(|(t, &e)| (id(e), new(t))),
         );
     }
 
     /// Empties every list.
-    fn clear(&self) {
+    fn clear(&mut self) {
         let empty = pack(f32::INFINITY, EMPTY);
-        self.heaps.par_iter().zip(&self.worst).for_each(|(heap, worst)| {
-            let mut heap = heap.lock().unwrap_or_else(|e| e.into_inner());
-            heap.entries.fill(empty);
-            heap.stamps.fill(0);
-            worst.store(empty, Ordering::Relaxed);
-        });
+        self.entries.par_iter_mut().for_each(|e| *e.get_mut() = empty);
+        self.stamps.par_iter_mut().for_each(|s| *s.get_mut() = 0);
+        self.worst.par_iter_mut().for_each(|w| *w.get_mut() = empty);
     }
 
     fn is_full(&self, i: usize) -> bool {
@@ -347,7 +396,7 @@ impl NnDescent {
         for (r, &i) in order.iter().enumerate() {
             rank[i as usize] = r as u32;
         }
-        let lists = Lists::new(n, k);
+        let lists = Lists::new(n, k, true);
 
         // The forest: all pairs inside each leaf.
         (0..trees).into_par_iter().for_each(|t| {
@@ -378,9 +427,10 @@ impl NnDescent {
             }
         });
 
-        let (fresh, old) = (Lists::new(n, max_candidates), Lists::new(n, max_candidates));
-        for round in 1..=max_rounds as u32 {
-            let changed = local_join(&data, &lists, &fresh, &old, p.seed, round);
+        let (mut fresh, mut old) =
+            (Lists::new(n, max_candidates, false), Lists::new(n, max_candidates, false));
+        for round in 1..=max_rounds as u8 {
+            let changed = local_join(&data, &lists, &mut fresh, &mut old, p.seed, round);
             if (changed as f64) <= p.delta * (n * k) as f64 {
                 break;
             }
@@ -408,10 +458,18 @@ impl NnDescent {
 /// One round: sample new and old candidates of every point, join them, and return how many
 /// list entries this round inserted that are still there.
 /// `fresh` and `old` are scratch lists of the candidate count.
-fn local_join(data: &Points, lists: &Lists, fresh: &Lists, old: &Lists, seed: u64, round: u32) -> usize {
-    let n = lists.heaps.len();
+fn local_join(
+    data: &Points,
+    lists: &Lists,
+    fresh: &mut Lists,
+    old: &mut Lists,
+    seed: u64,
+    round: u8,
+) -> usize {
+    let n = lists.worst.len();
     fresh.clear();
     old.clear();
+    let (fresh, old) = (&*fresh, &*old);
     // Candidates: each list entry and its reverse, kept by the smallest seeded priority of
     // the pair (the same priority from both ends, so the kept set is order-free).
     let salt = mix(seed ^ mix(u64::from(round)));
@@ -428,9 +486,8 @@ fn local_join(data: &Points, lists: &Lists, fresh: &Lists, old: &Lists, seed: u6
     // Sampled new entries take part in this join and are old from now on.
     (0..n).into_par_iter().for_each_init(Vec::new, |picked: &mut Entries, i| {
         fresh.entries(i, picked);
-        let mut heap = lists.lock(i);
-        let Heap { entries, stamps } = &mut *heap;
-        for (e, s) in entries.iter().zip(stamps.iter_mut()) {
+        let list = lists.lock(i);
+        for (e, s) in list.entries.iter().zip(list.stamps.iter_mut()) {
             if *s & NEW != 0 && picked.iter().any(|c| c.0 == id(*e)) {
                 *s &= !NEW;
             }
@@ -625,5 +682,6 @@ mod tests {
         assert_eq!(NnDescent::default().search(&x, 3), Err(Error::TooManyNeighbors { k: 3, n: 3 }));
         assert!(NnDescent::new(NnDescentParams { trees: Some(0), ..Default::default() }).is_err());
         assert!(NnDescent::new(NnDescentParams { delta: f64::NAN, ..Default::default() }).is_err());
+        assert!(NnDescent::new(NnDescentParams { max_rounds: Some(128), ..Default::default() }).is_err());
     }
 }
