@@ -242,7 +242,7 @@ impl Lists {
 
     /// Offers `id` at `key` (non-negative) to the list of `i`, stamped `round`; true if it
     /// entered.
-    #[inline]
+    #[inline(always)]
     fn offer(&self, i: u32, key: f32, id: u32, round: u8) -> bool {
         let entry = pack(key, id);
         if entry >= self.worst[i as usize].load(Ordering::Relaxed) & !LOCKED {
@@ -311,13 +311,19 @@ impl Points {
     /// the order of the sorted pair, so `distance(a, b)` and `distance(b, a)` are the same bits.
     #[inline]
     fn distance(&self, a: u32, b: u32) -> f32 {
-        let (x, y) = (self.row(a.min(b)), self.row(a.max(b)));
         #[cfg(target_arch = "x86_64")]
         if self.avx2 {
+            let (x, y) = (self.row(a.min(b)), self.row(a.max(b)));
             // SAFETY: AVX2 was detected on this CPU in `Points::new`.
             return unsafe { lanes_avx2(self.metric, x, y) };
         }
-        lanes(self.metric, x, y)
+        self.distance_inline(a, b)
+    }
+
+    /// [`Points::distance`] compiled into its caller (and so with the caller's registers).
+    #[inline(always)]
+    fn distance_inline(&self, a: u32, b: u32) -> f32 {
+        lanes(self.metric, self.row(a.min(b)), self.row(a.max(b)))
     }
 }
 
@@ -498,20 +504,61 @@ fn local_join(
         |(new_c, old_c): &mut (Entries, Entries), i| {
             fresh.entries(i, new_c);
             old.entries(i, old_c);
-            for (a, x) in new_c.iter().enumerate() {
-                let x = x.0;
-                for y in new_c[a + 1..].iter().chain(old_c.iter()) {
-                    let y = y.0;
-                    if x != y {
-                        let dist = data.distance(x, y);
-                        lists.offer(x, dist, y, round);
-                        lists.offer(y, dist, x, round);
-                    }
-                }
+            #[cfg(target_arch = "x86_64")]
+            if data.avx2 {
+                // SAFETY: AVX2 was detected on this CPU in `Points::new`.
+                return unsafe { join_avx2(data, lists, new_c, old_c, round) };
             }
+            join(data, lists, new_c, old_c, round)
         },
     );
     (0..n).into_par_iter().map(|i| lists.lock(i).stamps.iter().filter(|&&s| s & !NEW == round).count()).sum()
+}
+
+/// Asks the CPU to bring the cache line at `at` close (a hint; no effect off x86-64).
+#[inline(always)]
+fn prefetch<T>(at: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE is part of the x86-64 baseline, and a prefetch never faults.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(at.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = at;
+}
+
+/// The local join of one point's candidates: each new-new and new-old pair is offered to
+/// both lists.
+#[inline(always)]
+fn join(data: &Points, lists: &Lists, new_c: &Entries, old_c: &Entries, round: u8) {
+    // The candidates are scattered in memory: ask for all their rows and largest entries at
+    // once, so that the misses overlap instead of stalling the pairs one by one.
+    for &(c, _) in new_c.iter().chain(old_c.iter()) {
+        for line in data.row(c).chunks(16) {
+            prefetch(line.as_ptr());
+        }
+        prefetch(lists.worst[c as usize].as_ptr().cast_const());
+    }
+    for (a, &(x, _)) in new_c.iter().enumerate() {
+        for &(y, _) in new_c[a + 1..].iter().chain(old_c.iter()) {
+            if x != y {
+                let dist = data.distance_inline(x, y);
+                lists.offer(x, dist, y, round);
+                lists.offer(y, dist, x, round);
+            }
+        }
+    }
+}
+
+/// [`join`] compiled for AVX2 (the same bits, see [`lanes_avx2`]).
+///
+/// # Safety
+///
+/// The CPU must support AVX2 (`is_x86_feature_detected!("avx2")`).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn join_avx2(data: &Points, lists: &Lists, new_c: &Entries, old_c: &Entries, round: u8) {
+    join(data, lists, new_c, old_c, round)
 }
 
 /// One random-projection tree: a permutation of the points and the `[start, end)` ranges of
