@@ -609,5 +609,28 @@ fn markdown(report: &Value) -> Result<String> {
             )?;
         }
     }
+    writeln!(s, "\nOur peak resident memory when each phase ended (the peak never falls: the phase whose value first reaches the run's peak set it), in MiB and bytes per point:\n")?;
+    writeln!(s, "| dataset | n | kNN | after kNN | after P | after optimise | B/point kNN | B/point P | B/point optimise |")?;
+    writeln!(s, "|---|---|---|---|---|---|---|---|---|")?;
+    for r in report["results"].as_array().into_iter().flatten() {
+        let n = r["n"].as_f64().unwrap_or(f64::NAN);
+        let after = &r["ours"]["summary"]["peak_rss_mib_after"];
+        let phases = ["neighbors", "affinities", "optimize"].map(|p| after[p].as_f64());
+        let mib = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{x:.1}"));
+        let per_point = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{:.0}", x * 1048576.0 / n));
+        writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            r["dataset"].as_str().unwrap_or(""),
+            r["n"],
+            r["ours"]["summary"]["neighbors"].as_str().unwrap_or(""),
+            mib(phases[0]),
+            mib(phases[1]),
+            mib(phases[2]),
+            per_point(phases[0]),
+            per_point(phases[1]),
+            per_point(phases[2]),
+        )?;
+    }
     Ok(s)
 }

@@ -314,35 +314,40 @@ impl CsrMatrix {
     /// The same matrix with the points renumbered: entry `(a, b)` of the result is entry
     /// `(order[a], order[b])` of `self`. Errors unless `order` is a permutation of `0..n`.
     pub fn permuted(&self, order: &[u32]) -> Result<Self> {
+        self.clone().into_permuted(order)
+    }
+
+    /// [`Self::permuted`], reusing `self`'s arrays: each row is renumbered and sorted where it
+    /// lies, then the rows are gathered into their new order one array at a time, so at most
+    /// one array of `nnz` entries is ever copied (12 bytes an entry at the peak instead of 16).
+    pub fn into_permuted(mut self, order: &[u32]) -> Result<Self> {
         let inverse = inverse_permutation(order, self.n)?;
-        let mut indptr = Vec::with_capacity(self.n + 1);
-        indptr.push(0);
-        for &i in order {
-            let i = i as usize;
-            indptr.push(indptr.last().copied().unwrap_or(0) + self.indptr[i + 1] - self.indptr[i]);
-        }
-        let mut indices = vec![0u32; self.nnz()];
-        let mut values = vec![0.0; self.nnz()];
-        // Disjoint output rows, filled in parallel; each is sorted by its new column numbers.
         let mut rows = Vec::with_capacity(self.n);
-        let (mut rest_i, mut rest_v) = (&mut indices[..], &mut values[..]);
-        for a in 0..self.n {
-            let len = indptr[a + 1] - indptr[a];
-            let (ri, ti) = rest_i.split_at_mut(len);
-            let (rv, tv) = rest_v.split_at_mut(len);
-            rows.push((order[a] as usize, ri, rv));
+        let (mut rest_i, mut rest_v) = (&mut self.indices[..], &mut self.values[..]);
+        for w in self.indptr.windows(2) {
+            let (ri, ti) = rest_i.split_at_mut(w[1] - w[0]);
+            let (rv, tv) = rest_v.split_at_mut(w[1] - w[0]);
+            rows.push((ri, rv));
             (rest_i, rest_v) = (ti, tv);
         }
-        rows.into_par_iter().for_each_init(Vec::new, |pairs: &mut Vec<(u32, f32)>, (old, ri, rv)| {
-            let (cols, vals) = self.row(old);
+        rows.into_par_iter().for_each_init(Vec::new, |pairs: &mut Vec<(u32, f32)>, (ri, rv)| {
             pairs.clear();
-            pairs.extend(cols.iter().zip(vals).map(|(&j, &v)| (inverse[j as usize], v)));
+            pairs.extend(ri.iter().zip(rv.iter()).map(|(&j, &v)| (inverse[j as usize], v)));
+            // Columns are distinct within a row, so the unstable sort has one result.
             pairs.sort_unstable_by_key(|&(j, _)| j);
             for ((i, v), &(j, x)) in ri.iter_mut().zip(rv.iter_mut()).zip(pairs.iter()) {
                 *i = j;
                 *v = x;
             }
         });
+        let mut indptr = Vec::with_capacity(self.n + 1);
+        indptr.push(0);
+        for &i in order {
+            let i = i as usize;
+            indptr.push(indptr.last().copied().unwrap_or(0) + self.indptr[i + 1] - self.indptr[i]);
+        }
+        let indices = gather_rows(&self.indptr, &indptr, order, std::mem::take(&mut self.indices));
+        let values = gather_rows(&self.indptr, &indptr, order, std::mem::take(&mut self.values));
         Ok(Self { n: self.n, indptr, indices, values })
     }
 
@@ -355,6 +360,26 @@ impl CsrMatrix {
 /// Entries of the transpose that [`CsrMatrix::symmetrize`] builds at a time, at least (4M
 /// entries, 32 MB).
 const SYMMETRIZE_BLOCK: usize = 1 << 22;
+
+/// The rows of `data` (laid out by `from`) in a new order: row `a` of the result (laid out by
+/// `to`) is row `order[a]`. `data` is freed before returning.
+fn gather_rows<T: Copy + Default + Send + Sync>(
+    from: &[usize],
+    to: &[usize],
+    order: &[u32],
+    data: Vec<T>,
+) -> Vec<T> {
+    let mut out = vec![T::default(); data.len()];
+    let mut rows = Vec::with_capacity(order.len());
+    let mut rest = &mut out[..];
+    for (a, w) in to.windows(2).enumerate() {
+        let (row, tail) = rest.split_at_mut(w[1] - w[0]);
+        rows.push((order[a] as usize, row));
+        rest = tail;
+    }
+    rows.into_par_iter().for_each(|(old, row)| row.copy_from_slice(&data[from[old]..from[old + 1]]));
+    out
+}
 
 /// The length of the union of two sorted, duplicate-free column lists.
 fn merged_len(a: &[u32], b: &[u32]) -> usize {

@@ -88,7 +88,7 @@ impl Embedding {
         let n = p.n();
         let order = p.locality_order();
         let row_of = inverse_permutation(&order, n)?;
-        let p = p.permuted(&order)?;
+        let p = p.into_permuted(&order)?;
         let y = y.permuted_rows(&order)?;
         let state = State::new(y.as_slice().len());
         Ok(Self {
@@ -379,7 +379,7 @@ impl Embedding {
         state.update.resize((n + m) * dims, 0.0);
         state.gains.resize((n + m) * dims, 1.0);
         let old_pins = std::mem::replace(&mut self.pinned, (0..n + m).map(|r| r < n).collect());
-        self.p = Some(p_input.permuted(&order)?);
+        self.p = Some(p_input.into_permuted(&order)?);
         self.y = Matrix::new(n + m, dims, y)?;
         self.order = order;
         self.row_of = row_of;

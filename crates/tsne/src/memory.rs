@@ -76,9 +76,9 @@ pub(crate) mod estimate {
         }
     }
 
-    /// The renumbered copy of a joint P of `nnz` entries.
+    /// The renumbering of a joint P of `nnz` entries: one array of it is copied at a time.
     pub fn renumbering(nnz: usize) -> u64 {
-        nnz as u64 * 8
+        nnz as u64 * 4
     }
 
     /// The `d x d` covariance partials of PCA (up to 16) or the `n x n` Gram matrix.
