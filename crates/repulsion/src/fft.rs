@@ -194,6 +194,19 @@ impl<T: GridScalar> Default for Grids<T> {
     }
 }
 
+/// Sets `v` to `len` elements (new ones `fill`) with a capacity that follows the length. The
+/// grids follow the embedding's width, which swings widely during early exaggeration (on a
+/// 250,000-point mixture between 40 and 160 units): a grid sized for a wide moment is freed
+/// once the width halves, and a growing grid is allocated at its size, not doubled. The old
+/// buffer is freed before the new one is allocated; callers overwrite the contents.
+fn resize_exact<T: Clone>(v: &mut Vec<T>, len: usize, fill: T) {
+    if len > v.capacity() || len < v.capacity() / 2 {
+        *v = Vec::new();
+        v.reserve_exact(len);
+    }
+    v.resize(len, fill);
+}
+
 /// Bytes of the grids and spectra for `m` interpolation nodes per dimension in `dims`
 /// dimensions (the transform length is `2m`).
 pub fn grid_bytes(m: usize, dims: usize) -> u64 {
@@ -349,8 +362,8 @@ impl FftInterpolation {
         // own rows' first m columns; the row transform clears the rest.
         let zero = Complex::<T>::new(T::zero(), T::zero());
         let len = if D == 1 { l } else { m * l };
-        grids.rows_a.resize(len, zero);
-        grids.rows_b.resize(len, zero);
+        resize_exact(&mut grids.rows_a, len, zero);
+        resize_exact(&mut grids.rows_b, len, zero);
         // Group g owns nodes g p..(g + 1) p of the last dimension: p values in 1-D, p rows in 2-D.
         let row_block = if D == 1 { P } else { P * l };
         {
@@ -473,9 +486,9 @@ impl<T: GridScalar> Grids<T> {
         };
         let fft = FftPlanner::<f64>::new().plan_fft_forward(l);
         let len = q.pow(D as u32);
-        self.k1.resize(len, T::zero());
-        self.kp.resize(len, T::zero());
-        self.km.resize(len, T::zero());
+        resize_exact(&mut self.k1, len, T::zero());
+        resize_exact(&mut self.kp, len, T::zero());
+        resize_exact(&mut self.km, len, T::zero());
         let store = |s: C, k1: &mut T, kp: &mut T, km: &mut T| {
             let (a, b) = (s.re * scale, s.im * scale);
             *k1 = T::narrow(a);
@@ -597,8 +610,8 @@ impl<T: GridScalar> Grids<T> {
 
         // Column pass: the pairs (c, l - c), c in 1..m, in blocks of BLOCK pairs, then
         // columns 0 and m, each its own mirror.
-        self.cols_a.resize(l * m, zero);
-        self.cols_b.resize(l * m, zero);
+        resize_exact(&mut self.cols_a, l * m, zero);
+        resize_exact(&mut self.cols_b, l * m, zero);
         let pairs = m - 1;
         let pairs_per_task = pairs.div_ceil(tasks).div_ceil(BLOCK).max(1) * BLOCK;
         let spectra = Spectra { k1: &self.k1, kp: &self.kp, km: &self.km, q: m + 1 };
