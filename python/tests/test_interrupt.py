@@ -11,9 +11,13 @@ import pytest
 
 CHILD = textwrap.dedent(
     """
-    import os, sys, time
+    import os, signal, sys, time
     import numpy as np
     import tsne_rs
+
+    # A shell starts background jobs with SIGINT ignored, and Python then keeps it ignored:
+    # install the interactive default so the test does not depend on how it was launched.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def threads():
         return len(os.listdir("/proc/self/task"))
