@@ -352,49 +352,34 @@ unsafe fn lanes_avx2(metric: Metric, x: &[f32], y: &[f32]) -> f32 {
     lanes(metric, x, y)
 }
 
-/// The distance of [`Points::distance`], summed in eight interleaved lanes (which the
-/// compiler maps onto SIMD registers), then the lanes in order, then the tail.
+/// `sum_t term(x_t, y_t)` in eight interleaved lanes (which the compiler maps onto SIMD
+/// registers), then the lanes in order, then the tail.
 #[inline(always)]
-fn lanes(metric: Metric, x: &[f32], y: &[f32]) -> f32 {
+fn lane_sum(x: &[f32], y: &[f32], term: impl Fn(f32, f32) -> f32) -> f32 {
     let mut acc = [0.0f32; 8];
     let (xc, yc) = (x.chunks_exact(8), y.chunks_exact(8));
-    let tail: f32 = match metric {
-        Metric::Manhattan => {
-            let t = xc.remainder().iter().zip(yc.remainder()).map(|(p, q)| (p - q).abs()).sum();
-            for (p, q) in xc.zip(yc) {
-                for l in 0..8 {
-                    acc[l] += (p[l] - q[l]).abs();
-                }
-            }
-            t
-        }
-        _ => {
-            let t = xc.remainder().iter().zip(yc.remainder()).map(|(p, q)| (p - q) * (p - q)).sum();
-            for (p, q) in xc.zip(yc) {
-                for l in 0..8 {
-                    let v = p[l] - q[l];
-                    acc[l] += v * v;
-                }
-            }
-            t
-        }
-    };
-    acc.iter().sum::<f32>() + tail
-}
-
-/// The dot product of `x` and `y` summed in eight interleaved lanes, then the lanes in
-/// order, then the tail.
-#[inline(always)]
-fn dot(x: &[f32], y: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 8];
-    let (xc, yc) = (x.chunks_exact(8), y.chunks_exact(8));
-    let tail: f32 = xc.remainder().iter().zip(yc.remainder()).map(|(p, q)| p * q).sum();
+    let tail: f32 = xc.remainder().iter().zip(yc.remainder()).map(|(&p, &q)| term(p, q)).sum();
     for (p, q) in xc.zip(yc) {
         for l in 0..8 {
-            acc[l] += p[l] * q[l];
+            acc[l] += term(p[l], q[l]);
         }
     }
     acc.iter().sum::<f32>() + tail
+}
+
+/// The distance of [`Points::distance`] by [`lane_sum`].
+#[inline(always)]
+fn lanes(metric: Metric, x: &[f32], y: &[f32]) -> f32 {
+    match metric {
+        Metric::Manhattan => lane_sum(x, y, |p, q| (p - q).abs()),
+        _ => lane_sum(x, y, |p, q| (p - q) * (p - q)),
+    }
+}
+
+/// The dot product of `x` and `y` by [`lane_sum`].
+#[inline(always)]
+fn dot(x: &[f32], y: &[f32]) -> f32 {
+    lane_sum(x, y, |p, q| p * q)
 }
 
 /// [`dot`] compiled for AVX2 (the same bits, see [`lanes_avx2`]).
