@@ -18,7 +18,9 @@
 //! # Ok::<(), tsne_core::Error>(())
 //! ```
 
-#![forbid(unsafe_code)]
+// One `unsafe` call in the crate: the Barnes-Hut evaluation compiled for AVX2 after the CPU
+// was checked for it.
+#![deny(unsafe_code)]
 // Loops over the few coordinates of a point index several arrays at once; ranges read
 // clearer there than zipped iterators.
 #![allow(clippy::needless_range_loop)]
