@@ -400,7 +400,7 @@ fn bench(o: &Options) -> Result<()> {
         ];
         // Our `auto` also picks exact below 500 points; the suite compares approximations.
         let method = match o.repulsion.as_str() {
-            "auto" if input.rows() < 10_000 => "bh",
+            "auto" if input.rows() < tsne::RepulsionMethod::AUTO_FFT_FROM => "bh",
             "auto" => "fft",
             m => m,
         };

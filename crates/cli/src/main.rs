@@ -253,7 +253,7 @@ enum NeighborsArg {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum RepulsionArg {
-    /// Exact below 500 points, FFT from 10,000 points in 1-D/2-D, Barnes-Hut otherwise.
+    /// Exact below 500 points, FFT from 10,000 points in 1-D and 20,000 in 2-D, Barnes-Hut otherwise.
     Auto,
     /// All pairs, O(n^2) per iteration.
     Exact,

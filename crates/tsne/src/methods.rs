@@ -115,11 +115,13 @@ pub type SharedRepulsion = Arc<Mutex<dyn Repulsion>>;
 #[derive(Clone, Default)]
 pub enum RepulsionMethod {
     /// [`Exact`](RepulsionMethod::Exact) below 500 points, FFT interpolation from 10,000
-    /// points in 1-D and 2-D, Barnes-Hut otherwise (Barnes-Hut handles up to 3-D; above that
-    /// `Auto` stays exact). The thresholds are where the faster backend changed on 2 cores:
-    /// Barnes-Hut beat exact from about 500 points; on 50-D mixtures the 1000-iteration
-    /// optimisation took 15.4 s (Barnes-Hut) and 16.2 s (FFT) at 10,000 points, 38.8 s and
-    /// 27.0 s at 20,000, 141 s and 40 s at 70,000.
+    /// points in 1-D and from 20,000 in 2-D, Barnes-Hut otherwise (Barnes-Hut handles up to
+    /// 3-D; above that `Auto` stays exact). The thresholds are where the faster backend changed
+    /// on 2 cores: Barnes-Hut beat exact from about 500 points; on 50-D mixtures the
+    /// 1000-iteration 2-D optimisation took 2.88 s (Barnes-Hut) and 5.02 s (FFT) at 10,000
+    /// points, 4.53 s and 6.11 s at 15,000, 6.77 s and 6.45 s at 20,000, 10.2 s and 8.66 s at
+    /// 30,000; in 1-D the FFT was twice as fast from 1,797 points up (1-D Barnes-Hut below
+    /// 10,000 points is kept as it was).
     #[default]
     Auto,
     /// All pairs, O(n^2) per iteration; the KL divergence reported is exact.
@@ -165,8 +167,10 @@ const BARNES_HUT_MAX_DIMS: usize = 3;
 impl RepulsionMethod {
     /// Points below which `Auto` uses the exact backend.
     pub const AUTO_EXACT_BELOW: usize = 500;
-    /// Points from which `Auto` uses FFT interpolation for 1-D and 2-D embeddings.
-    pub const AUTO_FFT_FROM: usize = 10_000;
+    /// Points from which `Auto` uses FFT interpolation for 2-D embeddings.
+    pub const AUTO_FFT_FROM: usize = 20_000;
+    /// Points from which `Auto` uses FFT interpolation for 1-D embeddings.
+    pub const AUTO_FFT_FROM_1D: usize = 10_000;
 
     /// Barnes-Hut with the default `theta = 0.5`.
     pub fn barnes_hut() -> Self {
@@ -187,7 +191,8 @@ impl RepulsionMethod {
     pub fn resolve(&self, n: usize, dims: usize) -> Self {
         match self {
             Self::Auto if n < Self::AUTO_EXACT_BELOW || dims > BARNES_HUT_MAX_DIMS => Self::Exact,
-            Self::Auto if dims <= 2 && n >= Self::AUTO_FFT_FROM => Self::fft(),
+            Self::Auto if dims <= 1 && n >= Self::AUTO_FFT_FROM_1D => Self::fft(),
+            Self::Auto if dims == 2 && n >= Self::AUTO_FFT_FROM => Self::fft(),
             Self::Auto => Self::barnes_hut(),
             other => other.clone(),
         }
@@ -196,7 +201,7 @@ impl RepulsionMethod {
     /// Checks the parameters and that every method this one can resolve to handles `dims`.
     pub(crate) fn check(&self, dims: usize) -> Result<()> {
         match self {
-            Self::Auto => [0, Self::AUTO_EXACT_BELOW, Self::AUTO_FFT_FROM]
+            Self::Auto => [0, Self::AUTO_EXACT_BELOW, Self::AUTO_FFT_FROM_1D, Self::AUTO_FFT_FROM]
                 .iter()
                 .try_for_each(|&n| self.resolve(n, dims).check(dims)),
             Self::BarnesHut { .. } if dims > BARNES_HUT_MAX_DIMS => Err(Error::Unsupported {

@@ -231,9 +231,9 @@ fn the_memory_guard_stops_impossible_requests_before_allocating() {
 
 #[test]
 fn auto_repulsion_survives_an_embedding_too_wide_for_the_fft_grid() {
-    // 10,000 points (auto chooses FFT) starting with one point 100,000 units away: the FFT
+    // Enough points for auto to choose FFT, starting with one point 100,000 units away: the FFT
     // grid cannot span that, so auto runs those iterations on Barnes-Hut; explicit FFT says so.
-    let n = 10_000;
+    let n = RepulsionMethod::AUTO_FFT_FROM;
     let x = Matrix::new(
         n,
         3,
