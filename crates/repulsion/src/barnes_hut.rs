@@ -52,6 +52,8 @@ pub struct BarnesHut {
     /// The groups of the embedding's own repulsion: maximal cells of at most `GROUP` points
     /// (or leaves), in tree order, so that their point ranges tile `0..n`.
     groups: Vec<u32>,
+    /// Cells with at least this many points build their children in parallel.
+    parallel_cell: usize,
 }
 
 impl BarnesHut {
@@ -72,6 +74,7 @@ impl BarnesHut {
             sorted_forces: Vec::new(),
             z_rows: Vec::new(),
             groups: Vec::new(),
+            parallel_cell: PARALLEL_CELL,
         })
     }
 
@@ -160,29 +163,58 @@ impl BarnesHut {
         // A little slack keeps the extreme points strictly inside.
         half = half * (1.0 + 1e-9) + f64::MIN_POSITIVE;
         self.nodes.push(Node::default());
-        build_cell::<D>(pts, &mut self.nodes, 0, &mut self.order, &mut self.scratch, 0, center, half, 0);
+        let cell = Cell { center, half, depth: 0, start: 0 };
+        build_cell::<D>(
+            pts,
+            &mut self.nodes,
+            0,
+            &mut self.order,
+            &mut self.scratch,
+            cell,
+            self.parallel_cell,
+        );
     }
 }
 
 /// Cells with at least this many points build their children's subtrees in parallel.
 const PARALLEL_CELL: usize = 4096;
 
-/// Builds the cell `nodes[id]` over the points `order` (tree positions `start..`, reordered
-/// here; `scratch` is as long), centred at `center` with half-width `half`, and its subtree.
-/// The children of a cell are consecutive nodes; a subtree built in parallel is appended with
-/// its indices shifted, so the tree, and every sum over it, is the same for any thread count.
-#[allow(clippy::too_many_arguments)]
+/// Where a cell lies: its centre, half-width, depth, and the tree position of its first point.
+#[derive(Clone, Copy)]
+struct Cell<const D: usize> {
+    center: [f64; D],
+    half: f64,
+    depth: usize,
+    start: usize,
+}
+
+impl<const D: usize> Cell<D> {
+    /// The child in orthant `c` (bit `k` set: the upper half along axis `k`), whose points
+    /// start `offset` positions after this cell's.
+    fn child(&self, c: usize, offset: usize) -> Self {
+        let mut center = self.center;
+        for k in 0..D {
+            center[k] += if c >> k & 1 == 1 { 0.5 * self.half } else { -0.5 * self.half };
+        }
+        Self { center, half: 0.5 * self.half, depth: self.depth + 1, start: self.start + offset }
+    }
+}
+
+/// Builds the cell `nodes[id]` over the points `order` (reordered here; `scratch` is as long)
+/// and its subtree. The children of a cell are consecutive nodes. A cell of at least
+/// `parallel_cell` points builds each child's subtree in its own vector in parallel and
+/// appends them with their indices shifted: the same tree, so every sum over it is the same
+/// for any thread count.
 fn build_cell<const D: usize>(
     pts: &[[f64; D]],
     nodes: &mut Vec<Node>,
     id: usize,
     order: &mut [u32],
     scratch: &mut [u32],
-    start: usize,
-    center: [f64; D],
-    half: f64,
-    depth: usize,
+    cell: Cell<D>,
+    parallel_cell: usize,
 ) {
+    let Cell { center, half, depth, start } = cell;
     let len = order.len();
     let count = len as f64;
     nodes[id] =
@@ -236,14 +268,7 @@ fn build_cell<const D: usize>(
     nodes[id].first_child = first as u32;
     nodes[id].n_children = n_children as u32;
     nodes.resize(first + n_children, Node::default());
-    let child_center = |c: usize| {
-        let mut cc = center;
-        for k in 0..D {
-            cc[k] += if c >> k & 1 == 1 { 0.5 * half } else { -0.5 * half };
-        }
-        cc
-    };
-    if len >= PARALLEL_CELL {
+    if len >= parallel_cell {
         // Each child's subtree in its own vector (its root first), then appended.
         let mut parts = Vec::with_capacity(n_children);
         let (mut rest_o, mut rest_s) = (order, scratch);
@@ -256,7 +281,7 @@ fn build_cell<const D: usize>(
         }
         parts.par_iter_mut().for_each(|(c, o, s, sub)| {
             sub.push(Node::default());
-            build_cell::<D>(pts, sub, 0, o, s, start + bounds[*c], child_center(*c), 0.5 * half, depth + 1);
+            build_cell::<D>(pts, sub, 0, o, s, cell.child(*c, bounds[*c]), parallel_cell);
         });
         for (slot, (_, _, _, sub)) in parts.into_iter().enumerate() {
             // Local index i > 0 lands at base + i - 1; the local root at first + slot.
@@ -284,10 +309,8 @@ fn build_cell<const D: usize>(
                 first + slot,
                 &mut order[range.clone()],
                 &mut scratch[range.clone()],
-                start + range.start,
-                child_center(c),
-                0.5 * half,
-                depth + 1,
+                cell.child(c, range.start),
+                parallel_cell,
             );
         }
     }
@@ -870,6 +893,27 @@ mod tests {
             }
         }
         out
+    }
+
+    /// A tree whose large cells build their children in parallel is the serial tree: the same
+    /// forces and Z to the bit (2-D and 3-D, every cell above 64 points in parallel).
+    #[test]
+    fn parallel_build_gives_the_serial_result() {
+        fn check<const D: usize>() {
+            let (_, data) = clustered::<D>();
+            let y = Matrix::new(data.len() / D, D, data).unwrap();
+            let run = |parallel_cell: usize| {
+                let mut bh = BarnesHut::new(0.5).unwrap();
+                bh.parallel_cell = parallel_cell;
+                let mut f = vec![0.0; y.as_slice().len()];
+                let z = bh.repulsion(&y, StudentT::CAUCHY, &mut f).unwrap();
+                (z.to_bits(), f.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), bh.nodes.len())
+            };
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+            assert!(run(usize::MAX) == pool.install(|| run(64)), "{D}-D");
+        }
+        check::<2>();
+        check::<3>();
     }
 
     /// The AVX2 build of the group evaluation gives the bits of the portable one, in `f64`
