@@ -16,7 +16,7 @@ const LEAF_SIZE: usize = 4;
 /// Most points of a group: the points of one cell that share one traversal and one list of
 /// interactions (Barnes 1990, "A modified tree code: don't laugh; it runs"). A multiple of 4,
 /// the points being evaluated four lanes at a time.
-const GROUP: usize = 64;
+const GROUP: usize = 128;
 
 /// One cell of the tree. Its points are `order[start..end]`, its children
 /// `nodes[first_child..first_child + n_children]` (empty cells are not stored). `second` is
