@@ -120,8 +120,9 @@ const BLOCK: usize = 8;
 /// The 2-D convolution never holds the `2m x 2m` circulant grid: rows are transformed in an
 /// `m x 2m` grid (the other `m` rows are zero), then each block of columns is gathered with its
 /// mirror columns, transformed, multiplied by the kernel spectrum, transformed back and
-/// scattered, so the transposes and the spectrum product cost no pass over memory of their
-/// own. The kernel is real and even in each coordinate, so its spectrum is too: one quadrant,
+/// written back in place (each task owns its columns), so the transposes and the spectrum
+/// product cost no pass over memory of their own and the two `m x 2m` grids are the only
+/// ones. The kernel is real and even in each coordinate, so its spectrum is too: one quadrant,
 /// `(m + 1)^2` values, is stored.
 ///
 /// Every sum runs in a fixed order (charges are spread box by box with points in index order),
@@ -160,14 +161,11 @@ struct Grids<T: GridScalar> {
     plans: Option<Plans<T>>,
     // (transform length, box width, dof) of the kernel spectra in `k1`, `kp`, `km`.
     kernel_key: Option<(usize, u64, u64)>,
-    // The charge grids `a` and `b` (2-D: m rows of length l; 1-D: l values). After the
-    // convolution their first m columns hold the potentials at the nodes.
+    // The charge grids `a` and `b` (2-D: m rows of length l; 1-D: l values). The 2-D column
+    // pass writes each column's result back in place. After the convolution their first m
+    // columns hold the potentials at the nodes.
     rows_a: Vec<Complex<T>>,
     rows_b: Vec<Complex<T>>,
-    // 2-D: the column spectra after the product and inverse column transform, m values per
-    // column, columns in pair order (see `column_slot`).
-    cols_a: Vec<Complex<T>>,
-    cols_b: Vec<Complex<T>>,
     // Quadrant of the kernel spectra, scaled for the inverse transform: `K1^`,
     // `(K1^ + K2^) / 2` and `(K1^ - K2^) / 2` (2-D: column `kx` at `kx * (m + 1)`).
     k1: Vec<T>,
@@ -184,8 +182,6 @@ impl<T: GridScalar> Default for Grids<T> {
             kernel_key: None,
             rows_a: Vec::new(),
             rows_b: Vec::new(),
-            cols_a: Vec::new(),
-            cols_b: Vec::new(),
             k1: Vec::new(),
             kp: Vec::new(),
             km: Vec::new(),
@@ -215,9 +211,9 @@ pub fn grid_bytes(m: usize, dims: usize) -> u64 {
         2 * (2 * m) * 16 + 3 * (m + 1) * 8
     } else {
         let (cg, g) = (8, 4);
-        // Two grids of m x 2m rows and 2m x m columns, three spectrum quadrants, and the
-        // double-precision rows of the kernel transform while the spectra are built.
-        4 * (2 * m * m) * cg + 3 * (m + 1) * (m + 1) * g + (m + 1) * (m + 1) * 16
+        // Two grids of m x 2m, three spectrum quadrants, and the double-precision rows of the
+        // kernel transform while the spectra are built.
+        2 * (2 * m * m) * cg + 3 * (m + 1) * (m + 1) * g + (m + 1) * (m + 1) * 16
     }
 }
 
@@ -608,72 +604,85 @@ impl<T: GridScalar> Grids<T> {
                 }
             });
 
-        // Column pass: the pairs (c, l - c), c in 1..m, in blocks of BLOCK pairs, then
-        // columns 0 and m, each its own mirror.
-        resize_exact(&mut self.cols_a, l * m, zero);
-        resize_exact(&mut self.cols_b, l * m, zero);
+        // Column pass, in place: the pairs (c, l - c), c in 1..m, in blocks of BLOCK pairs,
+        // then columns 0 and m, each its own mirror. Each task reads and writes only its own
+        // columns.
         let pairs = m - 1;
         let pairs_per_task = pairs.div_ceil(tasks).div_ceil(BLOCK).max(1) * BLOCK;
         let spectra = Spectra { k1: &self.k1, kp: &self.kp, km: &self.km, q: m + 1 };
-        let grids = (&self.rows_a[..], &self.rows_b[..]);
+        let grids = Columns::new(&mut self.rows_a, &mut self.rows_b);
         let plans = (&fwd, &inv);
-        let (pair_a, single_a) = self.cols_a.split_at_mut(2 * pairs * m);
-        let (pair_b, single_b) = self.cols_b.split_at_mut(2 * pairs * m);
-        pair_a
-            .par_chunks_mut(2 * pairs_per_task * m)
-            .zip(pair_b.par_chunks_mut(2 * pairs_per_task * m))
-            .zip(self.scratch.par_chunks_mut(per_task))
-            .enumerate()
-            .for_each(|(t, ((ca, cb), s))| {
-                let mut c0 = 1 + t * pairs_per_task;
-                for (ba, bb) in ca.chunks_mut(2 * BLOCK * m).zip(cb.chunks_mut(2 * BLOCK * m)) {
-                    let width = ba.len() / (2 * m);
-                    // Slots 0..width: columns c0 + j; slots width..2 width: their mirrors.
-                    let cols: [usize; 2 * BLOCK] = std::array::from_fn(|j| match j {
-                        j if j < width => c0 + j,
-                        j if j < 2 * width => l - (c0 + j - width),
-                        _ => 0,
-                    });
-                    let (wa, wb) = column_block(grids, &cols[..2 * width], true, m, &spectra, s, plans);
-                    for j in 0..width {
-                        for (out, work) in [(&mut *ba, wa), (&mut *bb, wb)] {
-                            out[2 * j * m..][..m].copy_from_slice(&work[j * l..][..m]);
-                            out[(2 * j + 1) * m..][..m].copy_from_slice(&work[(width + j) * l..][..m]);
-                        }
-                    }
-                    c0 += width;
-                }
-            });
-        let (wa, wb) = column_block(grids, &[0, m], false, m, &spectra, &mut self.scratch[..per_task], plans);
-        for j in 0..2 {
-            single_a[j * m..][..m].copy_from_slice(&wa[j * l..][..m]);
-            single_b[j * m..][..m].copy_from_slice(&wb[j * l..][..m]);
-        }
+        self.scratch.par_chunks_mut(per_task).enumerate().for_each(|(t, s)| {
+            let end = (1 + (t + 1) * pairs_per_task).min(m);
+            let mut c0 = 1 + t * pairs_per_task;
+            while c0 < end {
+                let width = BLOCK.min(end - c0);
+                // Slots 0..width: columns c0 + j; slots width..2 width: their mirrors.
+                let cols: [usize; 2 * BLOCK] = std::array::from_fn(|j| match j {
+                    j if j < width => c0 + j,
+                    j if j < 2 * width => l - (c0 + j - width),
+                    _ => 0,
+                });
+                column_block(&grids, &cols[..2 * width], true, m, &spectra, s, plans);
+                c0 += width;
+            }
+        });
+        column_block(&grids, &[0, m], false, m, &spectra, &mut self.scratch[..per_task], plans);
 
-        // Inverse row transforms of rows 0..m, gathered BLOCK rows at a time.
-        let (ca, cb) = (&self.cols_a, &self.cols_b);
+        // Inverse row transforms of rows 0..m.
         self.rows_a
             .par_chunks_mut(rows_per_task * l)
             .zip(self.rows_b.par_chunks_mut(rows_per_task * l))
             .zip(self.scratch.par_chunks_mut(per_task))
-            .enumerate()
-            .for_each(|(t, ((oa, ob), s))| {
+            .for_each(|((oa, ob), s)| {
                 let fs = &mut s[work_len..];
-                for (out, cols) in [(oa, ca), (ob, cb)] {
-                    for (b, rows) in out.chunks_mut(BLOCK * l).enumerate() {
-                        let (r0, height) = (t * rows_per_task + b * BLOCK, rows.len() / l);
-                        for c in 0..l {
-                            let at = column_slot(c, m) * m + r0;
-                            for (dr, &v) in cols[at..at + height].iter().enumerate() {
-                                rows[dr * l + c] = v;
-                            }
-                        }
-                    }
-                    inv.process_with_scratch(out, fs);
-                }
+                inv.process_with_scratch(oa, fs);
+                inv.process_with_scratch(ob, fs);
             });
     }
 }
+
+/// The two row-major `m x 2m` grids, shared by the tasks of the column pass, each of which
+/// reads and writes a set of columns no other task touches.
+struct Columns<'g, T> {
+    a: *mut Complex<T>,
+    b: *mut Complex<T>,
+    len: usize,
+    _grids: std::marker::PhantomData<&'g mut [Complex<T>]>,
+}
+
+// SAFETY: the grids are borrowed mutably for `'g`, and the column pass gives each task its
+// own columns, so no element is accessed by two threads.
+#[allow(unsafe_code)]
+unsafe impl<T: Send> Sync for Columns<'_, T> {}
+
+#[allow(unsafe_code)]
+impl<'g, T: Copy> Columns<'g, T> {
+    fn new(a: &'g mut [Complex<T>], b: &'g mut [Complex<T>]) -> Self {
+        assert_eq!(a.len(), b.len());
+        Self { a: a.as_mut_ptr(), b: b.as_mut_ptr(), len: a.len(), _grids: std::marker::PhantomData }
+    }
+
+    /// The values of both grids at `at` (row-major position).
+    #[inline(always)]
+    fn get(&self, at: usize) -> (Complex<T>, Complex<T>) {
+        assert!(at < self.len);
+        // SAFETY: in bounds; only the task that owns this position's column accesses it.
+        unsafe { (*self.a.add(at), *self.b.add(at)) }
+    }
+
+    /// Writes both grids at `at`.
+    #[inline(always)]
+    fn set(&self, at: usize, va: Complex<T>, vb: Complex<T>) {
+        assert!(at < self.len);
+        // SAFETY: as in `get`.
+        unsafe {
+            *self.a.add(at) = va;
+            *self.b.add(at) = vb;
+        }
+    }
+}
+
 /// A quadrant of the kernel spectra (see [`FftInterpolation::kernel_spectra`]).
 struct Spectra<'a, T> {
     k1: &'a [T],
@@ -682,46 +691,31 @@ struct Spectra<'a, T> {
     q: usize,
 }
 
-/// Where column `c` of the `2m`-wide grid is kept after the column pass, in units of `m`:
-/// pairs `(c, 2m - c)` for `c` in `1..m` side by side, then columns 0 and `m`.
-#[inline]
-fn column_slot(c: usize, m: usize) -> usize {
-    let l = 2 * m;
-    match c {
-        0 => 2 * (m - 1),
-        c if c == m => 2 * (m - 1) + 1,
-        c if c < m => 2 * (c - 1),
-        c => 2 * (l - c - 1) + 1,
-    }
-}
-
 /// Gathers columns `cols` of both row-transformed grids (rows `0..m`, zero-padded to `l`),
-/// transforms them, multiplies by the kernel spectra and transforms back; returns the two
-/// work areas, column `cols[j]` in slot `j` (`l` values each, the first `m` wanted).
+/// transforms them, multiplies by the kernel spectra, transforms back and writes the first
+/// `m` values of each column back in place.
 ///
 /// With `pairs`, the second half of `cols` holds the mirrors `l - c` of the first half;
 /// otherwise every column is its own mirror (columns 0 and `m`). The `b` grid's spectrum at
 /// `(r, c)` needs `conj(B(-r, -c))`: its real part is convolved with `K1`, its imaginary part
 /// with `K2`, as `kp B + km conj(B(-r, -c))`.
-fn column_block<'s, T: GridScalar>(
-    (ra, rb): (&[Complex<T>], &[Complex<T>]),
+fn column_block<T: GridScalar>(
+    grids: &Columns<'_, T>,
     cols: &[usize],
     pairs: bool,
     m: usize,
     spectra: &Spectra<'_, T>,
-    scratch: &'s mut [Complex<T>],
+    scratch: &mut [Complex<T>],
     (fwd, inv): (&Arc<dyn Fft<T>>, &Arc<dyn Fft<T>>),
-) -> (&'s [Complex<T>], &'s [Complex<T>]) {
+) {
     let l = 2 * m;
     let k = cols.len();
     let (work, fs) = scratch.split_at_mut(4 * BLOCK * l);
     let (wa, wb) = work.split_at_mut(2 * BLOCK * l);
     let (wa, wb) = (&mut wa[..k * l], &mut wb[..k * l]);
     for r in 0..m {
-        let (row_a, row_b) = (&ra[r * l..][..l], &rb[r * l..][..l]);
         for (j, &c) in cols.iter().enumerate() {
-            wa[j * l + r] = row_a[c];
-            wb[j * l + r] = row_b[c];
+            (wa[j * l + r], wb[j * l + r]) = grids.get(r * l + c);
         }
     }
     for j in 0..k {
@@ -757,7 +751,11 @@ fn column_block<'s, T: GridScalar>(
     }
     inv.process_with_scratch(wa, fs);
     inv.process_with_scratch(wb, fs);
-    (wa, wb)
+    for r in 0..m {
+        for (j, &c) in cols.iter().enumerate() {
+            grids.set(r * l + c, wa[j * l + r], wb[j * l + r]);
+        }
+    }
 }
 
 /// A double-precision value rounded to the grid's precision.
