@@ -437,10 +437,19 @@ fn run(cli: Cli) -> Result<()> {
             let (data, p);
             let (input, name) = match (input, knn_indices, knn_distances, affinities) {
                 (Some(path), ..) => {
-                    data = input::read_points(&path)?;
+                    let points = input::read_points(&path)?;
                     match params.neighbors {
-                        NeighborsArg::Precomputed => (Input::Distances(&data), path),
-                        _ => (Input::Points(&data), path),
+                        NeighborsArg::Precomputed => {
+                            data = points;
+                            (Input::Distances(&data), path)
+                        }
+                        // Only a saved model needs the points after the fit (for `transform`);
+                        // otherwise they are handed over and dropped before P is built.
+                        _ if out.save_model.is_some() => {
+                            data = points;
+                            (Input::Points(&data), path)
+                        }
+                        _ => (Input::OwnedPoints(points), path),
                     }
                 }
                 (None, Some(idx), Some(dist), _) => {

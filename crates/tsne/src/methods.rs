@@ -325,6 +325,16 @@ impl fmt::Debug for Init {
 
 impl Init {
     /// The initialiser: PCA falls back to spectral when the input has no coordinates.
+    /// Whether the initialisation may read P (given coordinates or not): the spectral one,
+    /// PCA without coordinates, and a user-written one.
+    pub(crate) fn reads_affinities(&self, has_points: bool) -> bool {
+        match self {
+            Self::Pca => !has_points,
+            Self::Spectral | Self::Custom(_) => true,
+            Self::Random | Self::Given(_) => false,
+        }
+    }
+
     pub(crate) fn initializer(&self, has_points: bool) -> Arc<dyn Initializer> {
         match self {
             Self::Pca if has_points => Arc::new(Pca::default()),

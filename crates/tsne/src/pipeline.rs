@@ -20,6 +20,11 @@ use crate::summary::{Summary, Timings};
 pub enum Input<'a> {
     /// One point per row.
     Points(&'a Matrix),
+    /// Points handed over (`fit(matrix)`): dropped as soon as the neighbours and the
+    /// initialisation no longer need them (before P is built, unless the initialisation reads
+    /// P), so they never share the peak with P. The model then has no reference points: it
+    /// cannot [`transform`](crate::Embedding::transform) new ones.
+    OwnedPoints(Matrix),
     /// An `n x n` matrix of distances (see [`PrecomputedDistances`] for what is checked);
     /// the metric setting does not apply.
     Distances(&'a Matrix),
@@ -38,6 +43,7 @@ impl Input<'_> {
     pub fn n(&self) -> usize {
         match self {
             Input::Points(x) | Input::Distances(x) => x.rows(),
+            Input::OwnedPoints(x) => x.rows(),
             Input::Graph(g) => g.n(),
             Input::OwnedGraph(g) => g.n(),
             Input::Affinities(p) => p.n(),
@@ -48,6 +54,12 @@ impl Input<'_> {
 impl<'a> From<&'a Matrix> for Input<'a> {
     fn from(points: &'a Matrix) -> Self {
         Self::Points(points)
+    }
+}
+
+impl From<Matrix> for Input<'_> {
+    fn from(points: Matrix) -> Self {
+        Self::OwnedPoints(points)
     }
 }
 
@@ -87,6 +99,8 @@ struct Prepared<'a> {
     dims_in: usize,
     /// The coordinates the neighbours are searched in (after PCA); none without coordinates.
     points: Option<Cow<'a, Matrix>>,
+    /// The coordinates were handed over: drop them once the initialisation is computed.
+    owned: bool,
     projection: Option<Projection>,
     time: Duration,
 }
@@ -146,10 +160,23 @@ impl TSne {
         }
         let mut neighbors = self.neighbors(&mut prepared)?;
         let after_neighbors = crate::memory::peak_resident_memory();
+        // Handed-over coordinates go as soon as nothing needs them: before P when the
+        // initialisation does not read it.
+        let early = prepared.owned && !self.init.reads_affinities(prepared.points.is_some());
+        let mut initial = if early { Some(self.initialize(&prepared, None)?) } else { None };
+        if early {
+            prepared.points = None;
+        }
         // The graph is dropped as soon as P is built.
         let affinities = self.affinities(&prepared, neighbors.graph.take())?;
         let after_affinities = crate::memory::peak_resident_memory();
-        let initial = self.initialize(&prepared, &affinities.p)?;
+        let initial = match initial.take() {
+            Some(start) => start,
+            None => self.initialize(&prepared, Some(&affinities.p))?,
+        };
+        if prepared.owned {
+            prepared.points = None;
+        }
         let summary = self.summary(&prepared, &neighbors, &affinities, &initial);
         let repulsion = self.repulsion.clone();
         self.budget.check("renumbered affinities", estimate::renumbering(affinities.p.nnz()), || {
@@ -182,12 +209,15 @@ impl TSne {
         let n = input.n();
         let dims_in = match &input {
             Input::Points(x) | Input::Distances(x) => x.cols(),
+            Input::OwnedPoints(x) => x.cols(),
             _ => 0,
         };
         if n < 2 {
             return Err(Error::TooFewPoints { n, min: 2 });
         }
-        if !matches!(input, Input::Points(_)) && crate::family::dense_only(&self.method) {
+        if !matches!(input, Input::Points(_) | Input::OwnedPoints(_))
+            && crate::family::dense_only(&self.method)
+        {
             return Err(Error::Unsupported {
                 backend: format!("{:?}", self.method),
                 what:
@@ -195,30 +225,48 @@ impl TSne {
                         .into(),
             });
         }
-        let (points, projection) = match &input {
-            Input::Points(x) if x.cols() == 0 => {
-                return Err(Error::InvalidParameter { name: "points", reason: "rows have no columns".into() })
-            }
-            &Input::Points(x) => match self.pca {
-                Some(d) if d < x.cols() => {
-                    self.budget.check("PCA projection", estimate::pca(n, x.cols()), || {
-                        "reduce the columns before t-SNE, or raise --max-memory".into()
-                    })?;
-                    let projection = Projection::fit(x, d)?;
-                    (Some(Cow::Owned(projection.apply(x)?)), Some(projection))
-                }
-                _ => (Some(Cow::Borrowed(x)), None),
-            },
-            _ => (None, None),
-        };
+        let owned = matches!(input, Input::OwnedPoints(_));
+        let (mut points, mut projection) = (None, None);
         let (given, graph) = match input {
-            Input::Points(_) => (Given::Points, None),
+            Input::Points(x) => {
+                (points, projection) = match self.project(x)? {
+                    Some((p, proj)) => (Some(Cow::Owned(p)), Some(proj)),
+                    None => (Some(Cow::Borrowed(x)), None),
+                };
+                (Given::Points, None)
+            }
+            Input::OwnedPoints(x) => {
+                // A projection replaces the handed-over points at once.
+                (points, projection) = match self.project(&x)? {
+                    Some((p, proj)) => (Some(Cow::Owned(p)), Some(proj)),
+                    None => (Some(Cow::Owned(x)), None),
+                };
+                (Given::Points, None)
+            }
             Input::Distances(d) => (Given::Distances(d), None),
             Input::Graph(g) => (Given::Graph, Some(Cow::Borrowed(g))),
             Input::OwnedGraph(g) => (Given::Graph, Some(Cow::Owned(g))),
             Input::Affinities(p) => (Given::Affinities(p), None),
         };
-        Ok(Prepared { given, graph, n, dims_in, points, projection, time: t.elapsed() })
+        Ok(Prepared { given, graph, n, dims_in, points, projection, owned, time: t.elapsed() })
+    }
+
+    /// The points projected on their leading principal axes, with the projection, when PCA
+    /// was asked for with fewer dimensions than the points have; none otherwise.
+    fn project(&self, x: &Matrix) -> Result<Option<(Matrix, Projection)>> {
+        if x.cols() == 0 {
+            return Err(Error::InvalidParameter { name: "points", reason: "rows have no columns".into() });
+        }
+        match self.pca {
+            Some(d) if d < x.cols() => {
+                self.budget.check("PCA projection", estimate::pca(x.rows(), x.cols()), || {
+                    "reduce the columns before t-SNE, or raise --max-memory".into()
+                })?;
+                let projection = Projection::fit(x, d)?;
+                Ok(Some((projection.apply(x)?, projection)))
+            }
+            _ => Ok(None),
+        }
     }
 
     /// The kNN graph of the input: searched for points and distance matrices, as given for a
@@ -293,10 +341,12 @@ impl TSne {
     }
 
     /// The starting positions, `n x dims`.
-    fn initialize(&self, prepared: &Prepared<'_>, p: &CsrMatrix) -> Result<Start> {
+    /// The starting positions, `n x dims`; `p` is none when the initialisation runs before P
+    /// (it does not read it).
+    fn initialize(&self, prepared: &Prepared<'_>, p: Option<&CsrMatrix>) -> Result<Start> {
         let t = Instant::now();
         let initializer = self.init.initializer(prepared.points.is_some());
-        let input = InitInput { n: prepared.n, points: prepared.points.as_deref(), affinities: Some(p) };
+        let input = InitInput { n: prepared.n, points: prepared.points.as_deref(), affinities: p };
         let y = initializer.initialize(&input, self.dims, self.seed)?;
         check_start(&y, prepared.n, self.dims)?;
         Ok(Start { y, name: initializer.name().to_string(), time: t.elapsed() })

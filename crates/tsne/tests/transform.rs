@@ -107,3 +107,22 @@ fn transform_checks_its_input() {
     let from_p = TSne::builder().perplexity(5.0).iterations(20).build().unwrap().fit(&p).unwrap();
     assert!(matches!(from_p.transform(&x), Err(tsne::Error::Unsupported { .. })));
 }
+
+/// Points handed over to the fit (`fit(matrix)`) give the embedding of borrowed points, bit for
+/// bit (with and without PCA, and with an initialisation that reads P, which runs after P), and
+/// a model without reference points, which refuses to place new ones.
+#[test]
+fn handed_over_points_embed_alike_and_leave_no_reference() {
+    let (x, _) = common::digits();
+    let x = Matrix::new(300, 64, x.as_slice()[..300 * 64].to_vec()).unwrap();
+    let quick = || TSne::builder().iterations(60).exaggeration_iterations(20).perplexity(10.0);
+    for builder in [quick(), quick().pca(12), quick().init(tsne::Init::Spectral)] {
+        let tsne = builder.build().unwrap();
+        let borrowed = tsne.fit(&x).unwrap();
+        let owned = tsne.fit(x.clone()).unwrap();
+        assert_eq!(borrowed.positions().as_slice(), owned.positions().as_slice());
+        assert_eq!(borrowed.summary().kl_divergence.to_bits(), owned.summary().kl_divergence.to_bits());
+        assert!(borrowed.transform(&x).is_ok());
+        assert!(matches!(owned.transform(&x), Err(tsne::Error::Unsupported { .. })));
+    }
+}
