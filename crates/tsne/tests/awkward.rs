@@ -30,9 +30,9 @@ fn curve(n: usize) -> Matrix {
 
 #[test]
 fn tiny_inputs_with_the_default_perplexity_are_errors_that_name_the_fix() {
-    assert_eq!(quick().build().unwrap().fit(&curve(1)).unwrap_err(), Error::TooFewPoints { n: 1, min: 2 });
+    assert_eq!(quick().build().unwrap().fit(curve(1)).unwrap_err(), Error::TooFewPoints { n: 1, min: 2 });
     for n in [2, 3, 4, 5, 10] {
-        match quick().build().unwrap().fit(&curve(n)) {
+        match quick().build().unwrap().fit(curve(n)) {
             Err(e @ Error::PerplexityTooLarge { .. }) => assert!(e.to_string().contains("must be below")),
             other => panic!("n = {n}: {other:?}"),
         }
@@ -42,7 +42,7 @@ fn tiny_inputs_with_the_default_perplexity_are_errors_that_name_the_fix() {
 #[test]
 fn tiny_inputs_with_a_small_perplexity_embed() {
     for (n, perplexity) in [(3, 1.0), (4, 2.0), (5, 2.0), (10, 3.0)] {
-        let y = quick().perplexity(perplexity).build().unwrap().fit(&curve(n)).unwrap().positions();
+        let y = quick().perplexity(perplexity).build().unwrap().fit(curve(n)).unwrap().positions();
         assert!(finite(&y) && y.rows() == n, "n = {n}");
     }
 }
@@ -81,7 +81,7 @@ fn a_constant_column_is_harmless() {
     let mut x = curve(200).into_vec();
     x.iter_mut().step_by(5).for_each(|v| *v = 7.0);
     let y =
-        quick().perplexity(10.0).build().unwrap().fit(&Matrix::new(200, 5, x).unwrap()).unwrap().positions();
+        quick().perplexity(10.0).build().unwrap().fit(Matrix::new(200, 5, x).unwrap()).unwrap().positions();
     assert!(finite(&y));
 }
 
