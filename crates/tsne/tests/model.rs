@@ -155,7 +155,9 @@ fn save_load_transform_equals_the_in_memory_model() {
     let rows = |idx: &[usize]| {
         Matrix::from_rows(&idx.iter().map(|&i| x.row(i).to_vec()).collect::<Vec<_>>()).unwrap()
     };
-    let model = builder().iterations(300).pca(30).build().unwrap().fit(&rows(&train)).unwrap();
+    // Borrowed, so that the model keeps its reference points for `transform`.
+    let reference = rows(&train);
+    let model = builder().iterations(300).pca(30).build().unwrap().fit(&reference).unwrap();
     let dir = std::env::temp_dir().join(format!("tsne-model-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("digits.tsne");
@@ -191,7 +193,9 @@ fn added_points_settle_while_the_old_ones_stay() {
     let rows = |idx: &[usize]| {
         Matrix::from_rows(&idx.iter().map(|&i| x.row(i).to_vec()).collect::<Vec<_>>()).unwrap()
     };
-    let mut model = builder().build().unwrap().fit(&rows(&train)).unwrap();
+    // Borrowed, so that the model keeps its reference points for `transform`.
+    let reference = rows(&train);
+    let mut model = builder().build().unwrap().fit(&reference).unwrap();
     let before = model.positions();
     let n = train.len();
     model.add(&rows(&test), &Schedule::constant(100, 1.0, 0.8)).unwrap();
