@@ -138,14 +138,13 @@ fn id(entry: u64) -> u32 {
 }
 
 /// For every point, the `cap` smallest distinct `(key, index)` pairs offered so far, each
-/// list a max-heap of packed entries in one flat array (with, for the neighbour lists, a
-/// stamp beside each entry). A list's largest entry is kept in an atomic word that is read
+/// list a max-heap of packed entries in one flat array, with a stamp beside each entry. A list's largest entry is kept in an atomic word that is read
 /// without locking and whose bit 63 is the list's lock: the entries and stamps of a list are
 /// touched only through [`Locked`], which holds that bit.
 struct Lists {
     cap: usize,
     entries: Box<[UnsafeCell<u64>]>,
-    /// The round that inserted each entry, with the [`NEW`] flag; empty for candidate lists.
+    /// The round that inserted each entry, with the [`NEW`] flag.
     stamps: Box<[UnsafeCell<u8>]>,
     /// Each list's largest entry, with the [`LOCKED`] bit while the list is locked.
     worst: Box<[AtomicU64]>,
@@ -172,7 +171,6 @@ impl Locked<'_> {
     /// Restores the max-heap order after the root was replaced.
     fn sift_down(&mut self) {
         let len = self.entries.len();
-        let stamped = !self.stamps.is_empty();
         let mut at = 0;
         loop {
             let (l, r) = (2 * at + 1, 2 * at + 2);
@@ -187,22 +185,20 @@ impl Locked<'_> {
                 return;
             }
             self.entries.swap(at, big);
-            if stamped {
-                self.stamps.swap(at, big);
-            }
+            self.stamps.swap(at, big);
             at = big;
         }
     }
 }
 
 impl Lists {
-    /// `n` empty lists of `cap` entries, with stamps if `stamped`.
-    fn new(n: usize, cap: usize, stamped: bool) -> Self {
+    /// `n` empty lists of `cap` entries.
+    fn new(n: usize, cap: usize) -> Self {
         let empty = pack(f32::INFINITY, EMPTY);
         Self {
             cap,
             entries: (0..n * cap).map(|_| UnsafeCell::new(empty)).collect(),
-            stamps: (0..if stamped { n * cap } else { 0 }).map(|_| UnsafeCell::new(0)).collect(),
+            stamps: (0..n * cap).map(|_| UnsafeCell::new(0)).collect(),
             worst: (0..n).map(|_| AtomicU64::new(empty)).collect(),
         }
     }
@@ -212,19 +208,8 @@ impl Lists {
     #[inline]
     fn lock(&self, i: usize) -> Locked<'_> {
         let word = &self.worst[i];
-        let mut spins = 0u32;
-        while word.fetch_or(LOCKED, Ordering::Acquire) & LOCKED != 0 {
-            while word.load(Ordering::Relaxed) & LOCKED != 0 {
-                spins += 1;
-                if spins % 64 == 0 {
-                    std::thread::yield_now();
-                } else {
-                    std::hint::spin_loop();
-                }
-            }
-        }
+        acquire(word);
         let (start, cap) = (i * self.cap, self.cap);
-        let stamps = if self.stamps.is_empty() { 0 } else { cap };
         // SAFETY: list `i`'s lock bit is held until the guard drops, so no other reference to
         // these cells exists; the pointers come from the whole arrays (`UnsafeCell<T>` has
         // `T`'s layout) and the ranges lie inside them.
@@ -236,8 +221,8 @@ impl Lists {
                     cap,
                 ),
                 stamps: std::slice::from_raw_parts_mut(
-                    UnsafeCell::raw_get(self.stamps.as_ptr().add(if stamps == 0 { 0 } else { start })),
-                    stamps,
+                    UnsafeCell::raw_get(self.stamps.as_ptr().add(start)),
+                    cap,
                 ),
             }
         }
@@ -258,9 +243,7 @@ impl Lists {
             return false;
         }
         list.entries[0] = entry;
-        if let Some(stamp) = list.stamps.first_mut() {
-            *stamp = round | NEW;
-        }
+        list.stamps[0] = round | NEW;
         list.sift_down();
         true
     }
@@ -269,22 +252,153 @@ impl Lists {
     fn entries(&self, i: usize, out: &mut Entries) {
         out.clear();
         let list = self.lock(i);
-        let new = |t: usize| list.stamps.get(t).is_some_and(|&s| s & NEW != 0);
+        let new = |t: usize| list.stamps[t] & NEW != 0;
         out.extend(
             list.entries.iter().enumerate().filter(|(_, &e)| id(e) != EMPTY).map(|(t, &e)| (id(e), new(t))),
         );
     }
 
-    /// Empties every list.
-    fn clear(&mut self) {
+    fn is_full(&self, i: usize) -> bool {
+        id(self.worst[i].load(Ordering::Relaxed)) != EMPTY
+    }
+}
+
+/// Takes the lock bit of a list's `worst` word, spinning (lists are held for a few hundred
+/// instructions).
+#[inline]
+fn acquire(word: &AtomicU64) {
+    let mut spins = 0u32;
+    while word.fetch_or(LOCKED, Ordering::Acquire) & LOCKED != 0 {
+        while word.load(Ordering::Relaxed) & LOCKED != 0 {
+            spins += 1;
+            if spins % 64 == 0 {
+                std::thread::yield_now();
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+    }
+}
+
+/// The sampled candidates of a round: for every point, the `cap` partners of smallest
+/// seeded priority, a max-heap of indices only. The priority of a pair is a hash of the pair
+/// and the round's salt, recomputed whenever it is compared, so an entry takes four bytes
+/// (a packed key would take eight: at a million points and 60 candidates, the two candidate
+/// lists take 480 MB instead of 960 MB). The order of entries is the packed order of
+/// [`Lists`] (priority, then index), so the kept sets are the same.
+struct Candidates {
+    cap: usize,
+    salt: u64,
+    ids: Box<[UnsafeCell<u32>]>,
+    /// Each list's largest packed key, with the [`LOCKED`] bit while the list is locked.
+    worst: Box<[AtomicU64]>,
+}
+
+// SAFETY: the cells of list `i` are read and written only while list `i`'s lock bit is held
+// (acquire on taking, release on dropping), or through `&mut Candidates`.
+unsafe impl Sync for Candidates {}
+
+/// The seeded priority of the pair `{a, b}` in the round of `salt`, the same from both ends.
+#[inline(always)]
+fn priority(salt: u64, a: u32, b: u32) -> f32 {
+    let (a, b) = if a < b { (a, b) } else { (b, a) };
+    (mix(salt ^ (u64::from(a) << 32 | u64::from(b))) >> 40) as f32
+}
+
+impl Candidates {
+    fn new(n: usize, cap: usize) -> Self {
         let empty = pack(f32::INFINITY, EMPTY);
-        self.entries.par_iter_mut().for_each(|e| *e.get_mut() = empty);
-        self.stamps.par_iter_mut().for_each(|s| *s.get_mut() = 0);
+        Self {
+            cap,
+            salt: 0,
+            ids: (0..n * cap).map(|_| UnsafeCell::new(EMPTY)).collect(),
+            worst: (0..n).map(|_| AtomicU64::new(empty)).collect(),
+        }
+    }
+
+    /// The packed key of `id` in the list of `owner`.
+    #[inline(always)]
+    fn key(&self, owner: u32, id: u32) -> u64 {
+        if id == EMPTY {
+            pack(f32::INFINITY, EMPTY)
+        } else {
+            pack(priority(self.salt, owner, id), id)
+        }
+    }
+
+    /// Empties every list for the round of `salt`.
+    fn clear(&mut self, salt: u64) {
+        self.salt = salt;
+        let empty = pack(f32::INFINITY, EMPTY);
+        self.ids.par_iter_mut().for_each(|e| *e.get_mut() = EMPTY);
         self.worst.par_iter_mut().for_each(|w| *w.get_mut() = empty);
     }
 
-    fn is_full(&self, i: usize) -> bool {
-        id(self.worst[i].load(Ordering::Relaxed)) != EMPTY
+    /// List `i`'s entries, with its lock held; the lock is released by [`Self::release`].
+    #[inline]
+    #[allow(clippy::mut_from_ref)]
+    fn lock(&self, i: usize) -> &mut [u32] {
+        acquire(&self.worst[i]);
+        // SAFETY: list `i`'s lock bit is held until `release`, so no other reference to these
+        // cells exists; the pointer comes from the whole array (`UnsafeCell<u32>` has `u32`'s
+        // layout) and the range lies inside it.
+        unsafe {
+            std::slice::from_raw_parts_mut(UnsafeCell::raw_get(self.ids.as_ptr().add(i * self.cap)), self.cap)
+        }
+    }
+
+    /// Publishes list `i`'s largest key and releases its lock.
+    #[inline]
+    fn release(&self, i: usize, ids: &[u32]) {
+        self.worst[i].store(self.key(i as u32, ids[0]), Ordering::Release);
+    }
+
+    /// Offers `id` to the list of `i`; true if it entered.
+    #[inline(always)]
+    fn offer(&self, i: u32, id: u32) -> bool {
+        let key = self.key(i, id);
+        if key >= self.worst[i as usize].load(Ordering::Relaxed) & !LOCKED {
+            return false;
+        }
+        let ids = self.lock(i as usize);
+        let present = ids.iter().fold(false, |acc, &e| acc | (e == id));
+        let entered = key < self.key(i, ids[0]) && !present;
+        if entered {
+            ids[0] = id;
+            // Restore the max-heap order (by key) after the root was replaced.
+            let len = ids.len();
+            let mut at = 0;
+            let mut at_key = key;
+            loop {
+                let (l, r) = (2 * at + 1, 2 * at + 2);
+                let (mut big, mut big_key) = (at, at_key);
+                if l < len {
+                    let k = self.key(i, ids[l]);
+                    if k > big_key {
+                        (big, big_key) = (l, k);
+                    }
+                }
+                if r < len && self.key(i, ids[r]) > big_key {
+                    big = r;
+                }
+                if big == at {
+                    break;
+                }
+                ids.swap(at, big);
+                at = big;
+                at_key = key;
+            }
+        }
+        self.release(i as usize, ids);
+        entered
+    }
+
+    /// The indices of list `i` (not empty ones), flagged not new.
+    fn entries(&self, i: usize, out: &mut Entries) {
+        out.clear();
+        let ids = self.lock(i);
+        out.extend(ids.iter().filter(|&&e| e != EMPTY).map(|&e| (e, false)));
+        self.release(i, ids);
     }
 }
 
@@ -426,7 +540,7 @@ impl NnDescent {
         for (r, &i) in order.iter().enumerate() {
             rank[i as usize] = r as u32;
         }
-        let lists = Lists::new(n, k, true);
+        let lists = Lists::new(n, k);
 
         // The forest: all pairs inside each leaf.
         (0..trees).into_par_iter().for_each(|t| {
@@ -457,8 +571,7 @@ impl NnDescent {
             }
         });
 
-        let (mut fresh, mut old) =
-            (Lists::new(n, max_candidates, false), Lists::new(n, max_candidates, false));
+        let (mut fresh, mut old) = (Candidates::new(n, max_candidates), Candidates::new(n, max_candidates));
         for round in 1..=max_rounds as u8 {
             let changed = local_join(&data, &lists, &mut fresh, &mut old, p.seed, round);
             if (changed as f64) <= p.delta * (n * k) as f64 {
@@ -493,26 +606,24 @@ impl NnDescent {
 fn local_join(
     data: &Points,
     lists: &Lists,
-    fresh: &mut Lists,
-    old: &mut Lists,
+    fresh: &mut Candidates,
+    old: &mut Candidates,
     seed: u64,
     round: u8,
 ) -> usize {
     let n = lists.worst.len();
-    fresh.clear();
-    old.clear();
-    let (fresh, old) = (&*fresh, &*old);
     // Candidates: each list entry and its reverse, kept by the smallest seeded priority of
     // the pair (the same priority from both ends, so the kept set is order-free).
     let salt = mix(seed ^ mix(u64::from(round)));
+    fresh.clear(salt);
+    old.clear(salt);
+    let (fresh, old) = (&*fresh, &*old);
     (0..n).into_par_iter().for_each_init(Vec::new, |ids: &mut Entries, i| {
         lists.entries(i, ids);
         for &(j, new) in ids.iter() {
-            let (a, b) = if (i as u32) < j { (i as u32, j) } else { (j, i as u32) };
-            let priority = (mix(salt ^ (u64::from(a) << 32 | u64::from(b))) >> 40) as f32;
             let target = if new { fresh } else { old };
-            target.offer(i as u32, priority, j, 0);
-            target.offer(j, priority, i as u32, 0);
+            target.offer(i as u32, j);
+            target.offer(j, i as u32);
         }
     });
     // Sampled new entries take part in this join and are old from now on.
