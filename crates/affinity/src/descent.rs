@@ -581,18 +581,28 @@ impl NnDescent {
         // Only the lists are needed from here: free the rest before the graph is allocated.
         drop((fresh, old, data));
 
-        // Exact f64 distances, sorted.
-        let mut indices = vec![0u32; n * k];
+        // The graph's indices straight from the lists, which are then freed; the exact `f64`
+        // distances come after, so the lists and the distances are never alive together.
+        let mut indices = vec![EMPTY; n * k];
+        indices.par_chunks_mut(k).enumerate().for_each_init(Vec::new, |ids: &mut Entries, (i, idx)| {
+            lists.entries(rank[i] as usize, ids);
+            for (slot, &(r, _)) in idx.iter_mut().zip(ids.iter()) {
+                *slot = order[r as usize];
+            }
+        });
+        drop(lists);
+        // Exact distances, each row sorted by (distance, index).
         let mut distances = vec![0.0; n * k];
         indices.par_chunks_mut(k).zip(distances.par_chunks_mut(k)).enumerate().for_each_init(
-            || (Vec::with_capacity(k), Vec::with_capacity(k)),
-            |(ids, exact): &mut (Entries, Vec<(f64, u32)>), (i, (idx, dist))| {
-                lists.entries(rank[i] as usize, ids);
+            || Vec::with_capacity(k),
+            |exact: &mut Vec<(f64, u32)>, (i, (idx, dist))| {
                 exact.clear();
-                exact.extend(ids.iter().map(|&(r, _)| {
-                    let j = order[r as usize] as usize;
-                    (metric.distance(points.row(i), points.row(j)), j as u32)
-                }));
+                exact.extend(
+                    idx.iter()
+                        .filter(|&&j| j != EMPTY)
+                        .map(|&j| (metric.distance(points.row(i), points.row(j as usize)), j)),
+                );
+                idx.fill(0);
                 crate::nearest(exact, idx, dist);
             },
         );
