@@ -14,8 +14,8 @@ const MAX_DEPTH: usize = 48;
 const LEAF_SIZE: usize = 4;
 
 /// Most points of a group: the points of one cell that share one traversal and one list of
-/// interactions (Barnes 1990, "A modified tree code: don't laugh; it runs"). A multiple of 4,
-/// the points being evaluated four lanes at a time.
+/// interactions (Barnes 1990, "A modified tree code: don't laugh; it runs"). A multiple of 8,
+/// the points being evaluated in lanes of four (`f64`) or eight (`f32`).
 const GROUP: usize = 128;
 
 /// One cell of the tree. Its points are `order[start..end]`, its children
@@ -35,11 +35,13 @@ struct Node {
 
 /// Barnes-Hut approximation of the repulsive forces and Z in O(n log n).
 ///
-/// A cell is summarised by its centre of mass and second moment (see `cell_interaction`) when `width / distance < theta`, where `width` is
-/// the side length of the (cubic) cell and `distance` runs from the point to the cell's centre
-/// of mass; a cell that contains the point itself is always opened. `theta = 0` is exact.
-/// The tree is rebuilt on every call into buffers kept between calls, and each point's sum runs
-/// in tree order, so results do not depend on the thread count.
+/// A cell is summarised by its centre of mass and second moment (a quadrupole expansion) when
+/// `width / distance < theta`, where `width` is the side length of the (cubic) cell and
+/// `distance` runs from the point to the cell's centre of mass; a cell that contains the point
+/// itself is always opened. Points are taken in groups of up to 128 whose test uses the
+/// distance to the group's bounding box, at least as strict as the point's own. `theta = 0` is
+/// exact. The tree is rebuilt on every call into buffers kept between calls, and each point's
+/// sum runs in a fixed order, so results do not depend on the thread count.
 #[derive(Debug, Clone)]
 pub struct BarnesHut {
     theta: f64,
