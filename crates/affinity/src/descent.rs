@@ -138,9 +138,10 @@ fn id(entry: u64) -> u32 {
 }
 
 /// For every point, the `cap` smallest distinct `(key, index)` pairs offered so far, each
-/// list a max-heap of packed entries in one flat array, with a stamp beside each entry. A list's largest entry is kept in an atomic word that is read
-/// without locking and whose bit 63 is the list's lock: the entries and stamps of a list are
-/// touched only through [`Locked`], which holds that bit.
+/// list a max-heap of packed entries in one flat array, with a stamp beside each entry. A
+/// list's largest entry is kept in an atomic word that is read without locking and whose
+/// bit 63 is the list's lock: the entries and stamps of a list are touched only through
+/// [`Locked`], which holds that bit.
 struct Lists {
     cap: usize,
     entries: Box<[UnsafeCell<u64>]>,
