@@ -1,5 +1,6 @@
 //! The accuracy and time of the approximate repulsions on an embedding read from a CSV file
-//! (`x,y` per line, e.g. a `tsne embed --out` result), against the exact sums:
+//! (one point per line, 1 to 3 comma-separated coordinates, e.g. a `tsne embed --out` result),
+//! against the exact sums:
 //!
 //! `cargo run --release -p tsne-benches --example repulsion_accuracy -- EMBEDDING.csv [SETTING ...]`
 //!
@@ -22,14 +23,15 @@ fn main() {
         .filter(|l| !l.trim().is_empty())
         .flat_map(|l| l.split(',').map(|v| v.trim().parse::<f64>().unwrap_or_else(|e| panic!("{v}: {e}"))))
         .collect();
-    let y = Matrix::new(data.len() / 2, 2, data).unwrap_or_else(|e| panic!("{e}"));
+    let dims = text.lines().next().map_or(1, |l| l.split(',').count());
+    let y = Matrix::new(data.len() / dims, dims, data).unwrap_or_else(|e| panic!("{e}"));
     let mut settings: Vec<String> = args.collect();
     if settings.is_empty() {
         settings =
             ["4:1.25", "3:1.25", "3:1.0", "4:1.0", "5:0.8", "2:2.0", "bh:0.5"].map(String::from).to_vec();
     }
     let n = y.rows();
-    let mut exact = vec![0.0; 2 * n];
+    let mut exact = vec![0.0; dims * n];
     let t = Instant::now();
     let z_exact = Exact::new().repulsion(&y, StudentT::CAUCHY, &mut exact).unwrap_or_else(|e| panic!("{e}"));
     println!("n {n}, exact {:.2} s, Z {z_exact:.6e}", t.elapsed().as_secs_f64());
@@ -48,7 +50,7 @@ fn main() {
             };
             Box::new(FftInterpolation::new(params).unwrap_or_else(|e| panic!("{e}")))
         };
-        let mut f = vec![0.0; 2 * n];
+        let mut f = vec![0.0; dims * n];
         let z = backend.repulsion(&y, StudentT::CAUCHY, &mut f).unwrap_or_else(|e| panic!("{e}"));
         let mut times: Vec<f64> = (0..7)
             .map(|_| {

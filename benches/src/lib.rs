@@ -45,8 +45,8 @@ pub fn embedding_2d(n: usize, seed: u64) -> Matrix {
 
 /// A stand-in for real image data: 100 clusters of unequal size and spread, grouped into 10
 /// classes (the labels), in a 50-D latent space; with `dims > 50` the latent points are mapped
-/// linearly into `dims` dimensions with a little noise, so a PCA to 50 recovers them (as for
-/// images). Its embedding is about as wide as that of real image data of the same size,
+/// linearly into `dims` dimensions with a little noise and quantised to 8-bit intensities
+/// (integers 0 to 255, like pixels), so a PCA to 50 recovers them (as for images). Its embedding is about as wide as that of real image data of the same size,
 /// unlike [`gaussian_mixture`]'s ten equal clusters.
 pub fn image_like(n: usize, dims: usize, seed: u64) -> (Matrix, Vec<u32>) {
     const LATENT: usize = 50;
@@ -85,7 +85,8 @@ pub fn image_like(n: usize, dims: usize, seed: u64) -> (Matrix, Vec<u32>) {
         } else {
             for j in 0..dims {
                 let x: f64 = (0..LATENT).map(|k| latent[k] * map[k * dims + j]).sum();
-                data.push(x + 0.3 * normal(&mut rng));
+                // About 30 levels per standard deviation; under 0.1% of values clip.
+                data.push((128.0 + 12.0 * (x + 0.3 * normal(&mut rng))).round().clamp(0.0, 255.0));
             }
         }
     }

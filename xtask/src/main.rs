@@ -184,7 +184,11 @@ pub(crate) fn write_csv(path: &Path, x: &Matrix) -> Result<()> {
             if c > 0 {
                 s.push(',');
             }
-            write!(s, "{v:.6}")?;
+            if v.fract() == 0.0 {
+                write!(s, "{v}")?;
+            } else {
+                write!(s, "{v:.6}")?;
+            }
         }
         s.push('\n');
     }

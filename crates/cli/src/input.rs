@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use tsne::{CsrMatrix, KnnGraph, Matrix};
+use tsne::{CsrMatrix, KnnGraph, Matrix, MatrixF32};
 
 /// The formats the CLI reads, chosen by file name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,8 +48,67 @@ fn open(path: &Path) -> Result<Box<dyn Read>> {
     })
 }
 
-/// Reads a points matrix, one point per row.
-pub fn read_points(path: &Path) -> Result<Matrix> {
+/// Points as read: in single precision when every value is exactly an `f32` (8- and 16-bit
+/// data, `f4` arrays, text written from them), in half the memory; otherwise in `f64`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Points {
+    F32(MatrixF32),
+    F64(Matrix),
+}
+
+impl Points {
+    /// The same values in double precision.
+    pub fn into_f64(self) -> Matrix {
+        match self {
+            Points::F32(x) => x.to_f64(),
+            Points::F64(x) => x,
+        }
+    }
+}
+
+/// Values collected in `f32` for as long as every one of them is exactly an `f32`, then in
+/// `f64` (the ones so far widened once): no value is ever rounded.
+enum Values {
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+}
+
+impl Values {
+    fn new() -> Self {
+        Values::F32(Vec::new())
+    }
+
+    #[inline]
+    fn push(&mut self, v: f64) {
+        match self {
+            Values::F32(d) if v as f32 as f64 == v || v.is_nan() => d.push(v as f32),
+            Values::F32(d) => {
+                let mut wide: Vec<f64> = Vec::with_capacity(d.capacity().max(d.len() + 1));
+                wide.extend(d.iter().map(|&x| f64::from(x)));
+                wide.push(v);
+                *self = Values::F64(wide);
+            }
+            Values::F64(d) => d.push(v),
+        }
+    }
+
+    fn into_f64(self) -> Vec<f64> {
+        match self {
+            Values::F32(d) => d.into_iter().map(f64::from).collect(),
+            Values::F64(d) => d,
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Values::F32(d) => d.len(),
+            Values::F64(d) => d.len(),
+        }
+    }
+}
+
+/// Reads a points matrix, one point per row, in single precision when that loses nothing.
+pub fn read_points_compact(path: &Path) -> Result<Points> {
     let format = Format::of(path)?;
     let (rows, cols, data) = match format {
         Format::Text => read_text(path)?,
@@ -59,7 +118,22 @@ pub fn read_points(path: &Path) -> Result<Matrix> {
     if rows == 0 || cols == 0 {
         bail!("{} holds no data", path.display());
     }
-    Matrix::new(rows, cols, data).with_context(|| format!("invalid data in {}", path.display()))
+    let invalid = || format!("invalid data in {}", path.display());
+    Ok(match data {
+        Values::F32(mut d) => {
+            d.shrink_to_fit();
+            Points::F32(MatrixF32::new(rows, cols, d).with_context(invalid)?)
+        }
+        Values::F64(mut d) => {
+            d.shrink_to_fit();
+            Points::F64(Matrix::new(rows, cols, d).with_context(invalid)?)
+        }
+    })
+}
+
+/// Reads a points matrix, one point per row, in double precision.
+pub fn read_points(path: &Path) -> Result<Matrix> {
+    Ok(read_points_compact(path)?.into_f64())
 }
 
 /// Reads a precomputed kNN graph from two `n x k` arrays (text or `.npy`): 0-based neighbour
@@ -200,11 +274,11 @@ pub fn read_labels(path: &Path) -> Result<Vec<String>> {
     match Format::of(path)? {
         Format::Idx => {
             let (_, _, data) = read_idx(path)?;
-            Ok(data.iter().map(|v| format!("{v}")).collect())
+            Ok(data.into_f64().iter().map(|v| format!("{v}")).collect())
         }
         Format::Npy => {
             let (_, _, data) = read_npy(path)?;
-            Ok(data.iter().map(|v| format!("{v}")).collect())
+            Ok(data.into_f64().iter().map(|v| format!("{v}")).collect())
         }
         Format::Text => {
             let mut out = Vec::new();
@@ -228,12 +302,12 @@ fn split_fields(line: &str, delimiter: Option<char>) -> Vec<&str> {
 }
 
 /// Delimited text. The first line is a header when any of its fields is not a number.
-fn read_text(path: &Path) -> Result<(usize, usize, Vec<f64>)> {
+fn read_text(path: &Path) -> Result<(usize, usize, Values)> {
     let reader = BufReader::new(open(path)?);
     let mut delimiter = None;
     let mut cols = 0;
     let mut rows = 0;
-    let mut data = Vec::new();
+    let mut data = Values::new();
     let mut first = true;
     for (lineno, line) in reader.lines().enumerate() {
         let line = line.with_context(|| format!("cannot read {}", path.display()))?;
@@ -284,7 +358,9 @@ fn read_text(path: &Path) -> Result<(usize, usize, Vec<f64>)> {
                         c + 1
                     );
                 }
-                data.extend(values);
+                for v in values {
+                    data.push(v);
+                }
                 rows += 1;
             }
         }
@@ -302,22 +378,40 @@ fn read_all(path: &Path) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// NumPy `.npy` version 1–3, little-endian `f4`/`f8`, C order; 1-D arrays are one column.
-fn read_npy(path: &Path) -> Result<(usize, usize, Vec<f64>)> {
-    let bytes = read_all(path)?;
+/// NumPy `.npy` version 1–3, little-endian `f4`/`f8`/`i4`/`i8`/`u4`/`u8`, C order; 1-D arrays
+/// are one column. The body is converted as it streams in, so the file's bytes and the values
+/// are never both in memory, and nothing is allocated from the announced shape.
+fn read_npy(path: &Path) -> Result<(usize, usize, Values)> {
+    let mut reader = open(path)?;
     let bad = |why: &str| anyhow::anyhow!("{} is not a readable .npy file: {why}", path.display());
-    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
+    let mut read = |buf: &mut [u8], why: &str| -> Result<()> {
+        reader.read_exact(buf).map_err(|e| match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => bad(why),
+            _ => anyhow::Error::new(e).context(format!("cannot read {}", path.display())),
+        })
+    };
+    let mut pre = [0u8; 10];
+    read(&mut pre, "missing the \\x93NUMPY magic")?;
+    if &pre[..6] != b"\x93NUMPY" {
         return Err(bad("missing the \\x93NUMPY magic"));
     }
-    let (hlen, start) = match bytes[6] {
-        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-        2 | 3 if bytes.len() >= 12 => {
-            (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12)
+    let hlen = match pre[6] {
+        1 => u16::from_le_bytes([pre[8], pre[9]]) as usize,
+        2 | 3 => {
+            let mut rest = [0u8; 2];
+            read(&mut rest, "truncated header")?;
+            u32::from_le_bytes([pre[8], pre[9], rest[0], rest[1]]) as usize
         }
         v => return Err(bad(&format!("unsupported version {v}"))),
     };
-    let header = std::str::from_utf8(bytes.get(start..start + hlen).ok_or_else(|| bad("truncated header"))?)
-        .map_err(|_| bad("header is not text"))?;
+    // Headers are a few hundred bytes; a larger announced length is a corrupt file, not a
+    // reason to allocate.
+    if hlen > 1 << 20 {
+        return Err(bad("truncated header"));
+    }
+    let mut header = vec![0u8; hlen];
+    read(&mut header, "truncated header")?;
+    let header = std::str::from_utf8(&header).map_err(|_| bad("header is not text"))?;
     let field = |key: &str| -> Option<&str> {
         let at = header.find(&format!("'{key}'"))? + key.len() + 2;
         let rest = header[at..].trim_start().strip_prefix(':')?.trim_start();
@@ -358,28 +452,46 @@ fn read_npy(path: &Path) -> Result<(usize, usize, Vec<f64>)> {
         [n, d] => (n, d),
         _ => return Err(bad(&format!("{}-dimensional array; expected 1 or 2 dimensions", dims.len()))),
     };
-    let body = &bytes[start + hlen..];
-    // The announced size is checked against the bytes present before anything is allocated.
-    if rows.checked_mul(cols).and_then(|v| v.checked_mul(width)) != Some(body.len()) {
-        return Err(bad(&format!("{} data bytes for shape ({rows}, {cols})", body.len())));
+    let expected = rows.checked_mul(cols).and_then(|v| v.checked_mul(width));
+    let mut values = Values::new();
+    let mut chunk = vec![0u8; 1 << 16];
+    let (mut carry, mut total) = (0usize, 0usize);
+    loop {
+        let got =
+            reader.read(&mut chunk[carry..]).with_context(|| format!("cannot read {}", path.display()))?;
+        if got == 0 {
+            break;
+        }
+        total += got;
+        // Past the announced size only the count goes on, for the error below.
+        if expected.is_some_and(|e| total > e) {
+            carry = 0;
+            continue;
+        }
+        let filled = carry + got;
+        let whole = filled / width * width;
+        for c in chunk[..whole].chunks_exact(width) {
+            values.push(match (kind, width) {
+                ('f', 8) => f64::from_le_bytes(c.try_into().unwrap()),
+                ('f', _) => f32::from_le_bytes(c.try_into().unwrap()) as f64,
+                ('i', 8) => i64::from_le_bytes(c.try_into().unwrap()) as f64,
+                ('i', _) => i32::from_le_bytes(c.try_into().unwrap()) as f64,
+                (_, 8) => u64::from_le_bytes(c.try_into().unwrap()) as f64,
+                _ => u32::from_le_bytes(c.try_into().unwrap()) as f64,
+            });
+        }
+        chunk.copy_within(whole..filled, 0);
+        carry = filled - whole;
     }
-    let data = body
-        .chunks_exact(width)
-        .map(|c| match (kind, width) {
-            ('f', 8) => f64::from_le_bytes(c.try_into().unwrap()),
-            ('f', _) => f32::from_le_bytes(c.try_into().unwrap()) as f64,
-            ('i', 8) => i64::from_le_bytes(c.try_into().unwrap()) as f64,
-            ('i', _) => i32::from_le_bytes(c.try_into().unwrap()) as f64,
-            (_, 8) => u64::from_le_bytes(c.try_into().unwrap()) as f64,
-            _ => u32::from_le_bytes(c.try_into().unwrap()) as f64,
-        })
-        .collect();
-    Ok((rows, cols, data))
+    if expected != Some(total) || values.len() * width != total {
+        return Err(bad(&format!("{total} data bytes for shape ({rows}, {cols})")));
+    }
+    Ok((rows, cols, values))
 }
 
 /// MNIST IDX: magic `0 0 type ndim`, big-endian `u32` dimensions, big-endian data. The first
 /// dimension is the point count; the others are flattened into features.
-fn read_idx(path: &Path) -> Result<(usize, usize, Vec<f64>)> {
+fn read_idx(path: &Path) -> Result<(usize, usize, Values)> {
     let bytes = read_all(path)?;
     let bad = |why: String| anyhow::anyhow!("{} is not a readable IDX file: {why}", path.display());
     if bytes.len() < 4 || bytes[0] != 0 || bytes[1] != 0 {
@@ -407,14 +519,17 @@ fn read_idx(path: &Path) -> Result<(usize, usize, Vec<f64>)> {
         Some(c) if rows.checked_mul(c).and_then(|v| v.checked_mul(width)) == Some(body.len()) => c,
         _ => return Err(bad(format!("{} data bytes for dimensions {dims:?}", body.len()))),
     };
-    let data = match ty {
-        0x08 => body.iter().map(|&b| b as f64).collect(),
-        0x09 => body.iter().map(|&b| b as i8 as f64).collect(),
-        0x0B => body.chunks_exact(2).map(|c| i16::from_be_bytes([c[0], c[1]]) as f64).collect(),
-        0x0C => body.chunks_exact(4).map(|c| i32::from_be_bytes(c.try_into().unwrap()) as f64).collect(),
-        0x0D => body.chunks_exact(4).map(|c| f32::from_be_bytes(c.try_into().unwrap()) as f64).collect(),
-        _ => body.chunks_exact(8).map(|c| f64::from_be_bytes(c.try_into().unwrap())).collect(),
-    };
+    let mut data = Values::new();
+    for c in body.chunks_exact(width) {
+        data.push(match ty {
+            0x08 => c[0] as f64,
+            0x09 => c[0] as i8 as f64,
+            0x0B => i16::from_be_bytes([c[0], c[1]]) as f64,
+            0x0C => i32::from_be_bytes(c.try_into().unwrap()) as f64,
+            0x0D => f32::from_be_bytes(c.try_into().unwrap()) as f64,
+            _ => f64::from_be_bytes(c.try_into().unwrap()),
+        });
+    }
     Ok((rows, cols, data))
 }
 
@@ -521,6 +636,32 @@ mod tests {
         let p = dir.join(name);
         std::fs::write(&p, bytes).unwrap();
         p
+    }
+
+    /// Points stay in single precision exactly when no value needs more; the first value that
+    /// does widens the ones before it, and nothing is rounded either way.
+    #[test]
+    fn points_are_single_precision_only_when_nothing_is_lost() {
+        let ints = read_points_compact(&temp("ints.csv", b"0,255\n17,3\n")).unwrap();
+        assert!(matches!(&ints, Points::F32(x) if x.as_slice() == [0.0, 255.0, 17.0, 3.0]));
+        let halves = read_points_compact(&temp("halves.csv", b"0.5,1\n2,0.1\n")).unwrap();
+        assert!(matches!(&halves, Points::F64(x) if x.as_slice() == [0.5, 1.0, 2.0, 0.1]));
+        // A long .npy body, streamed in chunks: 20,000 f8 values, one of them not an f32 at
+        // the end, and the same values that are all f32 in f4.
+        let mut values: Vec<f64> = (0..20_000).map(|i| f64::from(i as f32 * 0.37)).collect();
+        let f4: Vec<u8> = values.iter().flat_map(|&v| (v as f32).to_le_bytes()).collect();
+        let narrow = read_points_compact(&temp("long4.npy", &npy("(10000, 2)", "<f4", &f4))).unwrap();
+        assert!(matches!(&narrow, Points::F32(_)));
+        assert_eq!(narrow.into_f64().as_slice(), values.as_slice());
+        values[19_999] = 0.1;
+        let f8: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let wide = read_points_compact(&temp("long8.npy", &npy("(10000, 2)", "<f8", &f8))).unwrap();
+        assert!(matches!(&wide, Points::F64(x) if x.as_slice() == values.as_slice()));
+        // A body one byte short or long is refused.
+        for body in [&f8[..f8.len() - 1], &[&f8[..], &[0u8][..]].concat()[..]] {
+            let err = read_points_compact(&temp("odd8.npy", &npy("(10000, 2)", "<f8", body))).unwrap_err();
+            assert!(err.to_string().contains("data bytes"), "{err:#}");
+        }
     }
 
     #[test]

@@ -437,19 +437,21 @@ fn run(cli: Cli) -> Result<()> {
             let (data, p);
             let (input, name) = match (input, knn_indices, knn_distances, affinities) {
                 (Some(path), ..) => {
-                    let points = input::read_points(&path)?;
-                    match params.neighbors {
-                        NeighborsArg::Precomputed => {
-                            data = points;
+                    // In single precision when that loses nothing (e.g. 8-bit images).
+                    let points = input::read_points_compact(&path)?;
+                    match (params.neighbors, points) {
+                        (NeighborsArg::Precomputed, points) => {
+                            data = points.into_f64();
                             (Input::Distances(&data), path)
                         }
                         // Only a saved model needs the points after the fit (for `transform`);
                         // otherwise they are handed over and dropped before P is built.
-                        _ if out.save_model.is_some() => {
-                            data = points;
+                        (_, points) if out.save_model.is_some() => {
+                            data = points.into_f64();
                             (Input::Points(&data), path)
                         }
-                        _ => (Input::OwnedPoints(points), path),
+                        (_, input::Points::F32(points)) => (Input::OwnedPointsF32(points), path),
+                        (_, input::Points::F64(points)) => (Input::OwnedPoints(points), path),
                     }
                 }
                 (None, Some(idx), Some(dist), _) => {

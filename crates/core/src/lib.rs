@@ -34,7 +34,7 @@ mod traits;
 pub use error::{human_bytes, Error, Result};
 pub use kernel::StudentT;
 pub use knn::{check_neighbor_count, neighbor_order, KnnGraph};
-pub use matrix::Matrix;
+pub use matrix::{Matrix, MatrixF32, PointRows};
 pub use sparse::{inverse_permutation, CsrMatrix};
 pub use traits::{
     Affinity, InitInput, Initializer, NeighborSearch, OptimizeReport, Progress, Repulsion, Stage, Stop,

@@ -130,3 +130,118 @@ impl Matrix {
         var.sqrt()
     }
 }
+
+/// A dense, contiguous, row-major `rows x cols` matrix of `f32`: points that arrive in single
+/// precision (`f32` or 8-bit data) held in half the memory of a [`Matrix`].
+///
+/// Only the stages that read the points row by row take it (the PCA projection); everything
+/// downstream works on the `f64` [`Matrix`] it is projected or widened into, which holds the
+/// same values exactly.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatrixF32 {
+    rows: usize,
+    cols: usize,
+    data: Vec<f32>,
+}
+
+impl MatrixF32 {
+    /// Wraps a row-major buffer; fails on a length that is not `rows * cols` or a non-finite value.
+    pub fn new(rows: usize, cols: usize, data: Vec<f32>) -> Result<Self> {
+        if rows.checked_mul(cols) != Some(data.len()) {
+            return Err(Error::Shape { rows, cols, len: data.len() });
+        }
+        if let Some(pos) = data.iter().position(|v| !v.is_finite()) {
+            let (row, col) = pos.checked_div(cols).map_or((0, 0), |row| (row, pos % cols));
+            return Err(Error::NonFinite { row, col, value: f64::from(data[pos]) });
+        }
+        Ok(Self { rows, cols, data })
+    }
+
+    /// Number of rows (points).
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Number of columns (dimensions).
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// Row `i` as a slice.
+    #[inline]
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.data[i * self.cols..(i + 1) * self.cols]
+    }
+
+    /// The whole row-major buffer.
+    #[inline]
+    pub fn as_slice(&self) -> &[f32] {
+        &self.data
+    }
+
+    /// The same values in double precision (exactly: every `f32` is an `f64`).
+    pub fn to_f64(&self) -> Matrix {
+        Matrix::from_parts(self.rows, self.cols, self.data.iter().map(|&v| f64::from(v)).collect())
+    }
+}
+
+/// Row-major points in either precision, read row by row and widened to `f64` exactly: what
+/// the PCA projection reads, so that `f32` points give the same projection bits as the same
+/// values in a [`Matrix`].
+pub trait PointRows: Sync {
+    /// The stored scalar.
+    type Value: Copy + Into<f64> + Send + Sync;
+    /// Number of rows (points).
+    fn rows(&self) -> usize;
+    /// Number of columns (dimensions).
+    fn cols(&self) -> usize;
+    /// Row `i`.
+    fn row(&self, i: usize) -> &[Self::Value];
+}
+
+impl PointRows for Matrix {
+    type Value = f64;
+    fn rows(&self) -> usize {
+        self.rows
+    }
+    fn cols(&self) -> usize {
+        self.cols
+    }
+    #[inline]
+    fn row(&self, i: usize) -> &[f64] {
+        Matrix::row(self, i)
+    }
+}
+
+impl PointRows for MatrixF32 {
+    type Value = f32;
+    fn rows(&self) -> usize {
+        self.rows
+    }
+    fn cols(&self) -> usize {
+        self.cols
+    }
+    #[inline]
+    fn row(&self, i: usize) -> &[f32] {
+        MatrixF32::row(self, i)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn single_precision_checks_and_widens_exactly() {
+        assert!(matches!(MatrixF32::new(2, 2, vec![1.0; 3]), Err(Error::Shape { .. })));
+        assert!(matches!(
+            MatrixF32::new(2, 2, vec![1.0, 2.0, f32::NAN, 4.0]),
+            Err(Error::NonFinite { row: 1, col: 0, .. })
+        ));
+        let x = MatrixF32::new(2, 2, vec![0.1, -3.5, 1e-30, 255.0]).unwrap();
+        let wide = x.to_f64();
+        assert_eq!(wide.row(0), &[f64::from(0.1_f32), -3.5]);
+        assert_eq!(PointRows::row(&x, 1), &[1e-30_f32, 255.0]);
+        assert_eq!((PointRows::rows(&x), PointRows::cols(&x)), (2, 2));
+    }
+}

@@ -29,7 +29,7 @@ use rayon::prelude::*;
 mod spectral;
 
 pub use spectral::Spectral;
-use tsne_core::{Error, InitInput, Initializer, Matrix, Result};
+use tsne_core::{Error, InitInput, Initializer, Matrix, PointRows, Result};
 
 /// The standard deviation t-SNE implementations start from.
 pub const DEFAULT_STD: f64 = 1e-4;
@@ -110,12 +110,17 @@ const PROJECT_ROWS: usize = 256;
 
 /// Fewest rows per part of the covariance sum.
 const PART_ROWS: usize = 1024;
-/// Most parts of the covariance sum (each holds a `d x d` partial).
-const MAX_PARTS: usize = 16;
+/// Parts of the covariance sum (each holds a `d x d` partial): a fixed partition of the rows,
+/// so the order of the sums does not depend on the thread count.
+const MAX_PARTS: usize = 8;
+
+/// Rows per block of a part's covariance product (the centred copy of a block is all a part
+/// holds besides its partial sum).
+const COV_BLOCK_ROWS: usize = 1024;
 
 /// The `dims` leading principal axes of `points` as columns of a `d x dims` matrix, and the
 /// column means.
-pub fn principal_axes(points: &Matrix, dims: usize) -> Result<(DMatrix<f64>, Vec<f64>)> {
+pub fn principal_axes<P: PointRows + ?Sized>(points: &P, dims: usize) -> Result<(DMatrix<f64>, Vec<f64>)> {
     let (n, d) = (points.rows(), points.cols());
     if dims > d {
         return Err(Error::InvalidParameter {
@@ -125,8 +130,8 @@ pub fn principal_axes(points: &Matrix, dims: usize) -> Result<(DMatrix<f64>, Vec
     }
     let mut mean = vec![0.0; d];
     for i in 0..n {
-        for (m, v) in mean.iter_mut().zip(points.row(i)) {
-            *m += v;
+        for (m, &v) in mean.iter_mut().zip(points.row(i)) {
+            *m += v.into();
         }
     }
     mean.iter_mut().for_each(|m| *m /= n as f64);
@@ -134,49 +139,64 @@ pub fn principal_axes(points: &Matrix, dims: usize) -> Result<(DMatrix<f64>, Vec
     Ok((axes, mean))
 }
 
+/// Rows `rows` of `points`, centred, appended to `x` in double precision.
+fn centred_rows<P: PointRows + ?Sized>(
+    points: &P,
+    rows: std::ops::Range<usize>,
+    mean: &[f64],
+    x: &mut Vec<f64>,
+) {
+    for i in rows {
+        x.extend(points.row(i).iter().zip(mean).map(|(&v, m)| v.into() - m));
+    }
+}
+
 /// The leading eigenvectors of the `d x d` covariance `X^T X` of the centred rows.
-fn covariance_axes(points: &Matrix, mean: &[f64], dims: usize) -> DMatrix<f64> {
+fn covariance_axes<P: PointRows + ?Sized>(points: &P, mean: &[f64], dims: usize) -> DMatrix<f64> {
     let (n, d) = (points.rows(), points.cols());
-    // X^T X of the centred data, summed over a fixed partition of the rows (so the order of
-    // the sums does not depend on the thread count), each part by a cache-blocked matrix
-    // product.
+    // X^T X of the centred data, summed over a fixed partition of the rows, each part block by
+    // block of rows with a cache-blocked matrix product.
     let parts = n.div_ceil(PART_ROWS.max(n.div_ceil(MAX_PARTS)));
     let rows_per_part = n.div_ceil(parts.max(1));
     let partials: Vec<Vec<f64>> = (0..parts)
         .into_par_iter()
         .map(|b| {
-            let rows = b * rows_per_part..((b + 1) * rows_per_part).min(n);
-            let mut x = Vec::with_capacity(rows.len() * d);
-            for i in rows.clone() {
-                x.extend(points.row(i).iter().zip(mean).map(|(v, m)| v - m));
-            }
+            let part = b * rows_per_part..((b + 1) * rows_per_part).min(n);
             let mut c = vec![0.0; d * d];
-            // Only the tiles on and above the diagonal: the covariance is symmetric, so this
-            // halves the work; the lower triangle is mirrored below.
-            for t0 in (0..d).step_by(COV_TILE) {
-                let t1 = (t0 + COV_TILE).min(d);
-                for u0 in (t0..d).step_by(COV_TILE) {
-                    let u1 = (u0 + COV_TILE).min(d);
-                    // SAFETY: x is rows.len() x d row-major; the product reads its columns
-                    // t0..t1 transposed (t1 - t0 x rows) and u0..u1 (rows x u1 - u0) and writes
-                    // the block (t0..t1, u0..u1) of c, d x d row-major, as the strides describe.
-                    unsafe {
-                        matrixmultiply::dgemm(
-                            t1 - t0,
-                            rows.len(),
-                            u1 - u0,
-                            1.0,
-                            x.as_ptr().add(t0),
-                            1,
-                            d as isize,
-                            x.as_ptr().add(u0),
-                            d as isize,
-                            1,
-                            0.0,
-                            c.as_mut_ptr().add(t0 * d + u0),
-                            d as isize,
-                            1,
-                        );
+            let mut x = Vec::with_capacity(COV_BLOCK_ROWS.min(part.len()) * d);
+            for start in part.clone().step_by(COV_BLOCK_ROWS) {
+                let rows = start..(start + COV_BLOCK_ROWS).min(part.end);
+                x.clear();
+                centred_rows(points, rows.clone(), mean, &mut x);
+                let beta = if start == part.start { 0.0 } else { 1.0 };
+                // Only the tiles on and above the diagonal: the covariance is symmetric, so
+                // this halves the work; the lower triangle is mirrored below.
+                for t0 in (0..d).step_by(COV_TILE) {
+                    let t1 = (t0 + COV_TILE).min(d);
+                    for u0 in (t0..d).step_by(COV_TILE) {
+                        let u1 = (u0 + COV_TILE).min(d);
+                        // SAFETY: x is rows.len() x d row-major; the product reads its columns
+                        // t0..t1 transposed (t1 - t0 x rows) and u0..u1 (rows x u1 - u0) and
+                        // adds to the block (t0..t1, u0..u1) of c, d x d row-major, as the
+                        // strides describe.
+                        unsafe {
+                            matrixmultiply::dgemm(
+                                t1 - t0,
+                                rows.len(),
+                                u1 - u0,
+                                1.0,
+                                x.as_ptr().add(t0),
+                                1,
+                                d as isize,
+                                x.as_ptr().add(u0),
+                                d as isize,
+                                1,
+                                beta,
+                                c.as_mut_ptr().add(t0 * d + u0),
+                                d as isize,
+                                1,
+                            );
+                        }
                     }
                 }
             }
@@ -216,12 +236,10 @@ fn covariance_axes(points: &Matrix, mean: &[f64], dims: usize) -> DMatrix<f64> {
 /// (wide data): with `X X^T u = lambda u`, `v = X^T u / sqrt(lambda)` is a unit eigenvector of
 /// `X^T X` with the same eigenvalue. O(n^2 d) instead of O(n d^2); axes beyond the rank of the
 /// data are zero.
-fn gram_axes(points: &Matrix, mean: &[f64], dims: usize) -> DMatrix<f64> {
+fn gram_axes<P: PointRows + ?Sized>(points: &P, mean: &[f64], dims: usize) -> DMatrix<f64> {
     let (n, d) = (points.rows(), points.cols());
     let mut x = Vec::with_capacity(n * d);
-    for i in 0..n {
-        x.extend(points.row(i).iter().zip(mean).map(|(v, m)| v - m));
-    }
+    centred_rows(points, 0..n, mean, &mut x);
     let mut g = vec![0.0; n * n];
     // SAFETY: x is n x d row-major and g is n x n row-major, as described by the strides; the
     // product reads x (n x d) and x^T (d x n).
@@ -279,7 +297,7 @@ fn gram_axes(points: &Matrix, mean: &[f64], dims: usize) -> DMatrix<f64> {
 }
 
 /// The centred data projected on its `dims` leading principal components (`n x dims`).
-pub fn project(points: &Matrix, dims: usize) -> Result<Matrix> {
+pub fn project<P: PointRows + ?Sized>(points: &P, dims: usize) -> Result<Matrix> {
     Projection::fit(points, dims)?.apply(points)
 }
 
@@ -294,7 +312,7 @@ pub struct Projection {
 
 impl Projection {
     /// The projection of `points` on their `dims` leading principal axes.
-    pub fn fit(points: &Matrix, dims: usize) -> Result<Self> {
+    pub fn fit<P: PointRows + ?Sized>(points: &P, dims: usize) -> Result<Self> {
         let (axes, mean) = principal_axes(points, dims)?;
         let d = points.cols();
         let mut flat = vec![0.0; d * dims];
@@ -343,7 +361,7 @@ impl Projection {
 
     /// `points` (`n x d`) projected (`n x dims`); each row depends only on itself (the same
     /// bits whichever rows are projected with it).
-    pub fn apply(&self, points: &Matrix) -> Result<Matrix> {
+    pub fn apply<P: PointRows + ?Sized>(&self, points: &P) -> Result<Matrix> {
         let (n, d, dims) = (points.rows(), self.dims_in(), self.dims_out());
         if points.cols() != d {
             return Err(Error::DimensionMismatch {
@@ -359,9 +377,7 @@ impl Projection {
             |x: &mut Vec<f64>, (b, out)| {
                 let rows = out.len() / dims.max(1);
                 x.clear();
-                for i in b * PROJECT_ROWS..b * PROJECT_ROWS + rows {
-                    x.extend(points.row(i).iter().zip(&self.mean).map(|(v, m)| v - m));
-                }
+                centred_rows(points, b * PROJECT_ROWS..b * PROJECT_ROWS + rows, &self.mean, x);
                 // SAFETY: x is rows x d row-major, the axes d x dims row-major and out
                 // rows x dims row-major, as the strides describe.
                 unsafe {

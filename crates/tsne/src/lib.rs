@@ -61,7 +61,8 @@ pub use summary::{PeakMemory, Summary, Timings};
 pub use transform::Transform;
 pub use tsne_affinity::{HnswParams, Metric, NnDescentParams};
 pub use tsne_core::{
-    CsrMatrix, Error, KnnGraph, Matrix, OptimizeReport, Progress, Result, Stage, Stop, StudentT,
+    CsrMatrix, Error, KnnGraph, Matrix, MatrixF32, OptimizeReport, PointRows, Progress, Result, Stage, Stop,
+    StudentT,
 };
 pub use tsne_family::Method;
 pub use tsne_optim::{LearningRate, PerIteration, Schedule};

@@ -6,7 +6,9 @@ use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
 use tsne_affinity::{joint_affinities, PrecomputedDistances};
-use tsne_core::{CsrMatrix, Error, InitInput, KnnGraph, Matrix, NeighborSearch, Progress, Result};
+use tsne_core::{
+    CsrMatrix, Error, InitInput, KnnGraph, Matrix, MatrixF32, NeighborSearch, PointRows, Progress, Result,
+};
 use tsne_init::Projection;
 
 use crate::config::TSne;
@@ -25,6 +27,11 @@ pub enum Input<'a> {
     /// P), so they never share the peak with P. The model then has no reference points: it
     /// cannot [`transform`](crate::Embedding::transform) new ones.
     OwnedPoints(Matrix),
+    /// Single-precision points handed over (`fit(matrix_f32)`), e.g. 8-bit images: held in
+    /// half the memory of [`Input::OwnedPoints`] until they are projected (`pca`) or widened
+    /// to `f64`, then dropped like them. The same values give the same embedding bits in
+    /// either precision.
+    OwnedPointsF32(MatrixF32),
     /// An `n x n` matrix of distances (see [`PrecomputedDistances`] for what is checked);
     /// the metric setting does not apply.
     Distances(&'a Matrix),
@@ -44,6 +51,7 @@ impl Input<'_> {
         match self {
             Input::Points(x) | Input::Distances(x) => x.rows(),
             Input::OwnedPoints(x) => x.rows(),
+            Input::OwnedPointsF32(x) => x.rows(),
             Input::Graph(g) => g.n(),
             Input::OwnedGraph(g) => g.n(),
             Input::Affinities(p) => p.n(),
@@ -60,6 +68,12 @@ impl<'a> From<&'a Matrix> for Input<'a> {
 impl From<Matrix> for Input<'_> {
     fn from(points: Matrix) -> Self {
         Self::OwnedPoints(points)
+    }
+}
+
+impl From<MatrixF32> for Input<'_> {
+    fn from(points: MatrixF32) -> Self {
+        Self::OwnedPointsF32(points)
     }
 }
 
@@ -210,12 +224,13 @@ impl TSne {
         let dims_in = match &input {
             Input::Points(x) | Input::Distances(x) => x.cols(),
             Input::OwnedPoints(x) => x.cols(),
+            Input::OwnedPointsF32(x) => x.cols(),
             _ => 0,
         };
         if n < 2 {
             return Err(Error::TooFewPoints { n, min: 2 });
         }
-        if !matches!(input, Input::Points(_) | Input::OwnedPoints(_))
+        if !matches!(input, Input::Points(_) | Input::OwnedPoints(_) | Input::OwnedPointsF32(_))
             && crate::family::dense_only(&self.method)
         {
             return Err(Error::Unsupported {
@@ -225,7 +240,7 @@ impl TSne {
                         .into(),
             });
         }
-        let owned = matches!(input, Input::OwnedPoints(_));
+        let owned = matches!(input, Input::OwnedPoints(_) | Input::OwnedPointsF32(_));
         let (mut points, mut projection) = (None, None);
         let (given, graph) = match input {
             Input::Points(x) => {
@@ -243,6 +258,14 @@ impl TSne {
                 };
                 (Given::Points, None)
             }
+            Input::OwnedPointsF32(x) => {
+                // Projected or widened at once; the single-precision copy is dropped here.
+                (points, projection) = match self.project(&x)? {
+                    Some((p, proj)) => (Some(Cow::Owned(p)), Some(proj)),
+                    None => (Some(Cow::Owned(x.to_f64())), None),
+                };
+                (Given::Points, None)
+            }
             Input::Distances(d) => (Given::Distances(d), None),
             Input::Graph(g) => (Given::Graph, Some(Cow::Borrowed(g))),
             Input::OwnedGraph(g) => (Given::Graph, Some(Cow::Owned(g))),
@@ -253,7 +276,7 @@ impl TSne {
 
     /// The points projected on their leading principal axes, with the projection, when PCA
     /// was asked for with fewer dimensions than the points have; none otherwise.
-    fn project(&self, x: &Matrix) -> Result<Option<(Matrix, Projection)>> {
+    fn project<P: PointRows>(&self, x: &P) -> Result<Option<(Matrix, Projection)>> {
         if x.cols() == 0 {
             return Err(Error::InvalidParameter { name: "points", reason: "rows have no columns".into() });
         }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use tsne::{Matrix, TSne, Transform};
+use tsne::{Matrix, MatrixF32, TSne, Transform};
 
 /// Majority label among the `k` nearest reference points of each placed point (ties: the
 /// smallest label).
@@ -109,8 +109,9 @@ fn transform_checks_its_input() {
 }
 
 /// Points handed over to the fit (`fit(matrix)`) give the embedding of borrowed points, bit for
-/// bit (with and without PCA, and with an initialisation that reads P, which runs after P), and
-/// a model without reference points, which refuses to place new ones.
+/// bit (with and without PCA, and with an initialisation that reads P, which runs after P), as
+/// do the same values handed over in single precision, and a model without reference points,
+/// which refuses to place new ones.
 #[test]
 fn handed_over_points_embed_alike_and_leave_no_reference() {
     let (x, _) = common::digits();
@@ -124,5 +125,11 @@ fn handed_over_points_embed_alike_and_leave_no_reference() {
         assert_eq!(borrowed.summary().kl_divergence.to_bits(), owned.summary().kl_divergence.to_bits());
         assert!(borrowed.transform(&x).is_ok());
         assert!(matches!(owned.transform(&x), Err(tsne::Error::Unsupported { .. })));
+        // The digits are small integers: in single precision they are the same values.
+        let single = MatrixF32::new(300, 64, x.as_slice().iter().map(|&v| v as f32).collect()).unwrap();
+        let single = tsne.fit(single).unwrap();
+        assert_eq!(borrowed.positions().as_slice(), single.positions().as_slice());
+        assert_eq!(single.summary().dims_in, 64);
+        assert!(matches!(single.transform(&x), Err(tsne::Error::Unsupported { .. })));
     }
 }
