@@ -1,8 +1,10 @@
 """Runs openTSNE with the parameters of our suite and prints one JSON line of timings.
 
-Usage: opentsne_run.py DATA.csv OUT.csv THREADS ITERATIONS EXAGGERATION_ITERATIONS SEED METHOD
+Usage: opentsne_run.py DATA.csv OUT.csv THREADS ITERATIONS EXAGGERATION_ITERATIONS SEED METHOD [PCA_DIMS]
 
-METHOD is "bh" or "fft" (openTSNE's negative_gradient_method).
+With PCA_DIMS the points are read in single precision and projected on their leading
+principal axes (scikit-learn's PCA) first, timed with the rest, as a user of this tool
+would with 784-D image data. METHOD is "bh" or "fft" (openTSNE's negative_gradient_method).
 """
 import json
 import sys
@@ -14,10 +16,14 @@ import openTSNE
 from openTSNE import TSNEEmbedding, affinity, initialization
 
 data, out, threads, iters, ee_iters, seed, method = sys.argv[1:8]
+pca_dims = int(sys.argv[8]) if len(sys.argv) > 8 else None
 threads, iters, ee_iters, seed = int(threads), int(iters), int(ee_iters), int(seed)
-x = np.loadtxt(data, delimiter=",")
+x = np.loadtxt(data, delimiter=",", dtype=np.float32 if pca_dims else np.float64)
 n = x.shape[0]
 t0 = time.perf_counter()
+if pca_dims:
+    from sklearn.decomposition import PCA
+    x = PCA(n_components=pca_dims, random_state=seed).fit_transform(x).astype(np.float64)
 aff = affinity.PerplexityBasedNN(x, perplexity=30, n_jobs=threads, random_state=seed)
 t1 = time.perf_counter()
 init = initialization.pca(x, random_state=seed)

@@ -323,7 +323,7 @@ fn python_peer(
     o: &Options,
     method: &str,
 ) -> Vec<String> {
-    vec![
+    let mut cmd = vec![
         python.into(),
         script.display().to_string(),
         ds.points.display().to_string(),
@@ -333,7 +333,9 @@ fn python_peer(
         "250".into(),
         "42".into(),
         method.into(),
-    ]
+    ];
+    cmd.extend(ds.pca.map(|d| d.to_string()));
+    cmd
 }
 
 /// What `python3 -c script` prints (a peer's version), or `None` when it fails (not installed).
@@ -425,9 +427,7 @@ fn bench(o: &Options) -> Result<()> {
         std::fs::write(o.out.join(format!("{}.ours.json", ds.name)), stdout.trim())?;
         let q = quality(&input, &read_matrix(&ours_out)?, labels.as_deref())?;
         let mut peers = serde_json::Map::new();
-        if o.peers && ds.pca.is_some() {
-            peers.insert("openTSNE".into(), json!({ "skipped": "the peer scripts have no PCA step" }));
-        } else if o.peers {
+        if o.peers {
             let out = o.out.join(format!("{}.opentsne.csv", ds.name));
             let r = match &opentsne_version {
                 Some(_) => {
@@ -454,6 +454,8 @@ fn bench(o: &Options) -> Result<()> {
                 let out = o.out.join(format!("{}.{name}.csv", ds.name));
                 let r = if !cfg!(feature = "bhtsne") {
                     json!({ "skipped": "xtask built without the bhtsne feature" })
+                } else if ds.pca.is_some() {
+                    json!({ "skipped": "the bhtsne peer has no PCA step" })
                 } else if input.rows() > o.bhtsne_max_n {
                     json!({ "skipped": format!("n above --bhtsne-max-n {}", o.bhtsne_max_n) })
                 } else {
