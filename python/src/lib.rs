@@ -12,8 +12,9 @@ use pyo3::exceptions::{PyOSError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 use tsne::{
-    CsrMatrix, Embedding, FftParams, Init, Input, KnnGraph, LearningRate, Matrix, Metric, NeighborMethod,
-    NnDescentParams, OptimizeReport, PartialEmbedding, Progress, RepulsionMethod, Schedule, TSne, Transform,
+    CsrMatrix, Embedding, FftParams, Init, Input, KnnGraph, LearningRate, Matrix, MatrixF32, Metric,
+    NeighborMethod, NnDescentParams, OptimizeReport, PartialEmbedding, Progress, RepulsionMethod, Schedule,
+    TSne, Transform,
 };
 
 /// A library error as the Python exception a user expects.
@@ -149,6 +150,9 @@ fn threads(n_jobs: Option<i64>) -> PyResult<Option<usize>> {
 /// The input of a fit, owned.
 enum Data {
     Points(Matrix),
+    /// `float32` points, copied as they are (half an `f64` copy's memory) and projected or
+    /// widened by the fit.
+    PointsF32(MatrixF32),
     Distances(Matrix),
     Graph(KnnGraph),
     Affinities(CsrMatrix),
@@ -158,6 +162,7 @@ impl Data {
     fn input(&self) -> Input<'_> {
         match self {
             Data::Points(x) => Input::Points(x),
+            Data::PointsF32(x) => Input::PointsF32(x),
             Data::Distances(d) => Input::Distances(d),
             Data::Graph(g) => Input::Graph(g),
             Data::Affinities(p) => Input::Affinities(p),
@@ -254,7 +259,16 @@ fn fit(
     callback_every: usize,
 ) -> PyResult<Model> {
     let data = match kind {
-        "points" => Data::Points(matrix(data, "X")?),
+        "points" => match data.extract::<PyReadonlyArray2<'_, f32>>() {
+            Ok(a) => {
+                let (r, c) = (a.shape()[0], a.shape()[1]);
+                let values = a.as_array().iter().copied().collect();
+                Data::PointsF32(
+                    MatrixF32::new(r, c, values).map_err(|e| PyValueError::new_err(format!("X: {e}")))?,
+                )
+            }
+            Err(_) => Data::Points(matrix(data, "X")?),
+        },
         "distances" => Data::Distances(matrix(data, "the distance matrix")?),
         "graph" => {
             let idx: PyReadonlyArray2<'_, i64> = data.extract()?;

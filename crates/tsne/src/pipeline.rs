@@ -27,6 +27,10 @@ pub enum Input<'a> {
     /// P), so they never share the peak with P. The model then has no reference points: it
     /// cannot [`transform`](crate::Embedding::transform) new ones.
     OwnedPoints(Matrix),
+    /// Single-precision points (e.g. `float32` arrays): projected (`pca`) or widened to `f64`
+    /// at once, so only the result is copied. The same values give the same embedding bits
+    /// in either precision.
+    PointsF32(&'a MatrixF32),
     /// Single-precision points handed over (`fit(matrix_f32)`), e.g. 8-bit images: held in
     /// half the memory of [`Input::OwnedPoints`] until they are projected (`pca`) or widened
     /// to `f64`, then dropped like them. The same values give the same embedding bits in
@@ -51,6 +55,7 @@ impl Input<'_> {
         match self {
             Input::Points(x) | Input::Distances(x) => x.rows(),
             Input::OwnedPoints(x) => x.rows(),
+            Input::PointsF32(x) => x.rows(),
             Input::OwnedPointsF32(x) => x.rows(),
             Input::Graph(g) => g.n(),
             Input::OwnedGraph(g) => g.n(),
@@ -68,6 +73,12 @@ impl<'a> From<&'a Matrix> for Input<'a> {
 impl From<Matrix> for Input<'_> {
     fn from(points: Matrix) -> Self {
         Self::OwnedPoints(points)
+    }
+}
+
+impl<'a> From<&'a MatrixF32> for Input<'a> {
+    fn from(points: &'a MatrixF32) -> Self {
+        Self::PointsF32(points)
     }
 }
 
@@ -224,13 +235,17 @@ impl TSne {
         let dims_in = match &input {
             Input::Points(x) | Input::Distances(x) => x.cols(),
             Input::OwnedPoints(x) => x.cols(),
+            Input::PointsF32(x) => x.cols(),
             Input::OwnedPointsF32(x) => x.cols(),
             _ => 0,
         };
         if n < 2 {
             return Err(Error::TooFewPoints { n, min: 2 });
         }
-        if !matches!(input, Input::Points(_) | Input::OwnedPoints(_) | Input::OwnedPointsF32(_))
+        if !matches!(
+            input,
+            Input::Points(_) | Input::OwnedPoints(_) | Input::PointsF32(_) | Input::OwnedPointsF32(_)
+        )
             && crate::family::dense_only(&self.method)
         {
             return Err(Error::Unsupported {
@@ -258,12 +273,13 @@ impl TSne {
                 };
                 (Given::Points, None)
             }
+            Input::PointsF32(x) => {
+                (points, projection) = self.project_or_widen(x)?;
+                (Given::Points, None)
+            }
             Input::OwnedPointsF32(x) => {
-                // Projected or widened at once; the single-precision copy is dropped here.
-                (points, projection) = match self.project(&x)? {
-                    Some((p, proj)) => (Some(Cow::Owned(p)), Some(proj)),
-                    None => (Some(Cow::Owned(x.to_f64())), None),
-                };
+                // The single-precision copy is dropped once projected or widened.
+                (points, projection) = self.project_or_widen(&x)?;
                 (Given::Points, None)
             }
             Input::Distances(d) => (Given::Distances(d), None),
@@ -272,6 +288,15 @@ impl TSne {
             Input::Affinities(p) => (Given::Affinities(p), None),
         };
         Ok(Prepared { given, graph, n, dims_in, points, projection, owned, time: t.elapsed() })
+    }
+
+    /// Single-precision points projected (with the projection) or widened to `f64`.
+    #[allow(clippy::type_complexity)]
+    fn project_or_widen(&self, x: &MatrixF32) -> Result<(Option<Cow<'static, Matrix>>, Option<Projection>)> {
+        Ok(match self.project(x)? {
+            Some((p, proj)) => (Some(Cow::Owned(p)), Some(proj)),
+            None => (Some(Cow::Owned(x.to_f64())), None),
+        })
     }
 
     /// The points projected on their leading principal axes, with the projection, when PCA

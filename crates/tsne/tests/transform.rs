@@ -110,8 +110,8 @@ fn transform_checks_its_input() {
 
 /// Points handed over to the fit (`fit(matrix)`) give the embedding of borrowed points, bit for
 /// bit (with and without PCA, and with an initialisation that reads P, which runs after P), as
-/// do the same values handed over in single precision, and a model without reference points,
-/// which refuses to place new ones.
+/// do the same values in single precision (lent: with the same reference points for
+/// `transform`), and a model without reference points, which refuses to place new ones.
 #[test]
 fn handed_over_points_embed_alike_and_leave_no_reference() {
     let (x, _) = common::digits();
@@ -126,7 +126,11 @@ fn handed_over_points_embed_alike_and_leave_no_reference() {
         assert!(borrowed.transform(&x).is_ok());
         assert!(matches!(owned.transform(&x), Err(tsne::Error::Unsupported { .. })));
         // The digits are small integers: in single precision they are the same values.
+        // Borrowed, the model keeps the (projected or widened) reference points.
         let single = MatrixF32::new(300, 64, x.as_slice().iter().map(|&v| v as f32).collect()).unwrap();
+        let lent = tsne.fit(&single).unwrap();
+        assert_eq!(borrowed.positions().as_slice(), lent.positions().as_slice());
+        assert_eq!(borrowed.transform(&x).unwrap(), lent.transform(&x).unwrap());
         let single = tsne.fit(single).unwrap();
         assert_eq!(borrowed.positions().as_slice(), single.positions().as_slice());
         assert_eq!(single.summary().dims_in, 64);
