@@ -245,8 +245,7 @@ impl TSne {
         if !matches!(
             input,
             Input::Points(_) | Input::OwnedPoints(_) | Input::PointsF32(_) | Input::OwnedPointsF32(_)
-        )
-            && crate::family::dense_only(&self.method)
+        ) && crate::family::dense_only(&self.method)
         {
             return Err(Error::Unsupported {
                 backend: format!("{:?}", self.method),
