@@ -2,6 +2,18 @@
 
 use crate::{Error, Result};
 
+/// Fails on a buffer whose length is not `rows * cols` or that holds a non-finite value.
+fn check_buffer<T: Copy + Into<f64>>(rows: usize, cols: usize, data: &[T]) -> Result<()> {
+    if rows.checked_mul(cols) != Some(data.len()) {
+        return Err(Error::Shape { rows, cols, len: data.len() });
+    }
+    if let Some(pos) = data.iter().position(|&v| !v.into().is_finite()) {
+        let (row, col) = pos.checked_div(cols).map_or((0, 0), |row| (row, pos % cols));
+        return Err(Error::NonFinite { row, col, value: data[pos].into() });
+    }
+    Ok(())
+}
+
 /// A dense, contiguous, row-major `rows x cols` matrix of `f64`.
 ///
 /// Used for input points (one point per row) and for embeddings. Constructors that take user
@@ -16,13 +28,7 @@ pub struct Matrix {
 impl Matrix {
     /// Wraps a row-major buffer; fails on a length that is not `rows * cols` or a non-finite value.
     pub fn new(rows: usize, cols: usize, data: Vec<f64>) -> Result<Self> {
-        if rows.checked_mul(cols) != Some(data.len()) {
-            return Err(Error::Shape { rows, cols, len: data.len() });
-        }
-        if let Some(pos) = data.iter().position(|v| !v.is_finite()) {
-            let (row, col) = pos.checked_div(cols).map_or((0, 0), |row| (row, pos % cols));
-            return Err(Error::NonFinite { row, col, value: data[pos] });
-        }
+        check_buffer(rows, cols, &data)?;
         Ok(Self { rows, cols, data })
     }
 
@@ -147,13 +153,7 @@ pub struct MatrixF32 {
 impl MatrixF32 {
     /// Wraps a row-major buffer; fails on a length that is not `rows * cols` or a non-finite value.
     pub fn new(rows: usize, cols: usize, data: Vec<f32>) -> Result<Self> {
-        if rows.checked_mul(cols) != Some(data.len()) {
-            return Err(Error::Shape { rows, cols, len: data.len() });
-        }
-        if let Some(pos) = data.iter().position(|v| !v.is_finite()) {
-            let (row, col) = pos.checked_div(cols).map_or((0, 0), |row| (row, pos % cols));
-            return Err(Error::NonFinite { row, col, value: f64::from(data[pos]) });
-        }
+        check_buffer(rows, cols, &data)?;
         Ok(Self { rows, cols, data })
     }
 
