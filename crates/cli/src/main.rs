@@ -347,18 +347,18 @@ struct Params {
     /// Repulsion backend.
     #[arg(long, value_enum, default_value_t = RepulsionArg::Auto)]
     repulsion: RepulsionArg,
-    /// Barnes-Hut opening angle (0 is exact).
-    #[arg(long, default_value_t = 0.5)]
-    theta: f64,
-    /// FFT: interpolation nodes per interval.
-    #[arg(long, default_value_t = FftParams::default().interp_points)]
-    interp_points: usize,
-    /// FFT: fewest intervals per dimension.
-    #[arg(long, default_value_t = FftParams::default().min_intervals)]
-    min_intervals: usize,
-    /// FFT: intervals per unit length of the embedding.
-    #[arg(long, default_value_t = FftParams::default().intervals_per_unit)]
-    intervals_per_unit: f64,
+    /// Barnes-Hut opening angle (0 is exact; default 0.5); needs --repulsion bh.
+    #[arg(long)]
+    theta: Option<f64>,
+    /// FFT: interpolation nodes per interval (default 4); needs --repulsion fft.
+    #[arg(long)]
+    interp_points: Option<usize>,
+    /// FFT: fewest intervals per dimension (default 50); needs --repulsion fft.
+    #[arg(long)]
+    min_intervals: Option<usize>,
+    /// FFT: intervals per unit length of the embedding (default 1.25); needs --repulsion fft.
+    #[arg(long)]
+    intervals_per_unit: Option<f64>,
 }
 
 /// `8G`, `500M`, `64k` or plain bytes (decimal units: 1G = 10^9 bytes).
@@ -584,6 +584,36 @@ fn check_output_ext(path: &Path, allowed: &[&str]) -> Result<()> {
 }
 
 /// Checks every output path and option of `embed` before any work is done.
+/// The repulsion backend. A backend's settings without that backend are refused rather than
+/// ignored (`auto` would otherwise use its defaults silently).
+fn repulsion(p: &Params) -> Result<RepulsionMethod> {
+    let fft_flag = [
+        p.interp_points.map(|_| "--interp-points"),
+        p.min_intervals.map(|_| "--min-intervals"),
+        p.intervals_per_unit.map(|_| "--intervals-per-unit"),
+    ]
+    .into_iter()
+    .flatten()
+    .next();
+    if p.theta.is_some() && !matches!(p.repulsion, RepulsionArg::Bh) {
+        bail!("--theta sets the Barnes-Hut angle: add --repulsion bh");
+    }
+    if let (Some(flag), false) = (fft_flag, matches!(p.repulsion, RepulsionArg::Fft)) {
+        bail!("{flag} sets the FFT grid: add --repulsion fft");
+    }
+    let fft = FftParams::default();
+    Ok(match p.repulsion {
+        RepulsionArg::Auto => RepulsionMethod::Auto,
+        RepulsionArg::Exact => RepulsionMethod::Exact,
+        RepulsionArg::Bh => RepulsionMethod::BarnesHut { theta: p.theta.unwrap_or(0.5) },
+        RepulsionArg::Fft => RepulsionMethod::Fft(FftParams {
+            interp_points: p.interp_points.unwrap_or(fft.interp_points),
+            min_intervals: p.min_intervals.unwrap_or(fft.min_intervals),
+            intervals_per_unit: p.intervals_per_unit.unwrap_or(fft.intervals_per_unit),
+        }),
+    })
+}
+
 fn check_outputs(out: &OutputArgs, p: &Params) -> Result<()> {
     if let Some(path) = &out.out {
         check_output_ext(path, EMBEDDING_EXTS)?;
@@ -728,16 +758,7 @@ fn embed(
                 ..HnswParams::default()
             }),
         })
-        .repulsion(match p.repulsion {
-            RepulsionArg::Auto => RepulsionMethod::Auto,
-            RepulsionArg::Exact => RepulsionMethod::Exact,
-            RepulsionArg::Bh => RepulsionMethod::BarnesHut { theta: p.theta },
-            RepulsionArg::Fft => RepulsionMethod::Fft(FftParams {
-                interp_points: p.interp_points,
-                min_intervals: p.min_intervals,
-                intervals_per_unit: p.intervals_per_unit,
-            }),
-        });
+        .repulsion(repulsion(p)?);
     if let Some(t) = p.threads {
         builder = builder.threads(t);
     }

@@ -79,6 +79,21 @@ fn bad_inputs_fail_with_one_line_and_no_output() {
         &["--perplexity", "3", "--learning-rate=-1"],
         "learning_rate",
     );
+    // A backend's settings without that backend are refused, not silently ignored.
+    assert_rejected(
+        "theta",
+        "ok.csv",
+        small.as_bytes(),
+        &["--perplexity", "3", "--theta", "0.7"],
+        "--repulsion bh",
+    );
+    assert_rejected(
+        "grid",
+        "ok.csv",
+        small.as_bytes(),
+        &["--perplexity", "3", "--repulsion", "bh", "--interp-points", "3"],
+        "--repulsion fft",
+    );
     let dir = scratch("missing");
     let o = tsne(&["embed", dir.join("nope.csv").to_str().unwrap()]);
     assert!(!o.status.success());
