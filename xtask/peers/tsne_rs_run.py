@@ -1,11 +1,12 @@
 """Runs our engine through the Python package (tsne_rs) with the CLI's parameters and prints
 one JSON line of timings, so the suite shows what the binding costs.
 
-Usage: tsne_rs_run.py DATA.csv OUT.csv THREADS ITERATIONS EXAGGERATION_ITERATIONS SEED METHOD
+Usage: tsne_rs_run.py DATA.csv OUT.csv THREADS ITERATIONS EXAGGERATION_ITERATIONS SEED METHOD [--dims N]
 
 METHOD is "auto", "bh" or "fft". The settings are the CLI's defaults, so the embedding is the
 CLI's, bit for bit.
 """
+import argparse
 import json
 import sys
 import time
@@ -16,10 +17,14 @@ import tsne_rs
 from tsne_rs import _tsne_rs
 
 data, out, threads, iters, ee_iters, seed, method = sys.argv[1:8]
+options = argparse.ArgumentParser()
+options.add_argument("--dims", type=int, default=2)
+dims = options.parse_args(sys.argv[8:]).dims
 x = np.loadtxt(data, delimiter=",")
 t0 = time.perf_counter()
 model = _tsne_rs.fit(
     x,
+    n_components=dims,
     iterations=int(iters),
     exaggeration_iterations=int(ee_iters),
     seed=int(seed),

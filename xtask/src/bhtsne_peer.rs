@@ -9,33 +9,50 @@ use serde_json::json;
 
 use crate::{read_matrix, write_csv};
 
-/// `DATA OUT THREADS ITERATIONS METHOD` with METHOD `bh` or `fft`.
+/// `DATA OUT THREADS ITERATIONS METHOD DIMS` with METHOD `bh` or `fft` (2-D only).
 pub fn run(args: &[String]) -> Result<()> {
-    let [data, out, threads, iterations, method] = args else {
-        bail!("usage: cargo xtask peer-bhtsne DATA OUT THREADS ITERATIONS bh|fft");
+    let [data, out, threads, iterations, method, dims] = args else {
+        bail!("usage: cargo xtask peer-bhtsne DATA OUT THREADS ITERATIONS bh|fft DIMS");
     };
+    let dims: usize = dims.parse()?;
+    if !(2..=3).contains(&dims) || (dims == 3 && method == "fft") {
+        bail!("the bhtsne peer embeds in 2-D (bh, fft) or 3-D (bh)");
+    }
     let x = read_matrix(Path::new(data))?;
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads.parse()?).build()?;
     let rows: Vec<&[f64]> = x.as_slice().chunks(x.cols()).collect();
-    let euclid =
-        |a: &&[f64], b: &&[f64]| a.iter().zip(b.iter()).map(|(p, q)| (p - q) * (p - q)).sum::<f64>().sqrt();
+    let iterations: usize = iterations.parse()?;
     let t0 = Instant::now();
     let mut first_epoch = None;
-    let (y, kl) = pool.install(|| {
-        let mut t: bhtsne::tSNE<f64, &[f64]> = bhtsne::tSNE::new(&rows);
-        t.perplexity(30.0).epochs(iterations.parse().expect("checked by the caller"));
-        t.epoch_callback(|_, _| {
-            first_epoch.get_or_insert_with(Instant::now);
-        });
-        match method.as_str() {
-            "fft" => t.fit_sne(euclid),
-            _ => t.barnes_hut(0.5, euclid),
-        };
-        (t.embedding(), t.kl_divergence())
+    let euclid =
+        |a: &&[f64], b: &&[f64]| a.iter().zip(b.iter()).map(|(p, q)| (p - q) * (p - q)).sum::<f64>().sqrt();
+    // The crate's dimension is a const generic with per-dimension trait bounds (its FFT is
+    // 2-D only), hence one block per dimension.
+    macro_rules! fit {
+        ($d:literal, $run:expr) => {{
+            let mut t: bhtsne::tSNE<f64, &[f64], $d> = bhtsne::tSNE::new(&rows);
+            t.perplexity(30.0).epochs(iterations);
+            t.epoch_callback(|_, _| {
+                first_epoch.get_or_insert_with(Instant::now);
+            });
+            $run(&mut t);
+            (t.embedding(), t.kl_divergence())
+        }};
+    }
+    let (y, kl) = pool.install(|| match (dims, method.as_str()) {
+        (2, "fft") => fit!(2, |t: &mut bhtsne::tSNE<f64, &[f64], 2>| {
+            t.fit_sne(euclid);
+        }),
+        (2, _) => fit!(2, |t: &mut bhtsne::tSNE<f64, &[f64], 2>| {
+            t.barnes_hut(0.5, euclid);
+        }),
+        _ => fit!(3, |t: &mut bhtsne::tSNE<f64, &[f64], 3>| {
+            t.barnes_hut(0.5, euclid);
+        }),
     });
     let total = t0.elapsed().as_secs_f64();
     let affinities = first_epoch.map_or(total, |t| (t - t0).as_secs_f64());
-    write_csv(Path::new(out), &tsne::Matrix::new(x.rows(), 2, y)?)?;
+    write_csv(Path::new(out), &tsne::Matrix::new(x.rows(), dims, y)?)?;
     println!(
         "{}",
         json!({

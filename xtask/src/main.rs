@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 use tsne::metrics::{knn_accuracy_sampled, trustworthiness};
 use tsne::Matrix;
 
-const USAGE: &str = "usage: cargo xtask bench [--quick] [--large] [--sizes N,N,..] [--iterations N] [--peers] [--bhtsne-max-n N] [--repulsion auto|bh|fft] [--neighbors auto|exact|nndescent|hnsw] [--threads N] [--python PYTHON] [--standin] [--out DIR] [--data FILE.csv --labels FILE]
+const USAGE: &str = "usage: cargo xtask bench [--quick] [--large] [--sizes N,N,..] [--iterations N] [--peers] [--bhtsne-max-n N] [--repulsion auto|bh|fft] [--neighbors auto|exact|nndescent|hnsw] [--threads N] [--dims 2|3] [--python PYTHON] [--standin] [--out DIR] [--data FILE.csv --labels FILE]
        cargo xtask repulsion [--sizes N,N,..] [--repeats R] [--threads N] [--out DIR]
        cargo xtask knn [--sizes N,N,..] [--methods nndescent,exact,hnsw] [--exact-max-n N] [--threads N] [--out DIR]";
 
@@ -36,6 +36,8 @@ struct Options {
     /// Repulsion method for both implementations: `auto` (Barnes-Hut below 10,000 points,
     /// FFT from there, the rule both share), `bh` or `fft`.
     repulsion: String,
+    /// Embedding dimensions (2 or 3) for ours and every peer; 3-D runs Barnes-Hut.
+    dims: usize,
     out: PathBuf,
     data: Option<(PathBuf, Option<PathBuf>)>,
     /// Mixture sizes instead of the defaults of --quick / --large.
@@ -73,6 +75,7 @@ fn main() -> Result<()> {
         standin: false,
         threads: 2,
         repulsion: "auto".into(),
+        dims: 2,
         out: "bench-out".into(),
         data: None,
         sizes: None,
@@ -115,6 +118,12 @@ fn main() -> Result<()> {
                     bail!("--repulsion must be auto, bh or fft\n{USAGE}");
                 }
             }
+            "--dims" => {
+                o.dims = it.next().context(USAGE)?.parse()?;
+                if !(2..=3).contains(&o.dims) {
+                    bail!("--dims must be 2 or 3\n{USAGE}");
+                }
+            }
             "--out" => o.out = it.next().context(USAGE)?.into(),
             "--data" => o.data = Some((it.next().context(USAGE)?.into(), None)),
             "--labels" => {
@@ -123,6 +132,9 @@ fn main() -> Result<()> {
             }
             _ => bail!("unknown argument {a}\n{USAGE}"),
         }
+    }
+    if o.dims == 3 && o.repulsion == "fft" {
+        bail!("--repulsion fft embeds in 1 or 2 dimensions; 3-D runs Barnes-Hut (--repulsion auto or bh)");
     }
     if o.iterations < 251 {
         bail!("--iterations must exceed the 250 of early exaggeration");
@@ -334,7 +346,12 @@ fn python_peer(
         "42".into(),
         method.into(),
     ];
-    cmd.extend(ds.pca.map(|d| d.to_string()));
+    if let Some(d) = ds.pca {
+        cmd.extend(["--pca".into(), d.to_string()]);
+    }
+    if o.dims != 2 {
+        cmd.extend(["--dims".into(), o.dims.to_string()]);
+    }
     cmd
 }
 
@@ -406,7 +423,7 @@ fn bench(o: &Options) -> Result<()> {
         ];
         // Our `auto` also picks exact below 500 points; the suite compares approximations.
         let method = match o.repulsion.as_str() {
-            "auto" if input.rows() < tsne::RepulsionMethod::AUTO_FFT_FROM => "bh",
+            "auto" if input.rows() < tsne::RepulsionMethod::AUTO_FFT_FROM || o.dims == 3 => "bh",
             "auto" => "fft",
             m => m,
         };
@@ -414,6 +431,9 @@ fn bench(o: &Options) -> Result<()> {
         let ours_method = if o.repulsion == "auto" { "auto" } else { method };
         cmd.extend(["--repulsion".into(), ours_method.into(), "--neighbors".into(), o.neighbors.clone()]);
         cmd.push("--check-recall".into());
+        if o.dims != 2 {
+            cmd.extend(["--dims".into(), o.dims.to_string()]);
+        }
         if let Some(d) = ds.pca {
             cmd.extend(["--pca".into(), d.to_string()]);
         }
@@ -454,6 +474,8 @@ fn bench(o: &Options) -> Result<()> {
                 let out = o.out.join(format!("{}.{name}.csv", ds.name));
                 let r = if !cfg!(feature = "bhtsne") {
                     json!({ "skipped": "xtask built without the bhtsne feature" })
+                } else if m == "fft" && o.dims != 2 {
+                    json!({ "skipped": "the bhtsne FFT embeds in 2-D only" })
                 } else if ds.pca.is_some() {
                     json!({ "skipped": "the bhtsne peer has no PCA step" })
                 } else if input.rows() > o.bhtsne_max_n {
@@ -467,6 +489,7 @@ fn bench(o: &Options) -> Result<()> {
                         o.threads.to_string(),
                         iterations.to_string(),
                         m.into(),
+                        o.dims.to_string(),
                     ];
                     run_peer(&cmd, &out, &input, labels.as_deref())?
                 };
@@ -489,7 +512,8 @@ fn bench(o: &Options) -> Result<()> {
             }
         }
         let row = json!({
-            "dataset": ds.name, "n": input.rows(), "dims": input.cols(), "iterations": iterations, "threads": o.threads,
+            "dataset": ds.name, "n": input.rows(), "dims": input.cols(), "embedding_dims": o.dims,
+            "iterations": iterations, "threads": o.threads,
             "ours": { "summary": ours, "peak_rss_mib": rss, "quality": q },
             "peers": peers,
         });
@@ -560,6 +584,9 @@ fn markdown(report: &Value) -> Result<String> {
         m["rustc"].as_str().unwrap_or("?"),
         report["command"].as_str().unwrap_or("")
     )?;
+    if let Some(d) = report["results"][0]["embedding_dims"].as_u64() {
+        writeln!(s, "Every embedding is {d}-D.\n")?;
+    }
     writeln!(s, "| dataset | n | impl | kNN (recall) | repulsion | kNN+P s | optimise s | total s | ms/iter | ns/iter/point | peak MiB | KL | 10-NN acc | trust. | width | total ratio ours/peer |")?;
     writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")?;
     for r in report["results"].as_array().into_iter().flatten() {
