@@ -29,26 +29,20 @@ pub fn run(args: &[String]) -> Result<()> {
     // The crate's dimension is a const generic with per-dimension trait bounds (its FFT is
     // 2-D only), hence one block per dimension.
     macro_rules! fit {
-        ($d:literal, $run:expr) => {{
+        ($d:literal, $($method:tt)+) => {{
             let mut t: bhtsne::tSNE<f64, &[f64], $d> = bhtsne::tSNE::new(&rows);
             t.perplexity(30.0).epochs(iterations);
             t.epoch_callback(|_, _| {
                 first_epoch.get_or_insert_with(Instant::now);
             });
-            $run(&mut t);
+            t.$($method)+;
             (t.embedding(), t.kl_divergence())
         }};
     }
     let (y, kl) = pool.install(|| match (dims, method.as_str()) {
-        (2, "fft") => fit!(2, |t: &mut bhtsne::tSNE<f64, &[f64], 2>| {
-            t.fit_sne(euclid);
-        }),
-        (2, _) => fit!(2, |t: &mut bhtsne::tSNE<f64, &[f64], 2>| {
-            t.barnes_hut(0.5, euclid);
-        }),
-        _ => fit!(3, |t: &mut bhtsne::tSNE<f64, &[f64], 3>| {
-            t.barnes_hut(0.5, euclid);
-        }),
+        (2, "fft") => fit!(2, fit_sne(euclid)),
+        (2, _) => fit!(2, barnes_hut(0.5, euclid)),
+        _ => fit!(3, barnes_hut(0.5, euclid)),
     });
     let total = t0.elapsed().as_secs_f64();
     let affinities = first_epoch.map_or(total, |t| (t - t0).as_secs_f64());
