@@ -7,14 +7,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use ndarray::Array2;
-use numpy::{IntoPyArray, PyArray2, PyReadonlyArray2, PyUntypedArrayMethods};
+use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList};
+use pyo3::types::{PyBytes, PyDict};
 use tsne::{
-    CsrMatrix, Embedding, FftParams, Init, Input, KnnGraph, LearningRate, Matrix, MatrixF32, Metric,
-    NeighborMethod, NnDescentParams, OptimizeReport, PartialEmbedding, Progress, RepulsionMethod, Schedule,
-    TSne, Transform,
+    CsrMatrix, DistanceScale, Embedding, FftParams, FixedSigma, Init, Input, KnnGraph, LearningRate, Matrix,
+    MatrixF32, Metric, Multiscale, OptimizeReport, PartialEmbedding, Perplexity, PlacementStart, Progress,
+    RepulsionMethod, Schedule, TSne, TSneBuilder, Transform, Uniform,
 };
 
 /// A library error as the Python exception a user expects.
@@ -121,15 +121,9 @@ impl Observer<'_> {
     }
 }
 
-fn metric(name: &str) -> PyResult<Metric> {
-    match name.to_ascii_lowercase().as_str() {
-        "euclidean" | "l2" => Ok(Metric::Euclidean),
-        "cosine" => Ok(Metric::Cosine),
-        "manhattan" | "l1" | "cityblock" => Ok(Metric::Manhattan),
-        other => Err(PyValueError::new_err(format!(
-            "metric `{other}` is not supported: use euclidean, cosine or manhattan, or pass a precomputed distance matrix"
-        ))),
-    }
+/// A method name read by the library's tables (`FromStr`), its error as a `ValueError`.
+fn by_name<T: std::str::FromStr<Err = tsne::Error>>(name: &str) -> PyResult<T> {
+    name.parse().map_err(py_err)
 }
 
 fn learning_rate(value: Option<f64>) -> LearningRate {
@@ -210,27 +204,17 @@ fn csr(n: usize, indptr: Vec<i64>, indices: Vec<i64>, data: Vec<f64>) -> PyResul
     CsrMatrix::from_rows(rows).map_err(py_err)
 }
 
-/// Embeds `data` with t-SNE and returns the fitted model.
-#[pyfunction]
-#[pyo3(signature = (
-    data, *, kind = "points", knn_distances = None, affinity_parts = None,
-    n_components = 2, perplexity = 30.0, iterations = 1000, early_exaggeration = 12.0,
-    exaggeration_iterations = 250, exaggeration = 1.0, learning_rate = None,
-    momentum_early = 0.5, momentum_final = 0.8, dof = 1.0, repulsion = "auto", theta = 0.5,
-    interp_points = None, min_intervals = None, intervals_per_unit = None,
-    metric = "euclidean", neighbors = "auto", init = None, pca = None, seed = 0, n_jobs = None,
-    min_grad_norm = 0.0, max_grad_norm = None, max_step_norm = None, kl_every = 50, pin = None,
-    callback = None, callback_every = 1
-))]
-#[allow(clippy::too_many_arguments)]
-fn fit(
-    py: Python<'_>,
-    data: &Bound<'_, PyAny>,
-    kind: &str,
-    knn_distances: Option<&Bound<'_, PyAny>>,
-    affinity_parts: Option<CsrParts>,
+/// The keyword arguments of [`fit`], with the library's defaults: one field per setting,
+/// read from the call's keywords (an unknown keyword is a `TypeError` naming it).
+struct FitParams {
     n_components: usize,
     perplexity: f64,
+    affinity: String,
+    perplexities: Option<Vec<f64>>,
+    k: Option<usize>,
+    sigma: Option<f64>,
+    distances_as_given: bool,
+    lenient: bool,
     iterations: usize,
     early_exaggeration: f64,
     exaggeration_iterations: usize,
@@ -239,14 +223,14 @@ fn fit(
     momentum_early: f64,
     momentum_final: f64,
     dof: f64,
-    repulsion: &str,
+    repulsion: String,
     theta: f64,
     interp_points: Option<usize>,
     min_intervals: Option<usize>,
     intervals_per_unit: Option<f64>,
-    metric: &str,
-    neighbors: &str,
-    init: Option<&Bound<'_, PyAny>>,
+    metric: String,
+    neighbors: String,
+    init: Option<Py<PyAny>>,
     pca: Option<usize>,
     seed: u64,
     n_jobs: Option<i64>,
@@ -257,8 +241,209 @@ fn fit(
     pin: Option<Vec<usize>>,
     callback: Option<Py<PyAny>>,
     callback_every: usize,
-) -> PyResult<Model> {
-    let data = match kind {
+}
+
+impl Default for FitParams {
+    fn default() -> Self {
+        let s = Schedule::default();
+        Self {
+            n_components: 2,
+            perplexity: 30.0,
+            affinity: "perplexity".into(),
+            perplexities: None,
+            k: None,
+            sigma: None,
+            distances_as_given: false,
+            lenient: false,
+            iterations: s.iterations,
+            early_exaggeration: s.early_exaggeration,
+            exaggeration_iterations: s.exaggeration_iterations,
+            exaggeration: s.final_exaggeration,
+            learning_rate: None,
+            momentum_early: s.momentum_early,
+            momentum_final: s.momentum_final,
+            dof: 1.0,
+            repulsion: "auto".into(),
+            theta: 0.5,
+            interp_points: None,
+            min_intervals: None,
+            intervals_per_unit: None,
+            metric: "euclidean".into(),
+            neighbors: "auto".into(),
+            init: None,
+            pca: None,
+            seed: 0,
+            n_jobs: None,
+            min_grad_norm: 0.0,
+            max_grad_norm: None,
+            max_step_norm: None,
+            kl_every: s.kl_every,
+            pin: None,
+            callback: None,
+            callback_every: 1,
+        }
+    }
+}
+
+impl FitParams {
+    /// The settings named in `kwargs`, the defaults for the rest.
+    fn from_kwargs(kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        let mut p = Self::default();
+        let Some(kwargs) = kwargs else { return Ok(p) };
+        for (key, value) in kwargs.iter() {
+            let key: String = key.extract()?;
+            let v = &value;
+            match key.as_str() {
+                "n_components" => p.n_components = v.extract()?,
+                "perplexity" => p.perplexity = v.extract()?,
+                "affinity" => p.affinity = v.extract()?,
+                "perplexities" => p.perplexities = v.extract()?,
+                "k" => p.k = v.extract()?,
+                "sigma" => p.sigma = v.extract()?,
+                "distances_as_given" => p.distances_as_given = v.extract()?,
+                "lenient" => p.lenient = v.extract()?,
+                "iterations" => p.iterations = v.extract()?,
+                "early_exaggeration" => p.early_exaggeration = v.extract()?,
+                "exaggeration_iterations" => p.exaggeration_iterations = v.extract()?,
+                "exaggeration" => p.exaggeration = v.extract()?,
+                "learning_rate" => p.learning_rate = v.extract()?,
+                "momentum_early" => p.momentum_early = v.extract()?,
+                "momentum_final" => p.momentum_final = v.extract()?,
+                "dof" => p.dof = v.extract()?,
+                "repulsion" => p.repulsion = v.extract()?,
+                "theta" => p.theta = v.extract()?,
+                "interp_points" => p.interp_points = v.extract()?,
+                "min_intervals" => p.min_intervals = v.extract()?,
+                "intervals_per_unit" => p.intervals_per_unit = v.extract()?,
+                "metric" => p.metric = v.extract()?,
+                "neighbors" => p.neighbors = v.extract()?,
+                "init" => p.init = (!v.is_none()).then(|| v.clone().unbind()),
+                "pca" => p.pca = v.extract()?,
+                "seed" => p.seed = v.extract()?,
+                "n_jobs" => p.n_jobs = v.extract()?,
+                "min_grad_norm" => p.min_grad_norm = v.extract()?,
+                "max_grad_norm" => p.max_grad_norm = v.extract()?,
+                "max_step_norm" => p.max_step_norm = v.extract()?,
+                "kl_every" => p.kl_every = v.extract()?,
+                "pin" => p.pin = v.extract()?,
+                "callback" => p.callback = (!v.is_none()).then(|| v.clone().unbind()),
+                "callback_every" => p.callback_every = v.extract()?,
+                other => {
+                    return Err(PyTypeError::new_err(format!(
+                        "fit() got an unexpected keyword argument '{other}'"
+                    )))
+                }
+            }
+        }
+        Ok(p)
+    }
+
+    /// The repulsion method: its name with this call's angle or grid.
+    fn repulsion(&self) -> PyResult<RepulsionMethod> {
+        Ok(match by_name(&self.repulsion)? {
+            RepulsionMethod::BarnesHut { .. } => RepulsionMethod::BarnesHut { theta: self.theta },
+            RepulsionMethod::Fft(d) => RepulsionMethod::Fft(FftParams {
+                interp_points: self.interp_points.unwrap_or(d.interp_points),
+                min_intervals: self.min_intervals.unwrap_or(d.min_intervals),
+                intervals_per_unit: self.intervals_per_unit.unwrap_or(d.intervals_per_unit),
+            }),
+            other => other,
+        })
+    }
+
+    /// The builder with this call's affinity: `perplexity` (with `k`, `distances_as_given`
+    /// and `lenient`), `multiscale` (`perplexities`), `fixed_sigma` (`sigma`, `k`) or
+    /// `uniform` (`k`).
+    fn with_affinity(&self, builder: TSneBuilder) -> PyResult<TSneBuilder> {
+        let needs = |what: &str| PyValueError::new_err(format!("affinity `{}` needs {what}", self.affinity));
+        Ok(match self.affinity.as_str() {
+            "perplexity" => {
+                let mut a = Perplexity::new(self.perplexity).map_err(py_err)?;
+                if let Some(k) = self.k {
+                    a = a.with_neighbors(k).map_err(py_err)?;
+                }
+                if self.distances_as_given {
+                    a = a.with_scale(DistanceScale::AsGiven);
+                }
+                if self.lenient {
+                    a = a.lenient();
+                }
+                builder.affinity(a)
+            }
+            "multiscale" => {
+                let list = self.perplexities.clone().ok_or_else(|| needs("perplexities"))?;
+                builder.affinity(Multiscale::new(list).map_err(py_err)?)
+            }
+            "fixed_sigma" => {
+                let sigma = self.sigma.ok_or_else(|| needs("sigma"))?;
+                builder.affinity(FixedSigma::new(sigma, self.k.ok_or_else(|| needs("k"))?).map_err(py_err)?)
+            }
+            "uniform" => builder.affinity(Uniform::new(self.k.ok_or_else(|| needs("k"))?).map_err(py_err)?),
+            other => return Err(PyValueError::new_err(format!("unknown affinity `{other}`"))),
+        })
+    }
+
+    /// The start: a method name or an array of positions.
+    fn init(&self, py: Python<'_>) -> PyResult<Init> {
+        match &self.init {
+            None => Ok(Init::Pca),
+            Some(v) => match v.extract::<String>(py) {
+                Ok(name) => by_name(&name),
+                Err(_) => Ok(Init::Given(matrix(v.bind(py), "init")?)),
+            },
+        }
+    }
+
+    fn schedule(&self) -> Schedule {
+        Schedule {
+            iterations: self.iterations,
+            exaggeration_iterations: self.exaggeration_iterations,
+            early_exaggeration: self.early_exaggeration,
+            final_exaggeration: self.exaggeration,
+            learning_rate: learning_rate(self.learning_rate),
+            momentum_early: self.momentum_early,
+            momentum_final: self.momentum_final,
+            kl_every: self.kl_every,
+            min_gradient_norm: self.min_grad_norm,
+            max_point_gradient: self.max_grad_norm,
+            max_point_step: self.max_step_norm,
+            ..Schedule::default()
+        }
+    }
+
+    /// The checked configuration.
+    fn build(&self, py: Python<'_>) -> PyResult<TSne> {
+        let mut builder = TSne::builder()
+            .dims(self.n_components)
+            .perplexity(self.perplexity)
+            .schedule(self.schedule())
+            .dof(self.dof)
+            .seed(self.seed)
+            .repulsion(self.repulsion()?)
+            .neighbors(by_name(&self.neighbors)?)
+            .metric(by_name::<Metric>(&self.metric)?)
+            .init(self.init(py)?)
+            .pin(self.pin.clone().unwrap_or_default());
+        builder = self.with_affinity(builder)?;
+        if let Some(t) = threads(self.n_jobs)? {
+            builder = builder.threads(t);
+        }
+        if let Some(d) = self.pca {
+            builder = builder.pca(d);
+        }
+        builder.build().map_err(py_err)
+    }
+}
+
+/// The input of a fit from `data` and its `kind`: points, distances, a kNN graph (indices,
+/// with `knn_distances`) or affinities (`affinity_parts`, scipy's CSR arrays).
+fn fit_input(
+    data: &Bound<'_, PyAny>,
+    kind: &str,
+    knn_distances: Option<&Bound<'_, PyAny>>,
+    affinity_parts: Option<CsrParts>,
+) -> PyResult<Data> {
+    Ok(match kind {
         "points" => match data.extract::<PyReadonlyArray2<'_, f32>>() {
             Ok(a) => {
                 let (r, c) = (a.shape()[0], a.shape()[1]);
@@ -270,107 +455,57 @@ fn fit(
             Err(_) => Data::Points(matrix(data, "X")?),
         },
         "distances" => Data::Distances(matrix(data, "the distance matrix")?),
-        "graph" => {
-            let idx: PyReadonlyArray2<'_, i64> = data.extract()?;
-            let dist = matrix(
-                knn_distances.ok_or_else(|| PyValueError::new_err("a kNN graph needs its distances"))?,
-                "kNN distances",
-            )?;
-            let (n, k) = (idx.shape()[0], idx.shape()[1]);
-            let indices = idx
-                .as_array()
-                .iter()
-                .map(|&j| {
-                    u32::try_from(j)
-                        .map_err(|_| PyValueError::new_err(format!("kNN index {j} is out of range")))
-                })
-                .collect::<PyResult<Vec<u32>>>()?;
-            if (dist.rows(), dist.cols()) != (n, k) {
-                return Err(PyValueError::new_err(format!(
-                    "kNN distances are {} x {}, the indices {n} x {k}",
-                    dist.rows(),
-                    dist.cols()
-                )));
-            }
-            Data::Graph(KnnGraph::new(n, k, indices, dist.into_vec()).map_err(py_err)?)
-        }
+        "graph" => Data::Graph(knn_graph(
+            data,
+            knn_distances.ok_or_else(|| PyValueError::new_err("a kNN graph needs its distances"))?,
+        )?),
         "affinities" => {
             let (n, indptr, indices, values) =
                 affinity_parts.ok_or_else(|| PyValueError::new_err("affinities need their CSR parts"))?;
             Data::Affinities(csr(n, indptr, indices, values)?)
         }
         other => return Err(PyValueError::new_err(format!("unknown input kind `{other}`"))),
-    };
-    let fft = FftParams {
-        interp_points: interp_points.unwrap_or(FftParams::default().interp_points),
-        min_intervals: min_intervals.unwrap_or(FftParams::default().min_intervals),
-        intervals_per_unit: intervals_per_unit.unwrap_or(FftParams::default().intervals_per_unit),
-    };
-    let repulsion = match repulsion {
-        "auto" => RepulsionMethod::Auto,
-        "exact" => RepulsionMethod::Exact,
-        "barnes_hut" | "bh" => RepulsionMethod::BarnesHut { theta },
-        "fft" => RepulsionMethod::Fft(fft),
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "unknown method `{other}`: use barnes_hut, exact or fft"
-            )))
-        }
-    };
-    let neighbors = match neighbors {
-        "auto" => NeighborMethod::Auto,
-        "exact" => NeighborMethod::Exact,
-        "nndescent" | "approx" => NeighborMethod::NnDescent(NnDescentParams::default()),
-        other => return Err(PyValueError::new_err(format!("unknown neighbour search `{other}`"))),
-    };
-    let init = match init {
-        None => Init::Pca,
-        Some(v) => match v.extract::<String>() {
-            Ok(s) if s == "pca" => Init::Pca,
-            Ok(s) if s == "spectral" => Init::Spectral,
-            Ok(s) if s == "random" => Init::Random,
-            Ok(s) => {
-                return Err(PyValueError::new_err(format!(
-                    "unknown init `{s}`: use pca, spectral, random or an array"
-                )))
-            }
-            Err(_) => Init::Given(matrix(v, "init")?),
-        },
-    };
-    let schedule = Schedule {
-        iterations,
-        exaggeration_iterations,
-        early_exaggeration,
-        final_exaggeration: exaggeration,
-        learning_rate: self::learning_rate(learning_rate),
-        momentum_early,
-        momentum_final,
-        kl_every,
-        min_gradient_norm: min_grad_norm,
-        max_point_gradient: max_grad_norm,
-        max_point_step: max_step_norm,
-        ..Schedule::default()
-    };
-    let threads = threads(n_jobs)?;
-    let mut builder = TSne::builder()
-        .dims(n_components)
-        .perplexity(perplexity)
-        .schedule(schedule)
-        .dof(dof)
-        .seed(seed)
-        .repulsion(repulsion)
-        .neighbors(neighbors)
-        .metric(self::metric(metric)?)
-        .init(init)
-        .pin(pin.unwrap_or_default());
-    if let Some(t) = threads {
-        builder = builder.threads(t);
+    })
+}
+
+/// A kNN graph from an `n x k` integer array of indices and its `n x k` distances.
+fn knn_graph(indices: &Bound<'_, PyAny>, distances: &Bound<'_, PyAny>) -> PyResult<KnnGraph> {
+    let idx: PyReadonlyArray2<'_, i64> = indices.extract()?;
+    let dist = matrix(distances, "kNN distances")?;
+    let (n, k) = (idx.shape()[0], idx.shape()[1]);
+    let indices = idx
+        .as_array()
+        .iter()
+        .map(|&j| {
+            u32::try_from(j).map_err(|_| PyValueError::new_err(format!("kNN index {j} is out of range")))
+        })
+        .collect::<PyResult<Vec<u32>>>()?;
+    if (dist.rows(), dist.cols()) != (n, k) {
+        return Err(PyValueError::new_err(format!(
+            "kNN distances are {} x {}, the indices {n} x {k}",
+            dist.rows(),
+            dist.cols()
+        )));
     }
-    if let Some(d) = pca {
-        builder = builder.pca(d);
-    }
-    let tsne = builder.build().map_err(py_err)?;
-    let every = callback_every.max(1);
+    KnnGraph::new(n, k, indices, dist.into_vec()).map_err(py_err)
+}
+
+/// Embeds `data` with t-SNE and returns the fitted model; the settings are [`FitParams`]'s
+/// keywords.
+#[pyfunction]
+#[pyo3(signature = (data, *, kind = "points", knn_distances = None, affinity_parts = None, **settings))]
+fn fit(
+    py: Python<'_>,
+    data: &Bound<'_, PyAny>,
+    kind: &str,
+    knn_distances: Option<&Bound<'_, PyAny>>,
+    affinity_parts: Option<CsrParts>,
+    settings: Option<&Bound<'_, PyDict>>,
+) -> PyResult<Model> {
+    let params = FitParams::from_kwargs(settings)?;
+    let data = fit_input(data, kind, knn_distances, affinity_parts)?;
+    let tsne = params.build(py)?;
+    let (callback, every) = (params.callback, params.callback_every.max(1));
     let (result, observer_result) = interruptible(py, |cancel| {
         let mut observer = Observer { callback, every, cancel, error: None };
         // A graph is handed over: the fit drops it once P is built.
@@ -382,8 +517,48 @@ fn fit(
     })?;
     observer_result?;
     let mut model = result.map_err(py_err)?;
-    model.set_threads(threads);
+    model.set_threads(threads(params.n_jobs)?);
     Ok(Model { inner: model })
+}
+
+/// The joint affinities P of `data` under the same settings as [`fit`] (the stages up to P):
+/// scipy's CSR arrays `(n, indptr, indices, data)`.
+#[pyfunction]
+#[pyo3(signature = (data, *, kind = "points", knn_distances = None, **settings))]
+fn affinities(
+    py: Python<'_>,
+    data: &Bound<'_, PyAny>,
+    kind: &str,
+    knn_distances: Option<&Bound<'_, PyAny>>,
+    settings: Option<&Bound<'_, PyDict>>,
+) -> PyResult<(usize, Py<PyAny>, Py<PyAny>, Py<PyAny>)> {
+    let params = FitParams::from_kwargs(settings)?;
+    let data = fit_input(data, kind, knn_distances, None)?;
+    let tsne = params.build(py)?;
+    let p = interruptible(py, |_| match data {
+        Data::Graph(graph) => tsne.affinity_matrix(graph),
+        ref other => tsne.affinity_matrix(other.input()),
+    })?
+    .map_err(py_err)?;
+    let offsets: Vec<u64> = p.indptr().iter().map(|&o| o as u64).collect();
+    Ok((
+        p.n(),
+        PyArray1::from_vec(py, offsets).into_any().unbind(),
+        PyArray1::from_slice(py, p.indices()).into_any().unbind(),
+        PyArray1::from_slice(py, p.values()).into_any().unbind(),
+    ))
+}
+
+/// Where new points start: `median`, `weighted` (the affinity-weighted mean) or `random`.
+fn placement_start(name: &str, seed: u64) -> PyResult<PlacementStart> {
+    match name {
+        "median" => Ok(PlacementStart::Median),
+        "weighted" => Ok(PlacementStart::WeightedMean),
+        "random" => Ok(PlacementStart::Random { seed }),
+        other => Err(PyValueError::new_err(format!(
+            "unknown start `{other}` of new points: use median, weighted or random"
+        ))),
+    }
 }
 
 /// A fitted t-SNE model (`tsne::Embedding`).
@@ -407,38 +582,11 @@ impl Model {
         to_numpy(py, &self.inner.positions())
     }
 
-    /// What the fit and later runs did.
-    fn summary<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let s = self.inner.summary();
-        let d = PyDict::new(py);
-        d.set_item("n", s.n)?;
-        d.set_item("dims_in", s.dims_in)?;
-        d.set_item("dims_out", s.dims_out)?;
-        d.set_item("k", s.k)?;
-        d.set_item("iterations", s.iterations)?;
-        d.set_item("kl_divergence", s.kl_divergence)?;
-        d.set_item("learning_rate", s.learning_rate)?;
-        d.set_item("stop", s.stop.name())?;
-        d.set_item("neighbors", &s.neighbors)?;
-        d.set_item("affinity", &s.affinity)?;
-        d.set_item("repulsion", &s.repulsion)?;
-        d.set_item("init", &s.init)?;
-        d.set_item("threads", s.threads)?;
-        d.set_item("kl_history", s.kl_history.clone())?;
-        let stages = PyList::empty(py);
-        for st in &s.stages {
-            stages.append((st.iterations, st.exaggeration, st.momentum, st.learning_rate))?;
-        }
-        d.set_item("stages", stages)?;
-        let t = PyDict::new(py);
-        t.set_item("preprocessing", s.timings.preprocessing.as_secs_f64())?;
-        t.set_item("neighbors", s.timings.neighbors.as_secs_f64())?;
-        t.set_item("affinities", s.timings.affinities.as_secs_f64())?;
-        t.set_item("initialization", s.timings.initialization.as_secs_f64())?;
-        t.set_item("optimize", s.timings.optimize.as_secs_f64())?;
-        t.set_item("total", s.timings.total.as_secs_f64())?;
-        d.set_item("timings", t)?;
-        Ok(d)
+    /// What the fit and later runs did: the library's JSON summary (`Summary::to_json`) as a
+    /// dict.
+    fn summary<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let json = self.inner.summary().to_json().to_string();
+        py.import("json")?.call_method1("loads", (json,))
     }
 
     /// Continues the optimisation from the current state.
@@ -478,7 +626,7 @@ impl Model {
 
     /// Places new points against the fixed positions (openTSNE's `transform`).
     #[pyo3(signature = (x, *, perplexity = 5.0, k = 25, iterations = 250, learning_rate = 0.1,
-        exaggeration = 1.5, momentum = 0.8, max_grad_norm = 1.0, theta = 0.5))]
+        exaggeration = 1.5, momentum = 0.8, max_grad_norm = 1.0, theta = 0.5, start = "median", seed = 0))]
     #[allow(clippy::too_many_arguments)]
     fn transform<'py>(
         &self,
@@ -492,9 +640,12 @@ impl Model {
         momentum: f64,
         max_grad_norm: f64,
         theta: f64,
+        start: &str,
+        seed: u64,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let x = matrix(x, "X")?;
         let settings = Transform {
+            start: placement_start(start, seed)?,
             perplexity,
             init_neighbors: k,
             iterations,
@@ -511,7 +662,8 @@ impl Model {
 
     /// New points with their affinities, at their starting positions (openTSNE's
     /// `prepare_partial`).
-    #[pyo3(signature = (x, *, perplexity = 5.0, k = 25, theta = 0.5))]
+    #[pyo3(signature = (x, *, perplexity = 5.0, k = 25, theta = 0.5, start = "median", seed = 0))]
+    #[allow(clippy::too_many_arguments)]
     fn prepare_partial(
         &self,
         py: Python<'_>,
@@ -519,9 +671,12 @@ impl Model {
         perplexity: f64,
         k: usize,
         theta: f64,
+        start: &str,
+        seed: u64,
     ) -> PyResult<Partial> {
         let x = matrix(x, "X")?;
-        let settings = Transform { perplexity, init_neighbors: k, theta, ..Transform::default() };
+        let start = placement_start(start, seed)?;
+        let settings = Transform { perplexity, init_neighbors: k, theta, start, ..Transform::default() };
         let inner = &self.inner;
         let partial = interruptible(py, |_| inner.prepare_partial(&x, &settings))?.map_err(py_err)?;
         Ok(Partial { inner: partial })
@@ -546,6 +701,16 @@ impl Model {
         let inner = &mut self.inner;
         let report = interruptible(py, |_| inner.add(&x, &schedule))?.map_err(py_err)?;
         report_dict(py, &report)
+    }
+
+    /// Gives the model reference points (input order, the space P was computed in) under
+    /// `metric`, so that it can place new points.
+    #[pyo3(signature = (points, metric = "euclidean"))]
+    fn set_reference(&mut self, points: &Bound<'_, PyAny>, metric: &str) -> PyResult<()> {
+        let points = matrix(points, "reference points")?;
+        let model = self.inner.clone().with_reference(points, by_name(metric)?).map_err(py_err)?;
+        self.inner = model;
+        Ok(())
     }
 
     /// Pins points (input indices) in later runs; an empty list unpins all.
@@ -651,6 +816,7 @@ impl Partial {
 #[pymodule]
 fn _tsne_rs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fit, m)?)?;
+    m.add_function(wrap_pyfunction!(affinities, m)?)?;
     m.add_class::<Model>()?;
     m.add_class::<Partial>()?;
     m.add("FORMAT_VERSION", tsne::FORMAT_VERSION)?;

@@ -31,7 +31,7 @@ def test_fit_returns_an_embedding_array(embedding, split):
     assert knn_accuracy(np.asarray(embedding), y) >= 0.95
     assert 0 < embedding.kl_divergence < 2
     # openTSNE's schedule: 250 early iterations at exaggeration 12, then 500 at 1.
-    assert [s[:2] for s in embedding.summary["stages"]] == [(250, 12.0), (500, 1.0)]
+    assert [(s["iterations"], s["exaggeration"]) for s in embedding.summary["stages"]] == [(250, 12.0), (500, 1.0)]
 
 
 def test_optimize_continues_and_in_pieces_equals_at_once(embedding):

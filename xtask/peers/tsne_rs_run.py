@@ -34,7 +34,7 @@ model = _tsne_rs.fit(
 t1 = time.perf_counter()
 np.savetxt(out, model.positions(), delimiter=",", fmt="%.17g")
 s = model.summary()
-t = s["timings"]
+t = s["timings_s"]
 print(json.dumps({
     "version": tsne_rs.__version__,
     "repulsion": s["repulsion"],

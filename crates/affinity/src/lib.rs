@@ -32,6 +32,6 @@ pub use descent::{NnDescent, NnDescentParams};
 pub use exact::{nearest, BruteForce};
 pub use hnsw::{Hnsw, HnswParams};
 pub use metric::Metric;
-pub use other::{Multiscale, Uniform};
-pub use perplexity::{calibrate_row, Perplexity};
+pub use other::{FixedSigma, Multiscale, Uniform};
+pub use perplexity::{calibrate_row, calibrate_row_scaled, DistanceScale, Perplexity};
 pub use precomputed::{joint_affinities, PrecomputedDistances};

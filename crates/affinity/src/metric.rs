@@ -17,6 +17,18 @@ pub enum Metric {
 }
 
 impl Metric {
+    /// The names [`FromStr`](std::str::FromStr) accepts, one per metric (aliases aside).
+    pub const NAMES: &'static [&'static str] = &["euclidean", "cosine", "manhattan"];
+
+    /// The metric's name, as [`FromStr`](std::str::FromStr) reads it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Euclidean => "euclidean",
+            Self::Cosine => "cosine",
+            Self::Manhattan => "manhattan",
+        }
+    }
+
     /// The distance between `a` and `b`, computed directly (the reference for tests and the
     /// re-ranking of approximate candidates).
     pub fn distance(self, a: &[f64], b: &[f64]) -> f64 {
@@ -81,5 +93,23 @@ impl Metric {
         let indices = graph.indices_flat().to_vec();
         let distances = graph.distances_flat().iter().map(|d| 0.5 * d * d).collect();
         KnnGraph::new(n, k, indices, distances)
+    }
+}
+
+impl std::str::FromStr for Metric {
+    type Err = Error;
+
+    /// A metric by name, case-insensitive: `euclidean` (`l2`), `cosine`, `manhattan` (`l1`,
+    /// `cityblock`).
+    fn from_str(name: &str) -> Result<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "euclidean" | "l2" => Ok(Self::Euclidean),
+            "cosine" => Ok(Self::Cosine),
+            "manhattan" | "l1" | "cityblock" => Ok(Self::Manhattan),
+            _ => Err(Error::InvalidParameter {
+                name: "metric",
+                reason: format!("`{name}` is not a known metric: use one of {}", Self::NAMES.join(", ")),
+            }),
+        }
     }
 }

@@ -1,4 +1,5 @@
-//! Affinities other than a single perplexity: several perplexities, and uniform kNN weights.
+//! Affinities other than a single perplexity: several perplexities, one fixed bandwidth, and
+//! uniform kNN weights.
 
 use rayon::prelude::*;
 use tsne_core::{Affinity, CsrMatrix, Error, KnnGraph, Result};
@@ -68,6 +69,62 @@ impl Affinity for Multiscale {
     }
 }
 
+/// Gaussian affinities of one bandwidth for every point (openTSNE's `FixedSigmaNN`):
+/// `p_{j|i} = exp(-d_ij^2 / 2 sigma^2) / sum_k exp(-d_ik^2 / 2 sigma^2)` over the `k` nearest
+/// neighbours, then symmetrised. Computed shifted by the nearest distance (which cancels), so
+/// no row underflows to zero however small `sigma` is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FixedSigma {
+    sigma: f64,
+    k: usize,
+}
+
+impl FixedSigma {
+    /// Bandwidth `sigma > 0` (finite) over `k >= 1` neighbours.
+    pub fn new(sigma: f64, k: usize) -> Result<Self> {
+        if !(sigma.is_finite() && sigma > 0.0) {
+            return Err(Error::InvalidParameter {
+                name: "sigma",
+                reason: format!("must be a finite number > 0, got {sigma}"),
+            });
+        }
+        if k == 0 {
+            return Err(Error::InvalidParameter { name: "k", reason: "need at least one neighbour".into() });
+        }
+        Ok(Self { sigma, k })
+    }
+
+    /// Row-stochastic conditional affinities.
+    pub fn conditional(&self, graph: &KnnGraph) -> Result<CsrMatrix> {
+        let beta = 0.5 / (self.sigma * self.sigma);
+        let rows = (0..graph.n())
+            .into_par_iter()
+            .map(|i| {
+                let d = graph.distances(i);
+                let d_min2 = d.iter().fold(f64::INFINITY, |m, &v| m.min(v * v));
+                let w: Vec<f64> = d.iter().map(|&v| (-beta * (v * v - d_min2)).exp()).collect();
+                let inv = 1.0 / w.iter().sum::<f64>();
+                graph.neighbors(i).iter().copied().zip(w.into_iter().map(|v| v * inv)).collect()
+            })
+            .collect();
+        CsrMatrix::from_rows(rows)
+    }
+}
+
+impl Affinity for FixedSigma {
+    fn affinities(&self, graph: &KnnGraph) -> Result<CsrMatrix> {
+        Ok(self.conditional(graph)?.symmetrize())
+    }
+
+    fn neighbors_needed(&self, n: usize) -> usize {
+        self.k.min(n.saturating_sub(1))
+    }
+
+    fn name(&self) -> &str {
+        "fixed-sigma"
+    }
+}
+
 /// Equal weights on each point's `k` nearest neighbours: `p_{j|i} = 1/k`, then symmetrised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Uniform {
@@ -108,6 +165,26 @@ mod tests {
 
     fn line(n: usize) -> Matrix {
         Matrix::new(n, 1, (0..n).map(|i| (i as f64).powf(1.3)).collect()).unwrap()
+    }
+
+    #[test]
+    fn fixed_sigma_weights_follow_the_gaussian_of_one_bandwidth() {
+        let x = line(40);
+        let g = BruteForce::default().search(&x, 6).unwrap();
+        let sigma = 2.5;
+        let p = FixedSigma::new(sigma, 6).unwrap().conditional(&g).unwrap();
+        for i in [0, 17, 39] {
+            let (cols, vals) = p.row(i);
+            let s: f64 = vals.iter().map(|&v| f64::from(v)).sum();
+            assert!((s - 1.0).abs() < 1e-6);
+            let d = |j: u32| (x.row(i)[0] - x.row(j as usize)[0]).abs();
+            for t in 1..cols.len() {
+                let want = (-(d(cols[t]).powi(2) - d(cols[0]).powi(2)) / (2.0 * sigma * sigma)).exp();
+                let got = f64::from(vals[t]) / f64::from(vals[0]);
+                assert!((got - want).abs() < 1e-5 * want.max(1.0), "row {i}: {got} vs {want}");
+            }
+        }
+        assert!(FixedSigma::new(0.0, 6).is_err() && FixedSigma::new(1.0, 0).is_err());
     }
 
     #[test]

@@ -10,10 +10,43 @@ use tsne_core::{Affinity, CsrMatrix, Error, KnnGraph, Result};
 ///
 /// [`Affinity::affinities`] returns the symmetrised joint P `(P + P^T) / 2N`;
 /// [`Perplexity::conditional`] returns the row-stochastic conditional P for asymmetric methods.
+///
+/// Three conventions of other implementations can be asked for: an explicit neighbour count
+/// ([`Perplexity::with_neighbors`], scikit-learn's `min(n - 1, 3 perplexity + 1)`), distances
+/// entering the Gaussian as given rather than squared ([`DistanceScale::AsGiven`],
+/// scikit-learn's rule for every metric but Euclidean and for precomputed distances), and
+/// [`Perplexity::lenient`] calibration, which accepts a perplexity the neighbours cannot
+/// reach and inputs whose points are all identical (each row then ends at the closest
+/// reachable entropy; identical points get uniform rows), as scikit-learn does.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Perplexity {
     perplexity: f64,
     tolerance: f64,
+    neighbors: Option<usize>,
+    scale: DistanceScale,
+    strict: bool,
+}
+
+/// What enters the Gaussian `exp(-beta s)` of a neighbour at distance `d`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DistanceScale {
+    /// `s = d^2` (van der Maaten & Hinton; openTSNE; the default).
+    #[default]
+    Squared,
+    /// `s = d`: the distance as given (scikit-learn for non-Euclidean metrics and precomputed
+    /// distances, which it takes to be squared already).
+    AsGiven,
+}
+
+impl DistanceScale {
+    /// `s` of a distance `d`.
+    #[inline]
+    fn energy(self, d: f64) -> f64 {
+        match self {
+            Self::Squared => d * d,
+            Self::AsGiven => d,
+        }
+    }
 }
 
 /// Bisection steps before giving up on a row; each halves the bracket, so 200 reaches the
@@ -29,7 +62,36 @@ impl Perplexity {
                 reason: format!("must be a finite number >= 1, got {perplexity}"),
             });
         }
-        Ok(Self { perplexity, tolerance: 1e-10 })
+        Ok(Self {
+            perplexity,
+            tolerance: 1e-10,
+            neighbors: None,
+            scale: DistanceScale::Squared,
+            strict: true,
+        })
+    }
+
+    /// Calibration on `k >= 1` neighbours per point (capped at `n - 1`) instead of
+    /// `floor(3 perplexity)`.
+    pub fn with_neighbors(mut self, k: usize) -> Result<Self> {
+        if k == 0 {
+            return Err(Error::InvalidParameter { name: "k", reason: "need at least one neighbour".into() });
+        }
+        self.neighbors = Some(k);
+        Ok(self)
+    }
+
+    /// Calibration with `scale` deciding what enters the Gaussian.
+    pub fn with_scale(mut self, scale: DistanceScale) -> Self {
+        self.scale = scale;
+        self
+    }
+
+    /// Calibration that accepts a perplexity of `k` or more and identical points (see the
+    /// type's documentation) instead of refusing them.
+    pub fn lenient(mut self) -> Self {
+        self.strict = false;
+        self
     }
 
     /// The target perplexity.
@@ -59,6 +121,9 @@ impl Perplexity {
 
     fn check(&self, graph: &KnnGraph) -> Result<()> {
         let (n, k) = (graph.n(), graph.k());
+        if !self.strict {
+            return Ok(());
+        }
         if self.perplexity >= k as f64 {
             return Err(Error::PerplexityTooLarge { perplexity: self.perplexity, neighbors: k, n });
         }
@@ -77,7 +142,7 @@ impl Perplexity {
         indices.par_chunks_mut(k).zip(values.par_chunks_mut(k)).enumerate().for_each_init(
             || (vec![0.0; k], Vec::with_capacity(k)),
             |(p, row): &mut (Vec<f64>, Vec<(u32, f32)>), (i, (idx, val))| {
-                calibrate_row(&distances[i * k..(i + 1) * k], target, self.tolerance, p);
+                calibrate_row_scaled(&distances[i * k..(i + 1) * k], self.scale, target, self.tolerance, p);
                 row.clear();
                 row.extend(idx.iter().copied().zip(p.iter().map(|&v| v as f32)));
                 row.sort_unstable_by_key(|&(j, _)| j);
@@ -99,12 +164,25 @@ impl Perplexity {
 /// reached; a row whose target is unreachable (more duplicates at distance zero than the
 /// perplexity) ends at the closest reachable entropy instead of failing.
 pub fn calibrate_row(distances: &[f64], target: f64, tolerance: f64, p: &mut [f64]) -> f64 {
-    let d_min2 = distances.iter().fold(f64::INFINITY, |m, &d| m.min(d * d));
+    calibrate_row_scaled(distances, DistanceScale::Squared, target, tolerance, p)
+}
+
+/// [`calibrate_row`] over `s = scale(d)` instead of `d^2`.
+pub fn calibrate_row_scaled(
+    distances: &[f64],
+    scale: DistanceScale,
+    target: f64,
+    tolerance: f64,
+    p: &mut [f64],
+) -> f64 {
+    let e = |d: f64| scale.energy(d);
+    let s_min = distances.iter().fold(f64::INFINITY, |m, &d| m.min(e(d)));
     let (mut lo, mut hi) = (0.0_f64, f64::INFINITY);
-    let mut beta = 1.0 / mean_shifted(distances, d_min2).max(f64::MIN_POSITIVE);
+    let mean = distances.iter().map(|&d| e(d) - s_min).sum::<f64>() / distances.len() as f64;
+    let mut beta = 1.0 / mean.max(f64::MIN_POSITIVE);
     let mut entropy = 0.0;
     for _ in 0..MAX_STEPS {
-        entropy = gaussian_row(distances, d_min2, beta, p);
+        entropy = gaussian_row(distances, e, s_min, beta, p);
         let err = entropy - target;
         if err.abs() <= tolerance {
             break;
@@ -125,17 +203,13 @@ pub fn calibrate_row(distances: &[f64], target: f64, tolerance: f64, p: &mut [f6
     entropy
 }
 
-fn mean_shifted(distances: &[f64], d_min2: f64) -> f64 {
-    distances.iter().map(|d| d * d - d_min2).sum::<f64>() / distances.len() as f64
-}
-
-/// Writes the normalised row `exp(-beta (d^2 - d_min^2))` into `p` and returns its entropy
-/// `H = log S + beta E[d^2 - d_min^2]` in nats.
-fn gaussian_row(distances: &[f64], d_min2: f64, beta: f64, p: &mut [f64]) -> f64 {
+/// Writes the normalised row `exp(-beta (s - s_min))`, `s = e(d)`, into `p` and returns its
+/// entropy `H = log S + beta E[s - s_min]` in nats.
+fn gaussian_row(distances: &[f64], e: impl Fn(f64) -> f64, s_min: f64, beta: f64, p: &mut [f64]) -> f64 {
     let mut sum = 0.0;
     let mut weighted = 0.0;
     for (pj, &d) in p.iter_mut().zip(distances) {
-        let s = d * d - d_min2;
+        let s = e(d) - s_min;
         let w = (-beta * s).exp();
         *pj = w;
         sum += w;
@@ -158,7 +232,10 @@ impl Affinity for Perplexity {
     }
 
     fn neighbors_needed(&self, n: usize) -> usize {
-        Self::neighbors_for(self.perplexity, n)
+        match self.neighbors {
+            Some(k) => k.min(n.saturating_sub(1)),
+            None => Self::neighbors_for(self.perplexity, n),
+        }
     }
 
     fn name(&self) -> &str {
@@ -228,6 +305,47 @@ mod tests {
         let x = Matrix::new(10, 2, vec![1.0; 20]).unwrap();
         let g = BruteForce::default().search(&x, 6).unwrap();
         assert_eq!(Perplexity::new(2.0).unwrap().conditional(&g), Err(Error::IdenticalPoints { n: 10 }));
+    }
+
+    #[test]
+    fn lenient_calibration_embeds_identical_points_and_unreachable_perplexities() {
+        let x = Matrix::new(10, 2, vec![1.0; 20]).unwrap();
+        let g = BruteForce::default().search(&x, 4).unwrap();
+        // Identical points: uniform rows, as the Gaussian of equal distances is.
+        let p = Perplexity::new(4.0).unwrap().lenient().conditional(&g).unwrap();
+        for i in 0..10 {
+            assert!(p.row(i).1.iter().all(|&v| (v - 0.25).abs() < 1e-7), "row {i}: {:?}", p.row(i).1);
+        }
+        // Perplexity 4 on 4 neighbours: refused when strict, the flattest row when lenient.
+        let y = Matrix::new(5, 1, vec![0.0, 1.0, 3.0, 7.0, 15.0]).unwrap();
+        let g = BruteForce::default().search(&y, 4).unwrap();
+        assert!(Perplexity::new(4.0).unwrap().conditional(&g).is_err());
+        let p = Perplexity::new(4.0).unwrap().lenient().conditional(&g).unwrap();
+        for i in 0..5 {
+            let row: Vec<f64> = p.row(i).1.iter().map(|&v| f64::from(v)).collect();
+            assert!((entropy(&row) - 4f64.ln()).abs() < 1e-3, "row {i}: {row:?}");
+        }
+    }
+
+    #[test]
+    fn distances_as_given_are_the_squared_calibration_of_their_roots() {
+        let d = [0.3, 0.9, 1.7, 2.2, 4.0, 4.1];
+        let (mut a, mut b) = ([0.0; 6], [0.0; 6]);
+        let roots: Vec<f64> = d.iter().map(|v: &f64| v.sqrt()).collect();
+        calibrate_row_scaled(&d, DistanceScale::AsGiven, 2.5f64.ln(), 1e-12, &mut a);
+        calibrate_row(&roots, 2.5f64.ln(), 1e-12, &mut b);
+        for (x, y) in a.iter().zip(&b) {
+            assert!((x - y).abs() < 1e-9, "{a:?} vs {b:?}");
+        }
+        assert!((entropy(&a) - 2.5f64.ln()).abs() < 1e-9);
+    }
+
+    #[test]
+    fn an_explicit_neighbour_count_is_capped_at_n_minus_one() {
+        let aff = Perplexity::new(4.0).unwrap().with_neighbors(13).unwrap();
+        assert_eq!(aff.neighbors_needed(100), 13);
+        assert_eq!(aff.neighbors_needed(5), 4);
+        assert!(Perplexity::new(4.0).unwrap().with_neighbors(0).is_err());
     }
 
     #[test]

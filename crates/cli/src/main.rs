@@ -826,59 +826,16 @@ fn embed(
     }
     staged.commit()?;
     let s = fit.summary();
-    let secs = |d: std::time::Duration| d.as_secs_f64();
     if out.json {
-        let stages: Vec<_> = s
-            .stages
-            .iter()
-            .map(|st| {
-                json!({
-                    "iterations": st.iterations,
-                    "exaggeration": st.exaggeration,
-                    "momentum": st.momentum,
-                    "learning_rate": st.learning_rate,
-                })
-            })
-            .collect();
-        let summary = json!({
-            "n": s.n,
-            "dims_in": s.dims_in,
-            "dims_out": s.dims_out,
-            "seed": p.seed,
-            "threads": s.threads,
-            "perplexity": p.perplexity,
-            "metric": format!("{:?}", Metric::from(p.metric)).to_lowercase(),
-            "method": format!("{:?}", p.method).to_lowercase(),
-            "iterations": s.iterations,
-            "stages": stages,
-            "stop": s.stop.name(),
-            "pinned": s.pinned,
-            "learning_rate": s.learning_rate,
-            "kl_divergence": s.kl_divergence,
-            "neighbors": s.neighbors,
-            "k": s.k,
-            "recall": s.recall,
-            "affinity": s.affinity,
-            "repulsion": s.repulsion,
-            "init": s.init,
-            "knn_accuracy_10": accuracy,
-            "knn_accuracy_points": accuracy.map(|_| s.n.min(ACCURACY_SAMPLE)),
-            "peak_rss_mib": tsne::peak_resident_memory().map(|b| b as f64 / 1048576.0),
-            "peak_rss_mib_after": {
-                "neighbors": s.peak_memory.neighbors.map(|b| b as f64 / 1048576.0),
-                "affinities": s.peak_memory.affinities.map(|b| b as f64 / 1048576.0),
-                "optimize": s.peak_memory.optimize.map(|b| b as f64 / 1048576.0),
-            },
-            "timings_s": {
-                "preprocessing": secs(s.timings.preprocessing),
-                "neighbors": secs(s.timings.neighbors),
-                "affinities": secs(s.timings.affinities),
-                "initialization": secs(s.timings.initialization),
-                "optimize": secs(s.timings.optimize),
-                "total": secs(s.timings.total),
-                "wall": secs(start.elapsed()),
-            },
-        });
+        let mut summary = s.to_json();
+        summary["seed"] = json!(p.seed);
+        summary["perplexity"] = json!(p.perplexity);
+        summary["metric"] = json!(Metric::from(p.metric).name());
+        summary["method"] = json!(format!("{:?}", p.method).to_lowercase());
+        summary["knn_accuracy_10"] = json!(accuracy);
+        summary["knn_accuracy_points"] = json!(accuracy.map(|_| s.n.min(ACCURACY_SAMPLE)));
+        summary["peak_rss_mib"] = json!(tsne::peak_resident_memory().map(|b| b as f64 / 1048576.0));
+        summary["timings_s"]["wall"] = json!(start.elapsed().as_secs_f64());
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "{summary}")?;
     } else {

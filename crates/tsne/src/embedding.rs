@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use tsne_affinity::{Metric, Perplexity};
 use tsne_core::{
-    inverse_permutation, Affinity, CsrMatrix, Error, Matrix, OptimizeReport, Progress, Result, StudentT,
+    inverse_permutation, Affinity, CsrMatrix, Error, InitInput, Initializer, Matrix, OptimizeReport,
+    Progress, Result, StudentT,
 };
 use tsne_init::Projection;
 use tsne_optim::{GradientDescent, KlGradient, Schedule, State};
@@ -15,7 +16,7 @@ use tsne_repulsion::BarnesHut;
 use crate::memory::Budget;
 use crate::methods::{NeighborMethod, RepulsionMethod};
 use crate::summary::Summary;
-use crate::transform::{Affinities, Placement, Transform};
+use crate::transform::{Affinities, Placement, PlacementStart, Transform};
 
 /// The callback of a run: called after every iteration; `ControlFlow::Break` stops the run.
 pub type Callback<'a> = dyn FnMut(&Progress<'_>) -> ControlFlow<()> + Send + 'a;
@@ -151,6 +152,23 @@ impl Embedding {
         let mut model = Self::dense(positions, summary, kernel);
         model.reference = Some(Reference { points, metric, projection: None });
         Ok(model)
+    }
+
+    /// The model with `points` (one row per embedded point, input order, in the space P was
+    /// computed in) as its reference points under `metric`, so that it can
+    /// [`transform`](Self::transform) new points: for a model fitted from P or neighbours
+    /// computed elsewhere from these points (openTSNE's `TSNEEmbedding(init, affinities)`).
+    pub fn with_reference(mut self, points: Matrix, metric: Metric) -> Result<Self> {
+        if points.rows() != self.n() {
+            return Err(Error::DimensionMismatch {
+                what: "reference points",
+                expected: self.n(),
+                found: points.rows(),
+            });
+        }
+        self.summary.dims_in = points.cols();
+        self.reference = Some(Reference { points, metric, projection: None });
+        Ok(self)
     }
 
     pub(crate) fn set_perplexity(&mut self, perplexity: f64) {
@@ -329,7 +347,14 @@ impl Embedding {
         let k = settings.neighbors(reference.points.rows())?;
         let affinities =
             Affinities::new(&reference.points, queries, k, settings.perplexity, reference.metric);
-        let y = affinities.medians(&self.positions(), settings.init_neighbors)?;
+        let y = match settings.start {
+            PlacementStart::Median => affinities.medians(&self.positions(), settings.init_neighbors)?,
+            PlacementStart::WeightedMean => affinities.weighted_means(&self.positions())?,
+            PlacementStart::Random { seed } => {
+                let input = InitInput { n: queries.rows(), points: None, affinities: None };
+                tsne_init::Random::default().initialize(&input, self.dims(), seed)?
+            }
+        };
         let state = State::new(y.as_slice().len());
         Ok(PartialEmbedding { y, affinities, state, n_reference: self.n(), theta: settings.theta })
     }

@@ -47,6 +47,7 @@ mod memory;
 mod methods;
 pub mod metrics;
 mod model_file;
+mod names;
 mod pipeline;
 mod summary;
 mod transform;
@@ -58,8 +59,10 @@ pub use methods::{Init, NeighborMethod, RepulsionMethod, SharedRepulsion};
 pub use model_file::FORMAT_VERSION;
 pub use pipeline::Input;
 pub use summary::{PeakMemory, Summary, Timings};
-pub use transform::Transform;
-pub use tsne_affinity::{HnswParams, Metric, NnDescentParams};
+pub use transform::{PlacementStart, Transform};
+pub use tsne_affinity::{
+    DistanceScale, FixedSigma, HnswParams, Metric, Multiscale, NnDescentParams, Perplexity, Uniform,
+};
 pub use tsne_core::{
     CsrMatrix, Error, KnnGraph, Matrix, MatrixF32, OptimizeReport, PointRows, Progress, Result, Stage, Stop,
     StudentT,

@@ -171,6 +171,18 @@ impl TSne {
         self.in_pool(|| self.run(input, &mut callback))
     }
 
+    /// The joint affinities P of `input` in input order: the fit's stages up to P (PCA,
+    /// neighbours, calibration), without a start or an optimisation. `fit(Input::Affinities(&p))`
+    /// with the same configuration continues from it.
+    pub fn affinity_matrix<'a>(&self, input: impl Into<Input<'a>>) -> Result<CsrMatrix> {
+        let input = input.into();
+        self.in_pool(|| {
+            let mut prepared = self.prepare(input)?;
+            let mut neighbors = self.neighbors(&mut prepared)?;
+            Ok(self.affinities(&prepared, neighbors.graph.take())?.p)
+        })
+    }
+
     fn run(&self, input: Input<'_>, callback: &mut Callback<'_>) -> Result<Embedding> {
         let start = Instant::now();
         let mut prepared = self.prepare(input)?;

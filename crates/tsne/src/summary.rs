@@ -128,3 +128,97 @@ impl Summary {
         self.learning_rate = learning_rate;
     }
 }
+
+/// Bytes as mebibytes, for reports.
+fn mib(bytes: Option<u64>) -> Option<f64> {
+    bytes.map(|b| b as f64 / 1_048_576.0)
+}
+
+impl Summary {
+    /// The summary as one JSON object: every field under its own name, the stages as objects,
+    /// `kl_history` as `[iteration, kl]` pairs, `timings_s` in seconds and
+    /// `peak_rss_mib_after` in MiB (`null` where the OS does not report it). The one
+    /// serialisation the CLI's `--json` and the Python package's `summary()` share.
+    pub fn to_json(&self) -> serde_json::Value {
+        let secs = |d: Duration| d.as_secs_f64();
+        let stages: Vec<_> = self
+            .stages
+            .iter()
+            .map(|st| {
+                serde_json::json!({
+                    "iterations": st.iterations,
+                    "exaggeration": st.exaggeration,
+                    "momentum": st.momentum,
+                    "learning_rate": st.learning_rate,
+                })
+            })
+            .collect();
+        let t = &self.timings;
+        serde_json::json!({
+            "n": self.n,
+            "dims_in": self.dims_in,
+            "dims_out": self.dims_out,
+            "k": self.k,
+            "nnz": self.nnz,
+            "recall": self.recall,
+            "learning_rate": self.learning_rate,
+            "iterations": self.iterations,
+            "kl_divergence": finite(self.kl_divergence),
+            "kl_history": self.kl_history,
+            "stages": stages,
+            "stop": self.stop.name(),
+            "neighbors": self.neighbors,
+            "affinity": self.affinity,
+            "repulsion": self.repulsion,
+            "init": self.init,
+            "pinned": self.pinned,
+            "threads": self.threads,
+            "timings_s": {
+                "preprocessing": secs(t.preprocessing),
+                "neighbors": secs(t.neighbors),
+                "affinities": secs(t.affinities),
+                "initialization": secs(t.initialization),
+                "optimize": secs(t.optimize),
+                "total": secs(t.total),
+            },
+            "peak_rss_mib_after": {
+                "neighbors": mib(self.peak_memory.neighbors),
+                "affinities": mib(self.peak_memory.affinities),
+                "optimize": mib(self.peak_memory.optimize),
+            },
+        })
+    }
+}
+
+/// JSON has no NaN: a value not computed yet is `null`.
+fn finite(v: f64) -> Option<f64> {
+    v.is_finite().then_some(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tsne_core::OptimizeReport;
+
+    #[test]
+    fn json_carries_every_field_and_no_nan() {
+        let mut s = Summary::new(10, 3, 2);
+        assert!(s.to_json()["kl_divergence"].is_null());
+        let report = OptimizeReport {
+            iterations: 7,
+            kl_divergence: 0.5,
+            kl_history: vec![(7, 0.5)],
+            stages: vec![Stage { iterations: 7, exaggeration: 12.0, momentum: 0.5, learning_rate: 50.0 }],
+            stop: Stop::Callback,
+        };
+        s.record(report, 50.0);
+        let j = s.to_json();
+        assert_eq!(j["iterations"], 7);
+        assert_eq!(j["kl_divergence"], 0.5);
+        assert_eq!(j["kl_history"][0][0], 7);
+        assert_eq!(j["stages"][0]["exaggeration"], 12.0);
+        assert_eq!(j["stop"], "callback");
+        assert_eq!(j["dims_in"], 3);
+        assert!(j["timings_s"]["total"].as_f64() == Some(0.0));
+    }
+}

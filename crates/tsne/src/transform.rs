@@ -43,6 +43,23 @@ pub struct Transform {
     pub max_point_gradient: f64,
     /// Barnes-Hut opening angle of the reference tree (default 0.5; 0 is exact).
     pub theta: f64,
+    /// Where each new point starts (default the median of its nearest reference points).
+    pub start: PlacementStart,
+}
+
+/// Where a new point starts (openTSNE's `initialization` of `prepare_partial`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PlacementStart {
+    /// The coordinate-wise median position of its `init_neighbors` nearest reference points.
+    #[default]
+    Median,
+    /// The mean position of its reference neighbours weighted by its affinities to them.
+    WeightedMean,
+    /// Gaussian noise of standard deviation `1e-4` about the origin, from `seed`.
+    Random {
+        /// Seed of the noise.
+        seed: u64,
+    },
 }
 
 impl Default for Transform {
@@ -56,6 +73,7 @@ impl Default for Transform {
             momentum: 0.8,
             max_point_gradient: 1.0,
             theta: 0.5,
+            start: PlacementStart::Median,
         }
     }
 }
@@ -124,6 +142,19 @@ impl Affinities {
 
     fn row(&self, i: usize) -> (&[u32], &[f64]) {
         (&self.neighbors[i * self.k..(i + 1) * self.k], &self.p[i * self.k..(i + 1) * self.k])
+    }
+
+    /// Mean position of each point's reference neighbours, weighted by its affinities.
+    pub fn weighted_means(&self, reference: &Matrix) -> Result<Matrix> {
+        let (m, dims) = (self.neighbors.len() / self.k.max(1), reference.cols());
+        let mut y = vec![0.0; m * dims];
+        y.par_chunks_mut(dims.max(1)).enumerate().for_each(|(i, out)| {
+            let (idx, p) = self.row(i);
+            for (&j, &w) in idx.iter().zip(p) {
+                out.iter_mut().zip(reference.row(j as usize)).for_each(|(o, r)| *o += w * r);
+            }
+        });
+        Matrix::new(m, dims, y)
     }
 
     /// Coordinate-wise median of the positions of each point's `take` nearest reference points.

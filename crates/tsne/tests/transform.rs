@@ -137,3 +137,44 @@ fn handed_over_points_embed_alike_and_leave_no_reference() {
         assert!(matches!(single.transform(&x), Err(tsne::Error::Unsupported { .. })));
     }
 }
+
+/// Every start of new points (openTSNE's `initialization` of `prepare_partial`): the weighted
+/// mean and the median put held-out digits among their own class; the random start is tiny
+/// noise that depends on its seed only; and a model given reference points with
+/// `with_reference` after a fit from P places points like the model fitted on the points.
+#[test]
+fn placement_starts_and_reference_points_given_after_the_fit() {
+    use tsne::{Input, Metric, PlacementStart};
+    let (x, labels) = common::digits();
+    let (train, test): (Vec<usize>, Vec<usize>) = (0..x.rows()).partition(|i| i % 6 != 0);
+    let rows = |idx: &[usize]| {
+        Matrix::from_rows(&idx.iter().map(|&i| x.row(i).to_vec()).collect::<Vec<_>>()).unwrap()
+    };
+    let (x_train, x_test) = (rows(&train), rows(&test));
+    let train_labels: Vec<u8> = train.iter().map(|&i| labels[i]).collect();
+    let test_labels: Vec<u8> = test.iter().map(|&i| labels[i]).collect();
+    let tsne = TSne::builder().seed(5).iterations(300).build().unwrap();
+    let model = tsne.fit(&x_train).unwrap();
+    let reference = model.positions();
+    let start = |start| Transform { iterations: 0, start, ..Transform::default() };
+    for s in [PlacementStart::Median, PlacementStart::WeightedMean] {
+        let y = model.transform_with(&x_test, &start(s)).unwrap();
+        let acc = accuracy(&classify(&reference, &train_labels, &y, 10), &test_labels);
+        assert!(acc >= 0.9, "{s:?}: {acc}");
+    }
+    let noise = model.transform_with(&x_test, &start(PlacementStart::Random { seed: 9 })).unwrap();
+    assert!(noise.as_slice().iter().all(|v| v.abs() < 1e-3) && noise.as_slice().iter().any(|&v| v != 0.0));
+    assert_eq!(noise, model.transform_with(&x_test, &start(PlacementStart::Random { seed: 9 })).unwrap());
+    assert_ne!(noise, model.transform_with(&x_test, &start(PlacementStart::Random { seed: 10 })).unwrap());
+
+    // P computed alone, then a fit from it with the same start, given its points afterwards.
+    let p = tsne.affinity_matrix(&x_train).unwrap();
+    let init = tsne::Init::Given(reference.clone());
+    let from_p = TSne::builder().seed(5).iterations(0).init(init).build().unwrap();
+    let rebuilt = from_p.fit(Input::Affinities(&p)).unwrap();
+    assert!(rebuilt.transform(&x_test).is_err(), "no reference points yet");
+    let rebuilt = rebuilt.with_reference(x_train.clone(), Metric::Euclidean).unwrap();
+    assert_eq!(rebuilt.positions(), reference);
+    assert_eq!(rebuilt.transform(&x_test).unwrap(), model.transform(&x_test).unwrap());
+    assert!(rebuilt.clone().with_reference(x_test.clone(), Metric::Euclidean).is_err());
+}
