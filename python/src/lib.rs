@@ -7,14 +7,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use ndarray::Array2;
-use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray2, PyUntypedArrayMethods};
+use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use tsne::{
     CsrMatrix, DistanceScale, Embedding, FftParams, FixedSigma, Init, Input, KnnGraph, LearningRate, Matrix,
     MatrixF32, Metric, Multiscale, OptimizeReport, PartialEmbedding, Perplexity, PlacementStart, Progress,
-    RepulsionMethod, Schedule, TSne, TSneBuilder, Transform, Uniform,
+    RepulsionMethod, Schedule, SparsePoints, TSne, TSneBuilder, Transform, Uniform,
 };
 
 /// A library error as the Python exception a user expects.
@@ -147,6 +147,8 @@ enum Data {
     /// `float32` points, copied as they are (half an `f64` copy's memory) and projected or
     /// widened by the fit.
     PointsF32(MatrixF32),
+    /// Sparse points (scipy CSR), searched exactly in the memory of their non-zeros.
+    Sparse(SparsePoints),
     Distances(Matrix),
     Graph(KnnGraph),
     Affinities(CsrMatrix),
@@ -157,6 +159,7 @@ impl Data {
         match self {
             Data::Points(x) => Input::Points(x),
             Data::PointsF32(x) => Input::PointsF32(x),
+            Data::Sparse(x) => Input::SparsePoints(x),
             Data::Distances(d) => Input::Distances(d),
             Data::Graph(g) => Input::Graph(g),
             Data::Affinities(p) => Input::Affinities(p),
@@ -454,6 +457,7 @@ fn fit_input(
             }
             Err(_) => Data::Points(matrix(data, "X")?),
         },
+        "sparse" => Data::Sparse(sparse_points(data)?),
         "distances" => Data::Distances(matrix(data, "the distance matrix")?),
         "graph" => Data::Graph(knn_graph(
             data,
@@ -466,6 +470,30 @@ fn fit_input(
         }
         other => return Err(PyValueError::new_err(format!("unknown input kind `{other}`"))),
     })
+}
+
+/// Sparse points from `(n, d, indptr, indices, data)`: scipy's canonical CSR arrays (int64
+/// offsets and columns, float64 values).
+fn sparse_points(data: &Bound<'_, PyAny>) -> PyResult<SparsePoints> {
+    type Parts<'py> =
+        (usize, usize, PyReadonlyArray1<'py, i64>, PyReadonlyArray1<'py, i64>, PyReadonlyArray1<'py, f64>);
+    let (n, d, indptr, indices, values): Parts<'_> = data.extract()?;
+    let offsets = indptr
+        .as_array()
+        .iter()
+        .map(|&o| {
+            usize::try_from(o).map_err(|_| PyValueError::new_err(format!("X: negative row offset {o}")))
+        })
+        .collect::<PyResult<Vec<usize>>>()?;
+    let columns = indices
+        .as_array()
+        .iter()
+        .map(|&c| {
+            u32::try_from(c).map_err(|_| PyValueError::new_err(format!("X: column {c} is out of range")))
+        })
+        .collect::<PyResult<Vec<u32>>>()?;
+    let values = values.as_array().to_vec();
+    SparsePoints::new(n, d, offsets, columns, values).map_err(|e| PyValueError::new_err(format!("X: {e}")))
 }
 
 /// A kNN graph from an `n x k` integer array of indices and its `n x k` distances.

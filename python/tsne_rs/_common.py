@@ -80,3 +80,51 @@ def chain(*callbacks):
         return stop
 
     return call
+
+
+def knn_from_sparse(G, k=None):
+    """Neighbour indices (int64) and distances (float64), both ``n x k``, from a scipy sparse
+    kNN distance graph (any format, matrix or array class): each row's ``k`` nearest stored
+    entries, nearest first, the diagonal left out. Explicit zeros off the diagonal are kept
+    as neighbours at distance 0 (a duplicate point is a neighbour).
+
+    ``k=None`` takes the fewest off-diagonal entries any row has. A row with fewer than ``k``
+    entries, a negative or non-finite distance, or a graph that is not square raises
+    ``ValueError``.
+    """
+    import scipy.sparse as sp
+
+    if not sp.issparse(G):
+        raise TypeError(f"knn_from_sparse needs a scipy sparse matrix, got {type(G).__name__}")
+    if G.ndim != 2 or G.shape[0] != G.shape[1]:
+        raise ValueError(f"the kNN graph must be square (n x n), got shape {G.shape}")
+    C = sp.coo_matrix(G)
+    n = C.shape[0]
+    off = C.row != C.col
+    rows, cols, vals = C.row[off], C.col[off], np.asarray(C.data[off], dtype=np.float64)
+    bad = ~np.isfinite(vals) | (vals < 0)
+    if bad.any():
+        r = int(rows[np.argmax(bad)])
+        raise ValueError(f"the kNN graph has a negative or non-finite distance in row {r}")
+    # Row by row, nearest first (ties: lower column first): one lexicographic sort.
+    order = np.lexsort((cols, vals, rows))
+    rows, cols, vals = rows[order], cols[order], vals[order]
+    counts = np.bincount(rows, minlength=n)
+    fewest = int(counts.min()) if n else 0
+    if k is None:
+        k = fewest
+        if k < 1:
+            raise ValueError("the kNN graph has a row without neighbours")
+    k = int(k)
+    if k < 1:
+        raise ValueError(f"need at least one neighbour per point, got k={k}")
+    if fewest < k:
+        r = int(np.argmin(counts))
+        raise ValueError(
+            f"the kNN graph has {fewest} neighbours in row {r}, fewer than the {k} needed per point"
+        )
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    take = (starts[:, None] + np.arange(k)[None, :]).ravel()
+    indices = cols[take].astype(np.int64).reshape(n, k)
+    distances = vals[take].reshape(n, k)
+    return indices, distances

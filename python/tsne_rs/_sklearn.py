@@ -1,20 +1,32 @@
-"""``tsne_rs.TSNE``: a drop-in for ``sklearn.manifold.TSNE``.
+"""``tsne_rs.TSNE``: a drop-in for ``sklearn.manifold.TSNE`` (scikit-learn 1.9).
 
-Same parameters, meanings, attributes and errors as scikit-learn's (the learning rate in its
-units: ``auto`` is ``max(n / early_exaggeration / 4, 50)``; our optimiser steps with the
-gradient divided by four, so the rate passed on is four times scikit-learn's), plus
-``method="fft"`` (FFT-accelerated interpolation, for large n).
+Same parameters, defaults, meanings, attributes, result dtypes and errors as scikit-learn's:
+the parameters are checked by scikit-learn's own constraints and messages, the affinities use
+its neighbour count ``min(n - 1, int(3 * perplexity + 1))`` and squared distances for every
+metric, the learning rate is in its units (``auto`` is ``max(n / early_exaggeration / 4, 50)``;
+our optimiser steps with the gradient divided by four, so the rate passed on is four times
+scikit-learn's), and early stopping is checked where scikit-learn checks it (every 50
+iterations). ``method="fft"`` (FFT-accelerated interpolation, for large n) is an addition.
+
+Euclidean, cosine and Manhattan distances of dense input are computed in the engine; every
+other metric scikit-learn accepts (a name, or a callable), and sparse input, go through
+scikit-learn's ``NearestNeighbors`` (``pairwise_distances`` for ``method="exact"``) as in
+scikit-learn itself, and the engine gets the kNN graph.
 """
 
 import numbers
+import time
 
 import numpy as np
 
 from . import _tsne_rs
-from ._common import Progress, as_float_array, chain, seed_of
+from ._common import as_float_array, knn_from_sparse, seed_of
 
 try:  # scikit-learn is optional: without it the estimator API is provided here.
-    from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+    from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
+    from sklearn.manifold import TSNE as _SklearnTSNE
+    from sklearn.utils._param_validation import StrOptions
+    from sklearn.utils.validation import check_non_negative, check_random_state
 
     try:
         from sklearn.utils.validation import validate_data
@@ -23,6 +35,9 @@ try:  # scikit-learn is optional: without it the estimator API is provided here.
             return estimator._validate_data(X, **kwargs)
 
     _Bases = (ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
+    _CONSTRAINTS = dict(_SklearnTSNE._parameter_constraints)
+    _CONSTRAINTS["method"] = [StrOptions({"barnes_hut", "exact", "fft"})]
+    HAVE_SKLEARN = True
 except ImportError:  # pragma: no cover - exercised only without scikit-learn
     import inspect
 
@@ -39,20 +54,58 @@ except ImportError:  # pragma: no cover - exercised only without scikit-learn
                 setattr(self, k, v)
             return self
 
-    _Bases = (_Params,)
-    validate_data = None
+    def _fit_context(prefer_skip_nested_validation):
+        def decorate(method):
+            def wrapper(estimator, *args, **kwargs):
+                estimator._check_params_without_sklearn()
+                return method(estimator, *args, **kwargs)
 
-# Iterations of early exaggeration, as scikit-learn's ``_EXPLORATION_MAX_ITER``.
+            wrapper.__name__, wrapper.__doc__ = method.__name__, method.__doc__
+            return wrapper
+
+        return decorate
+
+    def check_random_state(seed):
+        if seed is None or isinstance(seed, numbers.Integral):
+            return np.random.RandomState(seed)
+        return seed
+
+    _Bases = (_Params,)
+    _CONSTRAINTS = {}
+    validate_data = None
+    HAVE_SKLEARN = False
+
+# Iterations of early exaggeration and the interval of the convergence checks, as
+# scikit-learn's ``_EXPLORATION_MAX_ITER`` and ``_N_ITER_CHECK``.
 _EXPLORATION_ITER = 250
+_CHECK_EVERY = 50
+
+# Metrics the engine computes itself (the names scikit-learn gives them).
+_ENGINE_METRICS = {
+    "euclidean": "euclidean",
+    "l2": "euclidean",
+    "cosine": "cosine",
+    "manhattan": "manhattan",
+    "l1": "manhattan",
+    "cityblock": "manhattan",
+}
+
+
+def _n_samples(X):
+    shape = getattr(X, "shape", None)
+    return shape[0] if shape is not None else len(X)
 
 
 class TSNE(*_Bases):
     """T-distributed Stochastic Neighbor Embedding, computed by the Rust ``tsne`` crate.
 
     Parameters are scikit-learn's ``TSNE``'s (see its documentation); ``method`` also takes
-    ``"fft"``. ``n_jobs=None`` uses every core (scikit-learn's gradient does too); results are
-    bit-identical for any ``n_jobs``.
+    ``"fft"``. ``n_jobs=None`` uses every core for the gradient (scikit-learn's gradient does
+    too) and one for a neighbour search run by scikit-learn; results are bit-identical for any
+    ``n_jobs``.
     """
+
+    _parameter_constraints: dict = _CONSTRAINTS
 
     def __init__(
         self,
@@ -61,7 +114,7 @@ class TSNE(*_Bases):
         perplexity=30.0,
         early_exaggeration=12.0,
         learning_rate="auto",
-        max_iter=None,
+        max_iter=1000,
         n_iter_without_progress=300,
         min_grad_norm=1e-7,
         metric="euclidean",
@@ -89,129 +142,372 @@ class TSNE(*_Bases):
         self.angle = angle
         self.n_jobs = n_jobs
 
-    def _check_params(self, n_samples):
-        def number(name, value, low, strict=True):
-            if not isinstance(value, numbers.Real) or isinstance(value, bool) or not np.isfinite(value):
-                raise ValueError(f"The '{name}' parameter of TSNE must be a float, got {value!r}.")
-            if value < low or (strict and value == low):
-                raise ValueError(f"The '{name}' parameter of TSNE must be {'>' if strict else '>='} {low}, got {value}.")
+    # ------------------------------------------------------------------ checks
 
-        if not isinstance(self.n_components, numbers.Integral) or self.n_components < 1:
-            raise ValueError(f"The 'n_components' parameter of TSNE must be an int >= 1, got {self.n_components!r}.")
-        number("perplexity", self.perplexity, 0.0)
-        number("early_exaggeration", self.early_exaggeration, 1.0, strict=False)
-        number("min_grad_norm", self.min_grad_norm, 0.0, strict=False)
-        number("angle", self.angle, 0.0, strict=False)
+    def _check_params_without_sklearn(self):  # pragma: no cover - only without scikit-learn
+        """The parameter domains of scikit-learn's constraints, with plainer messages."""
+
+        def real(name, low, closed_low, high=None):
+            v = getattr(self, name)
+            ok = isinstance(v, numbers.Real) and not isinstance(v, bool) and not np.isnan(v)
+            ok = ok and (v >= low if closed_low else v > low) and (high is None or v <= high)
+            if not ok:
+                raise ValueError(f"The '{name}' parameter of TSNE must be a float >{'=' if closed_low else ''} {low}. Got {v!r} instead.")
+
+        def integer(name, low):
+            v = getattr(self, name)
+            if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < low:
+                raise ValueError(f"The '{name}' parameter of TSNE must be an int >= {low}. Got {v!r} instead.")
+
+        integer("n_components", 1)
+        real("perplexity", 0, False)
+        real("early_exaggeration", 1, True)
+        if not (isinstance(self.learning_rate, str) and self.learning_rate == "auto"):
+            real("learning_rate", 0, False)
+        integer("max_iter", 250)
+        integer("n_iter_without_progress", -1)
+        real("min_grad_norm", 0, True)
+        real("angle", 0, True, 1)
+        if not (callable(self.metric) or isinstance(self.metric, str)):
+            raise ValueError(f"The 'metric' parameter of TSNE must be a str or a callable. Got {self.metric!r} instead.")
+        if not (isinstance(self.init, np.ndarray) or self.init in ("pca", "random")):
+            raise ValueError(f"The 'init' parameter of TSNE must be 'pca', 'random' or an array. Got {self.init!r} instead.")
         if self.method not in ("barnes_hut", "exact", "fft"):
-            raise ValueError(f"The 'method' parameter of TSNE must be 'barnes_hut', 'exact' or 'fft', got {self.method!r}.")
+            raise ValueError(f"The 'method' parameter of TSNE must be 'barnes_hut', 'exact' or 'fft'. Got {self.method!r} instead.")
+
+    def _check_params_vs_input(self, X):
+        n = _n_samples(X)
+        if self.perplexity >= n:
+            raise ValueError(f"perplexity ({self.perplexity}) must be less than n_samples ({n})")
+
+    def _validate_input(self, X):
+        if validate_data is None:  # pragma: no cover - only without scikit-learn
+            if self.metric == "precomputed" or hasattr(X, "tocsr"):
+                import scipy.sparse as sp
+
+                if sp.issparse(X):
+                    return X.tocsr()
+            return as_float_array(X)
+        if self.method == "exact":
+            return validate_data(self, X, accept_sparse=["csr", "csc", "coo"], dtype=[np.float32, np.float64])
+        return validate_data(self, X, accept_sparse=["csr"], ensure_min_samples=2, dtype=[np.float32, np.float64])
+
+    def _check_precomputed(self, X, sparse):
+        if isinstance(self.init, str) and self.init == "pca":
+            raise ValueError('The parameter init="pca" cannot be used with metric="precomputed".')
+        if X.shape[0] != X.shape[1]:
+            raise ValueError("X should be a square distance matrix")
+        message = "TSNE.fit(). With metric='precomputed', X should contain positive distances."
+        if HAVE_SKLEARN:
+            check_non_negative(X, message)
+        elif (X.data if sparse else X).min(initial=0) < 0:  # pragma: no cover
+            raise ValueError(f"Negative values in data passed to {message}")
+        if self.method == "exact" and sparse:
+            raise TypeError(
+                'TSNE with method="exact" does not accept sparse precomputed distance matrix. '
+                'Use method="barnes_hut" or provide the dense distance matrix.'
+            )
+
+    # ------------------------------------------------------------------ inputs
+
+    def _engine_metric(self, sparse):
+        """The engine's name of ``metric`` when the engine can compute it on this input as
+        scikit-learn would, else None."""
+        if sparse or not isinstance(self.metric, str):
+            return None
+        params = self.metric_params or {}
+        if self.metric == "euclidean" and self.method == "exact":
+            return "euclidean"  # scikit-learn ignores metric_params here
+        if params:
+            return None  # scikit-learn hands them to NearestNeighbors: its errors and meaning
+        if self.metric == "minkowski":
+            return "euclidean"  # p=2 by default
+        return _ENGINE_METRICS.get(self.metric)
+
+    def _engine_input(self, X, n, k):
+        """``(data, settings)`` for ``_tsne_rs.fit``: the input kind and what goes with it."""
+        import scipy.sparse as sp
+
+        sparse = sp.issparse(X)
+        if self.metric == "precomputed":
+            if sparse:
+                indices, distances = _precomputed_graph(X, k, self.n_jobs)
+                return indices, {"kind": "graph", "knn_distances": distances}
+            return X, {"kind": "distances"}
+        metric = self._engine_metric(sparse)
+        if metric is not None:
+            return X, {"kind": "points", "metric": metric}
+        if sparse:
+            return _sparse_points_input(X, k, self.method == "exact", self._metric_kwargs())
+        return _sklearn_metric_input(X, k, self.method == "exact", self._metric_kwargs())
+
+    def _metric_kwargs(self):
+        return {"metric": self.metric, "metric_params": self.metric_params, "n_jobs": self.n_jobs}
+
+    def _init(self, X, engine_computes_points, random_state):
+        """The engine's ``init``: a name or an array; and the dtype of ``embedding_``."""
+        if isinstance(self.init, np.ndarray):
+            init = self.init
+            dtype = init.dtype if init.dtype in (np.float32, np.float64) else np.float64
+            init = np.asarray(init, dtype=np.float64)
+            n = _n_samples(X)
+            if init.ndim != 2 or init.shape != (n, self.n_components):
+                raise ValueError(
+                    f"init.shape={init.shape} but should be (n_samples, n_components)={(n, self.n_components)}"
+                )
+            if not np.all(np.isfinite(init)):
+                raise ValueError("init contains NaN or infinity")
+            return init, dtype
+        if self.init == "random" or engine_computes_points:
+            return self.init, np.float32
+        return _sklearn_pca_init(X, self.n_components, random_state), np.float32
+
+    # ------------------------------------------------------------------ fit
+
+    def _fit(self, X):
+        if self.learning_rate == "auto":
+            self.learning_rate_ = np.maximum(_n_samples(X) / self.early_exaggeration / 4, 50)
+        else:
+            self.learning_rate_ = self.learning_rate
+        X = self._validate_input(X)
+        import scipy.sparse as sp
+
+        sparse = sp.issparse(X)
+        if self.metric == "precomputed":
+            self._check_precomputed(X, sparse)
         if self.method == "barnes_hut" and self.n_components > 3:
             raise ValueError(
                 "'n_components' should be inferior to 4 for the barnes_hut algorithm as it relies on quad-tree or oct-tree."
             )
         if self.method == "fft" and self.n_components > 2:
-            raise ValueError("'n_components' should be 1 or 2 for the fft method.")
-        if isinstance(self.learning_rate, str):
-            if self.learning_rate != "auto":
-                raise ValueError(f"The 'learning_rate' parameter of TSNE must be 'auto' or a float, got {self.learning_rate!r}.")
-        else:
-            number("learning_rate", self.learning_rate, 0.0)
-        max_iter = 1000 if self.max_iter is None else self.max_iter
-        if not isinstance(max_iter, numbers.Integral) or max_iter < 1:
-            raise ValueError(f"The 'max_iter' parameter of TSNE must be an int >= 1, got {max_iter!r}.")
-        if not isinstance(self.n_iter_without_progress, numbers.Integral) or self.n_iter_without_progress < -1:
-            raise ValueError(f"The 'n_iter_without_progress' parameter of TSNE must be an int >= -1, got {self.n_iter_without_progress!r}.")
-        if isinstance(self.init, str):
-            if self.init not in ("pca", "random"):
-                raise ValueError(f"The 'init' parameter of TSNE must be 'pca', 'random' or an array, got {self.init!r}.")
-            if self.init == "pca" and self.metric == "precomputed":
-                raise ValueError('The parameter init="pca" cannot be used with metric="precomputed".')
-        if not isinstance(self.metric, str) or self.metric not in ("euclidean", "l2", "cosine", "manhattan", "l1", "cityblock", "precomputed"):
-            raise ValueError(
-                f"metric {self.metric!r} is not supported: use euclidean, cosine, manhattan or precomputed"
-            )
-        if self.perplexity >= n_samples:
-            raise ValueError(f"perplexity ({self.perplexity}) must be less than n_samples ({n_samples})")
-        return max_iter
-
-    def _fit(self, X):
-        if validate_data is not None:
-            X = validate_data(self, X, dtype=[np.float32, np.float64], ensure_min_samples=2)
-        X = as_float_array(X)
+            raise ValueError("'n_components' should be 1 or 2 for the fft method (an addition of tsne_rs).")
+        seed = seed_of(self.random_state)
+        random_state = check_random_state(self.random_state)
         n = X.shape[0]
-        max_iter = self._check_params(n)
-        if self.metric == "precomputed":
-            if X.shape[0] != X.shape[1]:
-                raise ValueError("X should be a square distance matrix")
-            if np.any(X < 0):
-                raise ValueError("Precomputed distance contains negative values")
-        if self.learning_rate == "auto":
-            self.learning_rate_ = max(n / self.early_exaggeration / 4.0, 50.0)
-        else:
-            self.learning_rate_ = float(self.learning_rate)
-        init = self.init
-        if not isinstance(init, str):
-            init = as_float_array(init, "init")
-            if init.shape != (n, self.n_components):
-                raise ValueError(f"init.shape={init.shape} but should be (n_samples, n_components)={(n, self.n_components)}")
-        callback = chain(
-            Progress(max_iter) if self.verbose else None,
-            _NoProgress(self.n_iter_without_progress, _EXPLORATION_ITER) if self.n_iter_without_progress >= 0 else None,
-        )
+        # scikit-learn's exact method calibrates on every other point, Barnes-Hut on k.
+        k = n - 1 if self.method == "exact" else min(n - 1, int(3.0 * self.perplexity + 1))
+        if self.verbose:
+            what = "pairwise distances" if self.method == "exact" else f"{k} nearest neighbors"
+            print(f"[t-SNE] Computing {what}...", flush=True)
+        started = time.perf_counter()
+        data, settings = self._engine_input(X, n, k)
+        init, dtype = self._init(X, settings["kind"] == "points", random_state)
+        if settings["kind"] == "points":
+            data = as_float_array(data)
+        watch = _SklearnStopping(self.max_iter, self.min_grad_norm, self.n_iter_without_progress, self.verbose)
+        lr = 4.0 * float(self.learning_rate_)
+        repulsion = {"barnes_hut": "barnes_hut", "exact": "exact", "fft": "fft"}[self.method]
         model = _tsne_rs.fit(
-            X,
-            kind="distances" if self.metric == "precomputed" else "points",
+            data,
             n_components=int(self.n_components),
             perplexity=float(self.perplexity),
-            iterations=int(max_iter),
+            k=int(k),
+            lenient=True,
+            iterations=int(self.max_iter),
             early_exaggeration=float(self.early_exaggeration),
-            exaggeration_iterations=min(_EXPLORATION_ITER, int(max_iter)),
-            learning_rate=4.0 * self.learning_rate_,
-            repulsion={"barnes_hut": "barnes_hut", "exact": "exact", "fft": "fft"}[self.method],
+            exaggeration_iterations=_EXPLORATION_ITER,
+            learning_rate=lr,
+            dof=float(max(self.n_components - 1, 1)),
+            repulsion=repulsion,
             theta=float(self.angle),
-            metric="euclidean" if self.metric == "precomputed" else self.metric,
             init=init,
-            seed=seed_of(self.random_state),
+            seed=seed,
             n_jobs=self.n_jobs,
-            min_grad_norm=float(self.min_grad_norm),
-            callback=callback,
-            callback_every=50,
+            min_grad_norm=0.0,
+            callback=watch,
+            callback_every=_CHECK_EVERY,
+            **settings,
         )
         summary = model.summary()
-        self.embedding_ = model.positions()
-        self.kl_divergence_ = summary["kl_divergence"]
-        self.n_iter_ = summary["iterations"]
-        self._n_features_out = self.n_components
+        done = summary["iterations"]
+        if watch.stopped and done < _EXPLORATION_ITER:
+            # scikit-learn's early exaggeration ended at a gradient-norm check: it goes on
+            # without exaggeration from there.
+            watch.start_second_phase(done)
+            model.optimize(
+                int(self.max_iter) - done,
+                exaggeration=1.0,
+                momentum=0.8,
+                learning_rate=lr,
+                callback=watch,
+                callback_every=_CHECK_EVERY,
+            )
+            summary = model.summary()
+            done = summary["iterations"]
+        if watch.stopped or self.max_iter > _EXPLORATION_ITER:
+            self.n_iter_ = int(done - 1)
+        else:  # scikit-learn's empty second phase reports the index after the first
+            self.n_iter_ = int(done)
+        kl = summary["kl_divergence"]
+        self.kl_divergence_ = np.float64(kl) if self.method == "exact" else float(kl)
+        if self.verbose:
+            print(f"[t-SNE] KL divergence after {self.n_iter_ + 1} iterations: {kl:f}", flush=True)
+            if self.verbose >= 2:
+                print(f"[t-SNE] Fitted {n} samples in {time.perf_counter() - started:.3f}s", flush=True)
+        self.embedding_ = np.ascontiguousarray(model.positions(), dtype=dtype)
         return self.embedding_
 
+    @_fit_context(prefer_skip_nested_validation=False)
     def fit_transform(self, X, y=None):
-        """Fits X into an embedded space and returns that embedding (``n_samples x n_components``)."""
+        """Fits X into an embedded space and returns that embedding (``n_samples x n_components``).
+
+        X is an array-like or scipy sparse matrix of points, or with ``metric="precomputed"``
+        a square distance matrix or a sparse kNN distance graph (Barnes-Hut and FFT only).
+        """
+        self._check_params_vs_input(X)
         return self._fit(X)
 
+    @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None):
         """Fits X into an embedded space; the embedding is ``self.embedding_``."""
-        self._fit(X)
+        self.fit_transform(X)
         return self
+
+    @property
+    def _n_features_out(self):
+        """Number of transformed output features."""
+        return self.embedding_.shape[1]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.pairwise = self.metric == "precomputed"
+        tags.input_tags.sparse = True
         return tags
 
 
-class _NoProgress:
-    """Stops after ``patience`` iterations without a lower KL, counted after the
-    exaggeration phase (scikit-learn's ``n_iter_without_progress``)."""
+# ---------------------------------------------------------------------- inputs by scikit-learn
 
-    def __init__(self, patience, start):
-        self.patience = patience
-        self.start = start
-        self.best = np.inf
-        self.best_iteration = start
+
+def _knn_graph(X, k, metric, metric_params, n_jobs):
+    """Each point's ``k`` nearest other points by scikit-learn's ``NearestNeighbors``, as
+    scikit-learn's Barnes-Hut TSNE finds them (same search, same errors and warnings)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    knn = NearestNeighbors(
+        algorithm="auto", n_neighbors=k, metric=metric, metric_params=metric_params, n_jobs=n_jobs
+    )
+    knn.fit(X)
+    distances, indices = knn.kneighbors(return_distance=True)
+    return np.ascontiguousarray(indices, dtype=np.int64), np.ascontiguousarray(distances, dtype=np.float64)
+
+
+def _pairwise(X, metric, metric_params, n_jobs):
+    """scikit-learn's exact-method distance matrix (not yet squared)."""
+    from sklearn.metrics import pairwise_distances
+
+    if metric == "euclidean":
+        return pairwise_distances(X, metric="euclidean", squared=True), True
+    D = pairwise_distances(X, metric=metric, n_jobs=n_jobs, **(metric_params or {}))
+    if np.any(D < 0):
+        raise ValueError("All distances should be positive, the metric given is not correct")
+    return D, False
+
+
+def _sklearn_metric_input(X, k, exact, metric_kwargs):
+    """Dense points under a metric the engine does not have: scikit-learn computes the
+    neighbours (or, for the exact method, every distance)."""
+    if exact:
+        D, squared = _pairwise(X, **metric_kwargs)
+        return np.asarray(D, dtype=np.float64), {"kind": "distances", "distances_as_given": squared}
+    indices, distances = _knn_graph(X, k, **metric_kwargs)
+    return indices, {"kind": "graph", "knn_distances": distances}
+
+
+def _sparse_points_input(X, k, exact, metric_kwargs):
+    """Sparse points (CSR, or CSR/CSC/COO for the exact method), never densified.
+
+    Until the engine takes sparse points itself, scikit-learn finds the neighbours and the
+    engine gets the kNN graph. This is the one place to change for the engine's sparse input.
+    """
+    return _sklearn_metric_input(X, k, exact, metric_kwargs)
+
+
+def _precomputed_graph(G, k, n_jobs):
+    """The ``k`` nearest neighbours in a sparse precomputed distance graph, as scikit-learn's
+    ``NearestNeighbors(metric="precomputed")`` reads it: each row needs ``k + 1`` stored
+    entries, the point itself (or, if not stored, the nearest entry) is dropped."""
+    if HAVE_SKLEARN:
+        return _knn_graph(G, k, "precomputed", None, n_jobs)
+    return knn_from_sparse(G, k)  # pragma: no cover
+
+
+def _sklearn_pca_init(X, n_components, random_state):
+    """scikit-learn's ``init="pca"``: its PCA of X (dense or sparse), in float32, scaled so
+    the first coordinate has standard deviation 1e-4."""
+    from sklearn.decomposition import PCA
+
+    pca = PCA(n_components=n_components, random_state=random_state)
+    pca.set_output(transform="default")
+    start = pca.fit_transform(X).astype(np.float32, copy=False)
+    std = float(np.std(start[:, 0]))
+    if not (np.isfinite(std) and std > 0):
+        raise ValueError(
+            f'init="pca" has no direction to start from: all {X.shape[0]} points are identical '
+            'under PCA; use init="random"'
+        )
+    return (start / np.float32(std) * np.float32(1e-4)).astype(np.float64)
+
+
+# ---------------------------------------------------------------------- the schedule's checks
+
+
+class _SklearnStopping:
+    """scikit-learn's convergence checks, every 50 iterations: the gradient norm against
+    ``min_grad_norm`` in both phases, and ``n_iter_without_progress`` (KL not lower than its
+    best for that many iterations) after early exaggeration. Prints scikit-learn's progress
+    lines when verbose."""
+
+    def __init__(self, max_iter, min_grad_norm, patience, verbose):
+        self.max_iter = int(max_iter)
+        self.min_grad_norm = float(min_grad_norm)
+        self.patience = int(patience)
+        self.verbose = verbose
+        self.offset = 0  # iterations before the current engine run
+        self.second_from = _EXPLORATION_ITER  # first 0-based iteration without exaggeration
+        self.best_error = np.finfo(float).max
+        self.best_iter = _EXPLORATION_ITER
+        self.stopped = False
+        self.tic = time.perf_counter()
+
+    def start_second_phase(self, done):
+        self.offset = done
+        self.second_from = done
+        self.best_iter = done
+        self.stopped = False
 
     def __call__(self, iteration, kl, gradient_norm, positions):
-        if iteration <= self.start or kl is None:
+        done = self.offset + iteration  # iterations run so far; scikit-learn's i is done - 1
+        i = done - 1
+        if done % _CHECK_EVERY != 0 and done != self.max_iter:
             return False
-        if kl < self.best:
-            self.best, self.best_iteration = kl, iteration
-            return False
-        return iteration - self.best_iteration > self.patience
+        second = i >= self.second_from
+        if self.verbose >= 2 and kl is not None:
+            toc = time.perf_counter()
+            print(
+                "[t-SNE] Iteration %d: error = %.7f, gradient norm = %.7f (%s iterations in %0.3fs)"
+                % (done, kl, gradient_norm, _CHECK_EVERY, toc - self.tic),
+                flush=True,
+            )
+            self.tic = toc
+        if self.verbose and done == self.second_from and kl is not None:
+            print(f"[t-SNE] KL divergence after {done} iterations with early exaggeration: {kl:f}", flush=True)
+        stop = False
+        if second and kl is not None:
+            if kl < self.best_error:
+                self.best_error, self.best_iter = kl, i
+            elif i - self.best_iter > self.patience:
+                if self.verbose >= 2:
+                    print(
+                        "[t-SNE] Iteration %d: did not make any progress during the last %d episodes. Finished."
+                        % (done, self.patience),
+                        flush=True,
+                    )
+                stop = True
+        if not stop and gradient_norm <= self.min_grad_norm:
+            if self.verbose >= 2:
+                print("[t-SNE] Iteration %d: gradient norm %f. Finished." % (done, gradient_norm), flush=True)
+            stop = True
+        if stop and done < self.max_iter and (second or done < _EXPLORATION_ITER):
+            self.stopped = True
+            return True
+        return False

@@ -1,36 +1,146 @@
-"""``tsne_rs.scanpy.tsne(adata)``: scanpy's ``sc.tl.tsne`` on the Rust engine.
+"""``tsne_rs.scanpy.tsne(adata)``: a drop-in for scanpy's ``sc.tl.tsne`` (scanpy 1.11).
 
-Writes ``adata.obsm["X_tsne"]`` and ``adata.uns["tsne"]["params"]`` as scanpy does. The input
-is ``adata.obsm["X_pca"]`` when present (its first ``n_pcs`` columns), else ``adata.X``, or
-``adata.obsm[use_rep]``. With ``use_neighbors=True`` the kNN graph that ``sc.pp.neighbors``
-left in ``adata.obsp["distances"]`` is reused instead of a new neighbour search.
+Same signature, representation choice (``X_pca``, ``.X`` for at most ``N_PCS`` variables, or
+``obsm[use_rep]``; with neither, scanpy's warning and its own ``sc.pp.pca``), errors and
+outputs (``obsm["X_tsne"]`` float32, ``uns["tsne"]["params"]`` with scanpy's keys). The
+t-SNE is ``tsne_rs.TSNE`` with the arguments scanpy gives ``sklearn.manifold.TSNE``
+(``learning_rate=1000`` in scikit-learn's units, ``init="pca"``, Barnes-Hut, 1000
+iterations), so sparse ``.X`` is not densified.
+
+Additions, keyword-only: ``use_neighbors=True`` reuses the kNN graph of ``sc.pp.neighbors``
+(``adata.obsp["distances"]``, or that of ``neighbors_key``) instead of a new neighbour search;
+``max_iter`` (1000, scikit-learn's default that scanpy leaves in place).
 """
 
+import functools
+import inspect
+import sys
 import warnings
 
 import numpy as np
 
-from . import _tsne_rs
-from ._common import Progress, as_float_array, seed_of
-from .opentsne import knn_from_sparse
+from ._common import knn_from_sparse
+
+# sc.tl.tsne's parameters after ``n_pcs`` that may still be given by position (with a
+# FutureWarning), as scanpy's ``old_positionals``.
+_OLD_POSITIONALS = (
+    "use_rep",
+    "perplexity",
+    "early_exaggeration",
+    "learning_rate",
+    "random_state",
+    "use_fast_tsne",
+    "n_jobs",
+    "copy",
+)
 
 
-def _representation(adata, use_rep, n_pcs):
+def _legacy_positionals(fn):
+    """scanpy's ``old_positionals`` (``legacy_api_wrap``): the listed keyword-only parameters
+    may be passed by position, with scanpy's FutureWarning."""
+    n_positional = 2  # adata, n_pcs
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        if len(args) <= n_positional:
+            return fn(*args, **kwargs)
+        head, rest = args[:n_positional], args[n_positional:]
+        if len(rest) > len(_OLD_POSITIONALS):
+            raise TypeError(
+                f"{fn.__name__}() takes from 1 to {n_positional + len(_OLD_POSITIONALS)} parameters, "
+                f"but {len(args)} were given."
+            )
+        warnings.warn(
+            f"The specified parameters {_OLD_POSITIONALS[: len(rest)]!r} are no longer positional. "
+            f"Please specify them like `{_OLD_POSITIONALS[0]}={rest[0]!r}`",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return fn(*head, **{**kwargs, **dict(zip(_OLD_POSITIONALS, rest))})
+
+    call.__signature__ = inspect.signature(fn)
+    return call
+
+
+def _scanpy_settings():
+    """scanpy's ``settings`` when scanpy is installed (imported already or importable)."""
+    sc = sys.modules.get("scanpy")
+    if sc is None:
+        try:
+            import scanpy as sc
+        except ImportError:
+            return None
+    return sc.settings
+
+
+def _n_pcs_default(settings):
+    return settings.N_PCS if settings is not None else 50
+
+
+def _is_backed(x):
+    """scanpy's ``is_backed_type``: an on-disk (h5py or anndata sparse dataset) matrix."""
+    try:
+        import h5py
+
+        if isinstance(x, (h5py.File, h5py.Dataset)):
+            return True
+    except ImportError:
+        pass
+    try:
+        from anndata._core.sparse_dataset import BaseCompressedSparseDataset
+
+        return isinstance(x, BaseCompressedSparseDataset)
+    except ImportError:
+        return False
+
+
+def _get_pca_or_small_x(adata, n_pcs, settings):
+    """scanpy's ``_get_pca_or_small_x``; returns ``(x, engine_pca)`` where ``engine_pca`` is a
+    PCA dimension for the engine when scanpy is not there to run ``sc.pp.pca``."""
+    n_max = _n_pcs_default(settings)
+    if adata.n_vars <= n_max:
+        return adata.X, None
+    if "X_pca" in adata.obsm:
+        if n_pcs is not None and n_pcs > adata.obsm["X_pca"].shape[1]:
+            raise ValueError("`X_pca` does not have enough PCs. Rerun `sc.pp.pca` with adjusted `n_comps`.")
+        return adata.obsm["X_pca"][:, :n_pcs], None
+    warnings.warn(
+        f"You’re trying to run this on {adata.n_vars} dimensions of `.X`, "
+        "if you really want this, set `use_rep='X'`.\n         "
+        "Falling back to preprocessing with `sc.pp.pca` and default params.",
+        stacklevel=4,
+    )
+    n_pcs_pca = n_pcs if n_pcs is not None else n_max
+    if settings is not None:
+        import scanpy as sc
+
+        sc.pp.pca(adata, n_comps=n_pcs_pca)
+        return adata.obsm["X_pca"], None
+    return adata.X, n_pcs_pca  # without scanpy: the engine's own PCA of .X
+
+
+def _choose_representation(adata, use_rep, n_pcs, settings):
+    """scanpy's ``_choose_representation``: ``(x, engine_pca)``."""
+    if use_rep is None and n_pcs == 0:  # backwards compat for specifying `.X`
+        use_rep = "X"
     if use_rep is None:
-        use_rep = "X_pca" if "X_pca" in adata.obsm else "X"
+        return _get_pca_or_small_x(adata, n_pcs, settings)
+    if use_rep in adata.obsm and n_pcs is not None:
+        if n_pcs > adata.obsm[use_rep].shape[1]:
+            raise ValueError(
+                f"{use_rep} does not have enough Dimensions. Provide a "
+                "Representation with equal or more dimensions than"
+                "`n_pcs` or lower `n_pcs` "
+            )
+        return adata.obsm[use_rep][:, :n_pcs], None
+    if use_rep in adata.obsm:
+        return adata.obsm[use_rep], None
     if use_rep == "X":
-        X = adata.X
-        if hasattr(X, "toarray"):
-            X = X.toarray()
-    else:
-        if use_rep not in adata.obsm:
-            raise ValueError(f"adata.obsm has no {use_rep!r}; run sc.pp.pca or give use_rep")
-        X = np.asarray(adata.obsm[use_rep])
-    if n_pcs is not None:
-        X = X[:, :n_pcs]
-    return as_float_array(X, f"adata representation {use_rep!r}"), use_rep
+        return adata.X, None
+    raise ValueError(f"Did not find {use_rep} in `.obsm.keys()`. You need to compute it first.")
 
 
+@_legacy_positionals
 def tsne(
     adata,
     n_pcs=None,
@@ -48,70 +158,119 @@ def tsne(
     use_neighbors=False,
     neighbors_key=None,
     max_iter=1000,
-    verbose=False,
 ):
-    """t-SNE of ``adata`` with scanpy's parameters and outputs (see ``sc.tl.tsne``).
+    """t-SNE of ``adata`` with scanpy's parameters, defaults and outputs (see ``sc.tl.tsne``).
 
-    ``learning_rate`` is in scikit-learn's units, as scanpy passes it there (1000 by
-    default). ``use_neighbors=True`` reuses the graph of ``sc.pp.neighbors``
-    (``adata.obsp[neighbors_key or "distances"]``); if it has fewer neighbours per point
-    than the perplexity needs, the perplexity is lowered to a third of them, with a warning.
+    Writes ``adata.obsm[key_added or "X_tsne"]`` (float32, ``n_obs x 2``) and
+    ``adata.uns[key_added or "tsne"] = {"params": {...}}``; returns the AnnData with
+    ``copy=True``, else None. ``learning_rate`` is in scikit-learn's units, as scanpy passes
+    it there. ``use_fast_tsne`` is accepted (with scanpy's FutureWarning) and changes nothing.
+
+    ``use_neighbors=True`` (an addition) embeds the kNN graph that ``sc.pp.neighbors`` left in
+    ``adata.obsp[adata.uns[neighbors_key]["distances_key"]]`` (default ``"distances"``); if it
+    has fewer neighbours per point than the perplexity needs, the perplexity is lowered to a
+    third of them, with a warning.
     """
+    from ._sklearn import TSNE
+
     adata = adata.copy() if copy else adata
-    n = adata.n_obs
-    seed = seed_of(random_state)
-    kwargs = {}
+    settings = _scanpy_settings()
+    n_jobs = (settings.n_jobs if settings is not None else 1) if n_jobs is None else n_jobs
+    if use_fast_tsne:
+        warnings.warn(
+            "Argument `use_fast_tsne` is deprecated, and support for MulticoreTSNE "
+            "will be dropped in a future version of scanpy.",
+            FutureWarning,
+            stacklevel=3,
+        )
+    verbose = settings is not None and settings.verbosity > 3
     if use_neighbors:
-        key = "distances"
-        if neighbors_key is not None:
-            key = adata.uns[neighbors_key]["distances_key"]
-        if key not in adata.obsp:
-            raise ValueError(f"adata.obsp has no {key!r}; run sc.pp.neighbors first or use use_neighbors=False")
-        indices, distances = knn_from_sparse(adata.obsp[key])
-        k = indices.shape[1]
-        if perplexity >= k:
-            lowered = max(k / 3.0, 1.0)
-            warnings.warn(
-                f"the neighbour graph has {k} neighbours per point, too few for perplexity {perplexity}; "
-                f"using perplexity {lowered:.3g}",
-                stacklevel=2,
-            )
-            perplexity = lowered
-        data, kind, rep = indices, "graph", key
-        kwargs["knn_distances"] = distances
-        init = "spectral"
+        x_tsne = _tsne_of_graph(adata, neighbors_key, perplexity, early_exaggeration, learning_rate,
+                                random_state, n_jobs, max_iter, verbose)
     else:
-        data, rep = _representation(adata, use_rep, n_pcs)
-        kind, init = "points", "pca"
+        x, engine_pca = _choose_representation(adata, use_rep, n_pcs, settings)
+        if _is_backed(x):
+            raise NotImplementedError(f"tsne is not implemented for matrices of type {type(x)}")
+        estimator = TSNE(
+            perplexity=perplexity,
+            random_state=random_state,
+            verbose=verbose,
+            early_exaggeration=early_exaggeration,
+            learning_rate=learning_rate,
+            n_jobs=n_jobs,
+            metric=metric,
+            max_iter=max_iter,
+        )
+        if engine_pca is not None:
+            x = _engine_pca(x, engine_pca)
+        x_tsne = estimator.fit_transform(x)
+    params = dict(
+        perplexity=perplexity,
+        early_exaggeration=early_exaggeration,
+        learning_rate=learning_rate,
+        n_jobs=n_jobs,
+        metric=metric,
+        use_rep=use_rep,
+    )
+    if use_neighbors:
+        params["use_neighbors"] = True
+        if neighbors_key is not None:
+            params["neighbors_key"] = neighbors_key
+    key_uns, key_obsm = ("tsne", "X_tsne") if key_added is None else [key_added] * 2
+    adata.obsm[key_obsm] = x_tsne
+    adata.uns[key_uns] = dict(params={k: v for k, v in params.items() if v is not None})
+    return adata if copy else None
+
+
+def _engine_pca(x, n_comps):
+    """Without scanpy: the leading ``n_comps`` principal components of ``.X`` (scikit-learn's
+    PCA for sparse ``.X``, centred implicitly, as ``sc.pp.pca`` does; numpy's SVD otherwise)."""
+    import scipy.sparse as sp
+
+    if sp.issparse(x):
+        from sklearn.decomposition import PCA
+
+        return PCA(n_components=n_comps, random_state=0).fit_transform(x).astype(np.float32)
+    x = np.asarray(x, dtype=np.float64)
+    centred = x - x.mean(axis=0)
+    _, s, vt = np.linalg.svd(centred, full_matrices=False)
+    return (centred @ vt[:n_comps].T).astype(np.float32)
+
+
+def _tsne_of_graph(adata, neighbors_key, perplexity, early_exaggeration, learning_rate, random_state,
+                   n_jobs, max_iter, verbose):
+    """The ``use_neighbors=True`` addition: t-SNE of the graph of ``sc.pp.neighbors``."""
+    from . import _tsne_rs
+    from ._common import Progress, seed_of
+
+    key = "distances"
+    if neighbors_key is not None:
+        key = adata.uns[neighbors_key]["distances_key"]
+    if key not in adata.obsp:
+        raise ValueError(f"adata.obsp has no {key!r}; run sc.pp.neighbors first or use use_neighbors=False")
+    indices, distances = knn_from_sparse(adata.obsp[key])
+    k = indices.shape[1]
+    if perplexity >= k:
+        lowered = max(k / 3.0, 1.0)
+        warnings.warn(
+            f"the neighbour graph has {k} neighbours per point, too few for perplexity {perplexity}; "
+            f"using perplexity {lowered:.3g}",
+            stacklevel=3,
+        )
+        perplexity = lowered
     model = _tsne_rs.fit(
-        data,
-        kind=kind,
+        indices,
+        kind="graph",
+        knn_distances=distances,
         perplexity=float(perplexity),
+        lenient=True,
         iterations=int(max_iter),
         early_exaggeration=float(early_exaggeration),
-        learning_rate=4.0 * float(learning_rate) if learning_rate != "auto" else None,
-        metric=metric,
-        init=init,
-        seed=seed,
+        learning_rate=4.0 * float(learning_rate),
+        init="spectral",
+        seed=seed_of(random_state),
         n_jobs=n_jobs,
         callback=Progress(max_iter) if verbose else None,
         callback_every=50,
-        **kwargs,
     )
-    key_obsm = key_added or "X_tsne"
-    key_uns = key_added or "tsne"
-    adata.obsm[key_obsm] = model.positions()
-    params = {
-        "perplexity": perplexity,
-        "early_exaggeration": early_exaggeration,
-        "learning_rate": learning_rate,
-        "n_jobs": n_jobs,
-        "metric": metric,
-        "use_rep": rep,
-    }
-    if n_pcs is not None:
-        params["n_pcs"] = n_pcs
-    adata.uns[key_uns] = {"params": {k: v for k, v in params.items() if v is not None}}
-    if use_fast_tsne:
-        warnings.warn("use_fast_tsne has no effect: tsne_rs is the fast implementation", stacklevel=2)
-    return adata if copy else None
+    return model.positions().astype(np.float32)

@@ -27,6 +27,7 @@ mod metric;
 mod other;
 mod perplexity;
 mod precomputed;
+mod sparse;
 
 pub use descent::{NnDescent, NnDescentParams};
 pub use exact::{nearest, BruteForce};
@@ -35,3 +36,4 @@ pub use metric::Metric;
 pub use other::{FixedSigma, Multiscale, Uniform};
 pub use perplexity::{calibrate_row, calibrate_row_scaled, DistanceScale, Perplexity};
 pub use precomputed::{joint_affinities, PrecomputedDistances};
+pub use sparse::sparse_neighbors;

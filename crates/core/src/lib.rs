@@ -29,6 +29,7 @@ mod kernel;
 mod knn;
 mod matrix;
 mod sparse;
+mod sparse_points;
 mod traits;
 
 pub use error::{human_bytes, Error, Result};
@@ -36,6 +37,7 @@ pub use kernel::StudentT;
 pub use knn::{check_neighbor_count, neighbor_order, KnnGraph};
 pub use matrix::{Matrix, MatrixF32, PointRows};
 pub use sparse::{inverse_permutation, CsrMatrix};
+pub use sparse_points::SparsePoints;
 pub use traits::{
     Affinity, InitInput, Initializer, NeighborSearch, OptimizeReport, Progress, Repulsion, Stage, Stop,
 };

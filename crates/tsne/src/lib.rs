@@ -64,7 +64,8 @@ pub use tsne_affinity::{
     DistanceScale, FixedSigma, HnswParams, Metric, Multiscale, NnDescentParams, Perplexity, Uniform,
 };
 pub use tsne_core::{
-    CsrMatrix, Error, KnnGraph, Matrix, MatrixF32, OptimizeReport, PointRows, Progress, Result, Stage, Stop,
+    CsrMatrix, Error, KnnGraph, Matrix, MatrixF32, OptimizeReport, PointRows, Progress, Result, SparsePoints,
+    Stage, Stop,
     StudentT,
 };
 pub use tsne_family::Method;

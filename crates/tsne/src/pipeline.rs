@@ -5,9 +5,10 @@ use std::borrow::Cow;
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
-use tsne_affinity::{joint_affinities, PrecomputedDistances};
+use tsne_affinity::{joint_affinities, sparse_neighbors, PrecomputedDistances};
 use tsne_core::{
     CsrMatrix, Error, InitInput, KnnGraph, Matrix, MatrixF32, NeighborSearch, PointRows, Progress, Result,
+    SparsePoints,
 };
 use tsne_init::Projection;
 
@@ -36,6 +37,12 @@ pub enum Input<'a> {
     /// to `f64`, then dropped like them. The same values give the same embedding bits in
     /// either precision.
     OwnedPointsF32(MatrixF32),
+    /// Points stored by their non-zero coordinates (e.g. TF-IDF or counts): neighbours by the
+    /// exact sparse search ([`sparse_neighbors`]: Euclidean or cosine, the same graph as the
+    /// values stored densely), in memory proportional to the non-zeros. No PCA; the PCA start
+    /// falls back to the spectral one as for inputs without dense coordinates, and the model
+    /// keeps no reference points.
+    SparsePoints(&'a SparsePoints),
     /// An `n x n` matrix of distances (see [`PrecomputedDistances`] for what is checked);
     /// the metric setting does not apply.
     Distances(&'a Matrix),
@@ -57,6 +64,7 @@ impl Input<'_> {
             Input::OwnedPoints(x) => x.rows(),
             Input::PointsF32(x) => x.rows(),
             Input::OwnedPointsF32(x) => x.rows(),
+            Input::SparsePoints(x) => x.rows(),
             Input::Graph(g) => g.n(),
             Input::OwnedGraph(g) => g.n(),
             Input::Affinities(p) => p.n(),
@@ -88,6 +96,12 @@ impl From<MatrixF32> for Input<'_> {
     }
 }
 
+impl<'a> From<&'a SparsePoints> for Input<'a> {
+    fn from(points: &'a SparsePoints) -> Self {
+        Self::SparsePoints(points)
+    }
+}
+
 impl<'a> From<&'a KnnGraph> for Input<'a> {
     fn from(graph: &'a KnnGraph) -> Self {
         Self::Graph(graph)
@@ -110,6 +124,7 @@ impl<'a> From<&'a CsrMatrix> for Input<'a> {
 #[derive(Clone, Copy)]
 enum Given<'a> {
     Points,
+    Sparse(&'a SparsePoints),
     Distances(&'a Matrix),
     Graph,
     Affinities(&'a CsrMatrix),
@@ -249,6 +264,7 @@ impl TSne {
             Input::OwnedPoints(x) => x.cols(),
             Input::PointsF32(x) => x.cols(),
             Input::OwnedPointsF32(x) => x.cols(),
+            Input::SparsePoints(x) => x.cols(),
             _ => 0,
         };
         if n < 2 {
@@ -293,6 +309,15 @@ impl TSne {
                 (points, projection) = self.project_or_widen(&x)?;
                 (Given::Points, None)
             }
+            Input::SparsePoints(x) => {
+                if self.pca.is_some() {
+                    return Err(Error::Unsupported {
+                        backend: "PCA".into(),
+                        what: "sparse points (reduce them first, e.g. with a truncated SVD)".into(),
+                    });
+                }
+                (Given::Sparse(x), None)
+            }
             Input::Distances(d) => (Given::Distances(d), None),
             Input::Graph(g) => (Given::Graph, Some(Cow::Borrowed(g))),
             Input::OwnedGraph(g) => (Given::Graph, Some(Cow::Owned(g))),
@@ -333,7 +358,11 @@ impl TSne {
     fn neighbors<'a>(&self, prepared: &mut Prepared<'a>) -> Result<Neighbors<'a>> {
         let t = Instant::now();
         let n = prepared.n;
-        let method = self.neighbors.resolve(n);
+        // Sparse points have one search, the exact one, at every size.
+        let method = match (prepared.given, &self.neighbors) {
+            (Given::Sparse(_), NeighborMethod::Auto) => NeighborMethod::Exact,
+            _ => self.neighbors.resolve(n),
+        };
         let k = if method == NeighborMethod::Dense { n - 1 } else { self.affinity.neighbors_needed(n) };
         if k == 0 && !matches!(prepared.given, Given::Graph | Given::Affinities(_)) {
             return Err(Error::TooFewPoints { n, min: 2 });
@@ -362,6 +391,15 @@ impl TSne {
             (Given::Affinities(_), _) => (None, "none".to_string()),
             (Given::Distances(d), _) => {
                 (Some(Cow::Owned(PrecomputedDistances.search(d, k)?)), "precomputed".into())
+            }
+            (Given::Sparse(x), _) => {
+                if !matches!(method, NeighborMethod::Exact | NeighborMethod::Dense) {
+                    return Err(Error::Unsupported {
+                        backend: format!("the {method:?} neighbour search"),
+                        what: "sparse points (their search is exact: use NeighborMethod::Exact or Auto)".into(),
+                    });
+                }
+                (Some(Cow::Owned(sparse_neighbors(x, k, self.metric)?)), "exact-sparse".into())
             }
             (Given::Points, Some(points)) => {
                 let search = method.backend(self.metric, self.seed)?;

@@ -76,3 +76,40 @@ fn cosine_and_manhattan_metrics_embed_the_digits() {
         assert!(acc > 0.9, "{metric:?}: 10-NN accuracy {acc}");
     }
 }
+
+/// The digits stored sparsely (about half of their values are zero) embed to the bits of the
+/// same values stored densely, under both metrics of the sparse search, and what the sparse
+/// input cannot do is an error.
+#[test]
+fn sparse_points_give_the_dense_embedding_bit_for_bit() {
+    use tsne::{NeighborMethod, SparsePoints};
+    let (x, _) = subset(400);
+    let (mut offsets, mut columns, mut values) = (vec![0], Vec::new(), Vec::new());
+    for i in 0..x.rows() {
+        for (c, &v) in x.row(i).iter().enumerate() {
+            if v != 0.0 {
+                columns.push(c as u32);
+                values.push(v);
+            }
+        }
+        offsets.push(columns.len());
+    }
+    assert!(values.len() < x.rows() * x.cols() * 3 / 4, "the digits are not sparse enough to test");
+    let sparse = SparsePoints::new(x.rows(), x.cols(), offsets, columns, values).unwrap();
+    for metric in [Metric::Euclidean, Metric::Cosine] {
+        for init in [Init::Random, Init::Spectral] {
+            let tsne = builder().metric(metric).init(init.clone()).build().unwrap();
+            let dense = tsne.fit(&x).unwrap();
+            let from_sparse = tsne.fit(&sparse).unwrap();
+            assert_eq!(from_sparse.positions(), dense.positions(), "{metric:?} {init:?}");
+            assert_eq!(from_sparse.summary().dims_in, 64);
+        }
+    }
+    // The PCA start has no dense coordinates to read: it falls back to the spectral one.
+    let default = builder().build().unwrap().fit(&sparse).unwrap();
+    assert_eq!(default.summary().init, "spectral");
+    assert!(builder().pca(10).build().unwrap().fit(&sparse).is_err());
+    assert!(builder().metric(Metric::Manhattan).build().unwrap().fit(&sparse).is_err());
+    let nnd = builder().neighbors(NeighborMethod::NnDescent(Default::default())).build().unwrap();
+    assert!(nnd.fit(&sparse).is_err());
+}
