@@ -232,6 +232,7 @@ struct FitParams {
     min_intervals: Option<usize>,
     intervals_per_unit: Option<f64>,
     metric: String,
+    metric_p: Option<f64>,
     neighbors: String,
     init: Option<Py<PyAny>>,
     pca: Option<usize>,
@@ -272,6 +273,7 @@ impl Default for FitParams {
             min_intervals: None,
             intervals_per_unit: None,
             metric: "euclidean".into(),
+            metric_p: None,
             neighbors: "auto".into(),
             init: None,
             pca: None,
@@ -319,6 +321,7 @@ impl FitParams {
                 "min_intervals" => p.min_intervals = v.extract()?,
                 "intervals_per_unit" => p.intervals_per_unit = v.extract()?,
                 "metric" => p.metric = v.extract()?,
+                "metric_p" => p.metric_p = v.extract()?,
                 "neighbors" => p.neighbors = v.extract()?,
                 "init" => p.init = (!v.is_none()).then(|| v.clone().unbind()),
                 "pca" => p.pca = v.extract()?,
@@ -386,6 +389,17 @@ impl FitParams {
         })
     }
 
+    /// The metric by name, with Minkowski's order `metric_p` (which no other metric takes).
+    fn metric(&self) -> PyResult<Metric> {
+        match (by_name::<Metric>(&self.metric)?, self.metric_p) {
+            (Metric::Minkowski { .. }, Some(p)) => Ok(Metric::Minkowski { p }),
+            (m, None) => Ok(m),
+            (m, Some(_)) => {
+                Err(PyValueError::new_err(format!("metric_p applies to minkowski, not {}", m.name())))
+            }
+        }
+    }
+
     /// The start: a method name or an array of positions.
     fn init(&self, py: Python<'_>) -> PyResult<Init> {
         match &self.init {
@@ -424,7 +438,7 @@ impl FitParams {
             .seed(self.seed)
             .repulsion(self.repulsion()?)
             .neighbors(by_name(&self.neighbors)?)
-            .metric(by_name::<Metric>(&self.metric)?)
+            .metric(self.metric()?)
             .init(self.init(py)?)
             .pin(self.pin.clone().unwrap_or_default());
         builder = self.with_affinity(builder)?;
@@ -733,10 +747,16 @@ impl Model {
 
     /// Gives the model reference points (input order, the space P was computed in) under
     /// `metric`, so that it can place new points.
-    #[pyo3(signature = (points, metric = "euclidean"))]
-    fn set_reference(&mut self, points: &Bound<'_, PyAny>, metric: &str) -> PyResult<()> {
+    #[pyo3(signature = (points, metric = "euclidean", metric_p = None))]
+    fn set_reference(
+        &mut self,
+        points: &Bound<'_, PyAny>,
+        metric: &str,
+        metric_p: Option<f64>,
+    ) -> PyResult<()> {
         let points = matrix(points, "reference points")?;
-        let model = self.inner.clone().with_reference(points, by_name(metric)?).map_err(py_err)?;
+        let params = FitParams { metric: metric.into(), metric_p, ..FitParams::default() };
+        let model = self.inner.clone().with_reference(points, params.metric()?).map_err(py_err)?;
         self.inner = model;
         Ok(())
     }

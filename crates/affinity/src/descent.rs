@@ -73,6 +73,15 @@ impl NnDescent {
     /// A search with the given settings, checked here.
     pub fn new(params: NnDescentParams) -> Result<Self> {
         let bad = |name, reason: String| Err(Error::InvalidParameter { name, reason });
+        if !params.metric.has_approximate_search() {
+            return bad(
+                "metric",
+                format!(
+                    "NN-descent does not search the {} metric: use the exact search",
+                    params.metric.name()
+                ),
+            );
+        }
         for (name, v) in [
             ("trees", params.trees),
             ("leaf_size", params.leaf_size),

@@ -29,7 +29,8 @@ const UNDERFLOW_FLOOR: f64 = 1e-30;
 /// survivors are re-ranked with explicit `f64` differences on the original data. The reported
 /// distances are therefore exact to `f64` rounding, ties are broken by index, and the tiling
 /// does not depend on the thread count, so the graph is the same for any number of threads.
-/// Manhattan: every distance computed directly, the same guarantees.
+/// Every other metric (Manhattan, Chebyshev, ...): each distance computed directly by
+/// [`Metric::distance`], the same guarantees.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct BruteForce {
     metric: Metric,
@@ -50,8 +51,8 @@ impl BruteForce {
 impl NeighborSearch for BruteForce {
     fn search(&self, points: &Matrix, k: usize) -> Result<KnnGraph> {
         self.metric.search(points, k, |x, metric| match metric {
-            Metric::Manhattan => manhattan(x, k),
-            _ => euclidean(x, k),
+            Metric::Euclidean => euclidean(x, k),
+            metric => direct(x, k, metric),
         })
     }
 
@@ -60,8 +61,8 @@ impl NeighborSearch for BruteForce {
     }
 }
 
-/// Exact L1 neighbours, one full row of distances per query.
-fn manhattan(points: &Matrix, k: usize) -> Result<KnnGraph> {
+/// Exact neighbours under a directly computed metric, one full row of distances per query.
+fn direct(points: &Matrix, k: usize, metric: Metric) -> Result<KnnGraph> {
     let n = points.rows();
     let mut indices = vec![0u32; n * k];
     let mut distances = vec![0.0; n * k];
@@ -70,9 +71,7 @@ fn manhattan(points: &Matrix, k: usize) -> Result<KnnGraph> {
         |all: &mut Vec<(f64, u32)>, (i, (idx, dist))| {
             all.clear();
             let xi = points.row(i);
-            all.extend(
-                (0..n).filter(|&j| j != i).map(|j| (Metric::Manhattan.distance(xi, points.row(j)), j as u32)),
-            );
+            all.extend((0..n).filter(|&j| j != i).map(|j| (metric.distance(xi, points.row(j)), j as u32)));
             nearest(all, idx, dist);
         },
     );

@@ -42,6 +42,12 @@ impl Hnsw {
     /// out-of-range `M`).
     pub fn new(params: HnswParams) -> Result<Self> {
         let bad = |name, reason: String| Err(Error::InvalidParameter { name, reason });
+        if !params.metric.has_approximate_search() {
+            return bad(
+                "metric",
+                format!("HNSW does not search the {} metric: use the exact search", params.metric.name()),
+            );
+        }
         if let Some(m) = params.m {
             if !(2..=256).contains(&m) {
                 return bad("hnsw_m", format!("must be between 2 and 256, got {m}"));

@@ -15,15 +15,15 @@ use crate::Metric;
 /// rounding bound `e = 2 (m + 8) eps (|x_i| + |x_j|)^2` (`m` the most non-zeros of a row):
 /// only candidates whose lower bound is at most the k-th smallest upper bound are re-ranked
 /// with [`SparsePoints::squared_distance`], which repeats the dense code's operations.
-/// Manhattan has no such screen and is refused.
+/// Other metrics have no such screen and are refused.
 pub fn sparse_neighbors(points: &SparsePoints, k: usize, metric: Metric) -> Result<KnnGraph> {
     check_neighbor_count(k, points.rows())?;
     match metric {
         Metric::Euclidean => euclidean(points, k),
         Metric::Cosine => Metric::cosine_from_euclidean(euclidean(&points.normalized()?, k)?),
-        Metric::Manhattan => Err(Error::Unsupported {
+        other => Err(Error::Unsupported {
             backend: "the sparse neighbour search".into(),
-            what: "the Manhattan metric (use Euclidean or cosine, or dense points)".into(),
+            what: format!("the {} metric (use Euclidean or cosine, or dense points)", other.name()),
         }),
     }
 }

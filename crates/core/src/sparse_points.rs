@@ -113,7 +113,9 @@ impl SparsePoints {
                 Some(s) => *s += diff * diff,
             }
         }
-        sum.unwrap_or_else(|| ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])))
+        sum.unwrap_or_else(|| {
+            ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+        })
     }
 }
 

@@ -238,6 +238,7 @@ impl TSneBuilder {
                 what: "pinned points (the dense SNE-family path)".into(),
             });
         }
+        self.metric.check()?;
         self.neighbors.check(self.metric, self.seed)?;
         if !dense {
             self.repulsion.check(self.dims)?;

@@ -65,8 +65,7 @@ pub use tsne_affinity::{
 };
 pub use tsne_core::{
     CsrMatrix, Error, KnnGraph, Matrix, MatrixF32, OptimizeReport, PointRows, Progress, Result, SparsePoints,
-    Stage, Stop,
-    StudentT,
+    Stage, Stop, StudentT,
 };
 pub use tsne_family::Method;
 pub use tsne_optim::{LearningRate, PerIteration, Schedule};

@@ -76,6 +76,13 @@ impl NeighborMethod {
             name: "neighbors",
             reason: format!("the {what} differs from the builder's; set it on the builder only"),
         };
+        let approximate = matches!(self, Self::NnDescent(_) | Self::Hnsw(_));
+        if approximate && !metric.has_approximate_search() {
+            return Err(Error::Unsupported {
+                backend: format!("the {self:?} neighbour search"),
+                what: format!("the {} metric (use NeighborMethod::Exact or Auto)", metric.name()),
+            });
+        }
         match self {
             Self::NnDescent(p) => {
                 if p.metric != Metric::default() && p.metric != metric {

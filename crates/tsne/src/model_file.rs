@@ -15,7 +15,9 @@
 //! `nnz` `u64`, `n + 1` offsets `u64`, `nnz` columns `u32`, `nnz` values `f32`); optimiser
 //! velocity and gains (`n * dims` `f64` each); pinned flags (`n` `u8`); the repulsion
 //! method (tag `u8`: 0 exact, 1 Barnes-Hut + `theta`, 2 FFT + nodes `u64`, intervals `u64`,
-//! intervals per unit `f64`, 3 auto or a user backend, restored as auto); the perplexity (`f64`); the reference (flag; metric `u8`;
+//! intervals per unit `f64`, 3 auto or a user backend, restored as auto); the perplexity (`f64`); the reference (flag; metric `u8`: 0 Euclidean, 1 cosine, 2
+//! Manhattan, 3 squared Euclidean, 4 Chebyshev, 5 Minkowski + `p` `f64`, 6 correlation, 7
+//! Canberra, 8 Bray-Curtis, 9 Hamming, 10 Jaccard;
 //! points `rows`, `cols` `u64` + values; projection flag, `d`, `k` `u64`, mean, axes); the
 //! summary (iterations `u64`, KL, learning rate `f64`, `k`, `dims_in` `u64`, stop `u8`,
 //! four names as `u32` length + UTF-8, stages, KL history). Every length is checked against
@@ -138,11 +140,10 @@ impl Embedding {
         match &self.reference {
             Some(r) => {
                 w.u8(1);
-                w.u8(match r.metric {
-                    Metric::Euclidean => 0,
-                    Metric::Cosine => 1,
-                    Metric::Manhattan => 2,
-                });
+                w.u8(metric_tag(r.metric));
+                if let Metric::Minkowski { p } = r.metric {
+                    w.f64(p);
+                }
                 w.u64(r.points.rows() as u64);
                 w.u64(r.points.cols() as u64);
                 w.f64s(r.points.as_slice());
@@ -303,8 +304,17 @@ fn read_payload(r: &mut Reader<'_>, version: u32) -> Parsed<Embedding> {
                 0 => Metric::Euclidean,
                 1 => Metric::Cosine,
                 2 => Metric::Manhattan,
+                3 => Metric::SqEuclidean,
+                4 => Metric::Chebyshev,
+                5 => Metric::Minkowski { p: r.f64()? },
+                6 => Metric::Correlation,
+                7 => Metric::Canberra,
+                8 => Metric::BrayCurtis,
+                9 => Metric::Hamming,
+                10 => Metric::Jaccard,
                 t => return Err(Fault::Corrupt(format!("unknown metric tag {t}"))),
             };
+            metric.check().map_err(|e| Fault::Corrupt(e.to_string()))?;
             let (rows, cols) = (r.len()?, r.len()?);
             if rows != n {
                 return Err(Fault::Corrupt(format!("{rows} reference points for {n} positions")));
@@ -473,6 +483,23 @@ impl<'a> Reader<'a> {
     fn u64s(&mut self, count: usize) -> Parsed<Vec<u64>> {
         let bytes = self.bytes(self.need(count, 8)?)?;
         Ok(bytes.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect())
+    }
+}
+
+/// The metric's tag in the file (Minkowski's order follows its tag as an `f64`).
+fn metric_tag(metric: Metric) -> u8 {
+    match metric {
+        Metric::Euclidean => 0,
+        Metric::Cosine => 1,
+        Metric::Manhattan => 2,
+        Metric::SqEuclidean => 3,
+        Metric::Chebyshev => 4,
+        Metric::Minkowski { .. } => 5,
+        Metric::Correlation => 6,
+        Metric::Canberra => 7,
+        Metric::BrayCurtis => 8,
+        Metric::Hamming => 9,
+        Metric::Jaccard => 10,
     }
 }
 

@@ -361,6 +361,7 @@ impl TSne {
         // Sparse points have one search, the exact one, at every size.
         let method = match (prepared.given, &self.neighbors) {
             (Given::Sparse(_), NeighborMethod::Auto) => NeighborMethod::Exact,
+            (_, NeighborMethod::Auto) if !self.metric.has_approximate_search() => NeighborMethod::Exact,
             _ => self.neighbors.resolve(n),
         };
         let k = if method == NeighborMethod::Dense { n - 1 } else { self.affinity.neighbors_needed(n) };
@@ -396,7 +397,8 @@ impl TSne {
                 if !matches!(method, NeighborMethod::Exact | NeighborMethod::Dense) {
                     return Err(Error::Unsupported {
                         backend: format!("the {method:?} neighbour search"),
-                        what: "sparse points (their search is exact: use NeighborMethod::Exact or Auto)".into(),
+                        what: "sparse points (their search is exact: use NeighborMethod::Exact or Auto)"
+                            .into(),
                     });
                 }
                 (Some(Cow::Owned(sparse_neighbors(x, k, self.metric)?)), "exact-sparse".into())
