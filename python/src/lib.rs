@@ -668,7 +668,8 @@ impl Model {
 
     /// Places new points against the fixed positions (openTSNE's `transform`).
     #[pyo3(signature = (x, *, perplexity = 5.0, k = 25, iterations = 250, learning_rate = 0.1,
-        exaggeration = 1.5, momentum = 0.8, max_grad_norm = 1.0, theta = 0.5, start = "median", seed = 0))]
+        exaggeration = 1.5, momentum = 0.8, max_grad_norm = 1.0, theta = 0.5, start = "median", seed = 0,
+        distances = false))]
     #[allow(clippy::too_many_arguments)]
     fn transform<'py>(
         &self,
@@ -684,6 +685,7 @@ impl Model {
         theta: f64,
         start: &str,
         seed: u64,
+        distances: bool,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let x = matrix(x, "X")?;
         let settings = Transform {
@@ -698,13 +700,18 @@ impl Model {
             theta,
         };
         let inner = &self.inner;
-        let placed = interruptible(py, |_| inner.transform_with(&x, &settings))?.map_err(py_err)?;
+        // `distances`: x holds each new point's distances to the reference points.
+        let placed = interruptible(py, |_| match distances {
+            true => inner.transform_distances(&x, &settings),
+            false => inner.transform_with(&x, &settings),
+        })?
+        .map_err(py_err)?;
         to_numpy(py, &placed)
     }
 
     /// New points with their affinities, at their starting positions (openTSNE's
     /// `prepare_partial`).
-    #[pyo3(signature = (x, *, perplexity = 5.0, k = 25, theta = 0.5, start = "median", seed = 0))]
+    #[pyo3(signature = (x, *, perplexity = 5.0, k = 25, theta = 0.5, start = "median", seed = 0, distances = false))]
     #[allow(clippy::too_many_arguments)]
     fn prepare_partial(
         &self,
@@ -715,12 +722,17 @@ impl Model {
         theta: f64,
         start: &str,
         seed: u64,
+        distances: bool,
     ) -> PyResult<Partial> {
         let x = matrix(x, "X")?;
         let start = placement_start(start, seed)?;
         let settings = Transform { perplexity, init_neighbors: k, theta, start, ..Transform::default() };
         let inner = &self.inner;
-        let partial = interruptible(py, |_| inner.prepare_partial(&x, &settings))?.map_err(py_err)?;
+        let partial = interruptible(py, |_| match distances {
+            true => inner.prepare_partial_from_distances(&x, &settings),
+            false => inner.prepare_partial(&x, &settings),
+        })?
+        .map_err(py_err)?;
         Ok(Partial { inner: partial })
     }
 
@@ -817,6 +829,17 @@ impl Partial {
     /// The new points' positions.
     fn positions<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
         to_numpy(py, self.inner.positions())
+    }
+
+    /// The new points' conditional affinities to the reference points: `(neighbours, p)`,
+    /// two `m x k` arrays (reference indices nearest first, rows of p summing to one).
+    fn affinities<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+        let (k, neighbors, p) = self.inner.affinities();
+        let m = neighbors.len() / k.max(1);
+        let shape = |e: ndarray::ShapeError| PyRuntimeError::new_err(e.to_string());
+        let idx = Array2::from_shape_vec((m, k), neighbors.to_vec()).map_err(shape)?;
+        let val = Array2::from_shape_vec((m, k), p.to_vec()).map_err(shape)?;
+        Ok((idx.into_pyarray(py).into_any(), val.into_pyarray(py).into_any()))
     }
 
     /// An independent copy.

@@ -59,6 +59,10 @@ impl Columns {
     }
 }
 
+/// A query's dot products with every row, the screened `(lower, upper, j)` bounds and the
+/// exactly ranked survivors.
+type Scratch = (Vec<f64>, Vec<(f64, f64, u32)>, Vec<(f64, u32)>);
+
 fn euclidean(points: &SparsePoints, k: usize) -> Result<KnnGraph> {
     let n = points.rows();
     let columns = Columns::of(points);
@@ -70,7 +74,7 @@ fn euclidean(points: &SparsePoints, k: usize) -> Result<KnnGraph> {
     let mut distances = vec![0.0; n * k];
     indices.par_chunks_mut(k).zip(distances.par_chunks_mut(k)).enumerate().for_each_init(
         || (vec![0.0f64; n], Vec::with_capacity(n), Vec::new()),
-        |(dot, bounds, exact): &mut (Vec<f64>, Vec<(f64, f64, u32)>, Vec<(f64, u32)>), (i, (idx, dist))| {
+        |(dot, bounds, exact): &mut Scratch, (i, (idx, dist))| {
             let (cols, vals) = points.row(i);
             for (&c, &v) in cols.iter().zip(vals) {
                 let r = columns.offsets[c as usize]..columns.offsets[c as usize + 1];
@@ -160,7 +164,7 @@ mod tests {
     fn cosine_matches_the_dense_search_and_manhattan_is_refused() {
         // The empty row has no direction: take rows that all have one.
         let (sparse, dense) = data(120, 37);
-        let keep: Vec<usize> = (0..120).filter(|&i| sparse.row(i).0.len() > 0).collect();
+        let keep: Vec<usize> = (0..120).filter(|&i| !sparse.row(i).0.is_empty()).collect();
         let rows: Vec<Vec<f64>> = keep.iter().map(|&i| dense.row(i).to_vec()).collect();
         let dense = Matrix::from_rows(&rows).unwrap();
         let (mut offsets, mut columns, mut values) = (vec![0], Vec::new(), Vec::new());

@@ -82,7 +82,7 @@ impl SparsePoints {
         for i in 0..self.n {
             let r = self.offsets[i]..self.offsets[i + 1];
             let norm = out.values[r.clone()].iter().map(|v| v * v).sum::<f64>().sqrt();
-            if !(norm > 0.0) {
+            if norm.is_nan() || norm <= 0.0 {
                 return Err(Error::InvalidParameter {
                     name: "metric",
                     reason: format!("row {i} is all zeros, so its cosine distance is undefined"),

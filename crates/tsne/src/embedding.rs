@@ -347,11 +347,39 @@ impl Embedding {
         let k = settings.neighbors(reference.points.rows())?;
         let affinities =
             Affinities::new(&reference.points, queries, k, settings.perplexity, reference.metric);
+        self.partial(affinities, settings)
+    }
+
+    /// New points given by their distances to the reference points (`m x n`, e.g. after a fit
+    /// from precomputed distances), with their affinities, at their starting positions.
+    pub fn prepare_partial_from_distances(
+        &self,
+        distances: &Matrix,
+        settings: &Transform,
+    ) -> Result<PartialEmbedding> {
+        in_pool(self.threads, || {
+            settings.check()?;
+            let affinities = Affinities::from_distances(distances, self.n(), settings)?;
+            self.partial(affinities, settings)
+        })?
+    }
+
+    /// [`transform`](Self::transform) of new points given by their distances to the
+    /// reference points (`m x n`, one row per new point).
+    pub fn transform_distances(&self, distances: &Matrix, settings: &Transform) -> Result<Matrix> {
+        let mut partial = self.prepare_partial_from_distances(distances, settings)?;
+        partial.optimize(self, &settings.schedule())?;
+        Ok(partial.y)
+    }
+
+    /// New points with `affinities` at the start `settings` asks for.
+    fn partial(&self, affinities: Affinities, settings: &Transform) -> Result<PartialEmbedding> {
+        let m = affinities.rows();
         let y = match settings.start {
             PlacementStart::Median => affinities.medians(&self.positions(), settings.init_neighbors)?,
             PlacementStart::WeightedMean => affinities.weighted_means(&self.positions())?,
             PlacementStart::Random { seed } => {
-                let input = InitInput { n: queries.rows(), points: None, affinities: None };
+                let input = InitInput { n: m, points: None, affinities: None };
                 tsne_init::Random::default().initialize(&input, self.dims(), seed)?
             }
         };
@@ -440,6 +468,13 @@ impl PartialEmbedding {
     /// The new points' positions.
     pub fn positions(&self) -> &Matrix {
         &self.y
+    }
+
+    /// The new points' conditional affinities to the reference points (rows sum to one):
+    /// `(k, neighbours, p)` with `k` entries per new point, row-major, each row's reference
+    /// points nearest first.
+    pub fn affinities(&self) -> (usize, &[u32], &[f64]) {
+        (self.affinities.k, &self.affinities.neighbors, &self.affinities.p)
     }
 
     /// Moves the new points against `model`'s fixed positions (the model they were prepared

@@ -140,6 +140,48 @@ impl Affinities {
         Self { k, neighbors, p }
     }
 
+    /// Affinities of new points given by their distances to `n` reference points (`m x n`,
+    /// finite and non-negative), over each row's `k` nearest.
+    pub fn from_distances(distances: &Matrix, n: usize, settings: &Transform) -> Result<Self> {
+        if distances.cols() != n {
+            return Err(Error::DimensionMismatch {
+                what: "distance columns (one per reference point)",
+                expected: n,
+                found: distances.cols(),
+            });
+        }
+        if let Some(t) = distances.as_slice().iter().position(|d| !(d.is_finite() && *d >= 0.0)) {
+            return Err(Error::InvalidParameter {
+                name: "distances",
+                reason: format!(
+                    "distance {} at row {}, column {} is negative or not finite",
+                    distances.as_slice()[t],
+                    t / n,
+                    t % n
+                ),
+            });
+        }
+        let (m, k) = (distances.rows(), settings.neighbors(n)?);
+        let mut neighbors = vec![0u32; m * k];
+        let mut p = vec![0.0; m * k];
+        let target = settings.perplexity.ln();
+        neighbors.par_chunks_mut(k).zip(p.par_chunks_mut(k)).enumerate().for_each_init(
+            || (Vec::with_capacity(n), vec![0.0; k]),
+            |(all, dist): &mut (Vec<(f64, u32)>, Vec<f64>), (i, (idx, row))| {
+                all.clear();
+                all.extend(distances.row(i).iter().enumerate().map(|(j, &d)| (d, j as u32)));
+                nearest(all, idx, dist);
+                calibrate_row(dist, target, 1e-10, row);
+            },
+        );
+        Ok(Self { k, neighbors, p })
+    }
+
+    /// The number of new points.
+    pub fn rows(&self) -> usize {
+        self.neighbors.len() / self.k.max(1)
+    }
+
     fn row(&self, i: usize) -> (&[u32], &[f64]) {
         (&self.neighbors[i * self.k..(i + 1) * self.k], &self.p[i * self.k..(i + 1) * self.k])
     }

@@ -113,3 +113,41 @@ fn sparse_points_give_the_dense_embedding_bit_for_bit() {
     let nnd = builder().neighbors(NeighborMethod::NnDescent(Default::default())).build().unwrap();
     assert!(nnd.fit(&sparse).is_err());
 }
+
+/// New points given by their distances to the reference points are placed where the same
+/// points are placed by coordinates (openTSNE's `transform` after a precomputed fit), with
+/// the same affinities; a distance row of the wrong length or a negative distance is an error.
+#[test]
+fn new_points_by_their_distances_land_where_their_coordinates_put_them() {
+    use tsne::Transform;
+    let (x, _) = subset(560);
+    let rows = |r: std::ops::Range<usize>| {
+        Matrix::from_rows(&r.map(|i| x.row(i).to_vec()).collect::<Vec<_>>()).unwrap()
+    };
+    let (train, test) = (rows(0..500), rows(500..560));
+    let cross = |a: &Matrix, b: &Matrix| {
+        let (m, n) = (a.rows(), b.rows());
+        Matrix::new(
+            m,
+            n,
+            (0..m * n).map(|t| Metric::Euclidean.distance(a.row(t / n), b.row(t % n))).collect(),
+        )
+        .unwrap()
+    };
+    let tsne = builder().init(Init::Spectral).build().unwrap();
+    let by_points = tsne.fit(&train).unwrap();
+    let by_distances = tsne.fit(Input::Distances(&cross(&train, &train))).unwrap();
+    let settings = Transform::default();
+    let d_test = cross(&test, &train);
+    let a = by_points.prepare_partial(&test, &settings).unwrap();
+    let b = by_distances.prepare_partial_from_distances(&d_test, &settings).unwrap();
+    assert_eq!(a.affinities(), b.affinities());
+    let placed = by_distances.transform_distances(&d_test, &settings).unwrap();
+    let want = by_points.transform(&test).unwrap();
+    let diff = placed.as_slice().iter().zip(want.as_slice()).map(|(p, q)| (p - q).abs()).fold(0.0, f64::max);
+    assert!(diff < 1e-6, "placed {diff} away from the points' placement");
+    assert!(by_distances.transform_distances(&cross(&test, &test), &settings).is_err());
+    let mut negative = d_test.clone();
+    negative.row_mut(3)[7] = -1.0;
+    assert!(by_distances.transform_distances(&negative, &settings).is_err());
+}
