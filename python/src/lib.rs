@@ -13,8 +13,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use tsne::{
     CsrMatrix, DistanceScale, Embedding, FftParams, FixedSigma, Init, Input, KnnGraph, LearningRate, Matrix,
-    MatrixF32, Metric, Multiscale, OptimizeReport, PartialEmbedding, Perplexity, PlacementStart, Progress,
-    RepulsionMethod, Schedule, SparsePoints, TSne, TSneBuilder, Transform, Uniform,
+    MatrixF32, Metric, Multiscale, MultiscaleMixture, OptimizeReport, PartialEmbedding, Perplexity,
+    PlacementStart, Progress, RepulsionMethod, Schedule, SparsePoints, TSne, TSneBuilder, Transform, Uniform,
 };
 
 /// A library error as the Python exception a user expects.
@@ -358,8 +358,8 @@ impl FitParams {
     }
 
     /// The builder with this call's affinity: `perplexity` (with `k`, `distances_as_given`
-    /// and `lenient`), `multiscale` (`perplexities`), `fixed_sigma` (`sigma`, `k`) or
-    /// `uniform` (`k`).
+    /// and `lenient`), `multiscale` or `multiscale_mixture` (`perplexities`), `fixed_sigma`
+    /// (`sigma`, `k`) or `uniform` / `uniform_max` (`k`; mean or openTSNE's max symmetrisation).
     fn with_affinity(&self, builder: TSneBuilder) -> PyResult<TSneBuilder> {
         let needs = |what: &str| PyValueError::new_err(format!("affinity `{}` needs {what}", self.affinity));
         Ok(match self.affinity.as_str() {
@@ -380,11 +380,21 @@ impl FitParams {
                 let list = self.perplexities.clone().ok_or_else(|| needs("perplexities"))?;
                 builder.affinity(Multiscale::new(list).map_err(py_err)?)
             }
+            "multiscale_mixture" => {
+                let list = self.perplexities.clone().ok_or_else(|| needs("perplexities"))?;
+                builder.affinity(MultiscaleMixture::new(list).map_err(py_err)?)
+            }
             "fixed_sigma" => {
                 let sigma = self.sigma.ok_or_else(|| needs("sigma"))?;
                 builder.affinity(FixedSigma::new(sigma, self.k.ok_or_else(|| needs("k"))?).map_err(py_err)?)
             }
-            "uniform" => builder.affinity(Uniform::new(self.k.ok_or_else(|| needs("k"))?).map_err(py_err)?),
+            "uniform" | "uniform_max" => {
+                let uniform = Uniform::new(self.k.ok_or_else(|| needs("k"))?).map_err(py_err)?;
+                match self.affinity.as_str() {
+                    "uniform_max" => builder.affinity(uniform.max_symmetrized()),
+                    _ => builder.affinity(uniform),
+                }
+            }
             other => return Err(PyValueError::new_err(format!("unknown affinity `{other}`"))),
         })
     }

@@ -4,7 +4,8 @@
 use rayon::prelude::*;
 use tsne_core::{Affinity, CsrMatrix, Error, KnnGraph, Result};
 
-use crate::perplexity::calibrate_row;
+use crate::perplexity::{calibrate_row, calibrate_row_beta};
+use crate::DistanceScale;
 use crate::Perplexity;
 
 /// The average of Gaussian affinities calibrated to several perplexities (Lee et al. 2015;
@@ -69,6 +70,77 @@ impl Affinity for Multiscale {
     }
 }
 
+/// One Gaussian-mixture kernel over several perplexities (openTSNE's `MultiscaleMixture`,
+/// the affinities of its `TSNE` for a list of perplexities): each scale `h`'s precision
+/// `tau_h` is calibrated alone (the Gaussian of `h` has perplexity `h`), and the row is
+/// `p_{j|i} ∝ sum_h sqrt(tau_h) exp(-tau_h d_ij^2 / 2)`, normalised once over the
+/// `k = 3 max(h)` neighbours. One perplexity gives the plain [`Perplexity`] row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MultiscaleMixture {
+    perplexities: Vec<f64>,
+}
+
+impl MultiscaleMixture {
+    /// The mixture of `perplexities` (each at least 1; at least one).
+    pub fn new(perplexities: Vec<f64>) -> Result<Self> {
+        Multiscale::new(perplexities.clone())?;
+        Ok(Self { perplexities })
+    }
+
+    /// Row-stochastic conditional affinities.
+    pub fn conditional(&self, graph: &KnnGraph) -> Result<CsrMatrix> {
+        let (n, k) = (graph.n(), graph.k());
+        let largest = self.perplexities.iter().copied().fold(0.0, f64::max);
+        if largest >= k as f64 {
+            return Err(Error::PerplexityTooLarge { perplexity: largest, neighbors: k, n });
+        }
+        if graph.distances_flat().iter().all(|&d| d == 0.0) {
+            return Err(Error::IdenticalPoints { n });
+        }
+        let rows = (0..n)
+            .into_par_iter()
+            .map_init(
+                || (vec![0.0; k], vec![0.0; k * self.perplexities.len()]),
+                |(row, logs), i| {
+                    let d = graph.distances(i);
+                    // log of sqrt(tau_h) exp(-tau_h d^2 / 2) with tau_h = 2 beta_h, shifted by
+                    // the largest so that no scale underflows every weight.
+                    for (h, &perplexity) in self.perplexities.iter().enumerate() {
+                        let (_, beta) =
+                            calibrate_row_beta(d, DistanceScale::Squared, perplexity.ln(), 1e-10, row);
+                        let half_log_tau = 0.5 * (2.0 * beta).ln();
+                        for (j, &dj) in d.iter().enumerate() {
+                            logs[h * k + j] = half_log_tau - beta * dj * dj;
+                        }
+                    }
+                    let top = logs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                    row.fill(0.0);
+                    for scale in logs.chunks(k) {
+                        row.iter_mut().zip(scale).for_each(|(r, &l)| *r += (l - top).exp());
+                    }
+                    let inv = 1.0 / row.iter().sum::<f64>();
+                    graph.neighbors(i).iter().copied().zip(row.iter().map(|&v| v * inv)).collect()
+                },
+            )
+            .collect();
+        CsrMatrix::from_rows(rows)
+    }
+}
+
+impl Affinity for MultiscaleMixture {
+    fn affinities(&self, graph: &KnnGraph) -> Result<CsrMatrix> {
+        Ok(self.conditional(graph)?.symmetrize())
+    }
+
+    fn neighbors_needed(&self, n: usize) -> usize {
+        Perplexity::neighbors_for(self.perplexities.iter().copied().fold(0.0, f64::max), n)
+    }
+
+    fn name(&self) -> &str {
+        "multiscale-mixture"
+    }
+}
+
 /// Gaussian affinities of one bandwidth for every point (openTSNE's `FixedSigmaNN`):
 /// `p_{j|i} = exp(-d_ij^2 / 2 sigma^2) / sum_k exp(-d_ik^2 / 2 sigma^2)` over the `k` nearest
 /// neighbours, then symmetrised. Computed shifted by the nearest distance (which cancels), so
@@ -125,10 +197,13 @@ impl Affinity for FixedSigma {
     }
 }
 
-/// Equal weights on each point's `k` nearest neighbours: `p_{j|i} = 1/k`, then symmetrised.
+/// Equal weights on each point's `k` nearest neighbours: `p_{j|i} = 1/k`, then symmetrised
+/// by the mean `(P + P^T) / 2n` or, with [`Uniform::max_symmetrized`], as openTSNE's default
+/// does: every pair that is a neighbour either way gets the same weight `1 / nnz`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Uniform {
     k: usize,
+    max: bool,
 }
 
 impl Uniform {
@@ -137,7 +212,13 @@ impl Uniform {
         if k == 0 {
             return Err(Error::InvalidParameter { name: "k", reason: "need at least one neighbour".into() });
         }
-        Ok(Self { k })
+        Ok(Self { k, max: false })
+    }
+
+    /// Equal weight on every pair that is a neighbour in either direction.
+    pub fn max_symmetrized(mut self) -> Self {
+        self.max = true;
+        self
     }
 }
 
@@ -145,7 +226,12 @@ impl Affinity for Uniform {
     fn affinities(&self, graph: &KnnGraph) -> Result<CsrMatrix> {
         let w = 1.0 / graph.k() as f64;
         let rows = (0..graph.n()).map(|i| graph.neighbors(i).iter().map(|&j| (j, w)).collect()).collect();
-        Ok(CsrMatrix::from_rows(rows)?.symmetrize())
+        let mean = CsrMatrix::from_rows(rows)?.symmetrize();
+        if !self.max {
+            return Ok(mean);
+        }
+        let nnz = mean.nnz();
+        CsrMatrix::new(mean.n(), mean.indptr().to_vec(), mean.indices().to_vec(), vec![1.0 / nnz as f32; nnz])
     }
 
     fn neighbors_needed(&self, n: usize) -> usize {
@@ -185,6 +271,54 @@ mod tests {
             }
         }
         assert!(FixedSigma::new(0.0, 6).is_err() && FixedSigma::new(1.0, 0).is_err());
+    }
+
+    #[test]
+    fn the_mixture_of_one_scale_is_the_plain_perplexity_and_of_two_lies_between() {
+        let x = line(60);
+        let g = BruteForce::default().search(&x, 30).unwrap();
+        let plain = |h: f64| Perplexity::new(h).unwrap().conditional(&g).unwrap();
+        let one = MultiscaleMixture::new(vec![8.0]).unwrap().conditional(&g).unwrap();
+        for (a, b) in one.values().iter().zip(plain(8.0).values()) {
+            assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+        }
+        // Two scales: the nearest neighbour's share lies between the narrow and the wide one's,
+        // and the row's entropy between log 3 and log 9.
+        let two = MultiscaleMixture::new(vec![3.0, 9.0]).unwrap().conditional(&g).unwrap();
+        for i in [0, 20, 59] {
+            let first = |p: &CsrMatrix| {
+                let (c, v) = p.row(i);
+                let j = (0..c.len()).min_by(|&a, &b| {
+                    let d = |t: usize| (x.row(i)[0] - x.row(c[t] as usize)[0]).abs();
+                    d(a).total_cmp(&d(b))
+                });
+                f64::from(v[j.unwrap()])
+            };
+            let (narrow, wide, mix) = (first(&plain(3.0)), first(&plain(9.0)), first(&two));
+            assert!(wide < mix && mix < narrow, "row {i}: {wide} < {mix} < {narrow}");
+            let vals: Vec<f64> = two.row(i).1.iter().map(|&v| f64::from(v)).collect();
+            let h = -vals.iter().filter(|&&p| p > 0.0).map(|p| p * p.ln()).sum::<f64>();
+            assert!(3f64.ln() < h && h < 9f64.ln(), "row {i}: entropy {h}");
+        }
+    }
+
+    #[test]
+    fn uniform_max_symmetrization_weighs_every_neighbour_pair_alike() {
+        let x = line(30);
+        let g = BruteForce::default().search(&x, 3).unwrap();
+        let mean = Uniform::new(3).unwrap().affinities(&g).unwrap();
+        let max = Uniform::new(3).unwrap().max_symmetrized().affinities(&g).unwrap();
+        assert_eq!((mean.indptr(), mean.indices()), (max.indptr(), max.indices()));
+        let distinct = |p: &CsrMatrix| {
+            let mut v: Vec<u32> = p.values().iter().map(|v| v.to_bits()).collect();
+            v.sort_unstable();
+            v.dedup();
+            v.len()
+        };
+        // The mean gives one-way pairs half the weight of mutual ones; max gives one weight.
+        assert_eq!(distinct(&mean), 2);
+        assert_eq!(distinct(&max), 1);
+        assert!((max.sum() - 1.0).abs() < 1e-6);
     }
 
     #[test]

@@ -175,6 +175,18 @@ pub fn calibrate_row_scaled(
     tolerance: f64,
     p: &mut [f64],
 ) -> f64 {
+    calibrate_row_beta(distances, scale, target, tolerance, p).0
+}
+
+/// [`calibrate_row_scaled`] returning the entropy reached and the precision `beta` of
+/// `exp(-beta s)` that reached it.
+pub fn calibrate_row_beta(
+    distances: &[f64],
+    scale: DistanceScale,
+    target: f64,
+    tolerance: f64,
+    p: &mut [f64],
+) -> (f64, f64) {
     let e = |d: f64| scale.energy(d);
     let s_min = distances.iter().fold(f64::INFINITY, |m, &d| m.min(e(d)));
     let (mut lo, mut hi) = (0.0_f64, f64::INFINITY);
@@ -200,7 +212,7 @@ pub fn calibrate_row_scaled(
             beta = 0.5 * (lo + hi);
         }
     }
-    entropy
+    (entropy, beta)
 }
 
 /// Writes the normalised row `exp(-beta (s - s_min))`, `s = e(d)`, into `p` and returns its

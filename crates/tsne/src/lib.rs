@@ -61,7 +61,8 @@ pub use pipeline::Input;
 pub use summary::{PeakMemory, Summary, Timings};
 pub use transform::{PlacementStart, Transform};
 pub use tsne_affinity::{
-    DistanceScale, FixedSigma, HnswParams, Metric, Multiscale, NnDescentParams, Perplexity, Uniform,
+    DistanceScale, FixedSigma, HnswParams, Metric, Multiscale, MultiscaleMixture, NnDescentParams,
+    Perplexity, Uniform,
 };
 pub use tsne_core::{
     CsrMatrix, Error, KnnGraph, Matrix, MatrixF32, OptimizeReport, PointRows, Progress, Result, SparsePoints,
