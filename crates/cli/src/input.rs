@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use tsne::{CsrMatrix, KnnGraph, Matrix, MatrixF32};
+use tsne::{CsrMatrix, KnnGraph, Matrix, MatrixF32, SparsePoints};
 
 /// The formats the CLI reads, chosen by file name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,11 +178,19 @@ pub fn read_knn(indices: &Path, distances: &Path) -> Result<KnnGraph> {
     KnnGraph::new(n, k, ind, dis).with_context(|| format!("invalid neighbour graph in {}", indices.display()))
 }
 
-/// Reads joint affinities in Matrix Market coordinate format (`scipy.io.mmwrite`): a
+/// A Matrix Market coordinate file: its shape and 0-based `(i, j, value)` entries, the
+/// mirrored triangle of a `symmetric` file included.
+struct Coordinates {
+    rows: usize,
+    cols: usize,
+    entries: Vec<(usize, u32, f64)>,
+}
+
+/// Reads a Matrix Market coordinate file (`scipy.io.mmwrite`): a
 /// `%%MatrixMarket matrix coordinate real|integer|pattern general|symmetric` header, `%`
-/// comments, the line `n n entries`, then one `i j value` line per entry with 1-based indices.
-/// `symmetric` files list one triangle and are mirrored; duplicates are summed.
-pub fn read_affinities(path: &Path) -> Result<CsrMatrix> {
+/// comments, the line `rows cols entries`, then one `i j value` line per entry with 1-based
+/// indices. `symmetric` files list one triangle and are mirrored.
+fn read_coordinates(path: &Path) -> Result<Coordinates> {
     let bad = |line: usize, why: &str| anyhow::anyhow!("{}:{line}: {why}", path.display());
     let reader = BufReader::new(open(path)?);
     let mut lines = reader.lines().enumerate();
@@ -202,8 +210,8 @@ pub fn read_affinities(path: &Path) -> Result<CsrMatrix> {
         "symmetric" => true,
         other => return Err(bad(1, &format!("symmetry `{other}` (general or symmetric)"))),
     };
-    let mut size: Option<(usize, usize)> = None;
-    let mut rows: Vec<Vec<(u32, f64)>> = Vec::new();
+    let mut size: Option<(usize, usize, usize)> = None;
+    let mut entries = Vec::new();
     let mut seen = 0;
     for (no, line) in lines {
         let line = line.with_context(|| format!("cannot read {}", path.display()))?;
@@ -212,61 +220,107 @@ pub fn read_affinities(path: &Path) -> Result<CsrMatrix> {
             continue;
         }
         let f: Vec<&str> = line.split_whitespace().collect();
-        match size {
-            None => {
-                let nums: Vec<usize> = f
-                    .iter()
-                    .map(|v| v.parse())
-                    .collect::<Result<_, _>>()
-                    .map_err(|_| bad(no + 1, "bad size line"))?;
-                if nums.len() != 3 || nums[0] != nums[1] {
-                    return Err(bad(no + 1, "the size line must be `n n entries` (a square matrix)"));
-                }
-                // Every point needs an affinity, so a valid file lists at least n / 2 entries
-                // (one triangle of a symmetric P); this also bounds what is allocated here.
-                if nums[0] > 2 * nums[2].min(u32::MAX as usize) {
-                    return Err(bad(
-                        no + 1,
-                        &format!(
-                            "{} points but only {} entries: some points would have no affinities",
-                            nums[0], nums[2]
-                        ),
-                    ));
-                }
-                rows = vec![Vec::new(); nums[0]];
-                size = Some((nums[0], nums[2]));
+        let Some((rows, cols, _)) = size else {
+            let nums: Vec<usize> = f
+                .iter()
+                .map(|v| v.parse())
+                .collect::<Result<_, _>>()
+                .map_err(|_| bad(no + 1, "bad size line"))?;
+            if nums.len() != 3 || (symmetric && nums[0] != nums[1]) {
+                return Err(bad(no + 1, "the size line must be `rows cols entries` (square when symmetric)"));
             }
-            Some((n, _)) => {
-                let want = if pattern { 2 } else { 3 };
-                if f.len() != want {
-                    return Err(bad(no + 1, &format!("expected {want} fields")));
-                }
-                let index = |s: &str| -> Result<usize> {
-                    match s.parse::<usize>() {
-                        Ok(v) if (1..=n).contains(&v) => Ok(v - 1),
-                        _ => Err(bad(no + 1, &format!("index `{s}` is not in 1..={n}"))),
-                    }
-                };
-                let (i, j) = (index(f[0])?, index(f[1])?);
-                let v = if pattern {
-                    1.0
-                } else {
-                    f[2].parse::<f64>()
-                        .map_err(|_| bad(no + 1, &format!("value `{}` is not a number", f[2])))?
-                };
-                rows[i].push((j as u32, v));
-                if symmetric && i != j {
-                    rows[j].push((i as u32, v));
-                }
-                seen += 1;
-            }
+            size = Some((nums[0], nums[1], nums[2]));
+            continue;
+        };
+        let want = if pattern { 2 } else { 3 };
+        if f.len() != want {
+            return Err(bad(no + 1, &format!("expected {want} fields")));
         }
+        let index = |s: &str, n: usize| -> Result<usize> {
+            match s.parse::<usize>() {
+                Ok(v) if (1..=n).contains(&v) => Ok(v - 1),
+                _ => Err(bad(no + 1, &format!("index `{s}` is not in 1..={n}"))),
+            }
+        };
+        let (i, j) = (index(f[0], rows)?, index(f[1], cols)?);
+        let v = if pattern {
+            1.0
+        } else {
+            f[2].parse::<f64>().map_err(|_| bad(no + 1, &format!("value `{}` is not a number", f[2])))?
+        };
+        entries.push((i, j as u32, v));
+        if symmetric && i != j {
+            entries.push((j, i as u32, v));
+        }
+        seen += 1;
     }
-    let (_, entries) = size.ok_or_else(|| bad(1, "no size line"))?;
-    if seen != entries {
-        bail!("{}: the size line promises {entries} entries, the file has {seen}", path.display());
+    let (rows, cols, promised) = size.ok_or_else(|| bad(1, "no size line"))?;
+    if seen != promised {
+        bail!("{}: the size line promises {promised} entries, the file has {seen}", path.display());
     }
+    Ok(Coordinates { rows, cols, entries })
+}
+
+/// Reads joint affinities from a square Matrix Market coordinate file (see
+/// [`read_coordinates`]); duplicates are summed.
+pub fn read_affinities(path: &Path) -> Result<CsrMatrix> {
+    let m = read_coordinates(path)?;
+    if m.rows != m.cols {
+        bail!("{}: affinities must be a square matrix, not {} x {}", path.display(), m.rows, m.cols);
+    }
+    // Every point needs an affinity: a valid file lists at least n / 2 entries.
+    if m.rows > 2 * m.entries.len() {
+        bail!(
+            "{}: {} points but only {} entries: some points would have no affinities",
+            path.display(),
+            m.rows,
+            m.entries.len()
+        );
+    }
+    let mut rows: Vec<Vec<(u32, f64)>> = vec![Vec::new(); m.rows];
+    m.entries.into_iter().for_each(|(i, j, v)| rows[i].push((j, v)));
     CsrMatrix::from_rows(rows).with_context(|| format!("invalid affinities in {}", path.display()))
+}
+
+/// Whether `path` names a Matrix Market file (`.mtx`, optionally gzipped): sparse points.
+pub fn is_matrix_market(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_ascii_lowercase();
+    name.strip_suffix(".gz").unwrap_or(&name).ends_with(".mtx")
+}
+
+/// Reads points, one per row, from a Matrix Market coordinate file (e.g. a TF-IDF or counts
+/// matrix from `scipy.io.mmwrite`), kept sparse; duplicate entries are summed.
+pub fn read_sparse_points(path: &Path) -> Result<SparsePoints> {
+    let m = read_coordinates(path)?;
+    // Points are numbered in 32 bits, and the row offsets must fit in memory.
+    let offsets_bytes = (m.rows as u64 + 1).saturating_mul(8);
+    if m.rows > u32::MAX as usize || tsne::available_memory().is_some_and(|a| offsets_bytes > a) {
+        bail!("{}: {} rows are more than this machine can index", path.display(), m.rows);
+    }
+    let mut entries = m.entries;
+    entries.sort_unstable_by_key(|&(i, j, _)| (i, j));
+    let (mut offsets, mut columns, mut values) = (Vec::with_capacity(m.rows + 1), Vec::new(), Vec::new());
+    let mut last = None;
+    for (i, j, v) in entries {
+        // Rows up to i start here (empty rows between are zero points).
+        while offsets.len() <= i {
+            offsets.push(columns.len());
+        }
+        if last == Some((i, j)) {
+            if let Some(sum) = values.last_mut() {
+                *sum += v;
+            }
+            continue;
+        }
+        columns.push(j);
+        values.push(v);
+        last = Some((i, j));
+    }
+    while offsets.len() <= m.rows {
+        offsets.push(columns.len());
+    }
+    SparsePoints::new(m.rows, m.cols, offsets, columns, values)
+        .with_context(|| format!("invalid points in {}", path.display()))
 }
 
 /// Reads labels: one per line of a text file, or an IDX vector.
@@ -544,6 +598,7 @@ mod tests {
         let _ = read_points(&p);
         let _ = read_labels(&p);
         let _ = read_affinities(&p);
+        let _ = read_sparse_points(&p);
         let _ = read_knn(&p, &p);
         let _ = std::fs::remove_dir_all(p.parent().unwrap());
     }
@@ -589,6 +644,28 @@ mod tests {
             b"%%MatrixMarket matrix coordinate real symmetric\n1000000000000 1000000000000 1\n1 2 0.5\n",
         );
         assert!(read_affinities(&p).unwrap_err().to_string().contains("no affinities"));
+        assert!(read_sparse_points(&p).unwrap_err().to_string().contains("more than"));
+    }
+
+    #[test]
+    fn sparse_points_read_as_their_dense_values() {
+        // Row 1 is empty, row 2 has a duplicate entry (summed), columns out of order.
+        let p = temp(
+            "points.mtx",
+            b"%%MatrixMarket matrix coordinate real general\n% a comment\n4 3 5\n1 3 2.5\n3 2 1\n1 1 -1\n3 2 0.5\n4 3 7\n",
+        );
+        let x = read_sparse_points(&p).unwrap();
+        let dense: Vec<Vec<f64>> = (0..4)
+            .map(|i| {
+                let mut row = vec![0.0; 3];
+                let (c, v) = x.row(i);
+                c.iter().zip(v).for_each(|(&c, &v)| row[c as usize] = v);
+                row
+            })
+            .collect();
+        assert_eq!(dense, vec![vec![-1.0, 0.0, 2.5], vec![0.0; 3], vec![0.0, 1.5, 0.0], vec![0.0, 0.0, 7.0]]);
+        let p = temp("bad.mtx", b"%%MatrixMarket matrix coordinate real general\n2 3 1\n3 1 1\n");
+        assert!(format!("{:#}", read_sparse_points(&p).unwrap_err()).contains("not in 1..=2"));
     }
 
     proptest! {

@@ -49,10 +49,12 @@ enum Command {
         #[command(flatten)]
         params: Params,
     },
-    /// Embed the points of a file (.csv, .tsv, .txt, .npy, MNIST IDX optionally .gz), or a
-    /// precomputed distance matrix, neighbour graph or affinity matrix.
+    /// Embed the points of a file (.csv, .tsv, .txt, .npy, MNIST IDX optionally .gz; sparse
+    /// points as a Matrix Market .mtx), or a precomputed distance matrix, neighbour graph or
+    /// affinity matrix.
     Embed {
-        /// Input file, one point per row (with --neighbors precomputed: an n x n distance matrix).
+        /// Input file, one point per row (with --neighbors precomputed: an n x n distance matrix;
+        /// a .mtx file holds sparse points, searched exactly, Euclidean or cosine).
         #[arg(required_unless_present_any = ["knn_indices", "affinities"])]
         input: Option<PathBuf>,
         /// Precomputed neighbours instead of INPUT: an n x k array of 0-based indices (.npy of
@@ -434,8 +436,15 @@ fn run(cli: Cli) -> Result<()> {
         Command::Embed { input, knn_indices, knn_distances, affinities, labels, out, params } => {
             // Validate every path before the expensive part.
             check_outputs(&out, &params)?;
-            let (data, p);
+            let (data, p, sparse);
             let (input, name) = match (input, knn_indices, knn_distances, affinities) {
+                (Some(path), ..) if input::is_matrix_market(&path) => {
+                    if matches!(params.neighbors, NeighborsArg::Precomputed) {
+                        bail!("a .mtx INPUT holds sparse points; --neighbors precomputed reads a dense n x n distance matrix");
+                    }
+                    sparse = input::read_sparse_points(&path)?;
+                    (Input::SparsePoints(&sparse), path)
+                }
                 (Some(path), ..) => {
                     // In single precision when that loses nothing (e.g. 8-bit images).
                     let points = input::read_points_compact(&path)?;

@@ -602,3 +602,69 @@ fn max_memory_stops_before_the_work_with_one_line() {
     let (a, b, c) = (after["neighbors"].as_f64(), after["affinities"].as_f64(), after["optimize"].as_f64());
     assert!(a <= b && b <= c && c <= v["peak_rss_mib"].as_f64() && a.is_some(), "{v}");
 }
+
+/// Points in a Matrix Market file stay sparse and embed to the bits of the same values in a
+/// CSV (with a start that reads no coordinates); a .mtx with --neighbors precomputed is
+/// refused with one line.
+#[test]
+fn sparse_mtx_points_embed_like_their_dense_csv() {
+    let dir = scratch("sparse-mtx");
+    let n = 90;
+    // Three clusters in 6 dimensions, half the coordinates zero.
+    let rows: Vec<Vec<f64>> = (0..n)
+        .map(|i| {
+            (0..6)
+                .map(|c| {
+                    if (i + c) % 2 == 0 {
+                        0.0
+                    } else {
+                        (i % 3 * 10) as f64 + ((i * 7 + c) % 5) as f64 * 0.3
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let csv: String =
+        rows.iter().map(|r| r.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(",") + "\n").collect();
+    let entries: Vec<String> = rows
+        .iter()
+        .enumerate()
+        .flat_map(|(i, r)| {
+            r.iter()
+                .enumerate()
+                .filter(|(_, &v)| v != 0.0)
+                .map(move |(c, v)| format!("{} {} {v}", i + 1, c + 1))
+        })
+        .collect();
+    let mtx = format!(
+        "%%MatrixMarket matrix coordinate real general\n{n} 6 {}\n{}\n",
+        entries.len(),
+        entries.join("\n")
+    );
+    let (a, b) = (dir.join("points.csv"), dir.join("points.mtx"));
+    std::fs::write(&a, csv).unwrap();
+    std::fs::write(&b, mtx).unwrap();
+    let run = |input: &Path, out: &Path| {
+        let o = tsne(&[
+            "embed",
+            input.to_str().unwrap(),
+            "--perplexity",
+            "8",
+            "--iterations",
+            "200",
+            "--init",
+            "random",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        std::fs::read(out).unwrap()
+    };
+    assert_eq!(run(&a, &dir.join("a.csv")), run(&b, &dir.join("b.csv")));
+    let o = tsne(&["embed", b.to_str().unwrap(), "--neighbors", "precomputed"]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && stderr.trim_end().lines().count() == 1 && stderr.contains("sparse points"),
+        "{stderr}"
+    );
+}
