@@ -99,9 +99,9 @@ enum Command {
         /// Gradient steps.
         #[arg(long, default_value_t = 250)]
         iterations: usize,
-        /// Without --model: the distance between input points.
-        #[arg(long, value_enum)]
-        metric: Option<MetricArg>,
+        /// Without --model: the distance between input points (as for `embed --metric`).
+        #[arg(long, value_parser = parse_metric)]
+        metric: Option<Metric>,
         /// Worker threads (default: all cores).
         #[arg(long)]
         threads: Option<usize>,
@@ -219,25 +219,6 @@ fn parse_init(s: &str) -> Result<InitArg, String> {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum MetricArg {
-    Euclidean,
-    /// 1 - cos(x, y).
-    Cosine,
-    /// Sum of absolute differences.
-    Manhattan,
-}
-
-impl From<MetricArg> for Metric {
-    fn from(m: MetricArg) -> Self {
-        match m {
-            MetricArg::Euclidean => Metric::Euclidean,
-            MetricArg::Cosine => Metric::Cosine,
-            MetricArg::Manhattan => Metric::Manhattan,
-        }
-    }
-}
-
-#[derive(Clone, Copy, ValueEnum)]
 enum NeighborsArg {
     /// Exact below 200,000 points, NN-descent from there.
     Auto,
@@ -324,9 +305,11 @@ struct Params {
     /// Neighbour search.
     #[arg(long, value_enum, default_value_t = NeighborsArg::Auto)]
     neighbors: NeighborsArg,
-    /// Distance between input points.
-    #[arg(long, value_enum, default_value_t = MetricArg::Euclidean)]
-    metric: MetricArg,
+    /// Distance between input points: euclidean, sqeuclidean, cosine, correlation, manhattan,
+    /// chebyshev, minkowski (order 2, or minkowski:P), canberra, braycurtis, hamming, jaccard
+    /// (scikit-learn's definitions; those past manhattan are searched exactly).
+    #[arg(long, default_value = "euclidean", value_parser = parse_metric)]
+    metric: Metric,
     /// HNSW: links per node (default 32).
     #[arg(long)]
     hnsw_m: Option<usize>,
@@ -379,6 +362,18 @@ fn parse_bytes(s: &str) -> Result<u64, String> {
         Ok(v) if v.is_finite() && v > 0.0 => Ok((v * scale) as u64),
         _ => Err(format!("`{s}` is not a positive size")),
     }
+}
+
+/// A metric by the library's name, `minkowski:P` for another Minkowski order.
+fn parse_metric(s: &str) -> Result<Metric, String> {
+    let metric = match s.split_once(':') {
+        Some((name, p)) if name.eq_ignore_ascii_case("minkowski") => {
+            Metric::Minkowski { p: p.parse().map_err(|_| format!("`{p}` is not a Minkowski order"))? }
+        }
+        _ => s.parse::<Metric>().map_err(|e| e.to_string())?,
+    };
+    metric.check().map_err(|e| e.to_string())?;
+    Ok(metric)
 }
 
 fn parse_learning_rate(s: &str) -> Result<LearningRate, String> {
@@ -504,7 +499,7 @@ fn run(cli: Cli) -> Result<()> {
                 (None, Some(reference), Some(embedding)) => Embedding::from_reference(
                     input::read_points(&reference)?,
                     input::read_points(&embedding)?,
-                    metric.unwrap_or(MetricArg::Euclidean).into(),
+                    metric.unwrap_or_default(),
                     StudentT::CAUCHY,
                 )
                 .with_context(|| {
@@ -754,7 +749,7 @@ fn embed(
         .dof(p.dof)
         .dims(p.dims)
         .init(init)
-        .metric(p.metric.into())
+        .metric(p.metric)
         .neighbors(match p.neighbors {
             NeighborsArg::Auto | NeighborsArg::Precomputed => NeighborMethod::Auto,
             NeighborsArg::Exact => NeighborMethod::Exact,
@@ -839,7 +834,7 @@ fn embed(
         let mut summary = s.to_json();
         summary["seed"] = json!(p.seed);
         summary["perplexity"] = json!(p.perplexity);
-        summary["metric"] = json!(Metric::from(p.metric).name());
+        summary["metric"] = json!(p.metric.name());
         summary["method"] = json!(format!("{:?}", p.method).to_lowercase());
         summary["knn_accuracy_10"] = json!(accuracy);
         summary["knn_accuracy_points"] = json!(accuracy.map(|_| s.n.min(ACCURACY_SAMPLE)));
