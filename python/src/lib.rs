@@ -14,7 +14,8 @@ use pyo3::types::{PyBytes, PyDict};
 use tsne::{
     CsrMatrix, DistanceScale, Embedding, FftParams, FixedSigma, Init, Input, KnnGraph, LearningRate, Matrix,
     MatrixF32, Metric, Multiscale, MultiscaleMixture, OptimizeReport, PartialEmbedding, Perplexity,
-    PlacementStart, Progress, RepulsionMethod, Schedule, SparsePoints, TSne, TSneBuilder, Transform, Uniform,
+    PlacementStart, PointAffinities, Progress, RepulsionMethod, Schedule, SparsePoints, TSne, TSneBuilder,
+    Transform, Uniform,
 };
 
 /// A library error as the Python exception a user expects.
@@ -573,6 +574,12 @@ fn fit(
     Ok(Model { inner: model })
 }
 
+/// `(n, indptr, indices, data)` of a CSR matrix, as numpy arrays.
+type CsrArrays = (usize, Py<PyAny>, Py<PyAny>, Py<PyAny>);
+
+/// Two `n x dims` arrays.
+type ArrayPair<'py> = (Bound<'py, PyArray2<f64>>, Bound<'py, PyArray2<f64>>);
+
 /// The joint affinities P of `data` under the same settings as [`fit`] (the stages up to P):
 /// scipy's CSR arrays `(n, indptr, indices, data)`.
 #[pyfunction]
@@ -583,7 +590,7 @@ fn affinities(
     kind: &str,
     knn_distances: Option<&Bound<'_, PyAny>>,
     settings: Option<&Bound<'_, PyDict>>,
-) -> PyResult<(usize, Py<PyAny>, Py<PyAny>, Py<PyAny>)> {
+) -> PyResult<CsrArrays> {
     let params = FitParams::from_kwargs(settings)?;
     let data = fit_input(data, kind, knn_distances, None)?;
     let tsne = params.build(py)?;
@@ -783,6 +790,53 @@ impl Model {
         Ok(())
     }
 
+    /// Moves the points to `positions` (input order), keeping the optimiser's state.
+    fn set_positions(&mut self, positions: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.inner.set_positions(&matrix(positions, "positions")?).map_err(py_err)
+    }
+
+    /// Replaces P (scipy CSR arrays of an `n x n` matrix), keeping positions and state.
+    fn set_affinities(
+        &mut self,
+        n: usize,
+        indptr: Vec<i64>,
+        indices: Vec<i64>,
+        data: Vec<f64>,
+    ) -> PyResult<()> {
+        self.inner.set_affinities(csr(n, indptr, indices, data)?).map_err(py_err)
+    }
+
+    /// The optimiser's gains and last update, input order (two `n x dims` arrays).
+    fn optimizer_state<'py>(&self, py: Python<'py>) -> PyResult<ArrayPair<'py>> {
+        let (gains, update) = self.inner.optimizer_state().map_err(py_err)?;
+        Ok((to_numpy(py, &gains)?, to_numpy(py, &update)?))
+    }
+
+    /// New points with conditional affinities `(indptr, indices, data)` to this model's
+    /// points (one CSR row per new point, scaled to sum to one), starting at `positions`.
+    #[pyo3(signature = (indptr, indices, data, positions, *, theta = 0.5))]
+    fn prepare_partial_from_affinities(
+        &self,
+        indptr: Vec<i64>,
+        indices: Vec<i64>,
+        data: Vec<f64>,
+        positions: &Bound<'_, PyAny>,
+        theta: f64,
+    ) -> PyResult<Partial> {
+        let bad = |what: &str| PyValueError::new_err(format!("affinities: negative or oversized {what}"));
+        let offsets = indptr
+            .iter()
+            .map(|&o| usize::try_from(o).map_err(|_| bad("row offset")))
+            .collect::<PyResult<_>>()?;
+        let neighbors =
+            indices.iter().map(|&j| u32::try_from(j).map_err(|_| bad("column"))).collect::<PyResult<_>>()?;
+        let affinities =
+            PointAffinities::from_rows(offsets, neighbors, data, self.inner.n()).map_err(py_err)?;
+        let start = matrix(positions, "positions")?;
+        let partial = self.inner.prepare_partial_from_affinities(affinities, start, theta).map_err(py_err)?;
+        Ok(Partial { inner: partial })
+    }
+
     /// Pins points (input indices) in later runs; an empty list unpins all.
     fn pin(&mut self, points: Vec<usize>) -> PyResult<()> {
         self.inner.pin(&points).map_err(py_err)
@@ -841,15 +895,22 @@ impl Partial {
         to_numpy(py, self.inner.positions())
     }
 
-    /// The new points' conditional affinities to the reference points: `(neighbours, p)`,
-    /// two `m x k` arrays (reference indices nearest first, rows of p summing to one).
-    fn affinities<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
-        let (k, neighbors, p) = self.inner.affinities();
-        let m = neighbors.len() / k.max(1);
-        let shape = |e: ndarray::ShapeError| PyRuntimeError::new_err(e.to_string());
-        let idx = Array2::from_shape_vec((m, k), neighbors.to_vec()).map_err(shape)?;
-        let val = Array2::from_shape_vec((m, k), p.to_vec()).map_err(shape)?;
-        Ok((idx.into_pyarray(py).into_any(), val.into_pyarray(py).into_any()))
+    /// The new points' conditional affinities to the reference points as scipy's CSR arrays
+    /// `(indptr, indices, data)` (computed rows: nearest first; each row sums to one).
+    #[allow(clippy::type_complexity)]
+    fn affinities<'py>(&self, py: Python<'py>) -> (Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>) {
+        let a = self.inner.affinities();
+        let offsets: Vec<u64> = a.offsets().iter().map(|&o| o as u64).collect();
+        (
+            PyArray1::from_vec(py, offsets).into_any(),
+            PyArray1::from_slice(py, a.neighbors()).into_any(),
+            PyArray1::from_slice(py, a.weights()).into_any(),
+        )
+    }
+
+    /// Moves the new points to `positions`, keeping the optimiser's state.
+    fn set_positions(&mut self, positions: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.inner.set_positions(matrix(positions, "positions")?).map_err(py_err)
     }
 
     /// An independent copy.
@@ -859,7 +920,7 @@ impl Partial {
 
     /// Moves the new points against `model`'s fixed positions.
     #[pyo3(signature = (model, iterations, *, exaggeration = 1.5, momentum = 0.8, learning_rate = 0.1,
-        max_grad_norm = 1.0, callback = None, callback_every = 1))]
+        max_grad_norm = 1.0, max_step_norm = None, kl_every = 0, callback = None, callback_every = 1))]
     #[allow(clippy::too_many_arguments)]
     fn optimize<'py>(
         &mut self,
@@ -870,18 +931,24 @@ impl Partial {
         momentum: f64,
         learning_rate: f64,
         max_grad_norm: f64,
+        max_step_norm: Option<f64>,
+        kl_every: usize,
         callback: Option<Py<PyAny>>,
         callback_every: usize,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let schedule = Transform {
-            iterations,
-            learning_rate,
-            exaggeration,
-            momentum,
-            max_point_gradient: max_grad_norm,
-            ..Transform::default()
-        }
-        .schedule();
+        let schedule = Schedule {
+            max_point_step: max_step_norm,
+            kl_every,
+            ..Transform {
+                iterations,
+                learning_rate,
+                exaggeration,
+                momentum,
+                max_point_gradient: max_grad_norm,
+                ..Transform::default()
+            }
+            .schedule()
+        };
         let (inner, reference) = (&mut self.inner, &model.inner);
         let every = callback_every.max(1);
         let (result, observed) = interruptible(py, |cancel| {

@@ -4,19 +4,19 @@
 use std::ops::ControlFlow;
 use std::time::Duration;
 
-use tsne_affinity::{Metric, Perplexity};
+use tsne_affinity::{joint_affinities, Metric, Perplexity};
 use tsne_core::{
     inverse_permutation, Affinity, CsrMatrix, Error, InitInput, Initializer, Matrix, OptimizeReport,
     Progress, Result, StudentT,
 };
 use tsne_init::Projection;
-use tsne_optim::{GradientDescent, KlGradient, Schedule, State};
+use tsne_optim::{GradientDescent, KlGradient, LearningRate, Schedule, State};
 use tsne_repulsion::BarnesHut;
 
 use crate::memory::Budget;
 use crate::methods::{NeighborMethod, RepulsionMethod};
 use crate::summary::Summary;
-use crate::transform::{Affinities, Placement, PlacementStart, Transform};
+use crate::transform::{Placement, PlacementStart, PointAffinities, Transform};
 
 /// The callback of a run: called after every iteration; `ControlFlow::Break` stops the run.
 pub type Callback<'a> = dyn FnMut(&Progress<'_>) -> ControlFlow<()> + Send + 'a;
@@ -223,6 +223,36 @@ impl Embedding {
         Ok(())
     }
 
+    /// Moves the points to `positions` (input order, `n x dims`), keeping the optimiser's
+    /// velocity and gains (e.g. after translating the map).
+    pub fn set_positions(&mut self, positions: &Matrix) -> Result<()> {
+        for (what, expected, found) in [
+            ("positions (rows)", self.n(), positions.rows()),
+            ("positions (columns)", self.dims(), positions.cols()),
+        ] {
+            if expected != found {
+                return Err(Error::DimensionMismatch { what, expected, found });
+            }
+        }
+        self.y = positions.permuted_rows(&self.order)?;
+        Ok(())
+    }
+
+    /// Replaces P (input order; checked and normalised like a given P) for later runs,
+    /// keeping the positions and the optimiser's state (e.g. a recalibrated perplexity).
+    pub fn set_affinities(&mut self, p: CsrMatrix) -> Result<()> {
+        let p = joint_affinities(p, Some(self.n()))?;
+        self.p = Some(p.into_permuted(&self.order)?);
+        Ok(())
+    }
+
+    /// The optimiser's gains and last update (velocity), input order, `n x dims` each.
+    pub fn optimizer_state(&self) -> Result<(Matrix, Matrix)> {
+        let (n, dims) = (self.n(), self.dims());
+        let per_point = |v: &[f64]| Matrix::new(n, dims, v.to_vec())?.permuted_rows(&self.row_of);
+        Ok((per_point(&self.state.gains)?, per_point(&self.state.update)?))
+    }
+
     /// Pins `points` (input indices): later runs keep them where they are, bit for bit, and
     /// move the others. An empty list unpins every point.
     pub fn pin(&mut self, points: &[usize]) -> Result<()> {
@@ -254,7 +284,24 @@ impl Embedding {
         mut callback: impl FnMut(&Progress<'_>) -> ControlFlow<()> + Send,
     ) -> Result<OptimizeReport> {
         let threads = self.threads;
-        in_pool(threads, || self.run(schedule, &mut callback))?
+        let schedule = self.continuation(schedule);
+        if self.summary.iterations > 0 && schedule.learning_rate(self.n()) != self.summary.learning_rate {
+            self.state.gains.fill(1.0);
+        }
+        in_pool(threads, || self.run(&schedule, &mut callback))?
+    }
+
+    /// `schedule` in the convention of the runs that made this model: an `Auto` learning rate
+    /// continues at the rate of the last run (the fit's `max(n / early_exaggeration, 50)`),
+    /// not at a rate of its own, which the carried-over gains would amplify.
+    fn continuation(&self, schedule: &Schedule) -> Schedule {
+        match (schedule.learning_rate, self.summary.iterations) {
+            (LearningRate::Auto, ran) if ran > 0 => Schedule {
+                learning_rate: LearningRate::Fixed(self.summary.learning_rate),
+                ..schedule.clone()
+            },
+            _ => schedule.clone(),
+        }
     }
 
     /// One optimisation run in the current thread pool.
@@ -346,7 +393,7 @@ impl Embedding {
         };
         let k = settings.neighbors(reference.points.rows())?;
         let affinities =
-            Affinities::new(&reference.points, queries, k, settings.perplexity, reference.metric);
+            PointAffinities::new(&reference.points, queries, k, settings.perplexity, reference.metric);
         self.partial(affinities, settings)
     }
 
@@ -359,7 +406,7 @@ impl Embedding {
     ) -> Result<PartialEmbedding> {
         in_pool(self.threads, || {
             settings.check()?;
-            let affinities = Affinities::from_distances(distances, self.n(), settings)?;
+            let affinities = PointAffinities::from_distances(distances, self.n(), settings)?;
             self.partial(affinities, settings)
         })?
     }
@@ -372,8 +419,36 @@ impl Embedding {
         Ok(partial.y)
     }
 
+    /// New points with affinities computed elsewhere (e.g. openTSNE's `to_new` of another
+    /// affinity model), starting at `start` (one row per new point), against the reference
+    /// tree of opening angle `theta`.
+    pub fn prepare_partial_from_affinities(
+        &self,
+        affinities: PointAffinities,
+        start: Matrix,
+        theta: f64,
+    ) -> Result<PartialEmbedding> {
+        if affinities.neighbors().iter().any(|&j| j as usize >= self.n()) {
+            return Err(Error::InvalidParameter {
+                name: "affinities",
+                reason: format!("they name reference points beyond the model's {}", self.n()),
+            });
+        }
+        BarnesHut::new(theta)?;
+        for (what, expected, found) in [
+            ("start rows (one per row of affinities)", affinities.rows(), start.rows()),
+            ("start columns", self.dims(), start.cols()),
+        ] {
+            if expected != found {
+                return Err(Error::DimensionMismatch { what, expected, found });
+            }
+        }
+        let state = State::new(start.as_slice().len());
+        Ok(PartialEmbedding { y: start, affinities, state, n_reference: self.n(), theta })
+    }
+
     /// New points with `affinities` at the start `settings` asks for.
-    fn partial(&self, affinities: Affinities, settings: &Transform) -> Result<PartialEmbedding> {
+    fn partial(&self, affinities: PointAffinities, settings: &Transform) -> Result<PartialEmbedding> {
         let m = affinities.rows();
         let y = match settings.start {
             PlacementStart::Median => affinities.medians(&self.positions(), settings.init_neighbors)?,
@@ -457,7 +532,7 @@ impl Embedding {
 #[derive(Debug, Clone)]
 pub struct PartialEmbedding {
     y: Matrix,
-    affinities: Affinities,
+    affinities: PointAffinities,
     state: State,
     /// Points of the model the affinities refer to.
     n_reference: usize,
@@ -470,11 +545,24 @@ impl PartialEmbedding {
         &self.y
     }
 
-    /// The new points' conditional affinities to the reference points (rows sum to one):
-    /// `(k, neighbours, p)` with `k` entries per new point, row-major, each row's reference
-    /// points nearest first.
-    pub fn affinities(&self) -> (usize, &[u32], &[f64]) {
-        (self.affinities.k, &self.affinities.neighbors, &self.affinities.p)
+    /// The new points' conditional affinities to the reference points (rows sum to one).
+    pub fn affinities(&self) -> &PointAffinities {
+        &self.affinities
+    }
+
+    /// Moves the new points to `positions` (one row each, the model's dimension), keeping
+    /// the optimiser's state: e.g. a start computed elsewhere.
+    pub fn set_positions(&mut self, positions: Matrix) -> Result<()> {
+        for (what, expected, found) in [
+            ("positions of the new points (rows)", self.y.rows(), positions.rows()),
+            ("positions of the new points (columns)", self.y.cols(), positions.cols()),
+        ] {
+            if expected != found {
+                return Err(Error::DimensionMismatch { what, expected, found });
+            }
+        }
+        self.y = positions;
+        Ok(())
     }
 
     /// Moves the new points against `model`'s fixed positions (the model they were prepared

@@ -59,7 +59,7 @@ pub use methods::{Init, NeighborMethod, RepulsionMethod, SharedRepulsion};
 pub use model_file::FORMAT_VERSION;
 pub use pipeline::Input;
 pub use summary::{PeakMemory, Summary, Timings};
-pub use transform::{PlacementStart, Transform};
+pub use transform::{PlacementStart, PointAffinities, Transform};
 pub use tsne_affinity::{
     DistanceScale, FixedSigma, HnswParams, Metric, Multiscale, MultiscaleMixture, NnDescentParams,
     Perplexity, Uniform,

@@ -111,18 +111,82 @@ impl Transform {
     }
 }
 
-/// New points' `k` nearest reference points and their conditional affinities.
-#[derive(Debug, Clone)]
-pub(crate) struct Affinities {
-    pub k: usize,
-    pub neighbors: Vec<u32>,
-    pub p: Vec<f64>,
+/// New points' conditional affinities `p_{j|i}` to reference points, one CSR row per new
+/// point (rows sum to one): computed from their nearest reference points, or given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PointAffinities {
+    offsets: Vec<usize>,
+    neighbors: Vec<u32>,
+    p: Vec<f64>,
 }
 
-impl Affinities {
+impl PointAffinities {
+    /// Given affinities of `offsets.len() - 1` new points to `n_reference` reference points:
+    /// row `i` is `neighbors[offsets[i]..offsets[i + 1]]` with weights `p[..]` (finite,
+    /// non-negative, not all zero; each row is scaled to sum to one).
+    pub fn from_rows(
+        offsets: Vec<usize>,
+        neighbors: Vec<u32>,
+        mut p: Vec<f64>,
+        n_reference: usize,
+    ) -> Result<Self> {
+        let bad = |reason: String| Err(Error::InvalidParameter { name: "affinities", reason });
+        if offsets.first() != Some(&0)
+            || offsets.last() != Some(&neighbors.len())
+            || neighbors.len() != p.len()
+        {
+            return bad("row offsets must run from 0 to the number of entries, one weight per entry".into());
+        }
+        for i in 0..offsets.len() - 1 {
+            let (a, b) = (offsets[i], offsets[i + 1]);
+            if b < a {
+                return bad(format!("row offsets decrease at row {i}"));
+            }
+            if let Some(&j) = neighbors[a..b].iter().find(|&&j| j as usize >= n_reference) {
+                return bad(format!("row {i} names reference point {j} of {n_reference}"));
+            }
+            if p[a..b].iter().any(|v| !(v.is_finite() && *v >= 0.0)) {
+                return bad(format!("row {i} has a negative or non-finite weight"));
+            }
+            let sum: f64 = p[a..b].iter().sum();
+            if sum <= 0.0 {
+                return bad(format!("row {i} has no positive weight"));
+            }
+            p[a..b].iter_mut().for_each(|v| *v /= sum);
+        }
+        Ok(Self { offsets, neighbors, p })
+    }
+
+    /// Rows of `k` entries each.
+    fn fixed(k: usize, neighbors: Vec<u32>, p: Vec<f64>) -> Self {
+        let m = neighbors.len() / k.max(1);
+        Self { offsets: (0..=m).map(|i| i * k).collect(), neighbors, p }
+    }
+
+    /// Row offsets (length: new points + 1).
+    pub fn offsets(&self) -> &[usize] {
+        &self.offsets
+    }
+
+    /// Reference point of every entry (computed rows: nearest first).
+    pub fn neighbors(&self) -> &[u32] {
+        &self.neighbors
+    }
+
+    /// Weight of every entry.
+    pub fn weights(&self) -> &[f64] {
+        &self.p
+    }
+
     /// Exact `k` nearest reference points of every new point under `metric` and
     /// perplexity-calibrated conditional affinities over them (each row sums to one).
-    pub fn new(reference: &Matrix, new_points: &Matrix, k: usize, perplexity: f64, metric: Metric) -> Self {
+    pub(crate) fn new(
+        reference: &Matrix,
+        new_points: &Matrix,
+        k: usize,
+        perplexity: f64,
+        metric: Metric,
+    ) -> Self {
         let m = new_points.rows();
         let mut neighbors = vec![0u32; m * k];
         let mut p = vec![0.0; m * k];
@@ -137,12 +201,12 @@ impl Affinities {
                 calibrate_row(dist, target, 1e-10, row);
             },
         );
-        Self { k, neighbors, p }
+        Self::fixed(k, neighbors, p)
     }
 
     /// Affinities of new points given by their distances to `n` reference points (`m x n`,
     /// finite and non-negative), over each row's `k` nearest.
-    pub fn from_distances(distances: &Matrix, n: usize, settings: &Transform) -> Result<Self> {
+    pub(crate) fn from_distances(distances: &Matrix, n: usize, settings: &Transform) -> Result<Self> {
         if distances.cols() != n {
             return Err(Error::DimensionMismatch {
                 what: "distance columns (one per reference point)",
@@ -174,21 +238,22 @@ impl Affinities {
                 calibrate_row(dist, target, 1e-10, row);
             },
         );
-        Ok(Self { k, neighbors, p })
+        Ok(Self::fixed(k, neighbors, p))
     }
 
     /// The number of new points.
     pub fn rows(&self) -> usize {
-        self.neighbors.len() / self.k.max(1)
+        self.offsets.len() - 1
     }
 
     fn row(&self, i: usize) -> (&[u32], &[f64]) {
-        (&self.neighbors[i * self.k..(i + 1) * self.k], &self.p[i * self.k..(i + 1) * self.k])
+        let r = self.offsets[i]..self.offsets[i + 1];
+        (&self.neighbors[r.clone()], &self.p[r])
     }
 
     /// Mean position of each point's reference neighbours, weighted by its affinities.
-    pub fn weighted_means(&self, reference: &Matrix) -> Result<Matrix> {
-        let (m, dims) = (self.neighbors.len() / self.k.max(1), reference.cols());
+    pub(crate) fn weighted_means(&self, reference: &Matrix) -> Result<Matrix> {
+        let (m, dims) = (self.rows(), reference.cols());
         let mut y = vec![0.0; m * dims];
         y.par_chunks_mut(dims.max(1)).enumerate().for_each(|(i, out)| {
             let (idx, p) = self.row(i);
@@ -199,17 +264,18 @@ impl Affinities {
         Matrix::new(m, dims, y)
     }
 
-    /// Coordinate-wise median of the positions of each point's `take` nearest reference points.
-    pub fn medians(&self, reference: &Matrix, take: usize) -> Result<Matrix> {
-        let (m, dims) = (self.neighbors.len() / self.k.max(1), reference.cols());
-        let take = take.min(self.k);
+    /// Coordinate-wise median of the positions of each point's `take` nearest reference points
+    /// (its first `take` entries).
+    pub(crate) fn medians(&self, reference: &Matrix, take: usize) -> Result<Matrix> {
+        let (m, dims) = (self.rows(), reference.cols());
         let mut y = vec![0.0; m * dims];
         y.par_chunks_mut(dims.max(1)).enumerate().for_each_init(
             || Vec::with_capacity(take),
             |coord: &mut Vec<f64>, (i, out)| {
                 for (c, o) in out.iter_mut().enumerate() {
                     coord.clear();
-                    coord.extend(self.row(i).0[..take].iter().map(|&j| reference.row(j as usize)[c]));
+                    let near = self.row(i).0;
+                    coord.extend(near[..take.min(near.len())].iter().map(|&j| reference.row(j as usize)[c]));
                     coord.sort_unstable_by(f64::total_cmp);
                     let h = coord.len() / 2;
                     *o = if coord.len() % 2 == 1 { coord[h] } else { 0.5 * (coord[h - 1] + coord[h]) };
@@ -225,7 +291,7 @@ impl Affinities {
 pub(crate) struct Placement<'a> {
     pub tree: &'a ReferenceTree,
     pub reference: &'a Matrix,
-    pub affinities: &'a Affinities,
+    pub affinities: &'a PointAffinities,
     pub kernel: StudentT,
     pub rep: Vec<f64>,
     pub z: Vec<f64>,
@@ -310,7 +376,7 @@ mod tests {
             Matrix::new(40, 2, (0..80).map(|v| 3.0 * ((v * 53 % 97) as f64).cos()).collect()).unwrap();
         let new = Matrix::new(2, 3, vec![0.1, 0.2, 0.3, -0.5, 0.4, 0.0]).unwrap();
         for kernel in [StudentT::CAUCHY, StudentT::new(0.6).unwrap()] {
-            let a = Affinities::new(&x, &new, 25, 5.0, Metric::Euclidean);
+            let a = PointAffinities::new(&x, &new, 25, 5.0, Metric::Euclidean);
             let tree = BarnesHut::new(0.0).unwrap().reference_tree(&ref_y).unwrap();
             let mut source = Placement {
                 tree: &tree,

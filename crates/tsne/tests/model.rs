@@ -220,3 +220,87 @@ fn fft_and_exact_continuations_equal_one_run() {
         assert_eq!(pieces.positions(), whole.positions(), "{method:?}");
     }
 }
+
+/// A continuation at its defaults keeps a finished map: `auto` continues at the fit's rate,
+/// so 1000 + 250 iterations are the bits of a 1250-iteration fit; a rate twelve times the
+/// fit's (the `n / exaggeration` rule's) starts from fresh gains and keeps the neighbourhoods
+/// instead of tearing the map apart; late exaggeration keeps them and makes the map no wider.
+#[test]
+fn continuations_at_their_defaults_keep_a_finished_map() {
+    let (x, labels) = common::digits();
+    let fit = builder().build().unwrap().fit(&x).unwrap();
+    let longer = builder().iterations(1250).build().unwrap().fit(&x).unwrap();
+    let mut continued = fit.clone();
+    continued.optimize(&Schedule::constant(250, 1.0, 0.8)).unwrap();
+    assert_eq!(continued.positions(), longer.positions());
+    assert_eq!(continued.summary().learning_rate, fit.summary().learning_rate);
+
+    let accuracy = |m: &Embedding| knn_accuracy(&m.positions(), &labels, 10).unwrap();
+    let width = |m: &Embedding| {
+        let y = m.positions();
+        let xs = (0..y.rows()).map(|i| y.row(i)[0]);
+        xs.clone().fold(f64::NEG_INFINITY, f64::max) - xs.fold(f64::INFINITY, f64::min)
+    };
+    let base = accuracy(&fit);
+    let mut faster = fit.clone();
+    let n = x.rows() as f64;
+    faster
+        .optimize(&Schedule { learning_rate: LearningRate::Fixed(n), ..Schedule::constant(250, 1.0, 0.8) })
+        .unwrap();
+    assert!(accuracy(&faster) >= base - 0.01, "rate n: {} vs {base}", accuracy(&faster));
+    assert!(faster.summary().kl_divergence <= 1.01 * longer.summary().kl_divergence);
+    let mut tighter = fit.clone();
+    tighter.optimize(&Schedule::constant(250, 1.5, 0.8)).unwrap();
+    assert!(accuracy(&tighter) >= base - 0.01, "exaggeration 1.5: {} vs {base}", accuracy(&tighter));
+    assert!(
+        width(&tighter) <= width(&fit),
+        "exaggeration 1.5 widened the map: {} > {}",
+        width(&tighter),
+        width(&fit)
+    );
+}
+
+/// The model's parts can be read and replaced without disturbing a continuation: positions
+/// set to themselves and P set to the same affinities continue as before; the optimiser's
+/// gains are read in input order; prepared new points placed at given positions start there,
+/// and given affinities are checked against the model.
+#[test]
+fn positions_affinities_and_optimizer_state_round_trip() {
+    let (x, _) = common::digits();
+    let x = Matrix::new(500, x.cols(), x.as_slice()[..500 * x.cols()].to_vec()).unwrap();
+    let tsne = builder().iterations(300).build().unwrap();
+    let fit = tsne.fit(&x).unwrap();
+    let schedule = final_phase(20, &fit);
+    let mut plain = fit.clone();
+    plain.optimize(&schedule).unwrap();
+
+    let mut same = fit.clone();
+    same.set_positions(&fit.positions()).unwrap();
+    same.optimize(&schedule).unwrap();
+    assert_eq!(same.positions(), plain.positions());
+
+    let mut reset_p = fit.clone();
+    reset_p.set_affinities(tsne.affinity_matrix(&x).unwrap()).unwrap();
+    reset_p.optimize(&schedule).unwrap();
+    let diff = |a: &Matrix, b: &Matrix| {
+        a.as_slice().iter().zip(b.as_slice()).map(|(p, q)| (p - q).abs()).fold(0.0, f64::max)
+    };
+    assert!(diff(&reset_p.positions(), &plain.positions()) < 1e-6);
+
+    let (gains, update) = fit.optimizer_state().unwrap();
+    assert_eq!((gains.rows(), gains.cols(), update.rows()), (500, 2, 500));
+    assert!(gains.as_slice().iter().any(|&g| g != 1.0), "300 iterations left every gain at 1");
+    assert!(fit.clone().set_positions(&Matrix::new(3, 2, vec![0.0; 6]).unwrap()).is_err());
+
+    let new = Matrix::new(20, x.cols(), x.as_slice()[..20 * x.cols()].to_vec()).unwrap();
+    let mut partial = fit.prepare_partial(&new, &tsne::Transform::default()).unwrap();
+    let start = Matrix::new(20, 2, (0..40).map(|v| v as f64 * 0.1).collect()).unwrap();
+    partial.set_positions(start.clone()).unwrap();
+    assert_eq!(partial.positions(), &start);
+    let a = partial.affinities().clone();
+    let given = fit.prepare_partial_from_affinities(a.clone(), start.clone(), 0.5).unwrap();
+    assert_eq!(given.affinities(), &a);
+    assert!(fit.prepare_partial_from_affinities(a, Matrix::new(3, 2, vec![0.0; 6]).unwrap(), 0.5).is_err());
+    let rows = tsne::PointAffinities::from_rows(vec![0, 2], vec![0, 9999], vec![1.0, 1.0], 500);
+    assert!(rows.is_err(), "a reference index past the model must be refused");
+}
