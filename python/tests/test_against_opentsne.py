@@ -1,5 +1,10 @@
-"""The same openTSNE script run on openTSNE itself and on tsne_rs.opentsne gives embeddings of
-the same quality (skipped where openTSNE is not installed)."""
+"""The same openTSNE scripts run on openTSNE itself and on tsne_rs.opentsne give embeddings of
+the same quality (skipped where openTSNE is not installed): the basic usage of openTSNE's
+documentation (TSNE.fit, optimize, transform) and its advanced usage (affinity.PerplexityBasedNN
+-> initialization.pca -> TSNEEmbedding -> optimize twice -> prepare_partial -> optimize) on
+the digits split as the documentation splits its data."""
+
+import time
 
 import numpy as np
 import pytest
@@ -10,10 +15,17 @@ from conftest import knn_accuracy
 openTSNE = pytest.importorskip("openTSNE")
 
 
-def script(module, X):
+def held_out_accuracy(train, y_train, test, y_test):
+    """10-NN classifier fitted on the training embedding, scored on the placed test points."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    return KNeighborsClassifier(10).fit(np.asarray(train), y_train).score(np.asarray(test), y_test)
+
+
+def basic(module, X):
     """A typical openTSNE session: fit, continue with exaggeration, place new points."""
     train, new = X[:1500], X[1500:]
-    embedding = module.TSNE(perplexity=30, n_jobs=2, random_state=42).fit(train)
+    embedding = module.TSNE(perplexity=30, n_jobs=1, random_state=42).fit(train)
     tighter = embedding.optimize(n_iter=100, exaggeration=1.5, momentum=0.8)
     placed = embedding.transform(new)
     return embedding, tighter, placed
@@ -21,16 +33,59 @@ def script(module, X):
 
 def test_same_script_same_quality(digits):
     X, y = digits
-    ours = script(tsne_rs.opentsne, X)
-    theirs = script(openTSNE, X)
+    ours = basic(tsne_rs.opentsne, X)
+    theirs = basic(openTSNE, X)
     for a, b in zip(ours, theirs):
-        assert a.shape == b.shape
+        assert type(a).__name__ == type(b).__name__ and a.shape == b.shape
     (e1, t1, p1), (e2, t2, p2) = ours, theirs
     assert abs(e1.kl_divergence - e2.kl_divergence) < 0.05 * e2.kl_divergence
     assert knn_accuracy(np.asarray(e1), y[:1500]) >= knn_accuracy(np.asarray(e2), y[:1500]) - 0.01
-    from sklearn.neighbors import KNeighborsClassifier
+    assert held_out_accuracy(e1, y[:1500], p1, y[1500:]) >= held_out_accuracy(e2, y[:1500], p2, y[1500:]) - 0.03
 
-    def placed_accuracy(e, p):
-        return KNeighborsClassifier(10).fit(np.asarray(e), y[:1500]).score(np.asarray(p), y[1500:])
 
-    assert placed_accuracy(e1, p1) >= placed_accuracy(e2, p2) - 0.03
+def advanced(module, x, y):
+    """02_advanced_usage with only the import swapped (n_jobs=1 here)."""
+    from sklearn.model_selection import train_test_split
+
+    affinity, initialization, TSNEEmbedding = module.affinity, module.initialization, module.TSNEEmbedding
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.33, random_state=42)
+    times = {}
+    t = time.perf_counter()
+    affinities_train = affinity.PerplexityBasedNN(
+        x_train, perplexity=30, metric="euclidean", n_jobs=1, random_state=42, verbose=False
+    )
+    init_train = initialization.pca(x_train, random_state=42)
+    embedding_train = TSNEEmbedding(init_train, affinities_train, negative_gradient_method="fft", n_jobs=1)
+    embedding_train_1 = embedding_train.optimize(n_iter=250, exaggeration=12)
+    embedding_train_2 = embedding_train_1.optimize(n_iter=500)
+    times["fit"] = time.perf_counter() - t
+    t = time.perf_counter()
+    embedding_test = embedding_train_2.prepare_partial(x_test)
+    embedding_test_1 = embedding_test.optimize(n_iter=250, learning_rate=0.1, exaggeration=1.5)
+    times["transform"] = time.perf_counter() - t
+    return {
+        "types": [type(e).__name__ for e in (embedding_train, embedding_train_2, embedding_test, embedding_test_1)],
+        "shapes": [embedding_train_2.shape, embedding_test_1.shape, embedding_test.P.shape],
+        "kl": embedding_train_2.kl_divergence,
+        "train_accuracy": knn_accuracy(np.asarray(embedding_train_2), y_train),
+        "test_accuracy": held_out_accuracy(embedding_train_2, y_train, embedding_test_1, y_test),
+        "times": times,
+    }
+
+
+def test_advanced_usage_flow_same_quality(digits, record_property):
+    X, y = digits
+    ours = advanced(tsne_rs.opentsne, X, y)
+    theirs = advanced(openTSNE, X, y)
+    for key in ("kl", "train_accuracy", "test_accuracy", "times"):
+        record_property(f"ours_{key}", ours[key])
+        record_property(f"openTSNE_{key}", theirs[key])
+    print("\nadvanced usage, ours:", ours, "\nadvanced usage, openTSNE:", theirs)
+    assert ours["types"] == theirs["types"] == [
+        "TSNEEmbedding", "TSNEEmbedding", "PartialTSNEEmbedding", "PartialTSNEEmbedding"
+    ]
+    assert ours["shapes"] == theirs["shapes"] == [(1203, 2), (594, 2), (594, 1203)]
+    assert abs(ours["kl"] - theirs["kl"]) < 0.05 * theirs["kl"]
+    # Ours may be better; it must not be worse by more than 0.01.
+    assert ours["train_accuracy"] >= theirs["train_accuracy"] - 0.01
+    assert ours["test_accuracy"] >= theirs["test_accuracy"] - 0.01

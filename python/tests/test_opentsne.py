@@ -1,5 +1,12 @@
 """tsne_rs.opentsne as a drop-in for openTSNE: the embedding object, continuation,
-transform, callbacks, persistence and precomputed inputs."""
+transform, callbacks, persistence, precomputed inputs, and how the engine model behind an
+embedding follows what openTSNE code does to it (edits of the array, new affinities).
+
+Changed for openTSNE's contract (see test_opentsne_contract.py): ``prepare_partial`` uses
+the affinities' perplexity unless one is given (openTSNE's ``to_new`` default), ``transform``
+centres the reference embedding in place as openTSNE does, and precomputed affinities are an
+``affinity.PrecomputedAffinities`` object (a bare matrix is openTSNE's ValueError).
+"""
 
 import pickle
 
@@ -58,7 +65,7 @@ def test_transform_places_held_out_points_among_their_class(embedding, split):
         assert np.array_equal(embedding.transform(X_new[i : i + 1])[0], placed[i])
     assert np.array_equal(before, embedding)
     # prepare_partial + optimize is transform.
-    partial = embedding.prepare_partial(X_new)
+    partial = embedding.prepare_partial(X_new, perplexity=5)
     again = partial.optimize(250, learning_rate=0.1, exaggeration=1.5, momentum=0.8, max_grad_norm=0.25)
     assert np.array_equal(again, placed)
 
@@ -85,7 +92,8 @@ def test_save_load_and_pickle(embedding, split, tmp_path):
     embedding.save(path)
     loaded = openTSNE.TSNEEmbedding.load(path)
     assert np.array_equal(loaded, embedding)
-    assert np.array_equal(loaded.transform(X_new[:20]), embedding.transform(X_new[:20]))
+    # Saved at the (translated) positions the array shows: equal up to rounding.
+    assert np.allclose(loaded.transform(X_new[:20]), embedding.transform(X_new[:20]), atol=1e-6)
     restored = pickle.loads(pickle.dumps(embedding))
     assert np.array_equal(restored.optimize(10), embedding.optimize(10))
     (tmp_path / "bad.tsne").write_bytes(b"not a model")
@@ -113,7 +121,10 @@ def test_precomputed_affinities_graph_and_distances(digits):
     A.setdiag(0)
     A.eliminate_zeros()
     P = (A + A.T) / (A + A.T).sum()
-    from_p = openTSNE.TSNE(random_state=0).fit(affinities=sp.csr_matrix(P))
+    # openTSNE takes precomputed affinities as an Affinities object (a bare matrix is a ValueError).
+    with pytest.raises(ValueError, match="must be an instance of `openTSNE.affinity.Affinities`"):
+        openTSNE.TSNE(random_state=0).fit(affinities=sp.csr_matrix(P))
+    from_p = openTSNE.TSNE(random_state=0).fit(affinities=openTSNE.affinity.PrecomputedAffinities(sp.csr_matrix(P)))
     for Y in (from_graph, from_distances, from_p):
         assert knn_accuracy(np.asarray(Y), y) >= 0.9
 
@@ -124,3 +135,37 @@ def test_adding_points_keeps_the_old_ones(embedding, split):
     assert grown.shape == (len(X) + len(X_new), 2)
     assert np.array_equal(grown[: len(X)], embedding)
     assert knn_accuracy(np.asarray(grown), np.concatenate([y, y_new])) >= 0.95
+
+
+def test_the_engine_model_follows_the_array_and_the_affinities(split):
+    X, _, _, _ = split
+    X = X[:300]
+    E = openTSNE.TSNE(random_state=0, n_iter=50, early_exaggeration_iter=50).fit(X)
+    # An edit of the array is where the next optimize starts (as openTSNE, which optimises
+    # the array itself).
+    F = E.optimize(0)
+    F[0] = [500.0, 500.0]
+    G = F.optimize(1)
+    # One step moves a point by at most max_step_norm (5) plus the re-centring (~500/300).
+    assert np.linalg.norm(G[0] - F[0]) < 10
+    assert np.linalg.norm(np.asarray(G[1:]) - np.asarray(E[1:]), axis=1).max() < 10
+    # New affinities (set_perplexities) are what the next optimize uses.
+    H = E.optimize(0)
+    before = H.optimize(20)
+    H.affinities.set_perplexities([5])
+    after = H.optimize(20)
+    assert after.summary["nnz"] == H.affinities.P.nnz and not np.allclose(before, after)
+    # Without changes the optimizer state continues: in pieces equals at once.
+    a = E.optimize(30)
+    b = E.optimize(10).optimize(20)
+    assert np.array_equal(a, b)
+
+
+def test_knn_from_sparse_stays_importable():
+    from tsne_rs import scanpy  # noqa: F401 - imports it from here
+    from tsne_rs.opentsne import knn_from_sparse
+
+    G = sp.csr_matrix(np.array([[0, 1, 2.0], [1, 0, 3], [2, 3, 0]]))
+    indices, distances = knn_from_sparse(G)
+    assert indices.tolist() == [[1, 2], [0, 2], [0, 1]] and distances.tolist() == [[1, 2], [1, 3], [2, 3]]
+    assert knn_from_sparse(G, k=1)[0].tolist() == [[1], [0], [0]]

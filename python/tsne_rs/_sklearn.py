@@ -16,6 +16,7 @@ scikit-learn itself, and the engine gets the kNN graph.
 
 import numbers
 import time
+import warnings
 
 import numpy as np
 
@@ -80,15 +81,27 @@ except ImportError:  # pragma: no cover - exercised only without scikit-learn
 _EXPLORATION_ITER = 250
 _CHECK_EVERY = 50
 
-# Metrics the engine computes itself (the names scikit-learn gives them).
+# Metrics the engine computes itself, by scikit-learn's (SciPy's) definitions: scikit-learn's
+# name -> the engine's. The engine's neighbours and affinities for these are scikit-learn's
+# (the same P, up to the order of tied neighbours).
 _ENGINE_METRICS = {
     "euclidean": "euclidean",
     "l2": "euclidean",
+    "sqeuclidean": "sqeuclidean",
     "cosine": "cosine",
+    "correlation": "correlation",
     "manhattan": "manhattan",
     "l1": "manhattan",
     "cityblock": "manhattan",
+    "chebyshev": "chebyshev",
+    "minkowski": "minkowski",
+    "canberra": "canberra",
+    "braycurtis": "braycurtis",
+    "hamming": "hamming",
+    "jaccard": "jaccard",
 }
+# Those the engine also searches on sparse points.
+_ENGINE_SPARSE_METRICS = {"euclidean", "cosine"}
 
 
 def _n_samples(X):
@@ -210,19 +223,44 @@ class TSNE(*_Bases):
 
     # ------------------------------------------------------------------ inputs
 
-    def _engine_metric(self, sparse):
-        """The engine's name of ``metric`` when the engine can compute it on this input as
-        scikit-learn would, else None."""
-        if sparse or not isinstance(self.metric, str):
-            return None
-        params = self.metric_params or {}
+    def _engine_metric(self, X):
+        """The engine's settings (``metric``, ``metric_p``) when the engine computes ``metric``
+        on X as scikit-learn would, else None (scikit-learn's machinery is used)."""
+        import scipy.sparse as sp
+
+        if not isinstance(self.metric, str):
+            return None  # a callable
+        params = dict(self.metric_params or {})
         if self.metric == "euclidean" and self.method == "exact":
-            return "euclidean"  # scikit-learn ignores metric_params here
+            params = {}  # scikit-learn ignores metric_params here
+        metric = _ENGINE_METRICS.get(self.metric)
+        if metric is None:
+            return None
+        settings = {"metric": metric}
+        if metric == "minkowski":
+            p = params.pop("p", 2)
+            if not isinstance(p, numbers.Real) or isinstance(p, bool) or not p >= 1:
+                return None  # scikit-learn's own error
+            settings["metric_p"] = float(p)
+            if "p" in (self.metric_params or {}) and self.method != "exact":
+                warnings.warn(
+                    "Parameter p is found in metric_params. The corresponding parameter from __init__ is ignored.",
+                    SyntaxWarning,
+                    stacklevel=5,
+                )
+            if p == 2:
+                settings = {"metric": "euclidean"}
         if params:
-            return None  # scikit-learn hands them to NearestNeighbors: its errors and meaning
-        if self.metric == "minkowski":
-            return "euclidean"  # p=2 by default
-        return _ENGINE_METRICS.get(self.metric)
+            return None  # scikit-learn hands them on: its meaning, or its error
+        if sp.issparse(X) and settings["metric"] not in _ENGINE_SPARSE_METRICS:
+            return None
+        if metric in ("cosine", "correlation") and _has_directionless_rows(X, metric):
+            return None  # the engine refuses zero (constant) rows; scikit-learn embeds them
+        if metric == "jaccard" and X.dtype != bool:
+            from sklearn.exceptions import DataConversionWarning
+
+            warnings.warn(f"Data was converted to boolean for metric {metric}", DataConversionWarning, stacklevel=5)
+        return settings
 
     def _engine_input(self, X, n, k):
         """``(data, settings)`` for ``_tsne_rs.fit``: the input kind and what goes with it."""
@@ -234,17 +272,45 @@ class TSNE(*_Bases):
                 indices, distances = _precomputed_graph(X, k, self.n_jobs)
                 return indices, {"kind": "graph", "knn_distances": distances}
             return X, {"kind": "distances"}
-        metric = self._engine_metric(sparse)
-        if metric is not None:
-            return X, {"kind": "points", "metric": metric}
+        metric = self._engine_metric(X) if HAVE_SKLEARN else {"metric": self.metric}
         if sparse:
-            return _sparse_points_input(X, k, self.method == "exact", self._metric_kwargs())
+            return _sparse_points_input(X, k, self.method == "exact", metric, self._metric_kwargs())
+        if metric is not None:
+            return X, {"kind": "points", **metric}
         return _sklearn_metric_input(X, k, self.method == "exact", self._metric_kwargs())
+
+    def _sklearn_affinities(self, X, n, k):
+        """scikit-learn's joint P (its neighbours, its binary search), for the engine to embed."""
+        import scipy.sparse as sp
+        from sklearn.manifold import _t_sne
+
+        metric = self.metric
+        kwargs = self._metric_kwargs()
+        if self.method == "exact":
+            if metric == "precomputed":
+                D = np.array(X, dtype=np.float64) ** 2
+            else:
+                D, squared = _pairwise(X, **kwargs)
+                D = D if squared else D**2
+            P = sp.csr_matrix(squareform_(_t_sne._joint_probabilities(D, self.perplexity, 0)))
+        else:
+            if metric == "precomputed" and sp.issparse(X):
+                indices, distances = _precomputed_graph(X, k, self.n_jobs)
+            else:
+                indices, distances = _knn_graph(X, k, **kwargs)
+            G = sp.csr_matrix(
+                (distances.ravel() ** 2, indices.ravel(), np.arange(0, n * k + 1, k)), shape=(n, n)
+            )
+            P = sp.csr_matrix(_t_sne._joint_probabilities_nn(G, self.perplexity, 0))
+        P.sum_duplicates()
+        P.sort_indices()
+        parts = (n, P.indptr.astype(np.int64), P.indices.astype(np.int64), P.data.astype(np.float64))
+        return {"kind": "affinities", "affinity_parts": parts}
 
     def _metric_kwargs(self):
         return {"metric": self.metric, "metric_params": self.metric_params, "n_jobs": self.n_jobs}
 
-    def _init(self, X, engine_computes_points, random_state):
+    def _init(self, X, random_state):
         """The engine's ``init``: a name or an array; and the dtype of ``embedding_``."""
         if isinstance(self.init, np.ndarray):
             init = self.init
@@ -258,8 +324,9 @@ class TSNE(*_Bases):
             if not np.all(np.isfinite(init)):
                 raise ValueError("init contains NaN or infinity")
             return init, dtype
-        if self.init == "random" or engine_computes_points:
+        if self.init == "random" or not HAVE_SKLEARN:
             return self.init, np.float32
+        # scikit-learn's own PCA start (its solver, sign convention and float32 rounding).
         return _sklearn_pca_init(X, self.n_components, random_state), np.float32
 
     # ------------------------------------------------------------------ fit
@@ -289,20 +356,27 @@ class TSNE(*_Bases):
         if self.verbose:
             what = "pairwise distances" if self.method == "exact" else f"{k} nearest neighbors"
             print(f"[t-SNE] Computing {what}...", flush=True)
-        started = time.perf_counter()
-        data, settings = self._engine_input(X, n, k)
-        init, dtype = self._init(X, settings["kind"] == "points", random_state)
+        if self.perplexity < 1:
+            # The engine calibrates perplexities from 1 up; scikit-learn's own calibration
+            # takes any positive one, so it computes P here.
+            data, settings = None, self._sklearn_affinities(X, n, k)
+        else:
+            data, settings = self._engine_input(X, n, k)
+            # scikit-learn's neighbour count, and its tolerance of a perplexity the neighbours
+            # cannot reach and of identical points.
+            settings.update(perplexity=float(self.perplexity), k=int(k), lenient=True)
+        init, dtype = self._init(X, random_state)
         if settings["kind"] == "points":
             data = as_float_array(data)
+        pca = getattr(self, "_engine_pca", None)  # set by tsne_rs.scanpy without scanpy
+        if pca is not None and settings["kind"] == "points" and pca < X.shape[1]:
+            settings["pca"] = pca
         watch = _SklearnStopping(self.max_iter, self.min_grad_norm, self.n_iter_without_progress, self.verbose)
         lr = 4.0 * float(self.learning_rate_)
         repulsion = {"barnes_hut": "barnes_hut", "exact": "exact", "fft": "fft"}[self.method]
         model = _tsne_rs.fit(
             data,
             n_components=int(self.n_components),
-            perplexity=float(self.perplexity),
-            k=int(k),
-            lenient=True,
             iterations=int(self.max_iter),
             early_exaggeration=float(self.early_exaggeration),
             exaggeration_iterations=_EXPLORATION_ITER,
@@ -320,7 +394,8 @@ class TSNE(*_Bases):
         )
         summary = model.summary()
         done = summary["iterations"]
-        if watch.stopped and done < _EXPLORATION_ITER:
+        exaggeration_cut = watch.stopped and done < _EXPLORATION_ITER
+        if exaggeration_cut:
             # scikit-learn's early exaggeration ended at a gradient-norm check: it goes on
             # without exaggeration from there.
             watch.start_second_phase(done)
@@ -334,7 +409,7 @@ class TSNE(*_Bases):
             )
             summary = model.summary()
             done = summary["iterations"]
-        if watch.stopped or self.max_iter > _EXPLORATION_ITER:
+        if watch.stopped or exaggeration_cut or self.max_iter > _EXPLORATION_ITER:
             self.n_iter_ = int(done - 1)
         else:  # scikit-learn's empty second phase reports the index after the first
             self.n_iter_ = int(done)
@@ -342,8 +417,6 @@ class TSNE(*_Bases):
         self.kl_divergence_ = np.float64(kl) if self.method == "exact" else float(kl)
         if self.verbose:
             print(f"[t-SNE] KL divergence after {self.n_iter_ + 1} iterations: {kl:f}", flush=True)
-            if self.verbose >= 2:
-                print(f"[t-SNE] Fitted {n} samples in {time.perf_counter() - started:.3f}s", flush=True)
         self.embedding_ = np.ascontiguousarray(model.positions(), dtype=dtype)
         return self.embedding_
 
@@ -398,6 +471,12 @@ def _pairwise(X, metric, metric_params, n_jobs):
     if metric == "euclidean":
         return pairwise_distances(X, metric="euclidean", squared=True), True
     D = pairwise_distances(X, metric=metric, n_jobs=n_jobs, **(metric_params or {}))
+    if np.isnan(D).any():
+        # scikit-learn fails here in its squareform check; the message says why too.
+        r, c = np.argwhere(np.isnan(D))[0]
+        raise ValueError(
+            f"Distance matrix 'X' must be symmetric. (metric {metric!r} gave NaN at row {r}, column {c})"
+        )
     if np.any(D < 0):
         raise ValueError("All distances should be positive, the metric given is not correct")
     return D, False
@@ -413,13 +492,43 @@ def _sklearn_metric_input(X, k, exact, metric_kwargs):
     return indices, {"kind": "graph", "knn_distances": distances}
 
 
-def _sparse_points_input(X, k, exact, metric_kwargs):
-    """Sparse points (CSR, or CSR/CSC/COO for the exact method), never densified.
+def _sparse_points_input(X, k, exact, engine_metric, metric_kwargs):
+    """Sparse points (CSR, or CSR/CSC/COO for the exact method), never densified: the
+    engine's sparse input for the metrics it searches on sparse points, else scikit-learn's
+    neighbours (all distances for the exact method) handed over as a kNN graph."""
+    import scipy.sparse as sp
 
-    Until the engine takes sparse points itself, scikit-learn finds the neighbours and the
-    engine gets the kNN graph. This is the one place to change for the engine's sparse input.
-    """
-    return _sklearn_metric_input(X, k, exact, metric_kwargs)
+    if engine_metric is None:
+        return _sklearn_metric_input(X, k, exact, metric_kwargs)
+    X = sp.csr_matrix(X, copy=False)
+    if not X.has_canonical_format:
+        X = X.copy()
+        X.sum_duplicates()
+    parts = (
+        X.shape[0],
+        X.shape[1],
+        X.indptr.astype(np.int64),
+        X.indices.astype(np.int64),
+        X.data.astype(np.float64),
+    )
+    return parts, {"kind": "sparse", **engine_metric}
+
+
+def _has_directionless_rows(X, metric):
+    """Whether X has a row without a direction under ``metric``: all zero (cosine) or
+    constant (correlation)."""
+    import scipy.sparse as sp
+
+    if sp.issparse(X):
+        X = sp.csr_matrix(X)
+        if metric == "cosine":
+            return bool((abs(X).sum(axis=1) == 0).any())
+        squares = np.asarray(X.multiply(X).sum(axis=1)).ravel()
+        means = np.asarray(X.mean(axis=1)).ravel()
+        return bool(np.any(squares / X.shape[1] - means**2 <= 0))
+    if metric == "cosine":
+        return bool(np.any(~X.any(axis=1)))
+    return bool(np.any(np.ptp(X, axis=1) == 0))
 
 
 def _precomputed_graph(G, k, n_jobs):
@@ -429,6 +538,12 @@ def _precomputed_graph(G, k, n_jobs):
     if HAVE_SKLEARN:
         return _knn_graph(G, k, "precomputed", None, n_jobs)
     return knn_from_sparse(G, k)  # pragma: no cover
+
+
+def squareform_(condensed):
+    from scipy.spatial.distance import squareform
+
+    return squareform(condensed)
 
 
 def _sklearn_pca_init(X, n_components, random_state):
@@ -509,5 +624,7 @@ class _SklearnStopping:
             stop = True
         if stop and done < self.max_iter and (second or done < _EXPLORATION_ITER):
             self.stopped = True
+            if not second and self.verbose and kl is not None:
+                print(f"[t-SNE] KL divergence after {done} iterations with early exaggeration: {kl:f}", flush=True)
             return True
         return False

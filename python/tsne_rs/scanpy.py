@@ -63,14 +63,27 @@ def _legacy_positionals(fn):
 
 
 def _scanpy_settings():
-    """scanpy's ``settings`` when scanpy is installed (imported already or importable)."""
+    """scanpy's ``settings`` when scanpy has been imported (its defaults otherwise: N_PCS 50,
+    n_jobs 1, verbosity 1; scanpy is not imported just to read them)."""
+    sc = sys.modules.get("scanpy")
+    return getattr(sc, "settings", None)
+
+
+def _scanpy():
+    """The scanpy module, imported if installed, else None."""
+    try:
+        import scanpy
+    except ImportError:
+        return None
+    return scanpy
+
+
+def _log(message, **kwargs):
+    """A line in scanpy's log (shown at ``sc.settings.verbosity >= 3``), when scanpy is there."""
     sc = sys.modules.get("scanpy")
     if sc is None:
-        try:
-            import scanpy as sc
-        except ImportError:
-            return None
-    return sc.settings
+        return None
+    return sc.logging.info(message, **kwargs)
 
 
 def _n_pcs_default(settings):
@@ -99,22 +112,24 @@ def _get_pca_or_small_x(adata, n_pcs, settings):
     PCA dimension for the engine when scanpy is not there to run ``sc.pp.pca``."""
     n_max = _n_pcs_default(settings)
     if adata.n_vars <= n_max:
+        _log("    using data matrix X directly")
         return adata.X, None
     if "X_pca" in adata.obsm:
         if n_pcs is not None and n_pcs > adata.obsm["X_pca"].shape[1]:
             raise ValueError("`X_pca` does not have enough PCs. Rerun `sc.pp.pca` with adjusted `n_comps`.")
-        return adata.obsm["X_pca"][:, :n_pcs], None
+        x = adata.obsm["X_pca"][:, :n_pcs]
+        _log(f"    using 'X_pca' with n_pcs = {x.shape[1]}")
+        return x, None
     warnings.warn(
         f"You’re trying to run this on {adata.n_vars} dimensions of `.X`, "
         "if you really want this, set `use_rep='X'`.\n         "
         "Falling back to preprocessing with `sc.pp.pca` and default params.",
-        stacklevel=4,
+        stacklevel=5,  # the caller of tsne
     )
     n_pcs_pca = n_pcs if n_pcs is not None else n_max
-    if settings is not None:
-        import scanpy as sc
-
-        sc.pp.pca(adata, n_comps=n_pcs_pca)
+    sc = _scanpy()
+    if sc is not None:
+        sc.pp.pca(adata, n_comps=n_pcs_pca)  # scanpy's own fallback, written back as scanpy does
         return adata.obsm["X_pca"], None
     return adata.X, n_pcs_pca  # without scanpy: the engine's own PCA of .X
 
@@ -173,8 +188,9 @@ def tsne(
     """
     from ._sklearn import TSNE
 
-    adata = adata.copy() if copy else adata
     settings = _scanpy_settings()
+    start = _log("computing tSNE")
+    adata = adata.copy() if copy else adata
     n_jobs = (settings.n_jobs if settings is not None else 1) if n_jobs is None else n_jobs
     if use_fast_tsne:
         warnings.warn(
@@ -202,7 +218,8 @@ def tsne(
             max_iter=max_iter,
         )
         if engine_pca is not None:
-            x = _engine_pca(x, engine_pca)
+            x = _without_scanpy_pca(estimator, x, engine_pca)
+        _log("    using tsne_rs.TSNE")
         x_tsne = estimator.fit_transform(x)
     params = dict(
         perplexity=perplexity,
@@ -219,22 +236,32 @@ def tsne(
     key_uns, key_obsm = ("tsne", "X_tsne") if key_added is None else [key_added] * 2
     adata.obsm[key_obsm] = x_tsne
     adata.uns[key_uns] = dict(params={k: v for k, v in params.items() if v is not None})
+    if start is not None:
+        _log(
+            "    finished",
+            time=start,
+            deep=(
+                f"added\n"
+                f"    {key_obsm!r}, tSNE coordinates (adata.obsm)\n"
+                f"    {key_uns!r}, tSNE parameters (adata.uns)"
+            ),
+        )
     return adata if copy else None
 
 
-def _engine_pca(x, n_comps):
-    """Without scanpy: the leading ``n_comps`` principal components of ``.X`` (scikit-learn's
-    PCA for sparse ``.X``, centred implicitly, as ``sc.pp.pca`` does; numpy's SVD otherwise)."""
+def _without_scanpy_pca(estimator, x, n_comps):
+    """Without scanpy there is no ``sc.pp.pca`` to fall back on: the engine projects dense
+    ``.X`` on its leading ``n_comps`` principal components before the neighbour search (and
+    starts from the PCA of that); sparse ``.X`` is projected by scikit-learn's PCA, which
+    centres it implicitly as ``sc.pp.pca`` does."""
     import scipy.sparse as sp
 
     if sp.issparse(x):
         from sklearn.decomposition import PCA
 
         return PCA(n_components=n_comps, random_state=0).fit_transform(x).astype(np.float32)
-    x = np.asarray(x, dtype=np.float64)
-    centred = x - x.mean(axis=0)
-    _, s, vt = np.linalg.svd(centred, full_matrices=False)
-    return (centred @ vt[:n_comps].T).astype(np.float32)
+    estimator._engine_pca = int(n_comps)
+    return x
 
 
 def _tsne_of_graph(adata, neighbors_key, perplexity, early_exaggeration, learning_rate, random_state,

@@ -99,7 +99,13 @@ def _engine_P(knn_index, verbose, n_jobs, **settings):
         data = np.asarray(index.data)
         if data.dtype not in (np.float32, np.float64):
             data = data.astype(np.float64)
-        search = getattr(index, "_search", "exact search")
+        # The search the engine actually runs (openTSNE's wording).
+        approximate = index.engine_neighbors in ("nndescent", "hnsw") or (
+            index.engine_neighbors == "auto" and data.shape[0] >= 200_000
+        )
+        search = "NN-descent approximate search" if approximate and index.engine_neighbors != "hnsw" else (
+            "HNSW approximate search" if approximate else "exact search"
+        )
         with Timer(f"Finding {index.k} nearest neighbors using {search} using {index.metric} distance...", verbose):
             parts = _tsne_rs.affinities(
                 data,
@@ -128,7 +134,8 @@ def _engine_P(knn_index, verbose, n_jobs, **settings):
 
 def _gaussian_perplexity(distances, perplexities, perplexity_tol=1e-8, max_iter=200):
     """openTSNE's ``_tsne.compute_gaussian_perplexity`` for one perplexity, vectorised:
-    per row, ``p_j = exp(-d_j^2 tau / 2)`` with ``tau`` bisected (from 1) until the entropy is
+    per row, ``p_j = sqrt(tau) exp(-d_j^2 tau / 2)`` with ``tau`` bisected (from 1) until the
+    entropy ``tau/2 sum_j p_j d_j^2 / S + log S - log(tau) / 2`` (``S = sum_j p_j + eps``) is
     ``log(perplexity)`` to ``perplexity_tol``; rows normalised to 1."""
     if len(perplexities) != 1:
         raise NotImplementedError(
@@ -144,10 +151,11 @@ def _gaussian_perplexity(distances, perplexities, perplexity_tol=1e-8, max_iter=
     hi = np.full(n, np.inf)
     done = np.zeros(n, dtype=bool)
     P = np.empty_like(d2)
+    eps = np.finfo(np.float64).eps
     for _ in range(max_iter):
-        P = np.exp(-d2 * tau[:, None] * 0.5)
-        S = P.sum(axis=1) + 1e-8
-        H = tau * 0.5 * (P * d2).sum(axis=1) / S + np.log(S)
+        P = np.sqrt(tau)[:, None] * np.exp(-d2 * tau[:, None] * 0.5)
+        S = P.sum(axis=1) + eps
+        H = tau * 0.5 * (P * d2).sum(axis=1) / S + np.log(S) - np.log(tau) * 0.5
         ok = np.abs(H - desired) <= perplexity_tol
         done |= ok
         if done.all():
@@ -159,7 +167,9 @@ def _gaussian_perplexity(distances, perplexities, perplexity_tol=1e-8, max_iter=
         tau[smaller] = np.where(np.isinf(lo[smaller]), tau[smaller] / 2, (tau[smaller] + lo[smaller]) / 2)
         lo[larger] = tau[larger]
         tau[larger] = np.where(np.isinf(hi[larger]), tau[larger] * 2, (tau[larger] + hi[larger]) / 2)
-    P = np.exp(-d2 * tau[:, None] * 0.5)
+    else:  # not converged: openTSNE keeps the values of the last evaluated tau
+        return P / P.sum(axis=1, keepdims=True)
+    P = np.sqrt(tau)[:, None] * np.exp(-d2 * tau[:, None] * 0.5)
     return P / P.sum(axis=1, keepdims=True)
 
 
