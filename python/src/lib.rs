@@ -806,6 +806,11 @@ impl Model {
         self.inner.set_affinities(csr(n, indptr, indices, data)?).map_err(py_err)
     }
 
+    /// Forgets the optimiser's velocity and gains (the next run starts as a first one does).
+    fn reset_optimizer(&mut self) {
+        self.inner.reset_optimizer();
+    }
+
     /// The optimiser's gains and last update, input order (two `n x dims` arrays).
     fn optimizer_state<'py>(&self, py: Python<'py>) -> PyResult<ArrayPair<'py>> {
         let (gains, update) = self.inner.optimizer_state().map_err(py_err)?;

@@ -246,6 +246,12 @@ impl Embedding {
         Ok(())
     }
 
+    /// Forgets the optimiser's velocity and gains, so the next run starts as a first one
+    /// does (scikit-learn restarts its optimiser when early exaggeration ends).
+    pub fn reset_optimizer(&mut self) {
+        self.state = State::new(self.y.as_slice().len());
+    }
+
     /// The optimiser's gains and last update (velocity), input order, `n x dims` each.
     pub fn optimizer_state(&self) -> Result<(Matrix, Matrix)> {
         let (n, dims) = (self.n(), self.dims());

@@ -290,6 +290,12 @@ fn positions_affinities_and_optimizer_state_round_trip() {
     let (gains, update) = fit.optimizer_state().unwrap();
     assert_eq!((gains.rows(), gains.cols(), update.rows()), (500, 2, 500));
     assert!(gains.as_slice().iter().any(|&g| g != 1.0), "300 iterations left every gain at 1");
+    let mut reset = fit.clone();
+    reset.reset_optimizer();
+    let (gains, update) = reset.optimizer_state().unwrap();
+    assert!(gains.as_slice().iter().all(|&g| g == 1.0) && update.as_slice().iter().all(|&u| u == 0.0));
+    reset.optimize(&schedule).unwrap();
+    assert_ne!(reset.positions(), plain.positions(), "the reset changed nothing");
     assert!(fit.clone().set_positions(&Matrix::new(3, 2, vec![0.0; 6]).unwrap()).is_err());
 
     let new = Matrix::new(20, x.cols(), x.as_slice()[..20 * x.cols()].to_vec()).unwrap();
