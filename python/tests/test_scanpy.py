@@ -61,11 +61,36 @@ def test_n_pcs_takes_the_leading_columns(adata, monkeypatch):
     assert np.array_equal(seen[-1], adata.X)
 
 
-def test_reuses_the_neighbour_graph(adata, digits):
+def test_reuses_the_neighbour_graph(adata, digits, monkeypatch):
     _, y = digits
     nn = NearestNeighbors(n_neighbors=45).fit(adata.obsm["X_pca"])
     adata.obsp["distances"] = nn.kneighbors_graph(mode="distance")
+    # scikit-learn's schedule, as the rest of tl.tsne: 250 exploration iterations, the
+    # optimiser restarted, the rest.
+    calls, engine_fit = [], tsne_rs._sklearn._tsne_rs.fit
+
+    class Spy:
+        def __init__(self, model):
+            self.model = model
+
+        def reset_optimizer(self):
+            calls.append("reset")
+            self.model.reset_optimizer()
+
+        def optimize(self, iterations, **kwargs):
+            calls.append(iterations)
+            return self.model.optimize(iterations, **kwargs)
+
+        def __getattr__(self, name):
+            return getattr(self.model, name)
+
+    def spy(data, **settings):
+        calls.append((settings["kind"], settings["iterations"]))
+        return Spy(engine_fit(data, **settings))
+
+    monkeypatch.setattr(tsne_rs._sklearn._tsne_rs, "fit", spy)
     tsne_rs.scanpy.tsne(adata, perplexity=10, use_neighbors=True, random_state=0)
+    assert calls == [("graph", 250), "reset", 750]
     assert adata.obsm["X_tsne"].dtype == np.float32
     assert knn_accuracy(adata.obsm["X_tsne"], y[:600]) >= 0.9
     assert adata.uns["tsne"]["params"]["use_neighbors"] is True

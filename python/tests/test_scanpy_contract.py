@@ -222,6 +222,19 @@ def pbmc_runs():
     return ours, theirs, labels, t_ours, t_theirs
 
 
+@pytest.fixture(scope="module")
+def pbmc_perturbed_runs():
+    """Both t-SNEs on two copies of pbmc68k_reduced whose X_pca is changed by one part in a
+    million (seeds 1 and 2)."""
+    runs = []
+    for seed in (1, 2):
+        adata = sc.datasets.pbmc68k_reduced()
+        noise = np.random.RandomState(seed).normal(size=adata.obsm["X_pca"].shape)
+        adata.obsm["X_pca"] = (adata.obsm["X_pca"] * (1 + 1e-6 * noise)).astype(np.float32)
+        runs.append((run(tsne_rs.scanpy.tsne, adata), run(sc.tl.tsne, adata)))
+    return runs
+
+
 def test_pbmc68k_reduced_same_outputs(pbmc_runs):
     ours, theirs, _, _, _ = pbmc_runs
     a1, a2 = _assert_same_outputs(ours, theirs)
@@ -231,14 +244,20 @@ def test_pbmc68k_reduced_same_outputs(pbmc_runs):
     assert a1.obsm["X_tsne"].shape == (700, 2)
 
 
-def test_pbmc68k_reduced_10nn_accuracy_within_001_of_scanpy(pbmc_runs):
+def test_pbmc68k_reduced_10nn_accuracy_within_001_of_scanpy(pbmc_runs, pbmc_perturbed_runs):
+    # At 700 cells one run's accuracy is noise at the scale of 0.01: changing X_pca by one
+    # part in a million moves it by up to 0.02 in either t-SNE (measured: scanpy 0.7986,
+    # 0.7986, 0.8186, 0.8071, 0.8114; ours 0.8257, 0.8029, 0.8014, 0.8129, 0.8071). So the
+    # mean over the data as given and two such copies is compared.
     ours, theirs, labels, t_ours, t_theirs = pbmc_runs
-    acc_ours = knn_accuracy(ours[1].obsm["X_tsne"], labels)
-    acc_theirs = knn_accuracy(theirs[1].obsm["X_tsne"], labels)
-    print(f"pbmc68k_reduced bulk_labels 10-NN accuracy: tsne_rs {acc_ours:.4f} ({t_ours:.2f} s), "
-          f"scanpy {acc_theirs:.4f} ({t_theirs:.2f} s, 1 thread)")
-    assert acc_theirs > 0.75
-    assert abs(acc_ours - acc_theirs) <= 0.01, (acc_ours, acc_theirs)
+    pairs = [(ours, theirs)] + pbmc_perturbed_runs
+    acc_ours = [knn_accuracy(o[1].obsm["X_tsne"], labels) for o, _ in pairs]
+    acc_theirs = [knn_accuracy(t[1].obsm["X_tsne"], labels) for _, t in pairs]
+    print(f"pbmc68k_reduced bulk_labels 10-NN accuracy: tsne_rs {acc_ours[0]:.4f} ({t_ours:.2f} s), "
+          f"scanpy {acc_theirs[0]:.4f} ({t_theirs:.2f} s, 1 thread); means over 3 runs: "
+          f"{np.mean(acc_ours):.4f}, {np.mean(acc_theirs):.4f}")
+    assert min(acc_theirs) > 0.75 and min(acc_ours) > 0.75
+    assert abs(np.mean(acc_ours) - np.mean(acc_theirs)) <= 0.01, (acc_ours, acc_theirs)
 
 
 def test_log_lines_as_scanpys(with_pca):

@@ -5,8 +5,10 @@ the parameters are checked by scikit-learn's own constraints and messages, the a
 its neighbour count ``min(n - 1, int(3 * perplexity + 1))`` and squared distances for every
 metric, the learning rate is in its units (``auto`` is ``max(n / early_exaggeration / 4, 50)``;
 our optimiser steps with the gradient divided by four, so the rate passed on is four times
-scikit-learn's), and early stopping is checked where scikit-learn checks it (every 50
-iterations). ``method="fft"`` (FFT-accelerated interpolation, for large n) is an addition.
+scikit-learn's), the optimisation is scikit-learn's two phases (250 iterations of early
+exaggeration, then the optimiser restarted from no velocity and unit gains, as its second
+``_gradient_descent`` call), and early stopping is checked where scikit-learn checks it
+(every 50 iterations). ``method="fft"`` (FFT-accelerated interpolation, for large n) is an addition.
 
 Euclidean, cosine and Manhattan distances of dense input are computed in the engine; every
 other metric scikit-learn accepts (a name, or a callable), and sparse input, go through
@@ -371,50 +373,29 @@ class TSNE(*_Bases):
         pca = getattr(self, "_engine_pca", None)  # set by tsne_rs.scanpy without scanpy
         if pca is not None and settings["kind"] == "points" and pca < X.shape[1]:
             settings["pca"] = pca
-        watch = _SklearnStopping(self.max_iter, self.min_grad_norm, self.n_iter_without_progress, self.verbose)
-        lr = 4.0 * float(self.learning_rate_)
-        repulsion = {"barnes_hut": "barnes_hut", "exact": "exact", "fft": "fft"}[self.method]
-        model = _tsne_rs.fit(
-            data,
-            n_components=int(self.n_components),
-            iterations=int(self.max_iter),
+        model, self.n_iter_, kl = _sklearn_schedule(
+            lambda **run: _tsne_rs.fit(
+                data,
+                n_components=int(self.n_components),
+                dof=float(max(self.n_components - 1, 1)),
+                repulsion={"barnes_hut": "barnes_hut", "exact": "exact", "fft": "fft"}[self.method],
+                theta=float(self.angle),
+                init=init,
+                seed=seed,
+                n_jobs=self.n_jobs,
+                **run,
+                **settings,
+            ),
+            max_iter=int(self.max_iter),
             early_exaggeration=float(self.early_exaggeration),
-            exaggeration_iterations=_EXPLORATION_ITER,
-            learning_rate=lr,
-            dof=float(max(self.n_components - 1, 1)),
-            repulsion=repulsion,
-            theta=float(self.angle),
-            init=init,
-            seed=seed,
-            n_jobs=self.n_jobs,
-            min_grad_norm=0.0,
-            callback=watch,
-            callback_every=_CHECK_EVERY,
-            **settings,
+            learning_rate=4.0 * float(self.learning_rate_),
+            min_grad_norm=float(self.min_grad_norm),
+            n_iter_without_progress=int(self.n_iter_without_progress),
+            verbose=self.verbose,
         )
-        summary = model.summary()
-        done = summary["iterations"]
-        exaggeration_cut = watch.stopped and done < _EXPLORATION_ITER
-        if exaggeration_cut:
-            # scikit-learn's early exaggeration ended at a gradient-norm check: it goes on
-            # without exaggeration from there.
-            watch.start_second_phase(done)
-            model.optimize(
-                int(self.max_iter) - done,
-                exaggeration=1.0,
-                momentum=0.8,
-                learning_rate=lr,
-                callback=watch,
-                callback_every=_CHECK_EVERY,
-            )
-            summary = model.summary()
-            done = summary["iterations"]
-        if watch.stopped or exaggeration_cut or self.max_iter > _EXPLORATION_ITER:
-            self.n_iter_ = int(done - 1)
-        else:  # scikit-learn's empty second phase reports the index after the first
-            self.n_iter_ = int(done)
-        kl = summary["kl_divergence"]
-        self.kl_divergence_ = np.float64(kl) if self.method == "exact" else float(kl)
+        # scikit-learn's types: a Python float from its Barnes-Hut objective, np.float64 from
+        # its exact one (and its "no error computed" value, np.finfo(float).max).
+        self.kl_divergence_ = float(kl) if self.method != "exact" and type(kl) is float else np.float64(kl)
         if self.verbose:
             print(f"[t-SNE] KL divergence after {self.n_iter_ + 1} iterations: {kl:f}", flush=True)
         self.embedding_ = np.ascontiguousarray(model.positions(), dtype=dtype)
@@ -563,68 +544,129 @@ def _sklearn_pca_init(X, n_components, random_state):
     return (start / np.float32(std) * np.float32(1e-4)).astype(np.float64)
 
 
-# ---------------------------------------------------------------------- the schedule's checks
+# ---------------------------------------------------------------------- the schedule
+
+
+def _sklearn_schedule(fit, *, max_iter, early_exaggeration, learning_rate, min_grad_norm,
+                      n_iter_without_progress, verbose):
+    """scikit-learn's optimisation: two runs of its ``_gradient_descent``.
+
+    The first (``fit(**run)``, the engine's fit with the run's schedule keywords) is the
+    exploration phase: 250 iterations with P multiplied by ``early_exaggeration`` and
+    momentum 0.5. The optimiser then starts afresh (no velocity, unit gains, as scikit-learn's
+    second call does) at the same learning rate for the rest of ``max_iter``, with momentum
+    0.8 and no exaggeration. Both runs are checked every 50 iterations, counted from the start
+    of the first, as scikit-learn checks them: the gradient norm against ``min_grad_norm``
+    (which ends the first phase early too) and, in the second, ``n_iter_without_progress``.
+
+    ``learning_rate`` is in the engine's units. Returns ``(model, n_iter_, kl_divergence_)``
+    as scikit-learn reports them: the last 0-based iteration index, and the KL at the last
+    iteration whose error scikit-learn computes (a multiple of 50 or the last of ``max_iter``,
+    before that iteration's step); ``np.finfo(float).max`` when the second phase is empty
+    (``max_iter=250``).
+    """
+    explore = min(_EXPLORATION_ITER, max_iter)
+    watch = _SklearnStopping(min_grad_norm, verbose, early_exaggeration)
+    watch.phase(0, explore, n_iter_without_progress=_EXPLORATION_ITER)
+    model = fit(
+        iterations=explore,
+        early_exaggeration=early_exaggeration,
+        exaggeration_iterations=explore,
+        momentum_early=0.5,
+        learning_rate=learning_rate,
+        min_grad_norm=0.0,
+        callback=watch,
+        callback_every=_CHECK_EVERY,
+    )
+    done = model.summary()["iterations"]
+    if verbose:
+        print(
+            f"[t-SNE] KL divergence after {done} iterations with early exaggeration: {watch.error:f}",
+            flush=True,
+        )
+    watch.phase(done, max_iter, n_iter_without_progress=n_iter_without_progress)
+    model.reset_optimizer()
+    # The engine reports the KL every 50 iterations of a run (the second starts at a multiple
+    # of 50, so at scikit-learn's checks); scikit-learn also computes it at its last
+    # iteration, before the step: a last run of one iteration with the KL of every iteration.
+    remaining = max_iter - done
+    runs = [(remaining - 1, _CHECK_EVERY), (1, 1)] if max_iter % _CHECK_EVERY else [(remaining, _CHECK_EVERY)]
+    for iterations, kl_every in runs:
+        if iterations <= 0 or watch.stopped:
+            continue
+        watch.offset = done
+        report = model.optimize(
+            iterations,
+            exaggeration=1.0,
+            momentum=0.8,
+            learning_rate=learning_rate,
+            kl_every=kl_every,
+            callback=watch,
+            callback_every=kl_every,
+        )
+        done += report["iterations"]
+    n_iter = done - 1 if remaining > 0 else done
+    return model, int(n_iter), watch.error
 
 
 class _SklearnStopping:
-    """scikit-learn's convergence checks, every 50 iterations: the gradient norm against
-    ``min_grad_norm`` in both phases, and ``n_iter_without_progress`` (KL not lower than its
-    best for that many iterations) after early exaggeration. Prints scikit-learn's progress
-    lines when verbose."""
+    """The checks of scikit-learn's ``_gradient_descent``, as an engine callback: at every
+    50th iteration (counted from the start of the first phase) the gradient norm against
+    ``min_grad_norm`` and the KL against the best so far (``n_iter_without_progress``), with
+    scikit-learn's progress lines when verbose >= 2. Records the last error scikit-learn
+    computes (``error``): every 50th iteration and the phase's last, exaggerated in the
+    first phase as scikit-learn's objective is (``E * KL + E * ln E`` for P times E)."""
 
-    def __init__(self, max_iter, min_grad_norm, patience, verbose):
-        self.max_iter = int(max_iter)
+    def __init__(self, min_grad_norm, verbose, early_exaggeration):
         self.min_grad_norm = float(min_grad_norm)
-        self.patience = int(patience)
         self.verbose = verbose
-        self.offset = 0  # iterations before the current engine run
-        self.second_from = _EXPLORATION_ITER  # first 0-based iteration without exaggeration
-        self.best_error = np.finfo(float).max
-        self.best_iter = _EXPLORATION_ITER
-        self.stopped = False
+        self.early_exaggeration = float(early_exaggeration)
         self.tic = time.perf_counter()
 
-    def start_second_phase(self, done):
-        self.offset = done
-        self.second_from = done
-        self.best_iter = done
+    def phase(self, start, end, *, n_iter_without_progress):
+        """A new ``_gradient_descent`` call: iterations ``start`` to ``end`` (exclusive,
+        0-based), the first with exaggeration when ``start == 0``. ``offset`` is the number
+        of iterations before the current engine run (a phase may take several)."""
+        self.offset, self.end = start, end
+        self.exaggerated = start == 0
+        self.patience = n_iter_without_progress
+        self.error = np.finfo(float).max
+        self.best_error = np.finfo(float).max
+        self.best_iter = start
         self.stopped = False
 
     def __call__(self, iteration, kl, gradient_norm, positions):
         done = self.offset + iteration  # iterations run so far; scikit-learn's i is done - 1
         i = done - 1
-        if done % _CHECK_EVERY != 0 and done != self.max_iter:
+        check = done % _CHECK_EVERY == 0
+        if kl is not None and (check or done == self.end):
+            if self.exaggerated:
+                e = self.early_exaggeration
+                kl = e * kl + e * np.log(e)
+            self.error = kl
+        if not check or kl is None:
             return False
-        second = i >= self.second_from
-        if self.verbose >= 2 and kl is not None:
+        error = self.error
+        if self.verbose >= 2:
             toc = time.perf_counter()
             print(
                 "[t-SNE] Iteration %d: error = %.7f, gradient norm = %.7f (%s iterations in %0.3fs)"
-                % (done, kl, gradient_norm, _CHECK_EVERY, toc - self.tic),
+                % (done, error, gradient_norm, _CHECK_EVERY, toc - self.tic),
                 flush=True,
             )
             self.tic = toc
-        if self.verbose and done == self.second_from and kl is not None:
-            print(f"[t-SNE] KL divergence after {done} iterations with early exaggeration: {kl:f}", flush=True)
-        stop = False
-        if second and kl is not None:
-            if kl < self.best_error:
-                self.best_error, self.best_iter = kl, i
-            elif i - self.best_iter > self.patience:
-                if self.verbose >= 2:
-                    print(
-                        "[t-SNE] Iteration %d: did not make any progress during the last %d episodes. Finished."
-                        % (done, self.patience),
-                        flush=True,
-                    )
-                stop = True
-        if not stop and gradient_norm <= self.min_grad_norm:
+        if error < self.best_error:
+            self.best_error, self.best_iter = error, i
+        elif i - self.best_iter > self.patience:
+            if self.verbose >= 2:
+                print(
+                    "[t-SNE] Iteration %d: did not make any progress during the last %d episodes. Finished."
+                    % (done, self.patience),
+                    flush=True,
+                )
+            self.stopped = True
+        if not self.stopped and gradient_norm <= self.min_grad_norm:
             if self.verbose >= 2:
                 print("[t-SNE] Iteration %d: gradient norm %f. Finished." % (done, gradient_norm), flush=True)
-            stop = True
-        if stop and done < self.max_iter and (second or done < _EXPLORATION_ITER):
             self.stopped = True
-            if not second and self.verbose and kl is not None:
-                print(f"[t-SNE] KL divergence after {done} iterations with early exaggeration: {kl:f}", flush=True)
-            return True
-        return False
+        return self.stopped

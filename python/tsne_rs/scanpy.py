@@ -268,7 +268,8 @@ def _tsne_of_graph(adata, neighbors_key, perplexity, early_exaggeration, learnin
                    n_jobs, max_iter, verbose):
     """The ``use_neighbors=True`` addition: t-SNE of the graph of ``sc.pp.neighbors``."""
     from . import _tsne_rs
-    from ._common import Progress, seed_of
+    from ._common import seed_of
+    from ._sklearn import _sklearn_schedule
 
     key = "distances"
     if neighbors_key is not None:
@@ -285,19 +286,24 @@ def _tsne_of_graph(adata, neighbors_key, perplexity, early_exaggeration, learnin
             stacklevel=3,
         )
         perplexity = lowered
-    model = _tsne_rs.fit(
-        indices,
-        kind="graph",
-        knn_distances=distances,
-        perplexity=float(perplexity),
-        lenient=True,
-        iterations=int(max_iter),
+    # scikit-learn's schedule, as for the rest of tl.tsne (its TSNE's defaults for the checks).
+    model, _, _ = _sklearn_schedule(
+        lambda **run: _tsne_rs.fit(
+            indices,
+            kind="graph",
+            knn_distances=distances,
+            perplexity=float(perplexity),
+            lenient=True,
+            init="spectral",
+            seed=seed_of(random_state),
+            n_jobs=n_jobs,
+            **run,
+        ),
+        max_iter=int(max_iter),
         early_exaggeration=float(early_exaggeration),
         learning_rate=4.0 * float(learning_rate),
-        init="spectral",
-        seed=seed_of(random_state),
-        n_jobs=n_jobs,
-        callback=Progress(max_iter) if verbose else None,
-        callback_every=50,
+        min_grad_norm=1e-7,
+        n_iter_without_progress=300,
+        verbose=int(verbose),
     )
     return model.positions().astype(np.float32)
