@@ -252,7 +252,9 @@ impl FftInterpolation {
         &self.params
     }
     /// One evaluation with `D` dimensions and `P` interpolation nodes per interval; both are
-    /// compile-time constants so the small per-point loops unroll.
+    /// compile-time constants so the small per-point loops unroll. The stages: lay the grid
+    /// over the points, weigh each point on its box's nodes, group the points by the box of
+    /// their last dimension, spread the charges, convolve, interpolate the potentials back.
     fn run<T: GridScalar, const D: usize, const P: usize>(
         params: &FftParams,
         memory_limit: Option<(u64, &'static str)>,
@@ -263,9 +265,41 @@ impl FftInterpolation {
         forces: &mut [f64],
     ) -> Result<f64> {
         let pts: &[[f64; D]] = as_points(y.as_slice());
-        let n = pts.len();
+        let layout = Layout::of::<D, P>(pts, params, memory_limit, kernel)?;
+        pb.weigh::<D, P>(pts, &layout);
+        pb.group_by_last_box::<D>(layout.n_boxes);
+        grids.spread::<D, P>(pb, pts, &layout);
+        grids.convolve::<D>(kernel, &layout);
+        Ok(pb.interpolate::<T, D, P>(grids, pts, &layout, forces))
+    }
+}
+
+/// The grid of one evaluation: `n_boxes` boxes of `box_width` per dimension from `lo`,
+/// `m = n_boxes P` nodes per dimension, transforms of length `l = 2 m`.
+struct Layout {
+    lo: f64,
+    box_width: f64,
+    n_boxes: usize,
+    m: usize,
+    l: usize,
+    /// Charges and potentials use coordinates relative to the grid's centre, where they are
+    /// smallest: `rep_i = (y_i - c) phi[K1, 1] - phi[K1, y - c]` is the same force with less
+    /// cancellation in single precision.
+    centre: f64,
+}
+
+impl Layout {
+    /// The grid over the bounding box of `pts`: a square (cube) of boxes whose width comes
+    /// from the ladder `2^(k/16)`, so that the kernel spectra, which depend only on the width,
+    /// the grid size and the kernel, are reused while the embedding grows slowly. Refuses a
+    /// grid past `MAX_NODES_2D` or the memory limit.
+    fn of<const D: usize, const P: usize>(
+        pts: &[[f64; D]],
+        params: &FftParams,
+        memory_limit: Option<(u64, &'static str)>,
+        kernel: StudentT,
+    ) -> Result<Self> {
         let p = P;
-        // The grid is a square (cube) over the bounding box of all coordinates.
         let (lo, hi) =
             pts.iter().flatten().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| (l.min(v), h.max(v)));
         let range = (hi - lo).max(1e-12 * (1.0 + lo.abs()));
@@ -289,8 +323,6 @@ impl FftInterpolation {
             });
         }
         let n_boxes = next_smooth(wanted);
-        // Box widths come from the ladder 2^(k/16) so that the kernel spectra, which depend only
-        // on the width, the grid size and the kernel, are reused while the embedding grows slowly.
         let box_width = (((range / n_boxes as f64).log2() * 16.0).ceil() / 16.0).exp2();
         let m = n_boxes * p; // nodes per dimension
         let l = 2 * m; // circulant size per dimension
@@ -306,16 +338,20 @@ impl FftInterpolation {
                 });
             }
         }
-        // Charges and potentials use coordinates relative to the grid's centre, where they
-        // are smallest: `rep_i = (y_i - c) phi[K1, 1] - phi[K1, y - c]` is the same force with
-        // less cancellation in single precision.
         let centre = lo + 0.5 * n_boxes as f64 * box_width;
+        Ok(Self { lo, box_width, n_boxes, m, l, centre })
+    }
+}
 
-        // 1. Box and Lagrange weights of every point.
-        pb.boxes.resize(n * D, 0);
-        pb.weights.resize(n * D * p, 0.0);
-        let (nodes, denominators) = (&pb.nodes, &pb.denominators);
-        pb.boxes.par_chunks_mut(D).zip(pb.weights.par_chunks_mut(D * p)).zip(pts.par_iter()).for_each(
+impl PointBuffers {
+    /// The box and the Lagrange weights on its `P` nodes of every point, per dimension.
+    fn weigh<const D: usize, const P: usize>(&mut self, pts: &[[f64; D]], layout: &Layout) {
+        let (n, p) = (pts.len(), P);
+        let (lo, box_width, n_boxes) = (layout.lo, layout.box_width, layout.n_boxes);
+        self.boxes.resize(n * D, 0);
+        self.weights.resize(n * D * p, 0.0);
+        let (nodes, denominators) = (&self.nodes, &self.denominators);
+        self.boxes.par_chunks_mut(D).zip(self.weights.par_chunks_mut(D * p)).zip(pts.par_iter()).for_each(
             |((bx, w), yi)| {
                 for k in 0..D {
                     let s = (yi[k] - lo) / box_width;
@@ -334,92 +370,43 @@ impl FftInterpolation {
                 }
             },
         );
+    }
 
-        // 2. Group points by the box of their last dimension; each group owns disjoint grid rows.
-        pb.group_start.clear();
-        pb.group_start.resize(n_boxes + 1, 0);
+    /// Points grouped by the box of their last dimension (a stable counting sort into
+    /// `order` with `group_start`); each group owns disjoint grid rows.
+    fn group_by_last_box<const D: usize>(&mut self, n_boxes: usize) {
+        let n = self.boxes.len() / D;
+        self.group_start.clear();
+        self.group_start.resize(n_boxes + 1, 0);
         for i in 0..n {
-            pb.group_start[pb.boxes[i * D + D - 1] as usize + 1] += 1;
+            self.group_start[self.boxes[i * D + D - 1] as usize + 1] += 1;
         }
         for g in 0..n_boxes {
-            pb.group_start[g + 1] += pb.group_start[g];
+            self.group_start[g + 1] += self.group_start[g];
         }
-        pb.order.resize(n, 0);
-        pb.cursor.clear();
-        pb.cursor.extend_from_slice(&pb.group_start);
+        self.order.resize(n, 0);
+        self.cursor.clear();
+        self.cursor.extend_from_slice(&self.group_start);
         for i in 0..n {
-            let g = pb.boxes[i * D + D - 1] as usize;
-            pb.order[pb.cursor[g] as usize] = i as u32;
-            pb.cursor[g] += 1;
+            let g = self.boxes[i * D + D - 1] as usize;
+            self.order[self.cursor[g] as usize] = i as u32;
+            self.cursor[g] += 1;
         }
+    }
 
-        // 3. Spread the charges: a = 1 + i y_1, b = y_2 + i 1 in 2-D; a = 1 + i y, b = 0 + i 1
-        // in 1-D (coordinates relative to the centre). Each group of points first clears its
-        // own rows' first m columns; the row transform clears the rest.
-        let zero = Complex::<T>::new(T::zero(), T::zero());
-        let len = if D == 1 { l } else { m * l };
-        resize_exact(&mut grids.rows_a, len, zero);
-        resize_exact(&mut grids.rows_b, len, zero);
-        // Group g owns nodes g p..(g + 1) p of the last dimension: p values in 1-D, p rows in 2-D.
-        let row_block = if D == 1 { P } else { P * l };
-        {
-            let (boxes, weights, order, starts) = (&pb.boxes, &pb.weights, &pb.order, &pb.group_start);
-            grids.rows_a[..n_boxes * row_block]
-                .par_chunks_mut(row_block)
-                .zip(grids.rows_b[..n_boxes * row_block].par_chunks_mut(row_block))
-                .enumerate()
-                .for_each(|(g, (ga, gb))| {
-                    for r in 0..row_block.div_ceil(l) {
-                        let row = r * l..(r * l + m).min(ga.len());
-                        ga[row.clone()].fill(zero);
-                        gb[row].fill(zero);
-                    }
-                    for &i in &order[starts[g] as usize..starts[g + 1] as usize] {
-                        let i = i as usize;
-                        let yi = pts[i];
-                        let w = &weights[i * D * p..(i + 1) * D * p];
-                        let (qa, qb) = if D == 2 {
-                            (C::new(1.0, yi[0] - centre), C::new(yi[1] - centre, 1.0))
-                        } else {
-                            (C::new(1.0, yi[0] - centre), C::new(0.0, 1.0))
-                        };
-                        if D == 1 {
-                            for a in 0..P {
-                                ga[a] += narrow::<T>(qa * w[a]);
-                                gb[a] += narrow::<T>(qb * w[a]);
-                            }
-                        } else {
-                            let x0 = boxes[i * D] as usize * P;
-                            for r in 0..P {
-                                let (ra, rb) = (&mut ga[r * l + x0..][..P], &mut gb[r * l + x0..][..P]);
-                                for a in 0..P {
-                                    let s = w[P + r] * w[a];
-                                    ra[a] += narrow::<T>(qa * s);
-                                    rb[a] += narrow::<T>(qb * s);
-                                }
-                            }
-                        }
-                    }
-                });
-        }
-
-        // 4. Convolve with the kernel.
-        grids.ensure_plans(l);
-        let key = (l, box_width.to_bits(), kernel.dof().to_bits());
-        if grids.kernel_key != Some(key) {
-            grids.kernel_spectra::<D>(kernel, box_width / p as f64, m);
-            grids.kernel_key = Some(key);
-        }
-        if D == 1 {
-            grids.convolve_1d(m);
-        } else {
-            grids.convolve_2d(m);
-        }
-
-        // 5. Interpolate the potentials back to the points.
-        pb.z_rows.resize(n, 0.0);
-        let (boxes, weights, ga, gb) = (&pb.boxes, &pb.weights, &grids.rows_a, &grids.rows_b);
-        forces.par_chunks_mut(D).zip(pb.z_rows.par_iter_mut()).enumerate().for_each(|(i, (f, z))| {
+    /// The potentials interpolated back to the points: the forces into `forces`, and the sum
+    /// of the points' shares of Z, which is returned.
+    fn interpolate<T: GridScalar, const D: usize, const P: usize>(
+        &mut self,
+        grids: &Grids<T>,
+        pts: &[[f64; D]],
+        layout: &Layout,
+        forces: &mut [f64],
+    ) -> f64 {
+        let (n, p, l, centre) = (pts.len(), P, layout.l, layout.centre);
+        self.z_rows.resize(n, 0.0);
+        let (boxes, weights, ga, gb) = (&self.boxes, &self.weights, &grids.rows_a, &grids.rows_b);
+        forces.par_chunks_mut(D).zip(self.z_rows.par_iter_mut()).enumerate().for_each(|(i, (f, z))| {
             let w = &weights[i * D * p..(i + 1) * D * p];
             let x0 = boxes[i * D] as usize * P;
             let (mut pa, mut pb) = (C::new(0.0, 0.0), C::new(0.0, 0.0));
@@ -448,7 +435,83 @@ impl FftInterpolation {
             }
             *z = pb.im - 1.0;
         });
-        Ok(pb.z_rows.iter().sum())
+        self.z_rows.iter().sum()
+    }
+}
+
+impl<T: GridScalar> Grids<T> {
+    /// Spreads the charges on the row grids: `a = 1 + i y_1`, `b = y_2 + i 1` in 2-D;
+    /// `a = 1 + i y`, `b = 0 + i 1` in 1-D (coordinates relative to the centre). Each group of
+    /// points first clears its own rows' first `m` columns; the row transform clears the rest.
+    fn spread<const D: usize, const P: usize>(
+        &mut self,
+        pb: &PointBuffers,
+        pts: &[[f64; D]],
+        layout: &Layout,
+    ) {
+        let (p, m, l, n_boxes, centre) = (P, layout.m, layout.l, layout.n_boxes, layout.centre);
+        let zero = Complex::<T>::new(T::zero(), T::zero());
+        let len = if D == 1 { l } else { m * l };
+        resize_exact(&mut self.rows_a, len, zero);
+        resize_exact(&mut self.rows_b, len, zero);
+        // Group g owns nodes g p..(g + 1) p of the last dimension: p values in 1-D, p rows in 2-D.
+        let row_block = if D == 1 { P } else { P * l };
+        let (boxes, weights, order, starts) = (&pb.boxes, &pb.weights, &pb.order, &pb.group_start);
+        self.rows_a[..n_boxes * row_block]
+            .par_chunks_mut(row_block)
+            .zip(self.rows_b[..n_boxes * row_block].par_chunks_mut(row_block))
+            .enumerate()
+            .for_each(|(g, (ga, gb))| {
+                for r in 0..row_block.div_ceil(l) {
+                    let row = r * l..(r * l + m).min(ga.len());
+                    ga[row.clone()].fill(zero);
+                    gb[row].fill(zero);
+                }
+                for &i in &order[starts[g] as usize..starts[g + 1] as usize] {
+                    let i = i as usize;
+                    let yi = pts[i];
+                    let w = &weights[i * D * p..(i + 1) * D * p];
+                    let (qa, qb) = if D == 2 {
+                        (C::new(1.0, yi[0] - centre), C::new(yi[1] - centre, 1.0))
+                    } else {
+                        (C::new(1.0, yi[0] - centre), C::new(0.0, 1.0))
+                    };
+                    if D == 1 {
+                        for a in 0..P {
+                            ga[a] += narrow::<T>(qa * w[a]);
+                            gb[a] += narrow::<T>(qb * w[a]);
+                        }
+                    } else {
+                        let x0 = boxes[i * D] as usize * P;
+                        for r in 0..P {
+                            let (ra, rb) = (&mut ga[r * l + x0..][..P], &mut gb[r * l + x0..][..P]);
+                            for a in 0..P {
+                                let s = w[P + r] * w[a];
+                                ra[a] += narrow::<T>(qa * s);
+                                rb[a] += narrow::<T>(qb * s);
+                            }
+                        }
+                    }
+                }
+            });
+    }
+
+    /// Convolves the charge grids with the kernel, tabulating its spectra when the grid or the
+    /// box width changed.
+    fn convolve<const D: usize>(&mut self, kernel: StudentT, layout: &Layout) {
+        let (l, m) = (layout.l, layout.m);
+        let p = m / layout.n_boxes;
+        self.ensure_plans(l);
+        let key = (l, layout.box_width.to_bits(), kernel.dof().to_bits());
+        if self.kernel_key != Some(key) {
+            self.kernel_spectra::<D>(kernel, layout.box_width / p as f64, m);
+            self.kernel_key = Some(key);
+        }
+        if D == 1 {
+            self.convolve_1d(m);
+        } else {
+            self.convolve_2d(m);
+        }
     }
 }
 
