@@ -378,60 +378,23 @@ impl GradientDescent {
         observer: &mut dyn FnMut(&Progress<'_>) -> ControlFlow<()>,
     ) -> Result<OptimizeReport> {
         let s = &self.schedule;
-        let (n, dims) = (y.rows(), y.cols());
-        let len = y.as_slice().len();
-        if state.update.len() != len || state.gains.len() != len {
-            return Err(Error::DimensionMismatch {
-                what: "optimiser state vs embedding coordinates",
-                expected: len,
-                found: if state.update.len() != len { state.update.len() } else { state.gains.len() },
-            });
-        }
-        if let Some(pins) = pinned {
-            if pins.len() != n {
-                return Err(Error::DimensionMismatch {
-                    what: "pinned flags vs points",
-                    expected: n,
-                    found: pins.len(),
-                });
-            }
-        }
+        check_shapes(y, state, pinned)?;
         let pinned = pinned.filter(|p| p.iter().any(|&b| b));
         let recenter = source.translation_invariant() && pinned.is_none();
-        let eta = s.learning_rate(n);
+        let eta = s.learning_rate(y.rows());
         let clip = s.max_point_gradient.map(|g| g / 4.0);
         // All buffers live for the whole run: the loop below does not allocate (but for the
         // KL history and the stage list, which grow only when something is reported).
-        let mut grad = vec![0.0; len];
+        let mut grad = vec![0.0; y.as_slice().len()];
         let mut kl_history = Vec::new();
         let mut stages: Vec<Stage> = Vec::new();
-        let mut done = 0;
-        let mut stop = Stop::Completed;
+        let (mut done, mut stop) = (0, Stop::Completed);
         for it in 0..s.iterations {
             let (exaggeration, momentum) = s.at(it);
-            match stages.last_mut() {
-                Some(st) if st.exaggeration == exaggeration && st.momentum == momentum => st.iterations += 1,
-                _ => stages.push(Stage { iterations: 1, exaggeration, momentum, learning_rate: eta }),
-            }
+            record_stage(&mut stages, exaggeration, momentum, eta);
             let report_kl = s.kl_every > 0 && (it + 1) % s.kl_every == 0;
-            let kl = source.gradient(y, exaggeration, &mut grad, report_kl).map_err(|e| match e {
-                Error::Diverged { .. } => Error::Diverged { iteration: it + 1 },
-                e => e,
-            })?;
-            if let Some(pins) = pinned {
-                for (g, _) in grad.chunks_exact_mut(dims.max(1)).zip(pins).filter(|(_, &p)| p) {
-                    g.fill(0.0);
-                }
-            }
-            if let Some(limit) = clip {
-                for g in grad.chunks_exact_mut(dims.max(1)) {
-                    let norm = g.iter().map(|v| v * v).sum::<f64>().sqrt();
-                    if norm > limit {
-                        let scale = limit / norm;
-                        g.iter_mut().for_each(|v| *v *= scale);
-                    }
-                }
-            }
+            let kl = source.gradient(y, exaggeration, &mut grad, report_kl).map_err(diverged_at(it + 1))?;
+            condition_gradient(&mut grad, y.cols(), pinned, clip);
             let norm2: f64 = grad.iter().map(|g| g * g).sum();
             if !norm2.is_finite() || kl.is_some_and(|kl| !kl.is_finite()) {
                 return Err(Error::Diverged { iteration: it + 1 });
@@ -439,39 +402,7 @@ impl GradientDescent {
             if let Some(kl) = kl {
                 kl_history.push((it + 1, kl));
             }
-            let step = |u: &mut f64, g: f64, gain: &mut f64| {
-                *gain = if (g > 0.0) == (*u > 0.0) { (*gain * 0.8).max(s.min_gain) } else { *gain + 0.2 };
-                *u = momentum * *u - eta * *gain * g;
-            };
-            if pinned.is_none() && s.max_point_step.is_none() {
-                for ((yv, (u, g)), gain) in y
-                    .as_mut_slice()
-                    .iter_mut()
-                    .zip(state.update.iter_mut().zip(&grad))
-                    .zip(state.gains.iter_mut())
-                {
-                    step(u, *g, gain);
-                    *yv += *u;
-                }
-            } else {
-                // Point by point: pinned points are skipped, long steps shortened.
-                let ys = y.as_mut_slice();
-                for i in (0..n).filter(|&i| !pinned.is_some_and(|p| p[i])) {
-                    let coords = i * dims..(i + 1) * dims;
-                    for c in coords.clone() {
-                        step(&mut state.update[c], grad[c], &mut state.gains[c]);
-                    }
-                    if let Some(limit) = s.max_point_step {
-                        let norm = state.update[coords.clone()].iter().map(|u| u * u).sum::<f64>().sqrt();
-                        if norm > limit {
-                            state.update[coords.clone()].iter_mut().for_each(|u| *u *= limit / norm);
-                        }
-                    }
-                    for c in coords {
-                        ys[c] += state.update[c];
-                    }
-                }
-            }
+            self.descend(y, state, &grad, momentum, eta, pinned);
             if recenter {
                 y.center();
             }
@@ -499,14 +430,112 @@ impl GradientDescent {
                 break;
             }
         }
-        let kl_divergence = source.cost(y).map_err(|e| match e {
-            Error::Diverged { .. } => Error::Diverged { iteration: done },
-            e => e,
-        })?;
+        let kl_divergence = source.cost(y).map_err(diverged_at(done))?;
         if !kl_divergence.is_finite() {
             return Err(Error::Diverged { iteration: done });
         }
         Ok(OptimizeReport { iterations: done, kl_divergence, kl_history, stages, stop })
+    }
+
+    /// One step of every free coordinate: `gain` adapted by the sign agreement of the gradient
+    /// and the last update, `update <- momentum update - eta gain g`, `y <- y + update`; point
+    /// by point (pinned points skipped, steps longer than `max_point_step` shortened) when
+    /// either applies, else over the flat arrays.
+    fn descend(
+        &self,
+        y: &mut Matrix,
+        state: &mut State,
+        grad: &[f64],
+        momentum: f64,
+        eta: f64,
+        pinned: Option<&[bool]>,
+    ) {
+        let s = &self.schedule;
+        let (n, dims) = (y.rows(), y.cols());
+        let step = |u: &mut f64, g: f64, gain: &mut f64| {
+            *gain = if (g > 0.0) == (*u > 0.0) { (*gain * 0.8).max(s.min_gain) } else { *gain + 0.2 };
+            *u = momentum * *u - eta * *gain * g;
+        };
+        if pinned.is_none() && s.max_point_step.is_none() {
+            for ((yv, (u, g)), gain) in
+                y.as_mut_slice().iter_mut().zip(state.update.iter_mut().zip(grad)).zip(state.gains.iter_mut())
+            {
+                step(u, *g, gain);
+                *yv += *u;
+            }
+            return;
+        }
+        let ys = y.as_mut_slice();
+        for i in (0..n).filter(|&i| !pinned.is_some_and(|p| p[i])) {
+            let coords = i * dims..(i + 1) * dims;
+            for c in coords.clone() {
+                step(&mut state.update[c], grad[c], &mut state.gains[c]);
+            }
+            if let Some(limit) = s.max_point_step {
+                let norm = state.update[coords.clone()].iter().map(|u| u * u).sum::<f64>().sqrt();
+                if norm > limit {
+                    state.update[coords.clone()].iter_mut().for_each(|u| *u *= limit / norm);
+                }
+            }
+            for c in coords {
+                ys[c] += state.update[c];
+            }
+        }
+    }
+}
+
+/// The state must have one velocity and gain per coordinate, the pins one flag per point.
+fn check_shapes(y: &Matrix, state: &State, pinned: Option<&[bool]>) -> Result<()> {
+    let len = y.as_slice().len();
+    if state.update.len() != len || state.gains.len() != len {
+        return Err(Error::DimensionMismatch {
+            what: "optimiser state vs embedding coordinates",
+            expected: len,
+            found: if state.update.len() != len { state.update.len() } else { state.gains.len() },
+        });
+    }
+    match pinned {
+        Some(pins) if pins.len() != y.rows() => Err(Error::DimensionMismatch {
+            what: "pinned flags vs points",
+            expected: y.rows(),
+            found: pins.len(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Extends the last stage when the settings are unchanged, else starts a new one.
+fn record_stage(stages: &mut Vec<Stage>, exaggeration: f64, momentum: f64, learning_rate: f64) {
+    match stages.last_mut() {
+        Some(st) if st.exaggeration == exaggeration && st.momentum == momentum => st.iterations += 1,
+        _ => stages.push(Stage { iterations: 1, exaggeration, momentum, learning_rate }),
+    }
+}
+
+/// Zeroes the gradient of pinned points and shortens every point's gradient longer than
+/// `clip`.
+fn condition_gradient(grad: &mut [f64], dims: usize, pinned: Option<&[bool]>, clip: Option<f64>) {
+    if let Some(pins) = pinned {
+        for (g, _) in grad.chunks_exact_mut(dims.max(1)).zip(pins).filter(|(_, &p)| p) {
+            g.fill(0.0);
+        }
+    }
+    if let Some(limit) = clip {
+        for g in grad.chunks_exact_mut(dims.max(1)) {
+            let norm = g.iter().map(|v| v * v).sum::<f64>().sqrt();
+            if norm > limit {
+                let scale = limit / norm;
+                g.iter_mut().for_each(|v| *v *= scale);
+            }
+        }
+    }
+}
+
+/// A source's divergence, which it cannot number, at `iteration`.
+fn diverged_at(iteration: usize) -> impl Fn(Error) -> Error {
+    move |e| match e {
+        Error::Diverged { .. } => Error::Diverged { iteration },
+        e => e,
     }
 }
 
