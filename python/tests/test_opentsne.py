@@ -96,6 +96,11 @@ def test_save_load_and_pickle(embedding, split, tmp_path):
     assert np.allclose(loaded.transform(X_new[:20]), embedding.transform(X_new[:20]), atol=1e-6)
     restored = pickle.loads(pickle.dumps(embedding))
     assert np.array_equal(restored.optimize(10), embedding.optimize(10))
+    # A loaded model moved by transform (which centres it) saves at its new positions.
+    loaded.transform(X_new[:5])
+    loaded.save(tmp_path / "moved.tsne")
+    assert np.array_equal(openTSNE.TSNEEmbedding.load(tmp_path / "moved.tsne"), loaded)
+    assert loaded.optimizer.gains.shape == embedding.shape  # the loaded optimizer state
     (tmp_path / "bad.tsne").write_bytes(b"not a model")
     with pytest.raises(ValueError, match="not a t-SNE model"):
         openTSNE.TSNEEmbedding.load(tmp_path / "bad.tsne")
@@ -149,12 +154,18 @@ def test_the_engine_model_follows_the_array_and_the_affinities(split):
     # One step moves a point by at most max_step_norm (5) plus the re-centring (~500/300).
     assert np.linalg.norm(G[0] - F[0]) < 10
     assert np.linalg.norm(np.asarray(G[1:]) - np.asarray(E[1:]), axis=1).max() < 10
-    # New affinities (set_perplexities) are what the next optimize uses.
+    # New affinities (set_perplexities) are what the next optimize uses, and, as openTSNE,
+    # the optimizer state (gains, update) carries over: not a restart.
     H = E.optimize(0)
     before = H.optimize(20)
     H.affinities.set_perplexities([5])
     after = H.optimize(20)
-    assert after.summary["nnz"] == H.affinities.P.nnz and not np.allclose(before, after)
+    assert not np.allclose(before, after)
+    at_new_P = openTSNE.TSNEEmbedding(np.array(after), H.affinities).optimize(0).kl_divergence
+    assert abs(after.kl_divergence - at_new_P) < 1e-6
+    fresh = openTSNE.TSNEEmbedding(np.array(H), H.affinities, random_state=0).optimize(20)
+    assert np.abs(np.asarray(fresh) - np.asarray(after)).max() > 0.1
+    assert after.optimizer.gains.shape == (300, 2) and not np.array_equal(after.optimizer.gains, np.ones((300, 2)))
     # Without changes the optimizer state continues: in pieces equals at once.
     a = E.optimize(30)
     b = E.optimize(10).optimize(20)
@@ -169,3 +180,32 @@ def test_knn_from_sparse_stays_importable():
     indices, distances = knn_from_sparse(G)
     assert indices.tolist() == [[1, 2], [0, 2], [0, 1]] and distances.tolist() == [[1, 2], [1, 3], [2, 3]]
     assert knn_from_sparse(G, k=1)[0].tolist() == [[1], [0], [0]]
+
+
+def test_new_points_from_their_P_follow_what_openTSNE_code_does(embedding, split):
+    """A partial embedding the engine did not prepare (here a weighted start) is optimised
+    from its P and positions; its state carries over between calls; an edit of the array
+    and a new P are what the next optimize uses."""
+    X, y, X_new, y_new = split
+    X_new, y_new = X_new[:60], y_new[:60]
+    W = embedding.prepare_partial(X_new, initialization="weighted")
+    a = W.optimize(40, learning_rate=0.1)
+    b = W.optimize(15, learning_rate=0.1).optimize(25, learning_rate=0.1)
+    assert np.array_equal(a, b) and not np.array_equal(a, W)
+    from sklearn.neighbors import KNeighborsClassifier
+
+    placed = W.optimize(250, learning_rate=0.1, exaggeration=1.5, max_grad_norm=0.25)
+    assert KNeighborsClassifier(10).fit(np.asarray(embedding), y).score(np.asarray(placed), y_new) >= 0.9
+    # An edit of the array is where the next optimize starts.
+    c = W.optimize(5, learning_rate=0.1)
+    c[0] += 100.0
+    d = c.optimize(1, learning_rate=0.1, max_step_norm=0.5)
+    assert np.linalg.norm(d[0] - c[0]) <= 0.5 + 1e-9 and np.linalg.norm(d[1:] - c[1:], axis=1).max() <= 0.5 + 1e-9
+    # A new P is what the next optimize uses (each point pulled to one far reference point).
+    e = W.optimize(0)
+    far = np.argmax(np.linalg.norm(np.asarray(embedding), axis=1))
+    e.P = sp.csr_matrix((np.ones(60), np.full(60, far), np.arange(61)), shape=(60, len(X)))
+    f = e.optimize(100, learning_rate=500.0)
+    target = np.asarray(embedding)[far]
+    before = np.median(np.linalg.norm(np.asarray(W) - target, axis=1))
+    assert np.median(np.linalg.norm(f - target, axis=1)) < 0.5 * before

@@ -275,14 +275,44 @@ def test_set_perplexity_and_set_perplexities(X, caplog):
     assert Mb.perplexities == [10] and abs(Ma.P - Mb.P).max() <= 5e-3 * Ma.P.max()
 
 
-def test_gaussian_mixture_of_several_perplexities_is_refused_not_faked(X):
-    """openTSNE's MultiscaleMixture sums sqrt(tau_h) exp(-d^2 tau_h / 2) over the scales; the
-    engine has only the average of Gaussians (Multiscale)."""
-    assert theirs.affinity.MultiscaleMixture(X, perplexities=[5, 20]).P.shape == (300, 300)
-    with pytest.raises(NotImplementedError, match="MultiscaleMixture with several perplexities"):
-        ours.affinity.MultiscaleMixture(X, perplexities=[5, 20])
-    with pytest.raises(NotImplementedError, match="MultiscaleMixture with several perplexities"):
-        ours.TSNE(perplexity=[5, 20]).fit(X)
+def test_gaussian_mixture_of_several_perplexities_is_openTSNEs(X, Xnew, digits):
+    """openTSNE's MultiscaleMixture: p_j|i ~ sum_h sqrt(tau_h) exp(-d_ij^2 tau_h / 2), tau_h
+    bisected as openTSNE's Cython does (its bounds carry over between scales), so P, to_new
+    and joint_probabilities_nn agree with openTSNE's to 1e-6 of max P."""
+    mixtures = {}
+    for perplexities in ([5, 20], [12, 4]):
+        a = mixtures[tuple(perplexities)] = theirs.affinity.MultiscaleMixture(X, perplexities=perplexities)
+        b = ours.affinity.MultiscaleMixture(X, perplexities=perplexities)
+        assert type(b.P) is sp.csr_matrix and b.P.dtype == np.float64 and b.P.shape == (300, 300)
+        assert b.knn_index.k == a.knn_index.k == min(299, 3 * max(perplexities))
+        assert abs(b.P.sum() - 1) < 1e-9 and abs(b.P - b.P.T).max() < 1e-15
+        assert abs(a.P - b.P).max() <= 1e-6 * a.P.max(), perplexities
+        Na, Nb = a.to_new(Xnew), b.to_new(Xnew)
+        assert Nb.shape == Na.shape == (20, 300) and abs(Na - Nb).max() <= 1e-6
+    # It is not the average of Gaussians (Multiscale), nor one Gaussian: the test can fail.
+    one = ours.affinity.MultiscaleMixture(X, perplexities=[5]).P
+    avg = ours.affinity.Multiscale(X, perplexities=[5, 20]).P
+    mix = mixtures[(5, 20)].P
+    assert abs(avg - mix).max() > 1e-2 * mix.max() and abs(one - mix).max() > 1e-4 * mix.max()
+    nn, dd = ours.affinity.MultiscaleMixture(X, perplexities=[20]).knn_index.build()
+    J = theirs.affinity.joint_probabilities_nn(nn, dd, [5, 20])
+    assert abs(J - ours.affinity.joint_probabilities_nn(nn, dd, [5, 20])).max() <= 1e-6 * J.max()
+    # TSNE(perplexity=[...]) builds it, as openTSNE's fit does (openTSNE's fit is given the
+    # mixture it would build, to save its time: 200 bisection steps per row that cannot converge).
+    fits = {}
+    for m in (theirs, ours):
+        model = m.TSNE(perplexity=[5, 20], n_iter=100, early_exaggeration_iter=100, random_state=0)
+        E = model.fit(X, affinities=mixtures[(5, 20)]) if m is theirs else model.fit(X)
+        assert type(E.affinities).__name__ == "MultiscaleMixture" and E.affinities.perplexities == [5, 20]
+        assert E.affinities.knn_index.k == 60 and isinstance(E.kl_divergence, float)
+        fits[m] = E
+    assert abs(fits[ours].affinities.P - fits[theirs].affinities.P).max() <= 1e-6 * fits[theirs].affinities.P.max()
+    from conftest import knn_accuracy
+
+    y = digits[1][:300]
+    accuracy = {m: knn_accuracy(np.asarray(E), y) for m, E in fits.items()}
+    assert accuracy[ours] >= accuracy[theirs] - 0.01, accuracy
+    assert abs(fits[ours].kl_divergence - fits[theirs].kl_divergence) < 0.05 * fits[theirs].kl_divergence
     with pytest.raises(NotImplementedError, match="symmetrize"):
         ours.affinity.PerplexityBasedNN(X, perplexity=10, symmetrize=False)
 
@@ -414,11 +444,12 @@ def test_precomputed_distances_fit_and_rectangular_transform(X, Xnew):
     Pa = Ea.prepare_partial(Dnew)
     Pb = Eb.prepare_partial(Dnew)
     assert Pb.shape == Pa.shape == (20, 2) and Pb.P.shape == Pa.P.shape == (20, 300)
-    assert Ea.transform(Dnew).shape == (20, 2)
-    # The engine places new points from coordinates only: a rectangular distance matrix
-    # needs a Rust entry point taking the new points' P (Model.partial_from_affinities).
-    with pytest.raises(NotImplementedError, match="partial_from_affinities"):
-        Eb.transform(Dnew)
+    assert abs(Pa.P - Pb.P).max() <= 1e-6  # openTSNE's P (the same distances)
+    # A rectangular (new x reference) distance matrix is placed: its P goes to the engine.
+    Ta, Tb = Ea.transform(Dnew), Eb.transform(Dnew)
+    assert isinstance(Tb, ours.PartialTSNEEmbedding) and Tb.shape == Ta.shape == (20, 2) and Tb.dtype == np.float64
+    assert isinstance(Tb.kl_divergence, float) and Tb.reference_embedding is Eb
+    assert not np.allclose(Tb, Pb)  # it moved
     same_error(lambda m: m.TSNE(metric="precomputed").fit(D[:, :200]))
     same_error(lambda m: m.TSNE(metric="precomputed").fit(-D))
 
@@ -561,11 +592,12 @@ def test_weighted_and_array_starts(pair, Xnew):
         assert np.allclose(W, [np.average(np.asarray(E)[n[:25]], axis=0, weights=d[:25]) for n, d in zip(nn, dd)])
         A = E.prepare_partial(Xnew, initialization=np.ones((20, 2)))
         assert np.array_equal(A, np.ones((20, 2)))
-    # The engine cannot start new points at given positions yet (Rust: a start array in
-    # prepare_partial, or Model.partial_from_affinities).
-    with pytest.raises(NotImplementedError, match="partial_from_affinities"):
-        pair[ours].prepare_partial(Xnew, initialization="weighted").optimize(10, learning_rate=0.1)
-    assert pair[ours].prepare_partial(Xnew, initialization="weighted").optimize(0).shape == (20, 2)
+        # Both starts are optimised from where they are (the engine takes P and the start).
+        A1 = A.optimize(1, learning_rate=0.1)
+        assert isinstance(A1, m.PartialTSNEEmbedding) and 0 < np.abs(A1 - 1).max() < 0.5
+        W0 = W.optimize(0)
+        assert np.array_equal(W0, W) and isinstance(W0.kl_divergence, float)
+        assert not np.array_equal(W.optimize(10, learning_rate=0.1), W)
 
 
 def test_transform_refuses_affinities_without_perplexity(X, Xnew):
@@ -594,11 +626,145 @@ def test_multiscale_transform_accepts_a_perplexity_list(X, Xnew):
         assert E.transform(Xnew, perplexity=5).shape == (20, 2)
         P = E.prepare_partial(Xnew, perplexity=[3, 5])  # `perplexity` renamed to `perplexities`
         assert P.shape == (20, 2) and P.P.shape == (20, 300) and P.P[0].nnz == 15
-        if m is theirs:
-            assert E.transform(Xnew, perplexity=[3, 5]).shape == (20, 2)
-        else:  # the engine places new points with one perplexity only
-            with pytest.raises(NotImplementedError, match="partial_from_affinities"):
-                E.transform(Xnew, perplexity=[3, 5])
+        T = E.transform(Xnew, perplexity=[3, 5])
+        assert isinstance(T, m.PartialTSNEEmbedding) and T.shape == (20, 2) and isinstance(T.kl_divergence, float)
+
+
+# New points the engine did not prepare itself: their P (to_new, openTSNE's formula) and
+# start go to the engine (Model.prepare_partial_from_affinities). Both libraries place the
+# same held-out digits against the same reference positions, so the placements are directly
+# comparable: the same 10-NN accuracy (to 0.01) and KL (to 1%).
+
+
+@pytest.fixture(scope="module")
+def reference(X, digits):
+    aff = theirs.affinity.PerplexityBasedNN(X, perplexity=10, random_state=0)
+    Y = theirs.TSNEEmbedding(theirs.initialization.pca(X, random_state=0), aff, random_state=1)
+    Y = np.asarray(Y.optimize(100, exaggeration=12).optimize(100))
+    X_test, y_test = digits[0][1500::2], digits[1][1500::2]  # 149 held-out digits
+    start = np.asarray(theirs.TSNEEmbedding(Y, aff).prepare_partial(X_test))
+    return Y, X_test, y_test, start
+
+
+OPT = dict(learning_rate=0.1, exaggeration=1.5, max_grad_norm=0.25)
+
+
+def _placements():
+    def perplexity10(m, X):
+        return m.affinity.PerplexityBasedNN(X, perplexity=10)
+
+    def precomputed(m, X):
+        return m.TSNE(metric="precomputed").prepare_initial(_cdist(X, X)).affinities
+
+    yield "weighted", lambda m, X, r: m.TSNEEmbedding(r[0], perplexity10(m, X)).prepare_partial(
+        r[1], initialization="weighted").optimize(250, **OPT)
+    yield "array", lambda m, X, r: m.TSNEEmbedding(r[0], perplexity10(m, X)).prepare_partial(
+        r[1], initialization=r[3]).optimize(250, **OPT)
+    yield "perplexity-below-1", lambda m, X, r: m.TSNEEmbedding(r[0], perplexity10(m, X)).prepare_partial(
+        r[1], k=1, perplexity=1 / 3).optimize(250, **OPT)
+    yield "FixedSigmaNN", lambda m, X, r: m.TSNEEmbedding(
+        r[0], m.affinity.FixedSigmaNN(X, sigma=20.0, k=15)).prepare_partial(r[1]).optimize(250, **OPT)
+    yield "Uniform", lambda m, X, r: m.TSNEEmbedding(
+        r[0], m.affinity.Uniform(X, k_neighbors=10)).prepare_partial(r[1]).optimize(250, **OPT)
+    yield "Multiscale-list", lambda m, X, r: m.TSNEEmbedding(
+        r[0], m.affinity.Multiscale(X, perplexities=[5, 20])).transform(r[1], perplexity=[3, 5])
+    yield "MultiscaleMixture-list", lambda m, X, r: m.TSNEEmbedding(
+        r[0], m.affinity.MultiscaleMixture(X, perplexities=[5, 20])).transform(r[1], perplexity=[3, 10])
+    yield "precomputed-rectangular", lambda m, X, r: m.TSNEEmbedding(r[0], precomputed(m, X)).transform(
+        _cdist(r[1], X))
+
+
+def _cdist(a, b):
+    from scipy.spatial.distance import cdist
+
+    return cdist(a, b)
+
+
+@pytest.mark.parametrize("name,place", list(_placements()), ids=[c[0] for c in _placements()])
+def test_new_points_the_engine_did_not_prepare_are_placed_as_openTSNE(name, place, X, digits, reference):
+    from sklearn.neighbors import KNeighborsClassifier
+
+    y = digits[1][:300]
+    out = {}
+    for m in (theirs, ours):
+        P = place(m, X, reference)
+        assert isinstance(P, m.PartialTSNEEmbedding) and P.shape == (149, 2) and P.dtype == np.float64
+        assert isinstance(P.kl_divergence, float)
+        ref = np.asarray(P.reference_embedding)
+        accuracy = KNeighborsClassifier(10).fit(ref, y).score(np.asarray(P), reference[2])
+        out[m] = (accuracy, P.kl_divergence, np.asarray(P))
+    (a, kl_a, Ya), (b, kl_b, Yb) = out[theirs], out[ours]
+    assert abs(a - b) <= 0.01, (a, b)
+    assert abs(kl_a - kl_b) <= 0.01 * kl_a, (kl_a, kl_b)
+    assert np.median(np.linalg.norm(Ya - Yb, axis=1)) < 0.1 * np.std(reference[0])
+
+
+def test_optimizer_gains_and_update_are_the_engines_state(pair, X):
+    for m, E in pair.items():
+        F = E.optimize(10)
+        g, u = F.optimizer.gains, F.optimizer.update
+        assert type(g) is type(u) is np.ndarray and g.shape == u.shape == (300, 2) and g.dtype == np.float64
+        assert np.all(g >= 0.01) and g.max() > 1.5 and np.abs(u).max() > 0  # gains grew, steps were taken
+        G = F.optimize(5)
+        assert not np.array_equal(G.optimizer.gains, g) and np.array_equal(F.optimizer.gains, g)  # copied
+        fresh = m.TSNEEmbedding(m.initialization.random(300, random_state=0), E.affinities)
+        assert fresh.optimizer.gains is None and fresh.optimizer.update is None
+        # Both set to None: the next run starts as a fresh optimizer does.
+        H = F.optimize(0)
+        H.optimizer.gains, H.optimizer.update = None, None
+        restart = H.optimize(10)
+        new = m.TSNEEmbedding(np.array(F), E.affinities, random_state=1, n_jobs=1).optimize(10)
+        assert np.allclose(restart, new, atol=1e-8)
+        assert not np.allclose(F.optimize(10), new, atol=1e-3)  # keeping the state differs
+
+
+def test_new_points_max_step_norm_and_kl_for_callbacks(pair, X, Xnew):
+    for m, E in pair.items():
+        far = np.full((20, 2), 30.0)
+        Q = E.prepare_partial(Xnew, initialization=far)
+        free = Q.optimize(1, learning_rate=10.0, max_grad_norm=None)
+        clipped = Q.optimize(1, learning_rate=10.0, max_grad_norm=None, max_step_norm=0.01)
+        assert np.linalg.norm(free - far, axis=1).max() > 0.05
+        assert np.linalg.norm(clipped - far, axis=1).max() <= 0.01 + 1e-9
+        seen = []
+        R = E.prepare_partial(Xnew).optimize(
+            30,
+            learning_rate=0.1,
+            callbacks=lambda it, err, emb: seen.append((it, err, type(emb).__name__)),
+            callbacks_every_iters=10,
+        )
+        assert [s[0] for s in seen] == [10, 20, 30] and {s[2] for s in seen} == {"PartialTSNEEmbedding"}
+        assert all(isinstance(s[1], float) and s[1] > 0 for s in seen)
+        assert abs(seen[-1][1] - R.kl_divergence) < 0.01 * R.kl_divergence
+        # openTSNE's callbacks get the error of the exaggerated P corrected as for a full
+        # embedding: (n_new - 1) log(exaggeration) above the KL.
+        errors = []
+        R = E.prepare_partial(Xnew).optimize(
+            20, learning_rate=0.1, exaggeration=1.5, callbacks=lambda *a: errors.append(a[1]), callbacks_every_iters=20
+        )
+        assert abs(errors[-1] - (R.kl_divergence + 19 * np.log(1.5))) < 0.01 * R.kl_divergence
+    # The same numbers as openTSNE's (its normalisation: sum_P log(sum_Q) over all new
+    # points), here for a PartialTSNEEmbedding built by hand from openTSNE's P and start.
+    Qa = pair[theirs].prepare_partial(Xnew)
+    Ra = Qa.optimize(30, learning_rate=0.1)
+    reference = ours.TSNEEmbedding(np.asarray(pair[theirs]), ours.affinity.PerplexityBasedNN(X, perplexity=10))
+    Rb = ours.PartialTSNEEmbedding(np.asarray(Qa), reference, Qa.P).optimize(30, learning_rate=0.1)
+    assert abs(Ra.kl_divergence - Rb.kl_divergence) < 0.01 * Ra.kl_divergence
+    moved = np.linalg.norm(np.asarray(Ra) - np.asarray(Rb), axis=1)
+    spread = np.std(np.asarray(pair[theirs]))
+    assert np.median(moved) < 0.05 * spread and moved.max() < 0.2 * spread
+
+
+def test_verbose_lines_of_new_points(pair, Xnew, capsys):
+    import re
+
+    out = {}
+    for m, E in pair.items():
+        E.prepare_partial(Xnew).optimize(100, learning_rate=0.1, verbose=True)
+        out[m] = capsys.readouterr().out
+    shape = {m: [re.sub(r"[-\d.]+\d", "#", line) for line in o.splitlines()] for m, o in out.items()}
+    assert shape[ours] == shape[theirs]
+    assert "Iteration  100, KL divergence" in out[ours]
 
 
 def test_large_data_page_idioms(pair, X, Xnew):

@@ -10,10 +10,15 @@ The public API is openTSNE's: ``TSNE`` (``fit``, ``prepare_initial``), ``TSNEEmb
 What runs where: the affinities P of the training points, every gradient step (Barnes-Hut
 or FFT repulsion, gains, momentum, clipping, exaggeration), the placement of new points
 (perplexity-calibrated affinities to exact neighbours, median or random start, the
-optimisation against the fixed reference) are the Rust engine's. The optimiser state
-(gains, update) lives in the engine model held by ``embedding.optimizer``; it persists
-between ``optimize`` calls as in openTSNE. What openTSNE defines as small numpy/scipy/
-scikit-learn formulas (``initialization``, ``to_new``) is reproduced in Python.
+optimisation against the fixed reference) are the Rust engine's. New points the engine does
+not prepare itself (weighted or array starts, FixedSigmaNN / Uniform / multiscale / custom
+``to_new``, a rectangular precomputed distance matrix, a hand-built PartialTSNEEmbedding) go
+to the engine as their P and start (``Model.prepare_partial_from_affinities``). The
+optimiser state (gains, update) lives in the engine model held by ``embedding.optimizer``;
+it persists between ``optimize`` calls, through edits of the array and new affinities, as in
+openTSNE, and ``optimizer.gains`` / ``update`` are copies of it. What openTSNE defines as
+small numpy/scipy/scikit-learn formulas (``initialization``, ``to_new``, the Gaussian
+mixture of several perplexities, the KL of new points) is reproduced in Python.
 
 Extensions kept from earlier versions: ``TSNEEmbedding.summary``, ``save``/``load``, ``add``.
 """
@@ -186,8 +191,11 @@ def _repulsion(method, dims):
 
 class gradient_descent:
     """openTSNE's optimizer object. Its state (gains, update) lives in the engine model
-    (``TSNEEmbedding``) or engine placement (``PartialTSNEEmbedding``) it holds; ``gains``
-    and ``update`` are not readable from the engine and stay None."""
+    (``TSNEEmbedding``) or engine placement (``PartialTSNEEmbedding``) it holds. For a full
+    embedding ``gains`` and ``update`` are copies of the engine model's state after each run
+    (None before the first, as openTSNE); setting both to None restarts the optimiser, as a
+    fresh openTSNE optimizer would. A partial embedding's stay None (the engine's placement
+    does not expose them)."""
 
     def __init__(self):
         self.gains = None
@@ -198,6 +206,7 @@ class gradient_descent:
         self._has_reference = False
         self._partial = None  # the engine Partial (partial embeddings)
         self._theta = None
+        self._P_source = None  # the PartialTSNEEmbedding.P object the engine Partial was built from
 
     def copy(self):
         optimizer = self.__class__()
@@ -209,6 +218,7 @@ class gradient_descent:
         optimizer._has_reference = self._has_reference
         optimizer._partial = None if self._partial is None else self._partial.copy()
         optimizer._theta = self._theta
+        optimizer._P_source = self._P_source
         return optimizer
 
     def __getstate__(self):
@@ -224,6 +234,35 @@ class gradient_descent:
             state["_model"] = _tsne_rs.Model.from_bytes(state["_model"])
         self.__dict__.update(state)
 
+    # -- the engine placement of a partial embedding ------------------------------------------
+    def _partial_for(self, embedding, ref_model, theta, shifts):
+        """The engine Partial at ``embedding``'s positions with its ``P``: the one the engine
+        prepared, or one built from ``P`` (``Model.prepare_partial_from_affinities``) when
+        there is none, ``P`` was replaced, or ``theta`` changed (then the state restarts)."""
+        source = embedding.__dict__.get("_P")
+        if self._partial is None or source is not self._P_source or theta != self._theta:
+            P = sp.csr_matrix(embedding.P, dtype=np.float64)
+            if P.shape != (embedding.shape[0], ref_model.n):
+                raise ValueError(
+                    f"tsne_rs.opentsne: P has shape {P.shape}, expected ({embedding.shape[0]}, {ref_model.n})"
+                )
+            P.sort_indices()
+            sums = np.asarray(P.sum(axis=1)).ravel()
+            scale = np.divide(1.0, sums, out=np.zeros_like(sums), where=sums > 0)
+            P = sp.csr_matrix(sp.diags(scale) @ P)  # the engine takes rows summing to 1
+            self._partial = ref_model.prepare_partial_from_affinities(
+                P.indptr.astype(np.uint64),
+                P.indices.astype(np.uint32),
+                P.data.astype(np.float64),
+                _reshift(embedding, shifts),
+                theta=float(theta),
+            )
+            self._theta = float(theta)
+            self._P_source = embedding.__dict__.get("_P")
+        elif not np.array_equal(_unshift(self._partial.positions(), shifts), np.asarray(embedding)):
+            self._partial.set_positions(_reshift(embedding, shifts))
+        return self._partial
+
     # -- the model of a full embedding ---------------------------------------------------------
     def _expected(self):
         y = self._model.positions()
@@ -237,15 +276,24 @@ class gradient_descent:
         key = None if P is None else (_fingerprint(P), settings)
         fresh = (
             self._model is None
-            or (key is not None and self._key is not None and key != self._key)
+            or (key is not None and self._key is not None and key[1] != self._key[1])
             or self._model.n != embedding.shape[0]
-            or not np.array_equal(self._expected(), np.asarray(embedding))
         )
+        if not fresh:
+            # openTSNE keeps its gains and update when P changes (``set_perplexities``, new
+            # affinities) or the array is edited: so does the engine model.
+            if key is not None and self._key is not None and key[0] != self._key[0]:
+                self._model.set_affinities(*_csr_parts(P))
+                self._key = key
+                self._has_reference = False  # the new affinities may be over other points
+            if not np.array_equal(self._expected(), np.asarray(embedding)):
+                self._model.set_positions(np.ascontiguousarray(embedding, dtype=np.float64))
+                self._shifts = []
         if fresh:
             if P is None:
                 raise NotImplementedError(
-                    "tsne_rs.opentsne: the positions of a loaded embedding were changed and it has "
-                    "no affinities to rebuild its model from"
+                    "tsne_rs.opentsne: a loaded embedding has no affinities to rebuild its engine "
+                    "model from (its number of points or its engine settings changed)"
                 )
             dof, repulsion, theta, interp, intervals, per_unit = settings
             self._model = _tsne_rs.fit(
@@ -350,6 +398,8 @@ class gradient_descent:
                 float(ints_in_interval),
             )
             model = self._model_for(embedding, P, settings, n_jobs, _seed(getattr(embedding, "random_state", None)))
+            if self.gains is None and self.update is None:
+                model.reset_optimizer()  # a fresh openTSNE optimizer (no-op on a new model)
             shifts = self._shifts
             report = model.optimize(
                 int(n_iter),
@@ -365,40 +415,47 @@ class gradient_descent:
             if int(n_iter) > 0:  # both recentre every iteration: the frames agree again
                 embedding[...] = model.positions()
                 self._shifts = []
+            self.gains, self.update = (np.array(a) for a in model.optimizer_state())
         else:
-            if self._partial is None and int(n_iter) == 0:
-                timer.__exit__()
-                return None, embedding
-            if self._partial is None:
-                raise NotImplementedError(
-                    "tsne_rs.opentsne: this PartialTSNEEmbedding was not prepared by the engine "
-                    "(its affinities, start or perplexity are not ones the engine places points "
-                    "with); optimizing it needs a Rust entry point that takes the new points' P "
-                    "and start positions (Model.partial_from_affinities)"
-                )
-            if float(theta) != self._theta:
-                raise NotImplementedError(
-                    "tsne_rs.opentsne: theta of new points is fixed when they are prepared "
-                    f"({self._theta}); got {theta}"
-                )
             ref_model = reference_embedding._engine_model()
             shifts = reference_embedding.optimizer._shifts
-            if not np.array_equal(_unshift(self._partial.positions(), shifts), np.asarray(embedding)):
-                raise NotImplementedError(
-                    "tsne_rs.opentsne: the positions of a PartialTSNEEmbedding cannot be changed "
-                    "outside optimize (the engine keeps them)"
-                )
-            report = self._partial.optimize(
+            partial = self._partial_for(embedding, ref_model, float(theta), shifts)
+            # openTSNE's KL of new points, in numpy (the engine's is the sum of the points'
+            # KL(p_i || q_i), another normalisation); the engine's above 5e7 pairs.
+            exact_kl = embedding.shape[0] * ref_model.n <= 5e7
+            if exact_kl:  # read before the run: the engine holds the placement during it
+                indptr, indices, data = partial.affinities()
+                P_new = sp.csr_matrix((data, indices, indptr), shape=(embedding.shape[0], ref_model.n))
+                Y_ref = np.asarray(ref_model.positions())
+
+            def kl_at(positions, engine_kl):
+                if not exact_kl:
+                    return engine_kl
+                return _partial_kl(P_new, np.asarray(positions), Y_ref, float(dof))
+
+            # openTSNE evaluates the error with the exaggerated P and corrects it as it does
+            # for a full embedding (/ e - log e); with rows summing to 1 that leaves
+            # (n_new - 1) log e in what its callbacks and verbose lines get.
+            quirk = (float(P_new.sum()) - 1) * np.log(exaggeration) if exact_kl and exaggeration != 1 else 0.0
+
+            def partial_observer(iteration, kl, gradient_norm, positions):
+                return observer(iteration, kl_at(positions, kl) + quirk, gradient_norm, positions)
+
+            report = partial.optimize(
                 ref_model,
                 int(n_iter),
                 exaggeration=float(exaggeration),
                 momentum=float(momentum),
                 learning_rate=float(learning_rate),
                 max_grad_norm=1e300 if max_grad_norm is None else 4.0 * float(max_grad_norm),
-                callback=observer if observe_every else None,
+                max_step_norm=None if max_step_norm is None else float(max_step_norm),
+                kl_every=0 if exact_kl else (observe_every or 0),
+                callback=partial_observer if observe_every else None,
                 callback_every=observe_every or 1,
             )
-            embedding[...] = _unshift(self._partial.positions(), shifts)
+            embedding[...] = _unshift(partial.positions(), shifts)
+            report = dict(report)
+            report["kl_divergence"] = kl_at(partial.positions(), report.get("kl_divergence"))
         timer.__exit__()
         if stopped:
             raise OptimizationInterrupt(error=stopped["error"], final_embedding=embedding)
@@ -410,6 +467,35 @@ def _unshift(positions, shifts):
     for s in shifts:
         positions -= s
     return positions
+
+
+def _reshift(array, shifts):
+    """``array`` (the Python frame) in the engine model's frame."""
+    positions = np.array(array, dtype=np.float64, order="C")
+    for s in reversed(shifts):
+        positions += s
+    return positions
+
+
+def _partial_kl(P, Y_new, Y_ref, dof, chunk=2048):
+    """openTSNE's error of new points against a fixed reference (``kl_divergence_bh`` with a
+    reference): ``sum_ij p_ij log(p_ij / (w_ij + eps) + eps) + sum_P log(sum_Q + eps)`` with
+    ``w_ij = 1 / (1 + d_ij^2 / dof)`` and ``sum_Q`` the sum of ``(1 + d^2 / dof)^-dof`` over
+    all (new, reference) pairs, here exact instead of openTSNE's Barnes-Hut sum."""
+    eps = np.finfo(np.float64).eps
+    dof = 1e-8 if dof <= 0 else dof
+    P = sp.csr_matrix(P)
+    rows = np.repeat(np.arange(P.shape[0]), np.diff(P.indptr))
+    d2 = np.sum((Y_new[rows] - Y_ref[P.indices]) ** 2, axis=1)
+    w = 1.0 / (1.0 + d2 / dof)
+    kl = float(np.sum(P.data * np.log(P.data / (w + eps) + eps)))
+    sum_Q = 0.0
+    ref2 = np.sum(Y_ref**2, axis=1)
+    for a in range(0, Y_new.shape[0], chunk):
+        block = Y_new[a : a + chunk]
+        D = np.maximum(np.sum(block**2, axis=1)[:, None] + ref2[None, :] - 2 * block @ Y_ref.T, 0) + eps
+        sum_Q += float(np.sum((1.0 + D / dof) ** -dof if dof != 1 else 1.0 / (1.0 + D)))
+    return kl + float(P.data.sum()) * np.log(sum_Q + eps)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -501,6 +587,7 @@ class TSNEEmbedding(np.ndarray):
         obj.optimizer._model = model
         obj.optimizer._shifts = list(shifts)
         obj.optimizer._has_reference = True
+        obj.optimizer.gains, obj.optimizer.update = (np.array(a) for a in model.optimizer_state())
         return obj
 
     def optimize(self, n_iter, inplace=False, propagate_exception=False, **gradient_descent_params):
@@ -645,6 +732,7 @@ class TSNEEmbedding(np.ndarray):
             result = PartialTSNEEmbedding(embedding, self, P=_LazyP(P_of, X.shape[0]), **self.gradient_descent_params)
             result.optimizer._partial = engine_partial
             result.optimizer._theta = theta
+            result.optimizer._P_source = result.__dict__["_P"]
             return result
         P, neighbors, distances = self.affinities.to_new(X, return_distances=True, **affinity_params)
         if isinstance(initialization, np.ndarray):
@@ -733,13 +821,9 @@ class TSNEEmbedding(np.ndarray):
         """Writes the engine model file (positions, P, reference points; versioned)."""
         model = self._engine_model()
         has_reference = self.optimizer._has_reference
-        if self.optimizer._shifts:  # the array was translated: a model at its positions
-            if self.affinities.P is None:
-                raise NotImplementedError("tsne_rs.opentsne: cannot save a loaded model after transform moved it")
-            model = gradient_descent()._model_for(
-                self, self.affinities.P, self._engine_settings(), 1, _seed(self.random_state)
-            )
-            has_reference = False
+        if self.optimizer._shifts:  # the array was translated (transform): a copy at its positions
+            model = model.copy()
+            model.set_positions(np.ascontiguousarray(self, dtype=np.float64))
         if not has_reference:
             reference = self.affinities._engine_reference()
             if reference is not None and reference != "model":
@@ -828,10 +912,14 @@ class PartialTSNEEmbedding(np.ndarray):
 
     @property
     def P(self):
-        P = self.__dict__.get("_P")
-        if isinstance(P, _LazyP):
-            P = P.factory()
+        lazy = self.__dict__.get("_P")
+        P = lazy
+        if isinstance(lazy, _LazyP):
+            P = lazy.factory()
             self.__dict__["_P"] = P
+            optimizer = self.__dict__.get("optimizer")
+            if optimizer is not None and optimizer._P_source is lazy:
+                optimizer._P_source = P
         return P
 
     @P.setter

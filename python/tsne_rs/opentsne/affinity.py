@@ -4,7 +4,9 @@ Each class has openTSNE 1.0.4's constructor, checks, log messages (``logging``, 
 ``openTSNE.affinity``; openTSNE does not use ``warnings`` here) and attributes. The joint P of
 the training points is computed by the engine (``tsne_rs._tsne_rs.affinities``: its neighbour
 search and perplexity calibration) and stored as openTSNE does, a float64
-``scipy.sparse.csr_matrix`` summing to 1. ``to_new`` (rows: new points, columns: reference
+``scipy.sparse.csr_matrix`` summing to 1; the one exception is openTSNE's Gaussian mixture of
+several perplexities (``MultiscaleMixture``), evaluated in numpy with openTSNE's bisection,
+which the engine's ``multiscale_mixture`` does not reproduce. ``to_new`` (rows: new points, columns: reference
 points, each row summing to 1) is openTSNE's formula evaluated in numpy on an exact
 scikit-learn neighbour query, because the engine keeps a new point's affinities internal.
 """
@@ -133,44 +135,59 @@ def _engine_P(knn_index, verbose, n_jobs, **settings):
 
 
 def _gaussian_perplexity(distances, perplexities, perplexity_tol=1e-8, max_iter=200):
-    """openTSNE's ``_tsne.compute_gaussian_perplexity`` for one perplexity, vectorised:
-    per row, ``p_j = sqrt(tau) exp(-d_j^2 tau / 2)`` with ``tau`` bisected (from 1) until the
-    entropy ``tau/2 sum_j p_j d_j^2 / S + log S - log(tau) / 2`` (``S = sum_j p_j + eps``) is
-    ``log(perplexity)`` to ``perplexity_tol``; rows normalised to 1."""
-    if len(perplexities) != 1:
-        raise NotImplementedError(
-            "tsne_rs.opentsne: a Gaussian mixture over several perplexities (openTSNE's "
-            "MultiscaleMixture) is not supported; use affinity.Multiscale (the average of "
-            "Gaussians) or one perplexity"
-        )
+    """openTSNE's ``_tsne.compute_gaussian_perplexity``, vectorised over the rows: for each
+    scale ``h`` (in the order given), ``p_j = sqrt(tau_h) exp(-d_j^2 tau_h / 2)`` with
+    ``tau_h`` bisected (from 1) until the entropy ``tau/2 sum_j p_j d_j^2 / S + log S -
+    log(tau) / 2`` (``S = sum_j p_j + eps``) is ``log(h)`` to ``perplexity_tol``; the mixture
+    is the sum of the scales' unnormalised ``p``, row-normalised once.
+
+    As openTSNE's Cython, the bisection bounds of a row are not reset between scales (an
+    upstream quirk: a later, larger perplexity cannot go below the previous scale's lower
+    bound, so on unscaled data its Gaussian stays close to the previous one), and a row that
+    does not converge keeps the values of the last evaluated ``tau``."""
     d2 = np.asarray(distances, dtype=np.float64) ** 2
     n = d2.shape[0]
-    desired = np.log(perplexities[0])
-    tau = np.ones(n)
+    eps = np.finfo(np.float64).eps
     lo = np.full(n, -np.inf)
     hi = np.full(n, np.inf)
-    done = np.zeros(n, dtype=bool)
-    P = np.empty_like(d2)
-    eps = np.finfo(np.float64).eps
-    for _ in range(max_iter):
-        P = np.sqrt(tau)[:, None] * np.exp(-d2 * tau[:, None] * 0.5)
-        S = P.sum(axis=1) + eps
-        H = tau * 0.5 * (P * d2).sum(axis=1) / S + np.log(S) - np.log(tau) * 0.5
-        ok = np.abs(H - desired) <= perplexity_tol
-        done |= ok
-        if done.all():
-            break
-        active = ~done
-        smaller = active & (H < desired)  # too peaked: widen (smaller tau)
-        larger = active & ~(H < desired)
-        hi[smaller] = tau[smaller]
-        tau[smaller] = np.where(np.isinf(lo[smaller]), tau[smaller] / 2, (tau[smaller] + lo[smaller]) / 2)
-        lo[larger] = tau[larger]
-        tau[larger] = np.where(np.isinf(hi[larger]), tau[larger] * 2, (tau[larger] + hi[larger]) / 2)
-    else:  # not converged: openTSNE keeps the values of the last evaluated tau
-        return P / P.sum(axis=1, keepdims=True)
-    P = np.sqrt(tau)[:, None] * np.exp(-d2 * tau[:, None] * 0.5)
-    return P / P.sum(axis=1, keepdims=True)
+    total = np.zeros_like(d2)
+    for perplexity in perplexities:
+        desired = np.log(perplexity)
+        tau = np.ones(n)
+        active = np.ones(n, dtype=bool)
+        P = np.zeros_like(d2)
+        for _ in range(max_iter):
+            rows = np.flatnonzero(active)
+            if not len(rows):
+                break
+            t = tau[rows]
+            p = np.sqrt(t)[:, None] * np.exp(-d2[rows] * t[:, None] * 0.5)
+            P[rows] = p
+            S = p.sum(axis=1) + eps
+            H = t * 0.5 * (p / S[:, None] * d2[rows]).sum(axis=1) + np.log(S) - np.log(t) * 0.5
+            diff = H - desired
+            converged = np.abs(diff) <= perplexity_tol
+            up = rows[~converged & (diff > 0)]  # too flat: a larger precision
+            down = rows[~converged & ~(diff > 0)]
+            lo[up] = tau[up]
+            tau[up] = np.where(np.isinf(hi[up]), tau[up] * 2, (tau[up] + hi[up]) * 0.5)
+            hi[down] = tau[down]
+            tau[down] = np.where(np.isinf(lo[down]), tau[down] / 2, (tau[down] + lo[down]) * 0.5)
+            active[rows[converged]] = False
+        total += P
+    return total / total.sum(axis=1, keepdims=True)
+
+
+def _mixture_joint_P(neighbors, distances, perplexities, n_reference_samples=None):
+    """openTSNE's pair-wise symmetric P of the Gaussian mixture over several perplexities:
+    the conditional mixture (``_gaussian_perplexity``, openTSNE's bisection exactly), then
+    ``(P + P^T) / 2`` normalised to sum 1, as a float64 csr_matrix."""
+    neighbors = np.asarray(neighbors)
+    n = neighbors.shape[0]
+    P = _rows_to_csr(_gaussian_perplexity(distances, perplexities), neighbors, n_reference_samples or n)
+    P = sp.csr_matrix((P + P.T) / 2)
+    P /= np.sum(P)
+    return P
 
 
 def _rows_to_csr(values, neighbors, n_reference):
@@ -219,7 +236,7 @@ def joint_probabilities_nn(
     perplexities = list(np.atleast_1d(perplexities).astype(float))
     if normalization == "pair-wise" and symmetrize and n_reference_samples == n_samples:
         if len(perplexities) != 1:
-            _gaussian_perplexity(distances, perplexities)  # raises
+            return _mixture_joint_P(neighbors, distances, perplexities)
         parts = _tsne_rs.affinities(
             np.ascontiguousarray(neighbors, dtype=np.int64),
             kind="graph",
@@ -528,8 +545,9 @@ class FixedSigmaNN(Affinities):
 
 class MultiscaleMixture(Affinities):
     """openTSNE's Gaussian-mixture multiscale kernel. One perplexity is the standard
-    perplexity kernel (what ``TSNE.fit`` uses); several perplexities are not supported yet
-    (``NotImplementedError``)."""
+    perplexity kernel (what ``TSNE.fit`` uses; the engine's); several perplexities are
+    openTSNE's mixture ``p_j|i ~ sum_h sqrt(tau_h) exp(-d_ij^2 tau_h / 2)``, calibrated as
+    openTSNE does (see ``_gaussian_perplexity``)."""
 
     def __init__(
         self,
@@ -581,16 +599,18 @@ class MultiscaleMixture(Affinities):
 
     @staticmethod
     def _check_supported(perplexities):
-        if len(perplexities) > 1:
-            raise NotImplementedError(
-                "tsne_rs.opentsne: MultiscaleMixture with several perplexities (openTSNE's "
-                "Gaussian mixture kernel p_j|i proportional to sum_h sqrt(tau_h) "
-                "exp(-d_ij^2 tau_h / 2)) is not supported by the engine yet; "
-                "affinity.Multiscale (the average of per-perplexity Gaussians) is"
-            )
+        pass
 
     def _engine_P(self, index, perplexities, verbose, n_jobs):
-        return _engine_P(index, verbose, n_jobs, perplexity=float(perplexities[0]), k=int(index.k))
+        if len(perplexities) == 1:
+            return _engine_P(index, verbose, n_jobs, perplexity=float(perplexities[0]), k=int(index.k))
+        # Several scales: openTSNE's mixture with its bisection (whose bounds carry over
+        # from one scale to the next) over the index's neighbours, in numpy. The engine's
+        # "multiscale_mixture" calibrates every scale alone, which is the kernel openTSNE
+        # means but not the one it computes (they differ by up to 60% of max P on digits).
+        neighbors, distances = index.build()
+        with Timer("Calculating affinity matrix...", verbose):
+            return _mixture_joint_P(neighbors, distances, list(perplexities), index.n_samples)
 
     @staticmethod
     def _calculate_P(
