@@ -1,7 +1,7 @@
 import sys, time
 import pathlib
 ROOT = pathlib.Path(__file__).resolve().parents[3]
-sys.path.insert(0, str(ROOT / "python")); sys.path.insert(0, str(ROOT / "python" / "tests"))
+sys.path.insert(0, str(ROOT / "python" / "tests"))  # conftest.knn_accuracy
 import numpy as np, warnings
 warnings.filterwarnings("ignore")
 import scanpy as sc

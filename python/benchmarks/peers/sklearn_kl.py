@@ -3,7 +3,7 @@ usage: measure.py N MAX_ITER [SEED]"""
 import sys, time
 import pathlib
 ROOT = pathlib.Path(__file__).resolve().parents[3]
-sys.path.insert(0, str(ROOT / "python")); sys.path.insert(0, str(ROOT / "python" / "tests"))
+sys.path.insert(0, str(ROOT / "python" / "tests"))  # conftest.knn_accuracy
 import numpy as np, scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 from sklearn.manifold import TSNE as SkTSNE, _t_sne

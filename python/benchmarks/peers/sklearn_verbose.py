@@ -1,7 +1,7 @@
 import sys
 import pathlib
 ROOT = pathlib.Path(__file__).resolve().parents[3]
-sys.path.insert(0, str(ROOT / "python"))
+
 import numpy as np
 from threadpoolctl import threadpool_limits
 from sklearn.manifold import TSNE as SkTSNE
