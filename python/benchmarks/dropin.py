@@ -71,7 +71,10 @@ def main():
         t, out = best_of(lambda: tsne(cells, copy=True))
         Y = np.asarray(out.obsm["X_tsne"], dtype=np.float64)
         rows.append((name + " (pbmc68k_reduced)", t, knn_accuracy(Y, classes), None))
-    print(f"digits 1797 x 64, best of {REPEATS}, {openTSNE.__version__=}, {sc.__version__=}")
+    from importlib.metadata import version
+
+    versions = ", ".join(f"{p} {version(p)}" for p in ("scikit-learn", "openTSNE", "scanpy"))
+    print(f"digits 1797 x 64, best of {REPEATS}, {versions}")
     print("| script | time s | 10-NN accuracy | held-out accuracy (transform) |")
     print("|---|---|---|---|")
     for name, t, acc, held in rows:

@@ -70,11 +70,13 @@ impl Affinity for Multiscale {
     }
 }
 
-/// One Gaussian-mixture kernel over several perplexities (openTSNE's `MultiscaleMixture`,
-/// the affinities of its `TSNE` for a list of perplexities): each scale `h`'s precision
-/// `tau_h` is calibrated alone (the Gaussian of `h` has perplexity `h`), and the row is
+/// One Gaussian-mixture kernel over several perplexities (the kernel of openTSNE's
+/// `MultiscaleMixture`, Lee et al. 2015): each scale `h`'s precision `tau_h` is calibrated
+/// alone (the Gaussian of `h` has perplexity `h`), and the row is
 /// `p_{j|i} ∝ sum_h sqrt(tau_h) exp(-tau_h d_ij^2 / 2)`, normalised once over the
-/// `k = 3 max(h)` neighbours. One perplexity gives the plain [`Perplexity`] row.
+/// `k = 3 max(h)` neighbours. One perplexity gives the plain [`Perplexity`] row. (openTSNE
+/// 1.0.4's bisection keeps each row's bracket from one scale to the next, so its `tau_h` can
+/// differ from these; its drop-in reproduces that.)
 #[derive(Debug, Clone, PartialEq)]
 pub struct MultiscaleMixture {
     perplexities: Vec<f64>,

@@ -13,8 +13,8 @@ use tsne_core::{Affinity, CsrMatrix, Error, KnnGraph, Result};
 ///
 /// Three conventions of other implementations can be asked for: an explicit neighbour count
 /// ([`Perplexity::with_neighbors`], scikit-learn's `min(n - 1, 3 perplexity + 1)`), distances
-/// entering the Gaussian as given rather than squared ([`DistanceScale::AsGiven`],
-/// scikit-learn's rule for every metric but Euclidean and for precomputed distances), and
+/// entering the Gaussian as given rather than squared ([`DistanceScale::AsGiven`], for
+/// distances that are squared already), and
 /// [`Perplexity::lenient`] calibration, which accepts a perplexity the neighbours cannot
 /// reach and inputs whose points are all identical (each row then ends at the closest
 /// reachable entropy; identical points get uniform rows), as scikit-learn does.
@@ -33,8 +33,7 @@ pub enum DistanceScale {
     /// `s = d^2` (van der Maaten & Hinton; openTSNE; the default).
     #[default]
     Squared,
-    /// `s = d`: the distance as given (scikit-learn for non-Euclidean metrics and precomputed
-    /// distances, which it takes to be squared already).
+    /// `s = d`: the distance as given (for distances that are squared already).
     AsGiven,
 }
 
