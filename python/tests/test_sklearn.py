@@ -172,3 +172,34 @@ def test_sparse_input_gives_the_bits_of_the_same_values_dense(digits):
         assert np.array_equal(sparse, dense), fmt.__name__
     cosine = dict(init="random", random_state=0, max_iter=300, metric="cosine")
     assert np.array_equal(tsne_rs.TSNE(**cosine).fit_transform(sp.csr_matrix(X)), tsne_rs.TSNE(**cosine).fit_transform(X))
+
+
+@pytest.mark.parametrize(
+    "metric",
+    ["euclidean", "sqeuclidean", "cosine", "correlation", "manhattan", "chebyshev", "minkowski",
+     "canberra", "braycurtis", "hamming", "jaccard"],
+)
+def test_each_engine_metric_gives_the_p_of_its_precomputed_distances(digits, metric):
+    # The engine's metric against scikit-learn's pairwise_distances of the same name, fed to
+    # the engine as a distance matrix: the same joint P (to the rounding of the distances).
+    from sklearn.metrics import pairwise_distances
+
+    from tsne_rs import _tsne_rs
+
+    X, _ = digits
+    X = X[:300] + 0.01 * np.arange(64)  # no constant rows (correlation) or zero rows
+    if metric in ("hamming", "jaccard"):
+        X = (X > 8).astype(np.float64)
+    kwargs = {"metric_p": 3.0} if metric == "minkowski" else {}
+    D = pairwise_distances(X, metric=metric, **({"p": 3.0} if metric == "minkowski" else {}))
+    n, ip, ix, v = _tsne_rs.affinities(X, metric=metric, perplexity=10.0, **kwargs)
+    n2, ip2, ix2, v2 = _tsne_rs.affinities(D, kind="distances", perplexity=10.0)
+    import scipy.sparse as sp
+
+    P = sp.csr_matrix((v, ix, ip), shape=(n, n)).toarray()
+    Q = sp.csr_matrix((v2, ix2, ip2), shape=(n, n)).toarray()
+    # scikit-learn's Euclidean distances come from |x|^2 + |y|^2 - 2 x.y, a few ulps from the
+    # engine's: a near tie at the k-th neighbour may then go the other way in a row or two.
+    same_rows = sum(np.allclose(P[i], Q[i], rtol=1e-4, atol=1e-9) for i in range(n))
+    assert same_rows >= n - 10, (metric, n - same_rows)
+    assert np.abs(P - Q).sum() < 1e-3, metric
