@@ -219,6 +219,7 @@ struct FitParams {
     sigma: Option<f64>,
     distances_as_given: bool,
     lenient: bool,
+    shared_bracket: bool,
     iterations: usize,
     early_exaggeration: f64,
     exaggeration_iterations: usize,
@@ -260,6 +261,7 @@ impl Default for FitParams {
             sigma: None,
             distances_as_given: false,
             lenient: false,
+            shared_bracket: false,
             iterations: s.iterations,
             early_exaggeration: s.early_exaggeration,
             exaggeration_iterations: s.exaggeration_iterations,
@@ -308,6 +310,7 @@ impl FitParams {
                 "sigma" => p.sigma = v.extract()?,
                 "distances_as_given" => p.distances_as_given = v.extract()?,
                 "lenient" => p.lenient = v.extract()?,
+                "shared_bracket" => p.shared_bracket = v.extract()?,
                 "iterations" => p.iterations = v.extract()?,
                 "early_exaggeration" => p.early_exaggeration = v.extract()?,
                 "exaggeration_iterations" => p.exaggeration_iterations = v.extract()?,
@@ -383,7 +386,11 @@ impl FitParams {
             }
             "multiscale_mixture" => {
                 let list = self.perplexities.clone().ok_or_else(|| needs("perplexities"))?;
-                builder.affinity(MultiscaleMixture::new(list).map_err(py_err)?)
+                let mixture = match self.shared_bracket {
+                    true => MultiscaleMixture::opentsne(list),
+                    false => MultiscaleMixture::new(list),
+                };
+                builder.affinity(mixture.map_err(py_err)?)
             }
             "fixed_sigma" => {
                 let sigma = self.sigma.ok_or_else(|| needs("sigma"))?;
@@ -572,6 +579,30 @@ fn fit(
     let mut model = result.map_err(py_err)?;
     model.set_threads(threads(params.n_jobs)?);
     Ok(Model { inner: model })
+}
+
+/// The row-stochastic Gaussian-mixture rows of `distances` (`m x k`, each row a point's
+/// distances to its neighbours) over `perplexities`; `shared_bracket`: openTSNE 1.0.4's
+/// bisection (`MultiscaleMixture::opentsne`).
+#[pyfunction]
+#[pyo3(signature = (distances, perplexities, *, shared_bracket = true))]
+fn mixture_rows<'py>(
+    py: Python<'py>,
+    distances: &Bound<'py, PyAny>,
+    perplexities: Vec<f64>,
+    shared_bracket: bool,
+) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    let d = matrix(distances, "distances")?;
+    if d.as_slice().iter().any(|v| *v < 0.0) {
+        return Err(PyValueError::new_err("distances must be non-negative"));
+    }
+    let mixture = match shared_bracket {
+        true => MultiscaleMixture::opentsne(perplexities),
+        false => MultiscaleMixture::new(perplexities),
+    }
+    .map_err(py_err)?;
+    let rows = py.detach(|| mixture.rows(d.as_slice(), d.cols()));
+    to_numpy(py, &Matrix::new(d.rows(), d.cols(), rows).map_err(py_err)?)
 }
 
 /// `(n, indptr, indices, data)` of a CSR matrix, as numpy arrays.
@@ -970,6 +1001,7 @@ impl Partial {
 fn _tsne_rs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fit, m)?)?;
     m.add_function(wrap_pyfunction!(affinities, m)?)?;
+    m.add_function(wrap_pyfunction!(mixture_rows, m)?)?;
     m.add_class::<Model>()?;
     m.add_class::<Partial>()?;
     m.add("FORMAT_VERSION", tsne::FORMAT_VERSION)?;

@@ -80,13 +80,30 @@ impl Affinity for Multiscale {
 #[derive(Debug, Clone, PartialEq)]
 pub struct MultiscaleMixture {
     perplexities: Vec<f64>,
+    shared_bracket: bool,
 }
 
 impl MultiscaleMixture {
     /// The mixture of `perplexities` (each at least 1; at least one).
     pub fn new(perplexities: Vec<f64>) -> Result<Self> {
         Multiscale::new(perplexities.clone())?;
-        Ok(Self { perplexities })
+        Ok(Self { perplexities, shared_bracket: false })
+    }
+
+    /// The mixture as openTSNE 1.0.4 computes it, in its order of operations: per row and
+    /// scale (in the order given) `tau` bisected from 1 on `p_j = sqrt(tau) exp(-d_j^2 tau / 2)`
+    /// (not shifted) until the entropy `tau/2 sum_j p_j d_j^2 / S + ln S - ln(tau) / 2`,
+    /// `S = sum_j p_j + eps`, is `ln h` to 1e-8 (at most 200 steps, keeping the last `p`), with
+    /// the bracket of a row kept from one scale to the next; the scales' `p` summed and
+    /// normalised once. Any finite perplexity above 0 is taken, as openTSNE takes it.
+    pub fn opentsne(perplexities: Vec<f64>) -> Result<Self> {
+        if perplexities.is_empty() || perplexities.iter().any(|p| !(p.is_finite() && *p > 0.0)) {
+            return Err(Error::InvalidParameter {
+                name: "perplexities",
+                reason: format!("need at least one, each finite and above 0, got {perplexities:?}"),
+            });
+        }
+        Ok(Self { perplexities, shared_bracket: true })
     }
 
     /// Row-stochastic conditional affinities.
@@ -99,34 +116,89 @@ impl MultiscaleMixture {
         if graph.distances_flat().iter().all(|&d| d == 0.0) {
             return Err(Error::IdenticalPoints { n });
         }
+        let p = self.rows(graph.distances_flat(), k);
         let rows = (0..n)
-            .into_par_iter()
-            .map_init(
-                || (vec![0.0; k], vec![0.0; k * self.perplexities.len()]),
-                |(row, logs), i| {
-                    let d = graph.distances(i);
-                    // log of sqrt(tau_h) exp(-tau_h d^2 / 2) with tau_h = 2 beta_h, shifted by
-                    // the largest so that no scale underflows every weight.
-                    for (h, &perplexity) in self.perplexities.iter().enumerate() {
-                        let (_, beta) =
-                            calibrate_row_beta(d, DistanceScale::Squared, perplexity.ln(), 1e-10, row);
-                        let half_log_tau = 0.5 * (2.0 * beta).ln();
-                        for (j, &dj) in d.iter().enumerate() {
-                            logs[h * k + j] = half_log_tau - beta * dj * dj;
-                        }
-                    }
-                    let top = logs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                    row.fill(0.0);
-                    for scale in logs.chunks(k) {
-                        row.iter_mut().zip(scale).for_each(|(r, &l)| *r += (l - top).exp());
-                    }
-                    let inv = 1.0 / row.iter().sum::<f64>();
-                    graph.neighbors(i).iter().copied().zip(row.iter().map(|&v| v * inv)).collect()
-                },
-            )
+            .map(|i| graph.neighbors(i).iter().copied().zip(p[i * k..(i + 1) * k].iter().copied()).collect())
             .collect();
         CsrMatrix::from_rows(rows)
     }
+
+    /// The row-stochastic mixture rows of `distances` (row-major, `k` per row; any number of
+    /// rows, e.g. new points against reference points), unchecked.
+    pub fn rows(&self, distances: &[f64], k: usize) -> Vec<f64> {
+        let mut p = vec![0.0; distances.len()];
+        let scales = self.perplexities.len();
+        p.par_chunks_mut(k.max(1)).zip(distances.par_chunks(k.max(1))).for_each_init(
+            || (vec![0.0; k], vec![0.0; k * scales]),
+            |(row, logs), (out, d)| {
+                if self.shared_bracket {
+                    opentsne_mixture_row(d, &self.perplexities, row, out);
+                } else {
+                    self.calibrated_row(d, row, logs, out);
+                }
+            },
+        );
+        p
+    }
+
+    /// Each scale calibrated alone; the weights' logs shifted by the largest so that no scale
+    /// underflows every weight.
+    fn calibrated_row(&self, d: &[f64], row: &mut [f64], logs: &mut [f64], out: &mut [f64]) {
+        let k = d.len();
+        // log of sqrt(tau_h) exp(-tau_h d^2 / 2) with tau_h = 2 beta_h.
+        for (h, &perplexity) in self.perplexities.iter().enumerate() {
+            let (_, beta) = calibrate_row_beta(d, DistanceScale::Squared, perplexity.ln(), 1e-10, row);
+            let half_log_tau = 0.5 * (2.0 * beta).ln();
+            for (j, &dj) in d.iter().enumerate() {
+                logs[h * k + j] = half_log_tau - beta * dj * dj;
+            }
+        }
+        let top = logs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        out.fill(0.0);
+        for scale in logs.chunks(k) {
+            out.iter_mut().zip(scale).for_each(|(r, &l)| *r += (l - top).exp());
+        }
+        let inv = 1.0 / out.iter().sum::<f64>();
+        out.iter_mut().for_each(|v| *v *= inv);
+    }
+}
+
+/// One row of openTSNE 1.0.4's mixture (see [`MultiscaleMixture::opentsne`]) into
+/// `out`, `p` a buffer of the row's length.
+fn opentsne_mixture_row(d: &[f64], perplexities: &[f64], p: &mut [f64], out: &mut [f64]) {
+    let (mut lo, mut hi) = (f64::NEG_INFINITY, f64::INFINITY);
+    out.fill(0.0);
+    for &perplexity in perplexities {
+        let desired = perplexity.ln();
+        let mut tau = 1.0f64;
+        for _ in 0..200 {
+            let root = tau.sqrt();
+            let mut sum = 0.0;
+            for (pj, &dj) in p.iter_mut().zip(d) {
+                *pj = root * (-dj * dj * tau * 0.5).exp();
+                sum += *pj;
+            }
+            sum += f64::EPSILON;
+            let mut weighted = 0.0;
+            for (pj, &dj) in p.iter().zip(d) {
+                weighted += pj / sum * (dj * dj);
+            }
+            let diff = tau * 0.5 * weighted + sum.ln() - tau.ln() * 0.5 - desired;
+            if diff.abs() <= 1e-8 {
+                break;
+            }
+            if diff > 0.0 {
+                lo = tau;
+                tau = if hi.is_infinite() { tau * 2.0 } else { (tau + hi) * 0.5 };
+            } else {
+                hi = tau;
+                tau = if lo.is_infinite() { tau / 2.0 } else { (tau + lo) * 0.5 };
+            }
+        }
+        out.iter_mut().zip(p.iter()).for_each(|(o, v)| *o += v);
+    }
+    let total: f64 = out.iter().sum();
+    out.iter_mut().for_each(|v| *v /= total);
 }
 
 impl Affinity for MultiscaleMixture {
@@ -302,6 +374,38 @@ mod tests {
             let h = -vals.iter().filter(|&&p| p > 0.0).map(|p| p * p.ln()).sum::<f64>();
             assert!(3f64.ln() < h && h < 9f64.ln(), "row {i}: entropy {h}");
         }
+    }
+
+    #[test]
+    fn opentsne_bisection_reaches_each_scale_and_shares_the_bracket() {
+        let x = line(60);
+        let g = BruteForce::default().search(&x, 30).unwrap();
+        // One scale: the plain calibration, to the tolerance of the bisection.
+        let one = MultiscaleMixture::opentsne(vec![8.0]).unwrap().conditional(&g).unwrap();
+        let plain = Perplexity::new(8.0).unwrap().conditional(&g).unwrap();
+        for (a, b) in one.values().iter().zip(plain.values()) {
+            assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+        }
+        // Two scales, the smaller first: the shared bracket keeps the second scale's precision
+        // at or above the first's lower bound, so the mixture differs from the calibrated one.
+        let both = |m: MultiscaleMixture| m.conditional(&g).unwrap();
+        let shared = both(MultiscaleMixture::opentsne(vec![3.0, 9.0]).unwrap());
+        let alone = both(MultiscaleMixture::new(vec![3.0, 9.0]).unwrap());
+        let diff =
+            shared.values().iter().zip(alone.values()).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(diff > 1e-4, "the shared bracket changed nothing ({diff})");
+        for i in [0, 30, 59] {
+            let s: f64 = shared.row(i).1.iter().map(|&v| f64::from(v)).sum();
+            assert!((s - 1.0).abs() < 1e-6);
+        }
+        // openTSNE takes perplexities below 1; the calibrated mixture does not.
+        assert!(
+            MultiscaleMixture::opentsne(vec![1.0 / 3.0]).is_ok()
+                && MultiscaleMixture::new(vec![1.0 / 3.0]).is_err()
+        );
+        assert!(
+            MultiscaleMixture::opentsne(vec![0.0]).is_err() && MultiscaleMixture::opentsne(vec![]).is_err()
+        );
     }
 
     #[test]

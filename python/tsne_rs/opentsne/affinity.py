@@ -134,48 +134,16 @@ def _engine_P(knn_index, verbose, n_jobs, **settings):
         return _to_csr(parts)
 
 
-def _gaussian_perplexity(distances, perplexities, perplexity_tol=1e-8, max_iter=200):
-    """openTSNE's ``_tsne.compute_gaussian_perplexity``, vectorised over the rows: for each
-    scale ``h`` (in the order given), ``p_j = sqrt(tau_h) exp(-d_j^2 tau_h / 2)`` with
-    ``tau_h`` bisected (from 1) until the entropy ``tau/2 sum_j p_j d_j^2 / S + log S -
-    log(tau) / 2`` (``S = sum_j p_j + eps``) is ``log(h)`` to ``perplexity_tol``; the mixture
-    is the sum of the scales' unnormalised ``p``, row-normalised once.
-
-    As openTSNE's Cython, the bisection bounds of a row are not reset between scales (an
-    upstream quirk: a later, larger perplexity cannot go below the previous scale's lower
-    bound, so on unscaled data its Gaussian stays close to the previous one), and a row that
-    does not converge keeps the values of the last evaluated ``tau``."""
-    d2 = np.asarray(distances, dtype=np.float64) ** 2
-    n = d2.shape[0]
-    eps = np.finfo(np.float64).eps
-    lo = np.full(n, -np.inf)
-    hi = np.full(n, np.inf)
-    total = np.zeros_like(d2)
-    for perplexity in perplexities:
-        desired = np.log(perplexity)
-        tau = np.ones(n)
-        active = np.ones(n, dtype=bool)
-        P = np.zeros_like(d2)
-        for _ in range(max_iter):
-            rows = np.flatnonzero(active)
-            if not len(rows):
-                break
-            t = tau[rows]
-            p = np.sqrt(t)[:, None] * np.exp(-d2[rows] * t[:, None] * 0.5)
-            P[rows] = p
-            S = p.sum(axis=1) + eps
-            H = t * 0.5 * (p / S[:, None] * d2[rows]).sum(axis=1) + np.log(S) - np.log(t) * 0.5
-            diff = H - desired
-            converged = np.abs(diff) <= perplexity_tol
-            up = rows[~converged & (diff > 0)]  # too flat: a larger precision
-            down = rows[~converged & ~(diff > 0)]
-            lo[up] = tau[up]
-            tau[up] = np.where(np.isinf(hi[up]), tau[up] * 2, (tau[up] + hi[up]) * 0.5)
-            hi[down] = tau[down]
-            tau[down] = np.where(np.isinf(lo[down]), tau[down] / 2, (tau[down] + lo[down]) * 0.5)
-            active[rows[converged]] = False
-        total += P
-    return total / total.sum(axis=1, keepdims=True)
+def _gaussian_perplexity(distances, perplexities):
+    """openTSNE's ``_tsne.compute_gaussian_perplexity``: for each scale ``h`` (in the order
+    given), ``p_j = sqrt(tau_h) exp(-d_j^2 tau_h / 2)`` with ``tau_h`` bisected (from 1) until
+    the entropy ``tau/2 sum_j p_j d_j^2 / S + log S - log(tau) / 2`` (``S = sum_j p_j + eps``)
+    is ``log(h)`` to 1e-8; the mixture is the sum of the scales' unnormalised ``p``,
+    row-normalised once. As openTSNE's Cython, the bisection bracket of a row is kept from one
+    scale to the next, and a row that does not converge keeps the values of the last
+    evaluated ``tau``. Computed by the engine (``MultiscaleMixture::opentsne``)."""
+    d = np.ascontiguousarray(distances, dtype=np.float64)
+    return _tsne_rs.mixture_rows(d, [float(p) for p in perplexities], shared_bracket=True)
 
 
 def _mixture_joint_P(neighbors, distances, perplexities, n_reference_samples=None):
