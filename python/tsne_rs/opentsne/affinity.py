@@ -4,11 +4,11 @@ Each class has openTSNE 1.0.4's constructor, checks, log messages (``logging``, 
 ``openTSNE.affinity``; openTSNE does not use ``warnings`` here) and attributes. The joint P of
 the training points is computed by the engine (``tsne_rs._tsne_rs.affinities``: its neighbour
 search and perplexity calibration) and stored as openTSNE does, a float64
-``scipy.sparse.csr_matrix`` summing to 1; the one exception is openTSNE's Gaussian mixture of
-several perplexities (``MultiscaleMixture``), evaluated in numpy with openTSNE's bisection,
-which the engine's ``multiscale_mixture`` does not reproduce. ``to_new`` (rows: new points, columns: reference
-points, each row summing to 1) is openTSNE's formula evaluated in numpy on an exact
-scikit-learn neighbour query, because the engine keeps a new point's affinities internal.
+``scipy.sparse.csr_matrix`` summing to 1; openTSNE's Gaussian mixture of several perplexities
+(``MultiscaleMixture``) comes from the engine's ``mixture_rows``, openTSNE's bisection.
+``to_new`` (rows: new points, columns: reference points, each row summing to 1) calibrates
+the same way on an exact scikit-learn neighbour query (``FixedSigmaNN`` and ``Uniform``
+rows are their closed forms in numpy).
 """
 
 import logging
