@@ -587,7 +587,6 @@ fn check_output_ext(path: &Path, allowed: &[&str]) -> Result<()> {
     Ok(())
 }
 
-/// Checks every output path and option of `embed` before any work is done.
 /// The repulsion backend. A backend's settings without that backend are refused rather than
 /// ignored (`auto` would otherwise use its defaults silently).
 fn repulsion(p: &Params) -> Result<RepulsionMethod> {
@@ -618,6 +617,7 @@ fn repulsion(p: &Params) -> Result<RepulsionMethod> {
     })
 }
 
+/// Checks every output path and option of `embed` before any work is done.
 fn check_outputs(out: &OutputArgs, p: &Params) -> Result<()> {
     if let Some(path) = &out.out {
         check_output_ext(path, EMBEDDING_EXTS)?;

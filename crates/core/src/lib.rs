@@ -1,7 +1,7 @@
 //! Shared vocabulary of the t-SNE workspace: data types, backend traits, the kernel, the
 //! gradient and the error type.
 //!
-//! The main design choice: every stage of t-SNE is a trait with one required method
+//! The main design choice: every stage of t-SNE is a trait with one or two required methods
 //! ([`NeighborSearch`], [`Affinity`], [`Repulsion`], [`Initializer`]), and the
 //! mathematics every backend shares (the [`StudentT`] kernel, the attractive forces, the KL
 //! divergence) lives here once. This crate never does I/O.

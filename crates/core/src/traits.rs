@@ -1,4 +1,5 @@
-//! The backend traits. Each has one required method; the rest have defaults.
+//! The backend traits. Each has one required method (`Affinity` two: the affinities and the
+//! neighbours they need); the rest have defaults.
 
 use crate::{CsrMatrix, KnnGraph, Matrix, Result, StudentT};
 

@@ -18,8 +18,10 @@
 //! # Ok::<(), tsne_core::Error>(())
 //! ```
 
-// One `unsafe` call in the crate: the Barnes-Hut evaluation compiled for AVX2 after the CPU
-// was checked for it.
+// `unsafe` in four places, each with its SAFETY note: the Barnes-Hut evaluation compiled for
+// AVX2 (its definition and its call, after the CPU was checked for it), and the FFT column
+// pass's shared view of the grids (`Columns`: its `Sync` and its accessors, each task touching
+// only its own columns).
 #![deny(unsafe_code)]
 // Loops over the few coordinates of a point index several arrays at once; ranges read
 // clearer there than zipped iterators.

@@ -15,9 +15,9 @@ use crate::memory::Budget;
 #[derive(Clone, Default)]
 pub enum NeighborMethod {
     /// [`Exact`](NeighborMethod::Exact) below 200,000 points,
-    /// [`NnDescent`](NeighborMethod::NnDescent) from there. On 50-D mixtures, k = 90 and 2
-    /// cores (`cargo xtask knn`, docs/benchmarks.md) the two took about the same time at
-    /// 100,000 points; exact grows as n^2, NN-descent about as n log n.
+    /// [`NnDescent`](NeighborMethod::NnDescent) from there (exact grows as n^2, NN-descent
+    /// about as n log n; the threshold is measured on the benchmark page), and exact at any
+    /// size for sparse points and for metrics only the exact search serves.
     #[default]
     Auto,
     /// Brute-force search for `k = min(n - 1, 3 * perplexity)` neighbours.
@@ -331,7 +331,6 @@ impl fmt::Debug for Init {
 }
 
 impl Init {
-    /// The initialiser: PCA falls back to spectral when the input has no coordinates.
     /// Whether the initialisation may read P (given coordinates or not): the spectral one,
     /// PCA without coordinates, and a user-written one.
     pub(crate) fn reads_affinities(&self, has_points: bool) -> bool {
@@ -342,6 +341,7 @@ impl Init {
         }
     }
 
+    /// The initialiser: PCA falls back to spectral when the input has no coordinates.
     pub(crate) fn initializer(&self, has_points: bool) -> Arc<dyn Initializer> {
         match self {
             Self::Pca if has_points => Arc::new(Pca::default()),

@@ -439,7 +439,6 @@ impl TSne {
         Ok(Affinities { p, name, time: t.elapsed() })
     }
 
-    /// The starting positions, `n x dims`.
     /// The starting positions, `n x dims`; `p` is none when the initialisation runs before P
     /// (it does not read it).
     fn initialize(&self, prepared: &Prepared<'_>, p: Option<&CsrMatrix>) -> Result<Start> {
