@@ -216,7 +216,7 @@ impl TSneBuilder {
             _ => StudentT::new(self.dof)?,
         };
         self.schedule.check()?;
-        let dense = crate::family::dense_only(&self.method);
+        let dense = crate::methods::dense_only(&self.method);
         if dense && self.repulsion.is_approximate() {
             return Err(Error::Unsupported {
                 backend: "the scalable (Barnes-Hut, FFT, custom) repulsion backends".into(),

@@ -12,18 +12,6 @@ use crate::config::TSne;
 use crate::embedding::{Callback, Embedding};
 use crate::summary::{Summary, Timings};
 
-/// Whether `method` runs on the exact dense path only.
-pub(crate) fn dense_only(method: &Method) -> bool {
-    !matches!(
-        method,
-        Method::Probability {
-            kernel: tsne_family::Kernel::StudentT | tsne_family::Kernel::HeavyTailed { .. },
-            normalization: tsne_family::Normalization::PairWise,
-            divergence: tsne_family::Divergence::Kl,
-        }
-    )
-}
-
 /// Follows an [`Objective`] with the optimiser's `dC/dY / 4` convention, the cost scaled by
 /// `scale` (reported costs are scaled too: per point for point-wise methods, per ordered pair
 /// for MDS and Sammon, relative to the sum of r^4 for SSTRESS).
@@ -112,7 +100,7 @@ pub(crate) fn fit(
     let t = Instant::now();
     let initializer = tsne.init.initializer(true);
     let y = initial(&tsne.method, points, tsne.dims, tsne.seed, initializer.as_ref())?;
-    crate::pipeline::check_start(&y, n, tsne.dims)?;
+    crate::methods::check_start(&y, n, tsne.dims)?;
     let initialization = t.elapsed();
     let t = Instant::now();
     let (y, report) = optimize(tsne.method, input, y, tsne.schedule.clone(), callback)?;

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use tsne_affinity::{BruteForce, Hnsw, HnswParams, Metric, NnDescent, NnDescentParams};
 use tsne_core::{Error, Initializer, Matrix, NeighborSearch, Repulsion, Result};
+use tsne_family::Method;
 use tsne_init::{Given, Pca, Random, Spectral};
 use tsne_repulsion::{BarnesHut, Exact, FftInterpolation, FftParams};
 
@@ -351,4 +352,35 @@ impl Init {
             Self::Custom(i) => i.clone(),
         }
     }
+}
+
+/// Whether `method` runs on the exact dense path only.
+pub(crate) fn dense_only(method: &Method) -> bool {
+    !matches!(
+        method,
+        Method::Probability {
+            kernel: tsne_family::Kernel::StudentT | tsne_family::Kernel::HeavyTailed { .. },
+            normalization: tsne_family::Normalization::PairWise,
+            divergence: tsne_family::Divergence::Kl,
+        }
+    )
+}
+
+/// A starting embedding must have one finite row of `dims` values per point.
+pub(crate) fn check_start(y: &Matrix, n: usize, dims: usize) -> Result<()> {
+    if y.rows() != n {
+        return Err(Error::DimensionMismatch {
+            what: "initial embedding rows",
+            expected: n,
+            found: y.rows(),
+        });
+    }
+    if y.cols() != dims {
+        return Err(Error::DimensionMismatch {
+            what: "initial embedding columns",
+            expected: dims,
+            found: y.cols(),
+        });
+    }
+    Ok(())
 }

@@ -201,7 +201,7 @@ impl TSne {
     fn run(&self, input: Input<'_>, callback: &mut Callback<'_>) -> Result<Embedding> {
         let start = Instant::now();
         let mut prepared = self.prepare(input)?;
-        if crate::family::dense_only(&self.method) {
+        if crate::methods::dense_only(&self.method) {
             return crate::family::fit(
                 self,
                 prepared.points_or_err()?,
@@ -273,7 +273,7 @@ impl TSne {
         if !matches!(
             input,
             Input::Points(_) | Input::OwnedPoints(_) | Input::PointsF32(_) | Input::OwnedPointsF32(_)
-        ) && crate::family::dense_only(&self.method)
+        ) && crate::methods::dense_only(&self.method)
         {
             return Err(Error::Unsupported {
                 backend: format!("{:?}", self.method),
@@ -446,7 +446,7 @@ impl TSne {
         let initializer = self.init.initializer(prepared.points.is_some());
         let input = InitInput { n: prepared.n, points: prepared.points.as_deref(), affinities: p };
         let y = initializer.initialize(&input, self.dims, self.seed)?;
-        check_start(&y, prepared.n, self.dims)?;
+        crate::methods::check_start(&y, prepared.n, self.dims)?;
         Ok(Start { y, name: initializer.name().to_string(), time: t.elapsed() })
     }
 
@@ -485,23 +485,4 @@ impl Prepared<'_> {
             what: "inputs without coordinates".into(),
         })
     }
-}
-
-/// A starting embedding must have one finite row of `dims` values per point.
-pub(crate) fn check_start(y: &Matrix, n: usize, dims: usize) -> Result<()> {
-    if y.rows() != n {
-        return Err(Error::DimensionMismatch {
-            what: "initial embedding rows",
-            expected: n,
-            found: y.rows(),
-        });
-    }
-    if y.cols() != dims {
-        return Err(Error::DimensionMismatch {
-            what: "initial embedding columns",
-            expected: dims,
-            found: y.cols(),
-        });
-    }
-    Ok(())
 }
