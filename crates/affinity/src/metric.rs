@@ -105,9 +105,7 @@ impl Metric {
             Self::Cosine => cosine(a, b),
             Self::Correlation => {
                 let (ma, mb) = (mean(a), mean(b));
-                let ca: Vec<f64> = a.iter().map(|v| v - ma).collect();
-                let cb: Vec<f64> = b.iter().map(|v| v - mb).collect();
-                cosine(&ca, &cb)
+                cosine_of(pairs().map(|(x, y)| (x - ma, y - mb)))
             }
             Self::Manhattan => pairs().map(|(x, y)| (x - y).abs()).sum(),
             Self::Chebyshev => pairs().fold(0.0, |m, (x, y)| m.max((x - y).abs())),
@@ -217,8 +215,13 @@ impl Metric {
 
 /// `1 - cos(a, b)`, clamped at 0 (rounding can give -1e-16); a zero row gives NaN.
 fn cosine(a: &[f64], b: &[f64]) -> f64 {
+    cosine_of(a.iter().copied().zip(b.iter().copied()))
+}
+
+/// `1 - cos` of the vectors whose coordinate pairs `pairs` yields, without storing them.
+fn cosine_of(pairs: impl Iterator<Item = (f64, f64)>) -> f64 {
     let (mut ab, mut aa, mut bb) = (0.0, 0.0, 0.0);
-    for (x, y) in a.iter().zip(b) {
+    for (x, y) in pairs {
         ab += x * y;
         aa += x * x;
         bb += y * y;
