@@ -29,10 +29,26 @@ fn accuracy(predicted: &[u8], truth: &[u8]) -> f64 {
     predicted.iter().zip(truth).filter(|(a, b)| a == b).count() as f64 / truth.len() as f64
 }
 
+/// Rows to fit (five sixths) and rows to place (every sixth).
+fn split(n: usize) -> (Vec<usize>, Vec<usize>) {
+    (0..n).partition(|i| i % 6 != 0)
+}
+
+/// The digits split by [`split`]: points to fit, points to place, and their labels.
+fn held_out_split() -> (Matrix, Matrix, Vec<u8>, Vec<u8>) {
+    let (x, labels) = common::digits();
+    let (train, test) = split(x.rows());
+    let rows = |idx: &[usize]| {
+        Matrix::from_rows(&idx.iter().map(|&i| x.row(i).to_vec()).collect::<Vec<_>>()).unwrap()
+    };
+    let pick = |idx: &[usize]| idx.iter().map(|&i| labels[i]).collect::<Vec<u8>>();
+    (rows(&train), rows(&test), pick(&train), pick(&test))
+}
+
 #[test]
 fn held_out_digits_land_among_their_own_class() {
     let (x, labels) = common::digits();
-    let (train, test): (Vec<usize>, Vec<usize>) = (0..x.rows()).partition(|i| i % 6 != 0);
+    let (train, test) = split(x.rows());
     let rows = |idx: &[usize]| {
         Matrix::from_rows(&idx.iter().map(|&i| x.row(i).to_vec()).collect::<Vec<_>>()).unwrap()
     };
@@ -145,14 +161,7 @@ fn handed_over_points_embed_alike_and_leave_no_reference() {
 #[test]
 fn placement_starts_and_reference_points_given_after_the_fit() {
     use tsne::{Input, Metric, PlacementStart};
-    let (x, labels) = common::digits();
-    let (train, test): (Vec<usize>, Vec<usize>) = (0..x.rows()).partition(|i| i % 6 != 0);
-    let rows = |idx: &[usize]| {
-        Matrix::from_rows(&idx.iter().map(|&i| x.row(i).to_vec()).collect::<Vec<_>>()).unwrap()
-    };
-    let (x_train, x_test) = (rows(&train), rows(&test));
-    let train_labels: Vec<u8> = train.iter().map(|&i| labels[i]).collect();
-    let test_labels: Vec<u8> = test.iter().map(|&i| labels[i]).collect();
+    let (x_train, x_test, train_labels, test_labels) = held_out_split();
     let tsne = TSne::builder().seed(5).iterations(300).build().unwrap();
     let model = tsne.fit(&x_train).unwrap();
     let reference = model.positions();
