@@ -6,7 +6,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use tsne::Matrix;
 
 /// Every temporary file not yet renamed or removed, for [`remove_pending`] (a signal handler).
@@ -75,6 +75,18 @@ impl Drop for Staged {
             list.retain(|p| p != tmp);
         }
     }
+}
+
+/// The extensions an embedding can be written as.
+pub const EMBEDDING_EXTS: &[&str] = &["csv", "tsv", "txt", "npy"];
+
+/// Fails unless `path` ends in one of `allowed` (case-insensitive), naming them.
+pub fn check_output_ext(path: &Path, allowed: &[&str]) -> Result<()> {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    if !allowed.contains(&ext.as_str()) {
+        bail!("unknown output type of {}: expected one of .{}", path.display(), allowed.join(", ."));
+    }
+    Ok(())
 }
 
 /// The embedding formats, by extension of the output path.

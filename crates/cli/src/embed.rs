@@ -1,0 +1,276 @@
+//! `tsne embed` (and the demo): read the input, fit, write the outputs, report.
+
+use std::io::Write;
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use serde_json::json;
+use tsne::{metrics::knn_accuracy_sampled, CsrMatrix, Embedding, Input, Matrix, SparsePoints, Summary, TSne};
+use tsne_cli::plot;
+
+use crate::input;
+use crate::output::{self, check_output_ext, EMBEDDING_EXTS};
+use crate::params::{InitArg, NeighborsArg, Params};
+use crate::progress;
+use crate::snapshots::Snapshots;
+
+/// Most query points of the 10-NN label accuracy: exact up to this size, an evenly strided
+/// sample beyond (the all-pairs search in the embedding is O(n^2)).
+const ACCURACY_SAMPLE: usize = 100_000;
+
+#[derive(Args)]
+pub struct EmbedArgs {
+    /// Input file, one point per row (with --neighbors precomputed: an n x n distance matrix;
+    /// a .mtx file holds sparse points, searched exactly, Euclidean or cosine).
+    #[arg(required_unless_present_any = ["knn_indices", "affinities"])]
+    input: Option<PathBuf>,
+    /// Precomputed neighbours instead of INPUT: an n x k array of 0-based indices (.npy of
+    /// any integer or float type, or text). A leading column of self-matches is dropped.
+    #[arg(long, requires = "knn_distances", conflicts_with_all = ["input", "affinities"])]
+    knn_indices: Option<PathBuf>,
+    /// The n x k distances that go with --knn-indices.
+    #[arg(long, requires = "knn_indices")]
+    knn_distances: Option<PathBuf>,
+    /// Precomputed joint affinities P instead of INPUT: a symmetric sparse matrix in
+    /// Matrix Market coordinate format (.mtx, e.g. from scipy.io.mmwrite); scaled to sum 1.
+    #[arg(long, conflicts_with_all = ["input", "knn_indices"])]
+    affinities: Option<PathBuf>,
+    /// Labels, one per line (or an IDX label file), used for the plot and the 10-NN accuracy.
+    #[arg(long)]
+    labels: Option<PathBuf>,
+    #[command(flatten)]
+    out: OutputArgs,
+    #[command(flatten)]
+    params: Params,
+}
+
+#[derive(Args)]
+pub struct OutputArgs {
+    /// Write the embedding here (.csv, .tsv, .txt or .npy).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Write a scatter plot PNG here.
+    #[arg(long)]
+    plot: Option<PathBuf>,
+    /// Print one JSON summary object on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Save the fitted model here (.tsne), for `tsne transform --model` and `tsne optimize`.
+    #[arg(long)]
+    save_model: Option<PathBuf>,
+    /// Write the positions every N iterations, in input order, to --snapshot-dir (and a PNG
+    /// frame of each when --plot is given), for animations.
+    #[arg(long, value_name = "N", requires = "snapshot_dir")]
+    snapshot_every: Option<usize>,
+    /// Directory of the snapshots (created if missing): positions_NNNNN.csv, frame_NNNNN.png.
+    #[arg(long, value_name = "DIR", requires = "snapshot_every")]
+    snapshot_dir: Option<PathBuf>,
+}
+
+/// What the input files held, before the fit borrows or takes it.
+enum Source {
+    /// Points the fit borrows (a saved model keeps them for `transform`).
+    Points(Matrix),
+    Distances(Matrix),
+    Sparse(SparsePoints),
+    Affinities(CsrMatrix),
+    /// Handed over: the fit drops them as soon as nothing needs them.
+    Owned(Input<'static>),
+}
+
+/// `tsne embed`.
+pub fn run(args: EmbedArgs) -> Result<()> {
+    // Validate every path before the expensive part.
+    check_outputs(&args.out, &args.params)?;
+    let (source, name) = read_source(&args)?;
+    let n = match &source {
+        Source::Points(m) | Source::Distances(m) => m.rows(),
+        Source::Sparse(s) => Input::SparsePoints(s).n(),
+        Source::Affinities(p) => Input::Affinities(p).n(),
+        Source::Owned(input) => input.n(),
+    };
+    let labels = match &args.labels {
+        Some(path) => Some(read_labels(path, n)?),
+        None => None,
+    };
+    let name = name.display().to_string();
+    let run = |input| embed(input, labels, &name, &args.out, &args.params);
+    match source {
+        Source::Points(m) => run(Input::Points(&m)),
+        Source::Distances(m) => run(Input::Distances(&m)),
+        Source::Sparse(s) => run(Input::SparsePoints(&s)),
+        Source::Affinities(p) => run(Input::Affinities(&p)),
+        Source::Owned(input) => run(input),
+    }
+}
+
+/// The demo: the bundled digits with their labels.
+pub fn demo(out: &OutputArgs, params: &Params, points: &Matrix, labels: Vec<String>) -> Result<()> {
+    check_outputs(out, params)?;
+    embed(Input::Points(points), Some(labels), "digits (bundled)", out, params)
+}
+
+/// Reads INPUT, the neighbour files or the affinities, and names the file for the title.
+fn read_source(args: &EmbedArgs) -> Result<(Source, PathBuf)> {
+    let neighbors = args.params.neighbors;
+    Ok(match (&args.input, &args.knn_indices, &args.knn_distances, &args.affinities) {
+        (Some(path), ..) if input::is_matrix_market(path) => {
+            if matches!(neighbors, NeighborsArg::Precomputed) {
+                bail!("a .mtx INPUT holds sparse points; --neighbors precomputed reads a dense n x n distance matrix");
+            }
+            (Source::Sparse(input::read_sparse_points(path)?), path.clone())
+        }
+        (Some(path), ..) => {
+            // In single precision when that loses nothing (e.g. 8-bit images).
+            let points = input::read_points_compact(path)?;
+            let source = match (neighbors, points) {
+                (NeighborsArg::Precomputed, points) => Source::Distances(points.into_f64()),
+                // Only a saved model needs the points after the fit (for `transform`).
+                (_, points) if args.out.save_model.is_some() => Source::Points(points.into_f64()),
+                (_, input::Points::F32(points)) => Source::Owned(Input::OwnedPointsF32(points)),
+                (_, input::Points::F64(points)) => Source::Owned(Input::OwnedPoints(points)),
+            };
+            (source, path.clone())
+        }
+        (None, Some(idx), Some(dist), _) => {
+            (Source::Owned(Input::OwnedGraph(input::read_knn(idx, dist)?)), idx.clone())
+        }
+        (None, None, _, Some(path)) => (Source::Affinities(input::read_affinities(path)?), path.clone()),
+        _ => bail!("give an input file, --knn-indices with --knn-distances, or --affinities"),
+    })
+}
+
+fn read_labels(path: &std::path::Path, n: usize) -> Result<Vec<String>> {
+    let labels = input::read_labels(path)?;
+    if labels.len() != n {
+        bail!("{} has {} labels for {n} points", path.display(), labels.len());
+    }
+    Ok(labels)
+}
+
+/// Checks every output path and option of `embed` before any work is done.
+fn check_outputs(out: &OutputArgs, p: &Params) -> Result<()> {
+    if let Some(path) = &out.out {
+        check_output_ext(path, EMBEDDING_EXTS)?;
+    }
+    if let Some(path) = &out.plot {
+        check_output_ext(path, &["png"])?;
+        if p.dims < 2 {
+            bail!("--plot needs --dims 2 or more");
+        }
+    }
+    if let Some(path) = &out.save_model {
+        check_output_ext(path, &["tsne"])?;
+    }
+    if out.snapshot_every == Some(0) {
+        bail!("--snapshot-every must be at least 1");
+    }
+    if p.pin.is_some() && !matches!(p.init, InitArg::File(_)) {
+        bail!("--pin needs --init FILE: pinned points keep the positions given there");
+    }
+    Ok(())
+}
+
+/// Fits, writes the outputs and reports.
+fn embed(
+    input: Input<'_>,
+    labels: Option<Vec<String>>,
+    name: &str,
+    out: &OutputArgs,
+    p: &Params,
+) -> Result<()> {
+    let start = Instant::now();
+    let tsne = p.tsne()?;
+    let title = format!("t-SNE of {name}");
+    let fit = fit(&tsne, input, out, p, labels.as_deref(), &title)?;
+    let y = fit.positions();
+    let accuracy = match &labels {
+        Some(l) if y.rows() > 10 => Some(knn_accuracy_sampled(&y, l, 10, ACCURACY_SAMPLE)?),
+        _ => None,
+    };
+    write_outputs(out, &fit, &y, labels.as_deref(), &title)?;
+    report(out, p, &fit.summary(), accuracy, start)
+}
+
+/// The fit, with the progress bar and the snapshots.
+fn fit(
+    tsne: &TSne,
+    input: Input<'_>,
+    out: &OutputArgs,
+    p: &Params,
+    labels: Option<&[String]>,
+    title: &str,
+) -> Result<Embedding> {
+    let mut snapshots = match (out.snapshot_every, &out.snapshot_dir) {
+        (Some(every), Some(dir)) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            let plot = out.plot.is_some() && p.dims >= 2;
+            Some(Snapshots { every, dir, plot, labels, title: title.to_string(), error: None })
+        }
+        _ => None,
+    };
+    let bar = progress::bar(p.iterations);
+    let fit = tsne.fit_with(input, |prog| {
+        progress::show(&bar, prog);
+        match &mut snapshots {
+            Some(s) => s.take(prog),
+            None => ControlFlow::Continue(()),
+        }
+    })?;
+    progress::finish(bar);
+    if let Some(e) = snapshots.and_then(|s| s.error) {
+        return Err(e.context("cannot write a snapshot"));
+    }
+    Ok(fit)
+}
+
+/// Writes every output, all or none.
+fn write_outputs(
+    out: &OutputArgs,
+    fit: &Embedding,
+    y: &Matrix,
+    labels: Option<&[String]>,
+    title: &str,
+) -> Result<()> {
+    let mut staged = output::Staged::default();
+    if let Some(path) = &out.out {
+        staged.stage(path, |tmp| output::write_embedding(path, tmp, y))?;
+    }
+    if let Some(path) = &out.plot {
+        staged.stage(path, |tmp| plot::scatter(tmp, y, labels, title))?;
+    }
+    if let Some(path) = &out.save_model {
+        staged.stage(path, |tmp| Ok(fit.save(tmp)?))?;
+    }
+    staged.commit()
+}
+
+/// The JSON summary on stdout, or one line on stderr.
+fn report(out: &OutputArgs, p: &Params, s: &Summary, accuracy: Option<f64>, start: Instant) -> Result<()> {
+    if out.json {
+        let mut summary = s.to_json();
+        summary["seed"] = json!(p.seed);
+        summary["perplexity"] = json!(p.perplexity);
+        summary["metric"] = json!(p.metric.name());
+        summary["method"] = json!(p.method.name());
+        summary["knn_accuracy_10"] = json!(accuracy);
+        summary["knn_accuracy_points"] = json!(accuracy.map(|_| s.n.min(ACCURACY_SAMPLE)));
+        summary["peak_rss_mib"] = json!(tsne::peak_resident_memory().map(|b| b as f64 / 1048576.0));
+        summary["timings_s"]["wall"] = json!(start.elapsed().as_secs_f64());
+        writeln!(std::io::stdout().lock(), "{summary}")?;
+    } else {
+        let acc = accuracy.map(|a| format!(", 10-NN label accuracy {a:.4}")).unwrap_or_default();
+        eprintln!(
+            "embedded {} points ({} -> {} dims) in {:.2} s: KL divergence {:.4}{acc}",
+            s.n,
+            s.dims_in,
+            s.dims_out,
+            start.elapsed().as_secs_f64(),
+            s.kl_divergence
+        );
+    }
+    Ok(())
+}
