@@ -18,13 +18,25 @@ use tsne::{
     Transform, Uniform,
 };
 
-/// A library error as the Python exception a user expects.
+/// A library error as the Python exception a user expects, its terms in `fit`'s keywords.
 fn py_err(e: tsne::Error) -> PyErr {
+    let message = python_spelling(&e.to_string());
     match e {
-        tsne::Error::Io { .. } => PyOSError::new_err(e.to_string()),
-        tsne::Error::Diverged { .. } => PyRuntimeError::new_err(e.to_string()),
-        _ => PyValueError::new_err(e.to_string()),
+        tsne::Error::Io { .. } => PyOSError::new_err(message),
+        tsne::Error::Diverged { .. } => PyRuntimeError::new_err(message),
+        _ => PyValueError::new_err(message),
     }
+}
+
+/// A library message with its settings as `fit`'s keywords and its methods as `key='name'`.
+fn python_spelling(message: &str) -> String {
+    use tsne::spelling::{respell, Term};
+    respell(message, |term| match term {
+        Term::Setting("dims") => Some("`n_components`".into()),
+        Term::Setting("threads") => Some("`n_jobs`".into()),
+        Term::Setting(_) => None,
+        Term::Choice { setting, name } => Some(format!("{setting}='{name}'")),
+    })
 }
 
 /// A 2-D float32 or float64 array, C- or F-ordered, as a `Matrix` (one copy into f64;

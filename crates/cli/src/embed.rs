@@ -8,18 +8,25 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde_json::json;
-use tsne::{metrics::knn_accuracy_sampled, CsrMatrix, Embedding, Input, Matrix, SparsePoints, Summary, TSne};
-use tsne_cli::plot;
+use tsne::{
+    metrics::knn_accuracy_sampled, CsrMatrix, Embedding, Input, Matrix, RepulsionMethod, SparsePoints,
+    Summary, TSne,
+};
+use tsne_cli::plot::{self, PlotOptions};
 
 use crate::input;
-use crate::output::{self, check_output_ext, EMBEDDING_EXTS};
-use crate::params::{InitArg, NeighborsArg, Params};
+use crate::output::{self, check_output, EMBEDDING_EXTS};
+use crate::params::{InitArg, MethodArg, NeighborsArg, Params, RepulsionArg};
 use crate::progress;
 use crate::snapshots::Snapshots;
 
 /// Most query points of the 10-NN label accuracy: exact up to this size, an evenly strided
 /// sample beyond (the all-pairs search in the embedding is O(n^2)).
 const ACCURACY_SAMPLE: usize = 100_000;
+
+/// Most points `--repulsion auto` gives the exact O(n^2) repulsion without being asked (at
+/// 2,000 points 1000 iterations take about half a minute; the time grows as n^2).
+const EXACT_WITHOUT_ASKING: usize = 2_000;
 
 #[derive(Args)]
 pub struct EmbedArgs {
@@ -52,9 +59,15 @@ pub struct OutputArgs {
     /// Write the embedding here (.csv, .tsv, .txt or .npy).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Write a scatter plot PNG here.
+    /// Write a scatter plot here: .png or .svg (a 3-D map as its three pairwise panels).
     #[arg(long)]
     plot: Option<PathBuf>,
+    /// Title of the plot (default: the input file's name without its extension).
+    #[arg(long)]
+    title: Option<String>,
+    /// Size of the plot in pixels, WIDTHxHEIGHT (default 1000x900; 2000x760 in 3-D).
+    #[arg(long, value_name = "WxH", value_parser = parse_size)]
+    plot_size: Option<(u32, u32)>,
     /// Print one JSON summary object on stdout.
     #[arg(long)]
     json: bool,
@@ -68,6 +81,26 @@ pub struct OutputArgs {
     /// Directory of the snapshots (created if missing): positions_NNNNN.csv, frame_NNNNN.png.
     #[arg(long, value_name = "DIR", requires = "snapshot_every")]
     snapshot_dir: Option<PathBuf>,
+}
+
+impl OutputArgs {
+    /// The plot's title and size: the flags, or the input's name and the default size.
+    fn plot_options(&self, name: &str, dims: usize) -> PlotOptions {
+        let title = self.title.clone().unwrap_or_else(|| name.to_string());
+        let options = PlotOptions::for_dims(title, dims);
+        PlotOptions { size: self.plot_size.unwrap_or(options.size), ..options }
+    }
+}
+
+/// `WIDTHxHEIGHT` in pixels, each from 100 to 10,000.
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("`{s}` is not a size: use WIDTHxHEIGHT in pixels, e.g. 1600x1200");
+    let (w, h) = s.split_once(['x', 'X']).ok_or_else(bad)?;
+    let (w, h): (u32, u32) = (w.trim().parse().map_err(|_| bad())?, h.trim().parse().map_err(|_| bad())?);
+    if !(100..=10_000).contains(&w) || !(100..=10_000).contains(&h) {
+        return Err(format!("`{s}`: width and height must be from 100 to 10000 pixels"));
+    }
+    Ok((w, h))
 }
 
 /// What the input files held, before the fit borrows or takes it.
@@ -96,7 +129,11 @@ pub fn run(args: EmbedArgs) -> Result<()> {
         Some(path) => Some(read_labels(path, n)?),
         None => None,
     };
-    let name = name.display().to_string();
+    let name =
+        name.file_stem().map_or_else(|| name.display().to_string(), |s| s.to_string_lossy().into_owned());
+    let name = name
+        .strip_suffix(".gz")
+        .map_or(name.clone(), |s| s.rsplit_once('.').map_or(s, |(stem, _)| stem).to_string());
     let run = |input| embed(input, labels, &name, &args.out, &args.params);
     match source {
         Source::Points(m) => run(Input::Points(&m)),
@@ -110,7 +147,7 @@ pub fn run(args: EmbedArgs) -> Result<()> {
 /// The demo: the bundled digits with their labels.
 pub fn demo(out: &OutputArgs, params: &Params, points: &Matrix, labels: Vec<String>) -> Result<()> {
     check_outputs(out, params)?;
-    embed(Input::Points(points), Some(labels), "digits (bundled)", out, params)
+    embed(Input::Points(points), Some(labels), "digits", out, params)
 }
 
 /// Reads INPUT, the neighbour files or the affinities, and names the file for the title.
@@ -154,16 +191,19 @@ fn read_labels(path: &std::path::Path, n: usize) -> Result<Vec<String>> {
 /// Checks every output path and option of `embed` before any work is done.
 fn check_outputs(out: &OutputArgs, p: &Params) -> Result<()> {
     if let Some(path) = &out.out {
-        check_output_ext(path, EMBEDDING_EXTS)?;
+        check_output(path, EMBEDDING_EXTS)?;
     }
     if let Some(path) = &out.plot {
-        check_output_ext(path, &["png"])?;
-        if p.dims < 2 {
-            bail!("--plot needs --dims 2 or more");
+        check_output(path, &["png", "svg"])?;
+        if !(2..=3).contains(&p.dims) {
+            bail!("--plot draws 2-D maps, or 3-D ones as three panels, not --dims {}", p.dims);
         }
     }
     if let Some(path) = &out.save_model {
-        check_output_ext(path, &["tsne"])?;
+        check_output(path, &["tsne"])?;
+    }
+    if let Some(dir) = &out.snapshot_dir {
+        output::check_output_folder(dir)?;
     }
     if out.snapshot_every == Some(0) {
         bail!("--snapshot-every must be at least 1");
@@ -171,6 +211,34 @@ fn check_outputs(out: &OutputArgs, p: &Params) -> Result<()> {
     if p.pin.is_some() && !matches!(p.init, InitArg::File(_)) {
         bail!("--pin needs --init FILE: pinned points keep the positions given there");
     }
+    Ok(())
+}
+
+/// Refuses (or, for a few points, names) the exact repulsion that `--repulsion auto` falls
+/// back to in more than 3 dimensions, where no fast backend exists.
+fn check_cost(p: &Params, n: usize) -> Result<()> {
+    let scalable = matches!(p.method, MethodArg::Tsne | MethodArg::Hssne);
+    let exact = matches!(RepulsionMethod::Auto.resolve(n, p.dims), RepulsionMethod::Exact);
+    if !matches!(p.repulsion, RepulsionArg::Auto)
+        || !scalable
+        || !exact
+        || n < RepulsionMethod::AUTO_EXACT_BELOW
+    {
+        return Ok(());
+    }
+    let cost = format!(
+        "--dims {} has no fast repulsion (Barnes-Hut goes to 3 dimensions, FFT to 2): the exact one \
+         costs n^2 = {:.1e} pairs per iteration",
+        p.dims,
+        (n as f64).powi(2)
+    );
+    if n > EXACT_WITHOUT_ASKING {
+        bail!(
+            "{cost}, {} iterations: add --repulsion exact to run it, or use --dims 3 or fewer",
+            p.iterations
+        );
+    }
+    eprintln!("note: {cost}");
     Ok(())
 }
 
@@ -183,15 +251,16 @@ fn embed(
     p: &Params,
 ) -> Result<()> {
     let start = Instant::now();
+    check_cost(p, input.n())?;
     let tsne = p.tsne()?;
-    let title = format!("t-SNE of {name}");
-    let fit = fit(&tsne, input, out, p, labels.as_deref(), &title)?;
+    let plot = out.plot_options(name, p.dims);
+    let fit = fit(&tsne, input, out, p, labels.as_deref(), &plot)?;
     let y = fit.positions();
     let accuracy = match &labels {
         Some(l) if y.rows() > 10 => Some(knn_accuracy_sampled(&y, l, 10, ACCURACY_SAMPLE)?),
         _ => None,
     };
-    write_outputs(out, &fit, &y, labels.as_deref(), &title)?;
+    write_outputs(out, &fit, &y, labels.as_deref(), &plot)?;
     report(out, p, &fit.summary(), accuracy, start)
 }
 
@@ -202,13 +271,13 @@ fn fit(
     out: &OutputArgs,
     p: &Params,
     labels: Option<&[String]>,
-    title: &str,
+    plot: &PlotOptions,
 ) -> Result<Embedding> {
     let mut snapshots = match (out.snapshot_every, &out.snapshot_dir) {
         (Some(every), Some(dir)) => {
             std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-            let plot = out.plot.is_some() && p.dims >= 2;
-            Some(Snapshots { every, dir, plot, labels, title: title.to_string(), error: None })
+            let plot = out.plot.is_some().then(|| plot.clone());
+            Some(Snapshots { every, dir, plot, labels, error: None })
         }
         _ => None,
     };
@@ -233,14 +302,14 @@ fn write_outputs(
     fit: &Embedding,
     y: &Matrix,
     labels: Option<&[String]>,
-    title: &str,
+    options: &PlotOptions,
 ) -> Result<()> {
     let mut staged = output::Staged::default();
     if let Some(path) = &out.out {
         staged.stage(path, |tmp| output::write_embedding(path, tmp, y))?;
     }
     if let Some(path) = &out.plot {
-        staged.stage(path, |tmp| plot::scatter(tmp, y, labels, title))?;
+        staged.stage(path, |tmp| plot::scatter(tmp, y, labels, options))?;
     }
     if let Some(path) = &out.save_model {
         staged.stage(path, |tmp| Ok(fit.save(tmp)?))?;

@@ -5,6 +5,7 @@
 
 mod embed;
 mod input;
+mod messages;
 mod optimize;
 mod output;
 mod params;
@@ -15,7 +16,7 @@ mod transform;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use tsne::Matrix;
 
 /// The digits data (UCI optdigits test set as shipped by scikit-learn), 1797 x 64.
@@ -76,7 +77,7 @@ fn main() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", messages::cli_spelling(&format!("{e:#}"), &Cli::command()));
             ExitCode::FAILURE
         }
     }

@@ -9,7 +9,7 @@ use clap::Args;
 use serde_json::json;
 use tsne::{Embedding, LearningRate, Schedule};
 
-use crate::output::{self, check_output_ext, EMBEDDING_EXTS};
+use crate::output::{self, check_output, EMBEDDING_EXTS};
 use crate::params::{parse_learning_rate, read_indices};
 use crate::progress;
 
@@ -50,7 +50,10 @@ pub struct OptimizeArgs {
 /// `tsne optimize`.
 pub fn run(args: OptimizeArgs) -> Result<()> {
     if let Some(p) = &args.out {
-        check_output_ext(p, EMBEDDING_EXTS)?;
+        check_output(p, EMBEDDING_EXTS)?;
+    }
+    if let Some(p) = &args.save_model {
+        check_output(p, &["tsne"])?;
     }
     let start = Instant::now();
     let mut embedding = Embedding::load(&args.model)?;

@@ -81,12 +81,61 @@ impl Drop for Staged {
 pub const EMBEDDING_EXTS: &[&str] = &["csv", "tsv", "txt", "npy"];
 
 /// Fails unless `path` ends in one of `allowed` (case-insensitive), naming them.
-pub fn check_output_ext(path: &Path, allowed: &[&str]) -> Result<()> {
+fn check_output_ext(path: &Path, allowed: &[&str]) -> Result<()> {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     if !allowed.contains(&ext.as_str()) {
         bail!("unknown output type of {}: expected one of .{}", path.display(), allowed.join(", ."));
     }
     Ok(())
+}
+
+/// Fails unless `path` has one of the `allowed` extensions and can be created: its folder
+/// exists and takes a new file, and `path` is not a folder. Called before any work is done.
+pub fn check_output(path: &Path, allowed: &[&str]) -> Result<()> {
+    if path.is_dir() {
+        bail!("cannot write {}: it is a folder", path.display());
+    }
+    check_output_ext(path, allowed)?;
+    check_folder(folder_of(path), path)
+}
+
+/// Fails unless `dir` is (or can be created as) a folder that takes new files.
+pub fn check_output_folder(dir: &Path) -> Result<()> {
+    if dir.exists() && !dir.is_dir() {
+        bail!("cannot write into {}: it is a file, not a folder", dir.display());
+    }
+    let mut existing = dir;
+    while !existing.exists() {
+        existing = folder_of(existing);
+    }
+    check_folder(existing, dir)
+}
+
+/// The folder `path` would be written into.
+fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Fails unless the existing folder `dir` takes a new file, for the output `target`.
+fn check_folder(dir: &Path, target: &Path) -> Result<()> {
+    if !dir.is_dir() {
+        bail!("cannot write {}: the folder {} does not exist", target.display(), dir.display());
+    }
+    let probe = dir.join(format!(".tsne-write-check.{}", std::process::id()));
+    match File::create(&probe) {
+        Ok(_) => {
+            let _ = fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) => bail!(
+            "cannot write {}: the folder {} does not take new files ({e})",
+            target.display(),
+            dir.display()
+        ),
+    }
 }
 
 /// The embedding formats, by extension of the output path.

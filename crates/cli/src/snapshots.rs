@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::Result;
 use tsne::Progress;
-use tsne_cli::plot;
+use tsne_cli::plot::{self, PlotOptions};
 
 use crate::output;
 
@@ -13,9 +13,9 @@ use crate::output;
 pub struct Snapshots<'a> {
     pub every: usize,
     pub dir: &'a Path,
-    pub plot: bool,
+    /// The plot of each frame, when one is drawn.
+    pub plot: Option<PlotOptions>,
     pub labels: Option<&'a [String]>,
-    pub title: String,
     /// The first failure, which stops the run.
     pub error: Option<anyhow::Error>,
 }
@@ -40,10 +40,11 @@ impl Snapshots<'_> {
         let csv = self.dir.join(format!("positions_{:05}.csv", p.iteration));
         let mut staged = output::Staged::default();
         staged.stage(&csv, |tmp| output::write_embedding(&csv, tmp, &y))?;
-        if self.plot {
+        if let Some(options) = &self.plot {
             let png = self.dir.join(format!("frame_{:05}.png", p.iteration));
-            let title = format!("{} (iteration {})", self.title, p.iteration);
-            staged.stage(&png, |tmp| plot::scatter(tmp, &y, self.labels, &title))?;
+            let title = format!("{} (iteration {})", options.title, p.iteration);
+            let options = PlotOptions { title, ..options.clone() };
+            staged.stage(&png, |tmp| plot::scatter(tmp, &y, self.labels, &options))?;
         }
         staged.commit()
     }

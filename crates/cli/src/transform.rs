@@ -7,7 +7,7 @@ use clap::Args;
 use tsne::{Embedding, Metric, StudentT, Transform};
 
 use crate::input;
-use crate::output::{self, check_output_ext, EMBEDDING_EXTS};
+use crate::output::{self, check_output, EMBEDDING_EXTS};
 use crate::params::parse_metric;
 
 #[derive(Args)]
@@ -42,7 +42,7 @@ pub struct TransformArgs {
 
 /// `tsne transform`.
 pub fn run(args: TransformArgs) -> Result<()> {
-    check_output_ext(&args.out, EMBEDDING_EXTS)?;
+    check_output(&args.out, EMBEDDING_EXTS)?;
     let new_points = input::read_points(&args.input)?;
     let mut model = model(&args)?;
     model.set_threads(args.threads);

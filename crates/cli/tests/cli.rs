@@ -77,7 +77,7 @@ fn bad_inputs_fail_with_one_line_and_no_output() {
         "ok.csv",
         small.as_bytes(),
         &["--perplexity", "3", "--learning-rate=-1"],
-        "learning_rate",
+        "invalid parameter --learning-rate",
     );
     // A backend's settings without that backend are refused, not silently ignored.
     assert_rejected(
@@ -667,4 +667,66 @@ fn sparse_mtx_points_embed_like_their_dense_csv() {
         !o.status.success() && stderr.trim_end().lines().count() == 1 && stderr.contains("sparse points"),
         "{stderr}"
     );
+}
+
+/// Runs `args`, expects failure with one line on stderr containing `needle`.
+fn assert_one_line_error(args: &[&str], needle: &str) -> String {
+    let o = tsne(args);
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(!o.status.success(), "{args:?} succeeded unexpectedly");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: not one line: {stderr}");
+    assert!(stderr.starts_with("error: ") && stderr.contains(needle), "{args:?}: {stderr}");
+    stderr
+}
+
+#[test]
+fn outputs_are_checked_before_any_work() {
+    let dir = scratch("outputs");
+    let missing = dir.join("no-such-folder");
+    let out = missing.join("o.csv");
+    // The output is refused before the input is even opened.
+    let input = dir.join("absent.csv");
+    assert_one_line_error(
+        &["embed", input.to_str().unwrap(), "--out", out.to_str().unwrap()],
+        &format!("the folder {} does not exist", missing.display()),
+    );
+    let plot = missing.join("map.png");
+    assert_one_line_error(&["demo", "--plot", plot.to_str().unwrap()], "does not exist");
+    assert_one_line_error(&["demo", "--out", dir.to_str().unwrap()], "it is a folder");
+    let model = missing.join("m.tsne");
+    assert_one_line_error(
+        &["optimize", "--model", "m.tsne", "--save-model", model.to_str().unwrap()],
+        "does not exist",
+    );
+    let file = dir.join("file");
+    std::fs::write(&file, b"x").unwrap();
+    let under_file = file.join("snapshots");
+    assert_one_line_error(
+        &["demo", "--snapshot-every", "10", "--snapshot-dir", under_file.to_str().unwrap()],
+        "does not exist",
+    );
+    assert_eq!(entries(&dir), vec!["file".to_string()], "files left behind");
+}
+
+#[test]
+fn messages_name_what_the_user_set() {
+    let dir = scratch("messages");
+    let one = dir.join("one.csv");
+    std::fs::write(&one, (0..40).map(|i| format!("{}\n", i * i)).collect::<String>()).unwrap();
+    // One column and no --pca: the message is about the PCA start, in the CLI's flags.
+    let e = assert_one_line_error(&["embed", one.to_str().unwrap(), "--perplexity", "5"], "--init spectral");
+    assert!(e.contains("PCA start") && !e.contains("`"), "{e}");
+    // Library hints arrive as flags, not as library names.
+    let e = assert_one_line_error(&["demo", "--dims", "4", "--repulsion", "bh"], "use --repulsion exact");
+    assert!(!e.contains("RepulsionMethod"), "{e}");
+    // `auto` refuses to fall back to the O(n^2) repulsion on thousands of points unasked.
+    let wide = dir.join("wide.csv");
+    let rows: String =
+        (0..3000).map(|i| format!("{},{},{}\n", i % 7, (i * 13) % 11, (i * 29) % 17)).collect();
+    std::fs::write(&wide, rows).unwrap();
+    assert_one_line_error(&["embed", wide.to_str().unwrap(), "--dims", "4"], "add --repulsion exact");
+    // On the digits it runs, naming the cost.
+    let o = tsne(&["demo", "--dims", "4", "--iterations", "2"]);
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("note: --dims 4 has no fast repulsion"));
 }

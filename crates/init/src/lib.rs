@@ -407,6 +407,16 @@ impl Projection {
 impl Initializer for Pca {
     fn initialize(&self, input: &InitInput<'_>, dims: usize, _seed: u64) -> Result<Matrix> {
         let points = input.require_points("PCA initialisation")?;
+        if points.cols() < dims {
+            return Err(Error::InvalidParameter {
+                name: "init",
+                reason: format!(
+                    "the PCA start of a {dims}-D map needs at least {dims} input columns, the input has {}: \
+                     use `Init::Spectral` or `Init::Random`",
+                    points.cols()
+                ),
+            });
+        }
         let mut y = project(points, dims)?;
         rescale(&mut y, self.std)?;
         Ok(y)

@@ -334,7 +334,7 @@ impl Layout {
                     needed,
                     allowed,
                     bound,
-                    hint: "use Barnes-Hut (--repulsion bh)".into(),
+                    hint: "use `RepulsionMethod::BarnesHut`".into(),
                 });
             }
         }
@@ -871,7 +871,7 @@ impl Repulsion for FftInterpolation {
             2 => dispatch!(2, &mut self.plane),
             d => Err(Error::Unsupported {
                 backend: "FFT interpolation".into(),
-                what: format!("{d}-dimensional embeddings (1 or 2 only; use Barnes-Hut for 3)"),
+                what: format!("{d}-dimensional embeddings (1 or 2 only; use `RepulsionMethod::BarnesHut` for 3)"),
             }),
         }
     }

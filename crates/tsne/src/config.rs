@@ -221,7 +221,7 @@ impl TSneBuilder {
             return Err(Error::Unsupported {
                 backend: "the scalable (Barnes-Hut, FFT, custom) repulsion backends".into(),
                 what: format!(
-                    "{:?}: it runs on the exact dense path only (use --repulsion exact or auto)",
+                    "{:?}: it runs on the exact dense path only (use `RepulsionMethod::Exact` or `RepulsionMethod::Auto`)",
                     self.method
                 ),
             });

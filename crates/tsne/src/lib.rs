@@ -49,6 +49,7 @@ pub mod metrics;
 mod model_file;
 mod names;
 mod pipeline;
+pub mod spelling;
 mod summary;
 mod transform;
 

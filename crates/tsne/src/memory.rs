@@ -20,7 +20,7 @@ impl Budget {
     /// The bytes a stage may use: the smaller of the user's limit and the available memory.
     pub fn allowed(&self) -> Option<(u64, &'static str)> {
         let machine = available_memory().map(|m| (m, "available on this machine"));
-        match (self.limit.map(|l| (l, "allowed by --max-memory")), machine) {
+        match (self.limit.map(|l| (l, "allowed by `max_memory`")), machine) {
             (Some(l), Some(m)) => Some(if l.0 <= m.0 { l } else { m }),
             (l, m) => l.or(m),
         }

@@ -81,7 +81,7 @@ impl NeighborMethod {
         if approximate && !metric.has_approximate_search() {
             return Err(Error::Unsupported {
                 backend: format!("the {self:?} neighbour search"),
-                what: format!("the {} metric (use NeighborMethod::Exact or Auto)", metric.name()),
+                what: format!("the {} metric (use `NeighborMethod::Exact` or `NeighborMethod::Auto`)", metric.name()),
             });
         }
         match self {
@@ -214,12 +214,12 @@ impl RepulsionMethod {
                 .try_for_each(|&n| self.resolve(n, dims).check(dims)),
             Self::BarnesHut { .. } if dims > BARNES_HUT_MAX_DIMS => Err(Error::Unsupported {
                 backend: "Barnes-Hut".into(),
-                what: format!("{dims}-dimensional embeddings (1 to 3; use the exact repulsion)"),
+                what: format!("{dims}-dimensional embeddings (1 to 3; use `RepulsionMethod::Exact`)"),
             }),
             Self::BarnesHut { theta } => BarnesHut::new(*theta).map(drop),
             Self::Fft(_) if dims > 2 => Err(Error::Unsupported {
                 backend: "FFT interpolation".into(),
-                what: format!("{dims}-dimensional embeddings (1 or 2 only; use Barnes-Hut for 3)"),
+                what: format!("{dims}-dimensional embeddings (1 or 2 only; use `RepulsionMethod::BarnesHut` for 3)"),
             }),
             Self::Fft(params) => params.check(),
             Self::Exact | Self::Custom(_) => Ok(()),

@@ -344,7 +344,7 @@ impl TSne {
         match self.pca {
             Some(d) if d < x.cols() => {
                 self.budget.check("PCA projection", estimate::pca(x.rows(), x.cols()), || {
-                    "reduce the columns before t-SNE, or raise --max-memory".into()
+                    "reduce the columns before t-SNE, or raise `max_memory`".into()
                 })?;
                 let projection = Projection::fit(x, d)?;
                 Ok(Some((projection.apply(x)?, projection)))
@@ -380,7 +380,7 @@ impl TSne {
                 search + estimate::affinities(n, k, kept),
                 || {
                     if dense {
-                        "use NeighborMethod::Exact (--neighbors exact): k = 3 x perplexity neighbours".into()
+                        "use `NeighborMethod::Exact`: k = 3 x perplexity neighbours".into()
                     } else {
                         "lower the perplexity (k = 3 x perplexity neighbours per point)".into()
                     }
@@ -397,7 +397,7 @@ impl TSne {
                 if !matches!(method, NeighborMethod::Exact | NeighborMethod::Dense) {
                     return Err(Error::Unsupported {
                         backend: format!("the {method:?} neighbour search"),
-                        what: "sparse points (their search is exact: use NeighborMethod::Exact or Auto)"
+                        what: "sparse points (their search is exact: use `NeighborMethod::Exact` or `NeighborMethod::Auto`)"
                             .into(),
                     });
                 }

@@ -221,7 +221,7 @@ fn the_memory_guard_stops_impossible_requests_before_allocating() {
     assert!(start.elapsed().as_secs_f64() < 1.0, "the guard came late");
     let text = err.to_string();
     assert!(matches!(err, Error::MemoryLimit { .. }), "{text}");
-    assert!(text.contains("dense all-pairs") && text.contains("--neighbors exact"), "{text}");
+    assert!(text.contains("dense all-pairs") && text.contains("`NeighborMethod::Exact`"), "{text}");
     // The dense SNE-family path for 200,000 points needs terabytes: more than any machine here.
     let x = Matrix::new(200_000, 2, (0..400_000).map(|t| (t as f64 * 0.37).sin()).collect()).unwrap();
     let err = quick().method(tsne::Method::ssne()).build().unwrap().fit(&x).unwrap_err();
