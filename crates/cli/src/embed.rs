@@ -2,7 +2,8 @@
 
 use std::io::Write;
 use std::ops::ControlFlow;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -17,7 +18,7 @@ use tsne_cli::plot::{self, PlotOptions};
 use crate::input;
 use crate::output::{self, check_output, EMBEDDING_EXTS};
 use crate::params::{InitArg, MethodArg, NeighborsArg, Params, RepulsionArg};
-use crate::progress;
+use crate::progress::{ProgressArgs, Reporter};
 use crate::snapshots::Snapshots;
 
 /// Most query points of the 10-NN label accuracy: exact up to this size, an evenly strided
@@ -81,6 +82,8 @@ pub struct OutputArgs {
     /// Directory of the snapshots (created if missing): positions_NNNNN.csv, frame_NNNNN.png.
     #[arg(long, value_name = "DIR", requires = "snapshot_every")]
     snapshot_dir: Option<PathBuf>,
+    #[command(flatten)]
+    progress: ProgressArgs,
 }
 
 impl OutputArgs {
@@ -118,6 +121,8 @@ enum Source {
 pub fn run(args: EmbedArgs) -> Result<()> {
     // Validate every path before the expensive part.
     check_outputs(&args.out, &args.params)?;
+    let shown = args.out.progress.reporter(args.params.iterations, args.params.exaggeration_iterations);
+    shown.begin("reading", None);
     let (source, name) = read_source(&args)?;
     let n = match &source {
         Source::Points(m) | Source::Distances(m) => m.rows(),
@@ -129,12 +134,9 @@ pub fn run(args: EmbedArgs) -> Result<()> {
         Some(path) => Some(read_labels(path, n)?),
         None => None,
     };
-    let name =
-        name.file_stem().map_or_else(|| name.display().to_string(), |s| s.to_string_lossy().into_owned());
-    let name = name
-        .strip_suffix(".gz")
-        .map_or(name.clone(), |s| s.rsplit_once('.').map_or(s, |(stem, _)| stem).to_string());
-    let run = |input| embed(input, labels, &name, &args.out, &args.params);
+    shown.end(&format!(", {n} points"));
+    let name = title_of(&name);
+    let run = |input| embed(input, labels, &name, &args.out, &args.params, &shown);
     match source {
         Source::Points(m) => run(Input::Points(&m)),
         Source::Distances(m) => run(Input::Distances(&m)),
@@ -147,7 +149,16 @@ pub fn run(args: EmbedArgs) -> Result<()> {
 /// The demo: the bundled digits with their labels.
 pub fn demo(out: &OutputArgs, params: &Params, points: &Matrix, labels: Vec<String>) -> Result<()> {
     check_outputs(out, params)?;
-    embed(Input::Points(points), Some(labels), "digits", out, params)
+    let shown = out.progress.reporter(params.iterations, params.exaggeration_iterations);
+    embed(Input::Points(points), Some(labels), "digits", out, params, &shown)
+}
+
+/// The file name without its extension (nor `.gz`), the default title of a plot.
+fn title_of(path: &Path) -> String {
+    let name =
+        path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let plain = name.strip_suffix(".gz").unwrap_or(&name);
+    plain.rsplit_once('.').map_or(plain, |(stem, _)| stem).to_string()
 }
 
 /// Reads INPUT, the neighbour files or the affinities, and names the file for the title.
@@ -249,29 +260,39 @@ fn embed(
     name: &str,
     out: &OutputArgs,
     p: &Params,
+    shown: &Arc<Reporter>,
 ) -> Result<()> {
     let start = Instant::now();
     check_cost(p, input.n())?;
-    let tsne = p.tsne()?;
+    let listener = Arc::clone(shown);
+    let preprocessing = if p.pca.is_some() { "PCA" } else { "input checks" };
+    let tsne = p.tsne(move |event| listener.phase(event, preprocessing))?;
     let plot = out.plot_options(name, p.dims);
-    let fit = fit(&tsne, input, out, p, labels.as_deref(), &plot)?;
+    let fit = fit(&tsne, input, out, labels.as_deref(), &plot, shown)?;
     let y = fit.positions();
     let accuracy = match &labels {
-        Some(l) if y.rows() > 10 => Some(knn_accuracy_sampled(&y, l, 10, ACCURACY_SAMPLE)?),
+        Some(l) if y.rows() > 10 => {
+            shown.begin("10-NN accuracy", None);
+            let a = knn_accuracy_sampled(&y, l, 10, ACCURACY_SAMPLE)?;
+            shown.end("");
+            Some(a)
+        }
         _ => None,
     };
+    shown.begin("writing", None);
     write_outputs(out, &fit, &y, labels.as_deref(), &plot)?;
+    shown.end("");
     report(out, p, &fit.summary(), accuracy, start)
 }
 
-/// The fit, with the progress bar and the snapshots.
+/// The fit, with its progress shown and the snapshots.
 fn fit(
     tsne: &TSne,
     input: Input<'_>,
     out: &OutputArgs,
-    p: &Params,
     labels: Option<&[String]>,
     plot: &PlotOptions,
+    shown: &Reporter,
 ) -> Result<Embedding> {
     let mut snapshots = match (out.snapshot_every, &out.snapshot_dir) {
         (Some(every), Some(dir)) => {
@@ -281,15 +302,13 @@ fn fit(
         }
         _ => None,
     };
-    let bar = progress::bar(p.iterations);
     let fit = tsne.fit_with(input, |prog| {
-        progress::show(&bar, prog);
+        shown.iteration(prog);
         match &mut snapshots {
             Some(s) => s.take(prog),
             None => ControlFlow::Continue(()),
         }
     })?;
-    progress::finish(bar);
     if let Some(e) = snapshots.and_then(|s| s.error) {
         return Err(e.context("cannot write a snapshot"));
     }

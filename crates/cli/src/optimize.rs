@@ -11,7 +11,7 @@ use tsne::{Embedding, LearningRate, Schedule};
 
 use crate::output::{self, check_output, EMBEDDING_EXTS};
 use crate::params::{parse_learning_rate, read_indices};
-use crate::progress;
+use crate::progress::ProgressArgs;
 
 #[derive(Args)]
 pub struct OptimizeArgs {
@@ -45,6 +45,8 @@ pub struct OptimizeArgs {
     /// Print one JSON summary object on stdout.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    progress: ProgressArgs,
 }
 
 /// `tsne optimize`.
@@ -65,13 +67,16 @@ pub fn run(args: OptimizeArgs) -> Result<()> {
         learning_rate: args.learning_rate,
         ..Schedule::constant(args.iterations, args.exaggeration, args.momentum)
     };
-    let bar = progress::bar(args.iterations);
+    let shown = args.progress.reporter(args.iterations, 0);
+    shown.begin("optimisation", Some(args.iterations));
     let report = embedding.optimize_with(&schedule, |p| {
-        progress::show(&bar, p);
+        shown.iteration(p);
         std::ops::ControlFlow::Continue(())
     })?;
-    progress::finish(bar);
+    shown.end("");
+    shown.begin("writing", None);
     write_outputs(&args, &embedding)?;
+    shown.end("");
     let s = embedding.summary();
     if args.json {
         let summary = json!({

@@ -6,7 +6,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use tsne::backends::affinity::{Multiscale, Uniform};
 use tsne::{
-    FftParams, HnswParams, Init, LearningRate, Method, Metric, NeighborMethod, NnDescentParams,
+    FftParams, HnswParams, Init, LearningRate, Method, Metric, NeighborMethod, NnDescentParams, PhaseEvent,
     RepulsionMethod, TSne, TSneBuilder,
 };
 
@@ -203,8 +203,9 @@ pub struct Params {
 }
 
 impl Params {
-    /// The configuration these flags describe; a setting that would be ignored is refused.
-    pub fn tsne(&self) -> Result<TSne> {
+    /// The configuration these flags describe, telling `on_phase` of each phase of a fit; a
+    /// setting that would be ignored is refused.
+    pub fn tsne(&self, on_phase: impl Fn(PhaseEvent) + Send + Sync + 'static) -> Result<TSne> {
         let mut builder = TSne::builder()
             .method(self.method())
             .seed(self.seed)
@@ -219,7 +220,8 @@ impl Params {
             .init(self.init()?)
             .metric(self.metric)
             .neighbors(self.neighbor_method())
-            .repulsion(self.repulsion()?);
+            .repulsion(self.repulsion()?)
+            .on_phase(on_phase);
         builder = self.optional_settings(builder)?;
         builder = self.affinity(builder)?;
         Ok(builder.build()?)

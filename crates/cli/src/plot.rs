@@ -13,6 +13,7 @@ use std::sync::Once;
 
 use anyhow::{anyhow, bail, Result};
 use plotters::coord::Shift;
+use plotters::element::{Drawable, PointCollection};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{register_font, FontStyle, FontTransform};
@@ -558,7 +559,7 @@ pub(crate) fn render_rgb(scene: &Scene, panels: &[Panel], caption: Option<&str>)
     }
     {
         let root = BitMapBackend::with_buffer(&mut rgb, scene.size).into_drawing_area();
-        decorate(&root, scene, panels, caption)?;
+        decorate(&Pen { area: &root, bitmap: true }, scene, panels, caption)?;
         root.present().map_err(plot_err)?;
     }
     Ok(rgb)
@@ -614,7 +615,7 @@ fn write_svg(path: &Path, scene: &Scene, panels: &[Panel]) -> Result<()> {
             }
         }
     }
-    decorate(&root, scene, panels, None)?;
+    decorate(&Pen { area: &root, bitmap: false }, scene, panels, None)?;
     root.present().map_err(|e| anyhow!("cannot write {}: {e}", path.display()))
 }
 
@@ -630,27 +631,46 @@ fn plot_err<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> a
     anyhow!("plotting failed: {e}")
 }
 
-/// Draws `s` at `at` with font `size`, anchored by `anchor`; `upright` rotates it to read
-/// bottom to top.
-fn text<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
-    s: &str,
-    at: (i32, i32),
-    size: f64,
-    colour: &RGBColor,
-    anchor: (HPos, VPos),
-    upright: bool,
-) -> Result<()> {
-    let mut style = ("sans-serif", size).into_font().color(colour).pos(Pos::new(anchor.0, anchor.1));
-    if upright {
-        style = style.transform(FontTransform::Rotate270);
+/// A drawing area and how its backend places text.
+pub(crate) struct Pen<'a, DB: DrawingBackend> {
+    area: &'a DrawingArea<DB, Shift>,
+    /// The bitmap backend draws text about 0.14 font sizes higher than the SVG one (and than
+    /// intended): it is moved down by that much.
+    bitmap: bool,
+}
+
+impl<DB: DrawingBackend> Pen<'_, DB> {
+    /// Draws `s` at `at` with font `size`, anchored by `anchor`; `upright` rotates it to read
+    /// bottom to top.
+    fn text(&self, s: &str, at: (i32, i32), size: f64, colour: &RGBColor, anchor: (HPos, VPos), upright: bool) -> Result<()> {
+        let mut style = ("sans-serif", size).into_font().color(colour).pos(Pos::new(anchor.0, anchor.1));
+        let nudge = match (self.bitmap, anchor.1) {
+            (false, _) => 0,
+            (true, VPos::Bottom) => (0.09 * size).round() as i32,
+            (true, _) => (0.14 * size).round() as i32,
+        };
+        let at = if upright {
+            style = style.transform(FontTransform::Rotate270);
+            (at.0 + nudge, at.1)
+        } else {
+            (at.0, at.1 + nudge)
+        };
+        self.area.draw_text(s, &style, at).map_err(plot_err)
     }
-    root.draw_text(s, &style, at).map_err(plot_err)
+
+    /// Draws one element.
+    fn draw<E>(&self, element: &E) -> Result<()>
+    where
+        for<'b> &'b E: PointCollection<'b, (i32, i32)>,
+        E: Drawable<DB>,
+    {
+        self.area.draw(element).map_err(plot_err)
+    }
 }
 
 /// Everything but the points: title (and `caption` on its right), axes, key.
 fn decorate<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
+    pen: &Pen<'_, DB>,
     scene: &Scene,
     panels: &[Panel],
     caption: Option<&str>,
@@ -660,46 +680,45 @@ fn decorate<DB: DrawingBackend>(
     let (first, last) = (l.panels[0], l.panels[l.panels.len() - 1]);
     if !scene.title.is_empty() {
         let at = ((first.x0 + last.x1) / 2, l.title_y);
-        text(root, &scene.title, at, 24.0 * s, &INK, (HPos::Center, VPos::Center), false)?;
+        pen.text(&scene.title, at, 24.0 * s, &INK, (HPos::Center, VPos::Center), false)?;
     }
     if let Some(caption) = caption {
         let at = (scene.size.0 as i32 - (16.0 * s) as i32, l.title_y);
-        text(root, caption, at, 17.0 * s, &SOFT_INK, (HPos::Right, VPos::Center), false)?;
+        pen.text(caption, at, 17.0 * s, &SOFT_INK, (HPos::Right, VPos::Center), false)?;
     }
     for (panel, rect) in panels.iter().zip(&l.panels) {
-        draw_axes(root, panel, rect, s)?;
+        draw_axes(pen, panel, rect, s)?;
     }
     match &scene.colouring.key {
         Key::None => Ok(()),
-        Key::Legend(entries) => draw_legend(root, entries, l),
-        Key::Bar { lo, hi } => draw_colour_bar(root, *lo, *hi, &l.key, s),
+        Key::Legend(entries) => draw_legend(pen, entries, l),
+        Key::Bar { lo, hi } => draw_colour_bar(pen, *lo, *hi, &l.key, s),
     }
 }
 
 /// The frame of `rect`, ticks and tick labels outside it, and the axis names.
-fn draw_axes<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, panel: &Panel, rect: &Rect, s: f64) -> Result<()> {
+fn draw_axes<DB: DrawingBackend>(pen: &Pen<'_, DB>, panel: &Panel, rect: &Rect, s: f64) -> Result<()> {
     let (font, tick) = (14.0 * s, (5.0 * s) as i32);
-    root.draw(&Rectangle::new([(rect.x0, rect.y0), (rect.x1, rect.y1)], FRAME.stroke_width(1)))
-        .map_err(plot_err)?;
+    pen.draw(&Rectangle::new([(rect.x0, rect.y0), (rect.x1, rect.y1)], FRAME.stroke_width(1)))?;
     let across = panel.view.range(rect, 0);
     for (v, label) in Ticks::new(across.0, across.1, tick_target(rect.width(), s)).all() {
         let x = panel.view.to_px(rect, [v, panel.view.centre[1]])[0].round() as i32;
-        root.draw(&PathElement::new(vec![(x, rect.y1), (x, rect.y1 + tick)], FRAME)).map_err(plot_err)?;
-        text(root, &label, (x, rect.y1 + tick + 3), font, &SOFT_INK, (HPos::Center, VPos::Top), false)?;
+        pen.draw(&PathElement::new(vec![(x, rect.y1), (x, rect.y1 + tick)], FRAME))?;
+        pen.text(&label, (x, rect.y1 + tick + 3), font, &SOFT_INK, (HPos::Center, VPos::Top), false)?;
     }
     let up = panel.view.range(rect, 1);
     let mut widest = 0;
     for (v, label) in Ticks::new(up.0, up.1, tick_target(rect.height(), s)).all() {
         let y = panel.view.to_px(rect, [panel.view.centre[0], v])[1].round() as i32;
-        root.draw(&PathElement::new(vec![(rect.x0 - tick, y), (rect.x0, y)], FRAME)).map_err(plot_err)?;
-        text(root, &label, (rect.x0 - tick - 4, y), font, &SOFT_INK, (HPos::Right, VPos::Center), false)?;
+        pen.draw(&PathElement::new(vec![(rect.x0 - tick, y), (rect.x0, y)], FRAME))?;
+        pen.text(&label, (rect.x0 - tick - 4, y), font, &SOFT_INK, (HPos::Right, VPos::Center), false)?;
         widest = widest.max(text_width(&label, font));
     }
     let name = |c: usize| format!("dimension {}", c + 1);
     let below = (rect.x0 + rect.width() / 2, rect.y1 + tick + (26.0 * s) as i32);
-    text(root, &name(panel.axes.0), below, font, &SOFT_INK, (HPos::Center, VPos::Top), false)?;
+    pen.text(&name(panel.axes.0), below, font, &SOFT_INK, (HPos::Center, VPos::Top), false)?;
     let left = (rect.x0 - tick - 12 - widest - (6.0 * s) as i32, rect.y0 + rect.height() / 2);
-    text(root, &name(panel.axes.1), left, font, &SOFT_INK, (HPos::Center, VPos::Bottom), true)
+    pen.text(&name(panel.axes.1), left, font, &SOFT_INK, (HPos::Center, VPos::Bottom), true)
 }
 
 /// About one tick per 110 pixels (scaled), three to eight.
@@ -708,7 +727,7 @@ fn tick_target(len: i32, s: f64) -> usize {
 }
 
 /// The legend: a marker and a name per class, in columns, vertically centred on the key.
-fn draw_legend<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, entries: &[(String, Rgb)], l: &Layout) -> Result<()> {
+fn draw_legend<DB: DrawingBackend>(pen: &Pen<'_, DB>, entries: &[(String, Rgb)], l: &Layout) -> Result<()> {
     let Some(shape) = l.legend else { return Ok(()) };
     let s = l.scale;
     let used = shape.rows.min(entries.len()) as f64 * shape.row_h;
@@ -721,19 +740,19 @@ fn draw_legend<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, entries: &[(St
     };
     for (slot, (name, colour)) in entries.iter().take(shape.shown).enumerate() {
         let (x, y) = at(slot);
-        root.draw(&Circle::new((x + marker_r + 2, y), marker_r as u32, rgb(*colour).filled())).map_err(plot_err)?;
+        pen.draw(&Circle::new((x + marker_r + 2, y), marker_r as u32, rgb(*colour).filled()))?;
         let tx = x + 2 * marker_r + (10.0 * s) as i32;
-        text(root, name, (tx, y), shape.font, &INK, (HPos::Left, VPos::Center), false)?;
+        pen.text(name, (tx, y), shape.font, &INK, (HPos::Left, VPos::Center), false)?;
     }
     if shape.shown < entries.len() {
         let more = format!("+{} more", entries.len() - shape.shown);
-        text(root, &more, at(shape.shown), shape.font, &SOFT_INK, (HPos::Left, VPos::Center), false)?;
+        pen.text(&more, at(shape.shown), shape.font, &SOFT_INK, (HPos::Left, VPos::Center), false)?;
     }
     Ok(())
 }
 
 /// A vertical viridis bar over 70% of the key's height, `lo` at the bottom, with ticks.
-fn draw_colour_bar<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, lo: f64, hi: f64, key: &Rect, s: f64) -> Result<()> {
+fn draw_colour_bar<DB: DrawingBackend>(pen: &Pen<'_, DB>, lo: f64, hi: f64, key: &Rect, s: f64) -> Result<()> {
     let bar_h = (f64::from(key.height()) * 0.7) as i32;
     let (x0, x1) = (key.x0, key.x0 + (16.0 * s) as i32);
     let y1 = key.y0 + (key.height() + bar_h) / 2;
@@ -742,15 +761,15 @@ fn draw_colour_bar<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, lo: f64, h
     for y in (y0..y1).step_by(band) {
         let t = f64::from(y1 - y) / f64::from(bar_h);
         let c = rgb(viridis(t));
-        root.draw(&Rectangle::new([(x0, y), (x1, (y + band as i32).min(y1))], c.filled())).map_err(plot_err)?;
+        pen.draw(&Rectangle::new([(x0, y), (x1, (y + band as i32).min(y1))], c.filled()))?;
     }
-    root.draw(&Rectangle::new([(x0, y0), (x1, y1)], FRAME.stroke_width(1))).map_err(plot_err)?;
+    pen.draw(&Rectangle::new([(x0, y0), (x1, y1)], FRAME.stroke_width(1)))?;
     let span = if hi > lo { hi - lo } else { 1.0 };
     for (v, label) in Ticks::new(lo, hi, 6).all() {
         let y = y1 - ((v - lo) / span * f64::from(bar_h)).round() as i32;
-        root.draw(&PathElement::new(vec![(x1, y), (x1 + (4.0 * s) as i32, y)], FRAME)).map_err(plot_err)?;
+        pen.draw(&PathElement::new(vec![(x1, y), (x1 + (4.0 * s) as i32, y)], FRAME))?;
         let at = (x1 + (7.0 * s) as i32, y);
-        text(root, &label, at, 14.0 * s, &SOFT_INK, (HPos::Left, VPos::Center), false)?;
+        pen.text(&label, at, 14.0 * s, &SOFT_INK, (HPos::Left, VPos::Center), false)?;
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! `tsne transform`: place new points into a finished embedding.
 
 use std::path::PathBuf;
+use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -9,6 +10,7 @@ use tsne::{Embedding, Metric, StudentT, Transform};
 use crate::input;
 use crate::output::{self, check_output, EMBEDDING_EXTS};
 use crate::params::parse_metric;
+use crate::progress::ProgressArgs;
 
 #[derive(Args)]
 pub struct TransformArgs {
@@ -38,20 +40,37 @@ pub struct TransformArgs {
     /// Worker threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
+    #[command(flatten)]
+    progress: ProgressArgs,
 }
 
 /// `tsne transform`.
 pub fn run(args: TransformArgs) -> Result<()> {
     check_output(&args.out, EMBEDDING_EXTS)?;
+    let start = Instant::now();
+    let shown = args.progress.reporter(args.iterations, 0);
+    shown.begin("reading", None);
     let new_points = input::read_points(&args.input)?;
     let mut model = model(&args)?;
     model.set_threads(args.threads);
+    shown.end(&format!(", {} new points, {} in the model", new_points.rows(), model.summary().n));
     let settings =
         Transform { perplexity: args.perplexity, iterations: args.iterations, ..Transform::default() };
+    shown.begin("placement", None);
     let placed = model.transform_with(&new_points, &settings)?;
+    shown.end(&format!(", {} iterations", args.iterations));
+    shown.begin("writing", None);
     let mut staged = output::Staged::default();
     staged.stage(&args.out, |tmp| output::write_embedding(&args.out, tmp, &placed))?;
-    staged.commit()
+    staged.commit()?;
+    shown.end("");
+    eprintln!(
+        "placed {} points into the embedding of {} in {:.2} s",
+        placed.rows(),
+        model.summary().n,
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 /// The saved model, or one made from the reference points and their embedding.

@@ -56,7 +56,7 @@ fn bad_inputs_fail_with_one_line_and_no_output() {
     assert_rejected("empty", "empty.csv", b"", &[], "empty");
     assert_rejected("ragged", "ragged.csv", b"1,2,3\n4,5,6\n7,8\n", &[], "row has 2 values, expected 3");
     assert_rejected("nan", "nan.csv", b"1,2\n3,NaN\n5,6\n", &[], "non-finite value NaN");
-    let small: String = (0..20).map(|i| format!("{},{}\n", i, (i * 7) % 5)).collect();
+    let small: String = (0..20).map(|i| format!("{},{}\n", (i * 7) % 20, (i * 3) % 5)).collect();
     assert_rejected(
         "perplexity",
         "small.csv",
@@ -729,4 +729,30 @@ fn messages_name_what_the_user_set() {
     let o = tsne(&["demo", "--dims", "4", "--iterations", "2"]);
     assert!(o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("note: --dims 4 has no fast repulsion"));
+}
+
+#[test]
+fn progress_names_every_phase_in_order() {
+    let o = tsne(&["demo", "--progress", "plain", "--iterations", "300", "--pca", "20"]);
+    assert!(o.status.success());
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    let names: Vec<&str> = lines.iter().map(|l| l.split(':').next().unwrap()).collect();
+    let phases = [
+        "PCA",
+        "neighbours",
+        "affinities",
+        "initialisation",
+        "early exaggeration",
+        "optimisation",
+        "10-NN accuracy",
+        "writing",
+    ];
+    assert_eq!(names.len(), phases.len() + 1, "{stderr}");
+    assert_eq!(names[..phases.len()], phases, "{stderr}");
+    assert!(lines[4].ends_with(" s, 250 iterations") && lines[5].ends_with(" s, 50 iterations"), "{stderr}");
+    assert!(lines[8].starts_with("embedded 1797 points"), "{stderr}");
+    // Without a terminal, the default shows only the summary line.
+    let o = tsne(&["demo", "--iterations", "20"]);
+    assert_eq!(String::from_utf8_lossy(&o.stderr).lines().count(), 1);
 }

@@ -9,6 +9,7 @@ use tsne_optim::{LearningRate, Schedule};
 
 use crate::memory::Budget;
 use crate::methods::{Init, NeighborMethod, RepulsionMethod};
+use crate::phases::{PhaseEvent, PhaseListener};
 
 /// Unchecked parameters; [`TSneBuilder::build`] checks them.
 pub struct TSneBuilder {
@@ -28,6 +29,7 @@ pub struct TSneBuilder {
     affinity: Option<Arc<dyn Affinity>>,
     pinned: Vec<usize>,
     max_memory: Option<u64>,
+    on_phase: Option<PhaseListener>,
 }
 
 impl Default for TSneBuilder {
@@ -49,6 +51,7 @@ impl Default for TSneBuilder {
             affinity: None,
             pinned: Vec::new(),
             max_memory: None,
+            on_phase: None,
         }
     }
 }
@@ -175,6 +178,11 @@ impl TSneBuilder {
         self.max_memory = Some(bytes);
         self
     }
+    /// Tells `listener` as each stage of a fit starts and ends (see [`Phase`](crate::Phase)).
+    pub fn on_phase(mut self, listener: impl Fn(PhaseEvent) + Send + Sync + 'static) -> Self {
+        self.on_phase = Some(Arc::new(listener));
+        self
+    }
     /// A user-written neighbour search (shorthand for [`NeighborMethod::Custom`]).
     pub fn neighbor_search(self, search: impl NeighborSearch + 'static) -> Self {
         self.neighbors(NeighborMethod::Custom(Arc::new(search)))
@@ -273,6 +281,7 @@ impl TSneBuilder {
             pinned: self.pinned,
             threads: self.threads,
             budget: Budget::new(self.max_memory),
+            on_phase: self.on_phase,
             pool,
         })
     }
@@ -296,6 +305,7 @@ pub struct TSne {
     pub(crate) pinned: Vec<usize>,
     pub(crate) threads: Option<usize>,
     pub(crate) budget: Budget,
+    pub(crate) on_phase: Option<PhaseListener>,
     pub(crate) pool: Option<rayon::ThreadPool>,
 }
 

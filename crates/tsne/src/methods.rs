@@ -81,7 +81,10 @@ impl NeighborMethod {
         if approximate && !metric.has_approximate_search() {
             return Err(Error::Unsupported {
                 backend: format!("the {self:?} neighbour search"),
-                what: format!("the {} metric (use `NeighborMethod::Exact` or `NeighborMethod::Auto`)", metric.name()),
+                what: format!(
+                    "the {} metric (use `NeighborMethod::Exact` or `NeighborMethod::Auto`)",
+                    metric.name()
+                ),
             });
         }
         match self {
@@ -219,7 +222,9 @@ impl RepulsionMethod {
             Self::BarnesHut { theta } => BarnesHut::new(*theta).map(drop),
             Self::Fft(_) if dims > 2 => Err(Error::Unsupported {
                 backend: "FFT interpolation".into(),
-                what: format!("{dims}-dimensional embeddings (1 or 2 only; use `RepulsionMethod::BarnesHut` for 3)"),
+                what: format!(
+                    "{dims}-dimensional embeddings (1 or 2 only; use `RepulsionMethod::BarnesHut` for 3)"
+                ),
             }),
             Self::Fft(params) => params.check(),
             Self::Exact | Self::Custom(_) => Ok(()),

@@ -16,6 +16,7 @@ use crate::config::TSne;
 use crate::embedding::{Callback, Embedding, Reference};
 use crate::memory::estimate;
 use crate::methods::NeighborMethod;
+use crate::phases::Phase;
 use crate::summary::{Summary, Timings};
 
 /// What a fit starts from: the four stages a user can enter at.
@@ -200,31 +201,32 @@ impl TSne {
 
     fn run(&self, input: Input<'_>, callback: &mut Callback<'_>) -> Result<Embedding> {
         let start = Instant::now();
-        let mut prepared = self.prepare(input)?;
+        let mut prepared = self.phase(Phase::Preprocessing, || self.prepare(input))?;
         if crate::methods::dense_only(&self.method) {
-            return crate::family::fit(
-                self,
-                prepared.points_or_err()?,
-                prepared.dims_in,
-                prepared.time,
-                callback,
-            );
+            return self.phase(Phase::Optimization, || {
+                crate::family::fit(self, prepared.points_or_err()?, prepared.dims_in, prepared.time, callback)
+            });
         }
-        let mut neighbors = self.neighbors(&mut prepared)?;
+        let mut neighbors = self.phase(Phase::Neighbors, || self.neighbors(&mut prepared))?;
         let after_neighbors = crate::memory::peak_resident_memory();
         // Handed-over coordinates go as soon as nothing needs them: before P when the
         // initialisation does not read it.
         let early = prepared.owned && !self.init.reads_affinities(prepared.points.is_some());
-        let mut initial = if early { Some(self.initialize(&prepared, None)?) } else { None };
+        let mut initial = if early {
+            Some(self.phase(Phase::Initialization, || self.initialize(&prepared, None))?)
+        } else {
+            None
+        };
         if early {
             prepared.points = None;
         }
         // The graph is dropped as soon as P is built.
-        let affinities = self.affinities(&prepared, neighbors.graph.take())?;
+        let affinities =
+            self.phase(Phase::Affinities, || self.affinities(&prepared, neighbors.graph.take()))?;
         let after_affinities = crate::memory::peak_resident_memory();
         let initial = match initial.take() {
             Some(start) => start,
-            None => self.initialize(&prepared, Some(&affinities.p))?,
+            None => self.phase(Phase::Initialization, || self.initialize(&prepared, Some(&affinities.p)))?,
         };
         if prepared.owned {
             prepared.points = None;
@@ -242,7 +244,7 @@ impl TSne {
         model.budget = self.budget;
         model.pin(&self.pinned)?;
         let t = Instant::now();
-        model.run(&self.schedule, callback)?;
+        self.phase(Phase::Optimization, || model.run(&self.schedule, callback))?;
         model.summary.peak_memory.optimize = crate::memory::peak_resident_memory();
         // The reference points join the model once the optimisation's buffers are gone (a
         // borrowed input is copied only now).
@@ -253,6 +255,11 @@ impl TSne {
         });
         model.finish_fit(t.elapsed(), start.elapsed());
         Ok(model)
+    }
+
+    /// Runs `f` as `phase`, announced to the phase listener.
+    fn phase<T>(&self, phase: Phase, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        crate::phases::announce(&self.on_phase, phase, f)
     }
 
     /// Checks the input's size and projects points on their principal axes when asked to.
