@@ -137,15 +137,15 @@ pub struct Params {
     /// Learning rate, a number or `auto` (max(N / early exaggeration, 50)).
     #[arg(long, default_value = "auto", value_parser = parse_learning_rate)]
     pub learning_rate: LearningRate,
-    /// Early exaggeration factor.
-    #[arg(long, default_value_t = 12.0)]
-    pub early_exaggeration: f64,
+    /// Early exaggeration factor (default 12; the methods without KL(P||Q) run without).
+    #[arg(long)]
+    pub early_exaggeration: Option<f64>,
     /// Iterations of early exaggeration.
     #[arg(long, default_value_t = 250)]
     pub exaggeration_iterations: usize,
-    /// Exaggeration after the early phase (1 is plain t-SNE).
-    #[arg(long, default_value_t = 1.0)]
-    pub exaggeration: f64,
+    /// Exaggeration after the early phase (default 1, plain t-SNE).
+    #[arg(long)]
+    pub exaggeration: Option<f64>,
     /// Degrees of freedom of the output t kernel (1 is t-SNE; < 1 heavier tails).
     #[arg(long, default_value_t = 1.0)]
     pub dof: f64,
@@ -212,9 +212,7 @@ impl Params {
             .perplexity(self.perplexity)
             .iterations(self.iterations)
             .learning_rate(self.learning_rate)
-            .early_exaggeration(self.early_exaggeration)
             .exaggeration_iterations(self.exaggeration_iterations)
-            .exaggeration(self.exaggeration)
             .dof(self.dof)
             .dims(self.dims)
             .init(self.init()?)
@@ -297,6 +295,12 @@ impl Params {
 
     /// The settings whose absence means the library's default.
     fn optional_settings(&self, mut builder: TSneBuilder) -> Result<TSneBuilder> {
+        if let Some(factor) = self.early_exaggeration {
+            builder = builder.early_exaggeration(factor);
+        }
+        if let Some(factor) = self.exaggeration {
+            builder = builder.exaggeration(factor);
+        }
         if let Some(t) = self.threads {
             builder = builder.threads(t);
         }

@@ -180,7 +180,7 @@ fn family_methods_run_on_the_dense_path_and_refuse_approximations() {
     }
     let o = tsne(&["embed", input.to_str().unwrap(), "--method", "ssne", "--repulsion", "bh"]);
     assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("exact dense path only"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("SSNE (the exact dense SNE-family path) does not support the scalable"));
 }
 
 #[test]

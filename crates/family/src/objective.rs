@@ -83,6 +83,28 @@ impl Method {
         Self::Distance(Stress::Sammon)
     }
 
+    /// The member's usual name (`t-SNE`, `SSNE`, `MDS`, ...), or `SNE-family member` for a
+    /// combination of parts without one.
+    pub fn name(&self) -> &'static str {
+        let named = [
+            (Self::tsne(), "t-SNE"),
+            (Self::asne(), "ASNE"),
+            (Self::ssne(), "SSNE"),
+            (Self::mds(), "MDS"),
+            (Self::sstress(), "SSTRESS"),
+            (Self::sammon(), "Sammon mapping"),
+        ];
+        if let Some((_, name)) = named.iter().find(|(m, _)| m == self) {
+            return name;
+        }
+        match self {
+            Self::Probability { kernel: Kernel::HeavyTailed { .. }, .. } => "HSSNE",
+            Self::Probability { divergence: Divergence::Nerv { .. }, .. } => "NeRV",
+            Self::Probability { divergence: Divergence::Jse { .. }, .. } => "JSE",
+            _ => "SNE-family member",
+        }
+    }
+
     /// Checks the parameters of the parts.
     pub fn check(&self) -> Result<()> {
         match self {

@@ -30,6 +30,9 @@ pub struct TSneBuilder {
     pinned: Vec<usize>,
     max_memory: Option<u64>,
     on_phase: Option<PhaseListener>,
+    /// Whether the user set an exaggeration (the non-KL members refuse one, and otherwise run
+    /// without).
+    exaggeration_set: bool,
 }
 
 impl Default for TSneBuilder {
@@ -52,6 +55,7 @@ impl Default for TSneBuilder {
             pinned: Vec::new(),
             max_memory: None,
             on_phase: None,
+            exaggeration_set: false,
         }
     }
 }
@@ -80,11 +84,13 @@ impl TSneBuilder {
     /// Early-exaggeration factor (default 12).
     pub fn early_exaggeration(mut self, factor: f64) -> Self {
         self.schedule.early_exaggeration = factor;
+        self.exaggeration_set = true;
         self
     }
     /// Exaggeration after the early phase (default 1; openTSNE's `exaggeration`).
     pub fn exaggeration(mut self, factor: f64) -> Self {
         self.schedule.final_exaggeration = factor;
+        self.exaggeration_set = true;
         self
     }
     /// Learning rate (default `auto`, `max(n / early_exaggeration, 50)`).
@@ -106,6 +112,7 @@ impl TSneBuilder {
     /// The whole optimisation schedule at once (e.g. [`Schedule::per_iteration`]).
     pub fn schedule(mut self, schedule: Schedule) -> Self {
         self.schedule = schedule;
+        self.exaggeration_set = true;
         self
     }
     /// Degrees of freedom of the output kernel (default 1, the Cauchy kernel of t-SNE).
@@ -201,8 +208,56 @@ impl TSneBuilder {
         self.init(Init::Custom(Arc::new(init)))
     }
 
+    /// The rules of the exact dense path of the SNE-family members other than t-SNE and
+    /// HSSNE: all-pairs input by perplexity calibration (or the distances), Euclidean, no
+    /// pinning; the stresses start from the principal components at the data's scale (their
+    /// cost is not invariant to scale); exaggeration, a device of KL(P||Q), only for KL costs.
+    fn check_dense_path(&self) -> Result<()> {
+        let unsupported = |what: String| {
+            Err(Error::Unsupported {
+                backend: format!("{} (the exact dense SNE-family path)", self.method.name()),
+                what,
+            })
+        };
+        if self.repulsion.is_approximate() {
+            return unsupported(
+                "the scalable repulsion backends (use `RepulsionMethod::Exact` or `RepulsionMethod::Auto`)"
+                    .into(),
+            );
+        }
+        if self.metric != Metric::Euclidean {
+            return unsupported(format!("the {:?} metric (the path is Euclidean)", self.metric));
+        }
+        if !self.pinned.is_empty() {
+            return unsupported("pinned points".into());
+        }
+        if self.affinity.is_some() {
+            return unsupported("a custom affinity (its input is all-pairs `perplexity` calibration)".into());
+        }
+        if !matches!(self.neighbors, NeighborMethod::Auto | NeighborMethod::Exact | NeighborMethod::Dense) {
+            return unsupported(format!("the {:?} neighbour search (it uses all pairs)", self.neighbors));
+        }
+        let stress = self.method.input_kind() == tsne_family::InputKind::Distances;
+        if matches!(self.init, Init::Spectral) || (stress && !matches!(self.init, Init::Pca)) {
+            let why =
+                if stress { "a stress starts from `Init::Pca` at the data's scale" } else { "no sparse P" };
+            return unsupported(format!("the {:?} start ({why})", self.init));
+        }
+        let exaggerated = self.schedule.early_exaggeration != 1.0 || self.schedule.final_exaggeration != 1.0;
+        if !self.method.uses_kl() && self.exaggeration_set && exaggerated {
+            return Err(Error::InvalidParameter {
+                name: "early_exaggeration",
+                reason: format!(
+                    "{} has no KL(P||Q) to exaggerate: leave both exaggerations at 1",
+                    self.method.name()
+                ),
+            });
+        }
+        Ok(())
+    }
+
     /// Checks every parameter, against each method the stages can resolve to.
-    pub fn build(self) -> Result<TSne> {
+    pub fn build(mut self) -> Result<TSne> {
         let invalid = |name, reason: String| Err(Error::InvalidParameter { name, reason });
         if !(1..=16).contains(&self.dims) {
             return invalid("dims", format!("must be between 1 and 16, got {}", self.dims));
@@ -225,26 +280,12 @@ impl TSneBuilder {
         };
         self.schedule.check()?;
         let dense = crate::methods::dense_only(&self.method);
-        if dense && self.repulsion.is_approximate() {
-            return Err(Error::Unsupported {
-                backend: "the scalable (Barnes-Hut, FFT, custom) repulsion backends".into(),
-                what: format!(
-                    "{:?}: it runs on the exact dense path only (use `RepulsionMethod::Exact` or `RepulsionMethod::Auto`)",
-                    self.method
-                ),
-            });
-        }
-        if dense && self.metric != Metric::Euclidean {
-            return Err(Error::Unsupported {
-                backend: format!("{:?}", self.method),
-                what: format!("the {:?} metric (the dense SNE-family path is Euclidean)", self.metric),
-            });
-        }
-        if dense && !self.pinned.is_empty() {
-            return Err(Error::Unsupported {
-                backend: format!("{:?}", self.method),
-                what: "pinned points (the dense SNE-family path)".into(),
-            });
+        if dense {
+            self.check_dense_path()?;
+            if !self.method.uses_kl() {
+                self.schedule.early_exaggeration = 1.0;
+                self.schedule.final_exaggeration = 1.0;
+            }
         }
         self.metric.check()?;
         self.neighbors.check(self.metric, self.seed)?;

@@ -1,15 +1,17 @@
 //! The dense path for the members of the SNE family other than t-SNE (and heavy-tailed
-//! t-SNE, which run on the scalable path).
+//! t-SNE, which run on the scalable path): the pipeline's phases on all pairs, with a dense
+//! objective as the gradient source.
 
 use std::time::{Duration, Instant};
 
 use tsne_affinity::{BruteForce, Perplexity};
-use tsne_core::{Error, InitInput, Initializer, Matrix, NeighborSearch, OptimizeReport, Result};
+use tsne_core::{Error, InitInput, Initializer, KnnGraph, Matrix, NeighborSearch, OptimizeReport, Result};
 use tsne_family::{InputKind, Method, Objective, Stress};
 use tsne_optim::{GradientDescent, GradientSource, Schedule, State};
 
 use crate::config::TSne;
 use crate::embedding::{Callback, Embedding};
+use crate::phases::Phase;
 use crate::summary::{Summary, Timings};
 
 /// Follows an [`Objective`] with the optimiser's `dC/dY / 4` convention, the cost scaled by
@@ -41,11 +43,10 @@ impl GradientSource for Dense {
     }
 }
 
-/// The dense input of `method`: conditional or joint P from all-pairs perplexity calibration,
-/// or the matrix of input distances.
-fn dense_input(method: &Method, points: &Matrix, perplexity: f64) -> Result<Vec<f64>> {
-    let n = points.rows();
-    let graph = BruteForce::default().search(points, n - 1)?;
+/// The dense input of `method` from the all-pairs `graph`: conditional or joint P by
+/// perplexity calibration, or the matrix of input distances.
+fn dense_input(method: &Method, graph: &KnnGraph, perplexity: f64) -> Result<Vec<f64>> {
+    let n = graph.n();
     let mut dense = vec![0.0; n * n];
     match method.input_kind() {
         InputKind::Distances => {
@@ -56,7 +57,7 @@ fn dense_input(method: &Method, points: &Matrix, perplexity: f64) -> Result<Vec<
             }
         }
         kind => {
-            let conditional = Perplexity::new(perplexity)?.conditional(&graph)?;
+            let conditional = Perplexity::new(perplexity)?.conditional(graph)?;
             let p = if kind == InputKind::JointP { conditional.symmetrize() } else { conditional };
             for i in 0..n {
                 let (cols, vals) = p.row(i);
@@ -69,7 +70,14 @@ fn dense_input(method: &Method, points: &Matrix, perplexity: f64) -> Result<Vec<
     Ok(dense)
 }
 
-/// The dense-path fit of `points` (after any PCA): dense input, start, optimisation.
+/// `f`'s result and how long it took.
+fn timed<T>(f: impl FnOnce() -> Result<T>) -> Result<(T, Duration)> {
+    let t = Instant::now();
+    Ok((f()?, t.elapsed()))
+}
+
+/// The dense-path fit of `points` (after any PCA): the same phases as the scalable path,
+/// on all pairs (`TSneBuilder::build` checked the method against each).
 pub(crate) fn fit(
     tsne: &TSne,
     points: &Matrix,
@@ -79,38 +87,30 @@ pub(crate) fn fit(
 ) -> Result<Embedding> {
     let start = Instant::now();
     let n = points.rows();
-    if n <= 2 {
-        return Err(Error::TooFewPoints { n, min: 3 });
-    }
-    if tsne.perplexity >= (n - 1) as f64 {
-        return Err(Error::PerplexityTooLarge { perplexity: tsne.perplexity, neighbors: n - 1, n });
-    }
-    if matches!(tsne.init, crate::Init::Spectral) {
-        return Err(Error::Unsupported {
-            backend: "spectral initialisation".into(),
-            what: format!("{:?} (dense path, no sparse P)", tsne.method),
-        });
-    }
-    tsne.budget.check("dense SNE-family path", crate::memory::estimate::dense(n), || {
-        "t-SNE and HSSNE run on the scalable path; the other members need n x n matrices".into()
-    })?;
-    let t = Instant::now();
-    let input = dense_input(&tsne.method, points, tsne.perplexity)?;
-    let affinities = t.elapsed();
-    let t = Instant::now();
+    check_size(tsne, n)?;
+    let (graph, neighbors) =
+        tsne.phase(Phase::Neighbors, || timed(|| BruteForce::default().search(points, n - 1)))?;
+    let (input, affinities) =
+        tsne.phase(Phase::Affinities, || timed(|| dense_input(&tsne.method, &graph, tsne.perplexity)))?;
+    drop(graph);
     let initializer = tsne.init.initializer(true);
-    let y = initial(&tsne.method, points, tsne.dims, tsne.seed, initializer.as_ref())?;
-    crate::methods::check_start(&y, n, tsne.dims)?;
-    let initialization = t.elapsed();
-    let t = Instant::now();
-    let (y, report) = optimize(tsne.method, input, y, tsne.schedule.clone(), callback)?;
+    let (y, initialization) = tsne.phase(Phase::Initialization, || {
+        timed(|| {
+            let y = initial(&tsne.method, points, tsne.dims, tsne.seed, initializer.as_ref())?;
+            crate::methods::check_start(&y, n, tsne.dims)?;
+            Ok(y)
+        })
+    })?;
+    let ((y, report), optimize) = tsne.phase(Phase::Optimization, || {
+        timed(|| optimize(tsne.method, input, y, tsne.schedule.clone(), callback))
+    })?;
     let timings = Timings {
         preprocessing,
+        neighbors,
         affinities,
         initialization,
-        optimize: t.elapsed(),
+        optimize,
         total: start.elapsed() + preprocessing,
-        ..Timings::default()
     };
     let mut summary = Summary {
         k: n - 1,
@@ -126,20 +126,28 @@ pub(crate) fn fit(
     Ok(Embedding::dense(y, summary, tsne.kernel))
 }
 
+/// Enough points for the perplexity, and memory for the n x n matrices.
+fn check_size(tsne: &TSne, n: usize) -> Result<()> {
+    if n <= 2 {
+        return Err(Error::TooFewPoints { n, min: 3 });
+    }
+    if tsne.perplexity >= (n - 1) as f64 {
+        return Err(Error::PerplexityTooLarge { perplexity: tsne.perplexity, neighbors: n - 1, n });
+    }
+    tsne.budget.check("dense SNE-family path", crate::memory::estimate::dense(n), || {
+        "t-SNE and HSSNE run on the scalable path; the other members need n x n matrices".into()
+    })
+}
+
 /// Runs `method` on its dense input from `init`.
 fn optimize(
     method: Method,
     input: Vec<f64>,
     init: Matrix,
-    mut schedule: Schedule,
+    schedule: Schedule,
     callback: &mut Callback<'_>,
 ) -> Result<(Matrix, OptimizeReport)> {
     let n = init.rows();
-    if !method.uses_kl() {
-        // Exaggerating P is a device of KL(P||Q); the other costs are not defined for it.
-        schedule.early_exaggeration = 1.0;
-        schedule.final_exaggeration = 1.0;
-    }
     // Scales that make the step sizes of the `auto` learning rate fit every cost: point-wise
     // costs sum n distributions (joint P sums to one), stresses sum n(n - 1) pairs, and
     // SSTRESS, quadratic in squared distances, is divided by the sum of r^4.

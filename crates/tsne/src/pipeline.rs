@@ -203,9 +203,13 @@ impl TSne {
         let start = Instant::now();
         let mut prepared = self.phase(Phase::Preprocessing, || self.prepare(input))?;
         if crate::methods::dense_only(&self.method) {
-            return self.phase(Phase::Optimization, || {
-                crate::family::fit(self, prepared.points_or_err()?, prepared.dims_in, prepared.time, callback)
-            });
+            return crate::family::fit(
+                self,
+                prepared.points_or_err()?,
+                prepared.dims_in,
+                prepared.time,
+                callback,
+            );
         }
         let mut neighbors = self.phase(Phase::Neighbors, || self.neighbors(&mut prepared))?;
         let after_neighbors = crate::memory::peak_resident_memory();
@@ -258,7 +262,7 @@ impl TSne {
     }
 
     /// Runs `f` as `phase`, announced to the phase listener.
-    fn phase<T>(&self, phase: Phase, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    pub(crate) fn phase<T>(&self, phase: Phase, f: impl FnOnce() -> Result<T>) -> Result<T> {
         crate::phases::announce(&self.on_phase, phase, f)
     }
 
@@ -283,7 +287,7 @@ impl TSne {
         ) && crate::methods::dense_only(&self.method)
         {
             return Err(Error::Unsupported {
-                backend: format!("{:?}", self.method),
+                backend: self.method.name().to_string(),
                 what:
                     "precomputed distances, neighbours or affinities (it runs on the dense path from points)"
                         .into(),

@@ -43,7 +43,9 @@ fn every_phase_is_announced_in_order() {
     use Phase::*;
     let events = heard(Method::tsne());
     assert_eq!(phases(&events), [Preprocessing, Neighbors, Affinities, Initialization, Optimization]);
-    // The dense family path: its own optimisation after the shared preparation.
-    let events = heard(Method::ssne());
-    assert_eq!(phases(&events), [Preprocessing, Optimization]);
+    // The dense family path runs the same phases on all pairs.
+    for method in [Method::ssne(), Method::mds()] {
+        let events = heard(method);
+        assert_eq!(phases(&events), [Preprocessing, Neighbors, Affinities, Initialization, Optimization]);
+    }
 }
