@@ -264,8 +264,40 @@ fn read_payload(r: &mut Reader<'_>, version: u32) -> Parsed<Embedding> {
     let y = Matrix::new(n, dims, r.f64s(len)?)?;
     let order = r.u32s(n)?;
     let row_of = inverse_permutation(&order, n)?;
-    let p = match r.u8()? {
-        0 => None,
+    let p = read_affinities(r, n, version)?;
+    let state = State { update: r.f64s(len)?, gains: r.f64s(len)? };
+    if state.update.iter().chain(&state.gains).any(|v| !v.is_finite()) {
+        return Err(Fault::Corrupt("non-finite optimiser state".into()));
+    }
+    let pinned = r.bytes(n)?.iter().map(|&b| b != 0).collect();
+    let repulsion = read_repulsion(r, dims)?;
+    let perplexity = r.f64()?;
+    let reference = read_reference(r, n)?;
+    let summary = read_summary(r, n, dims, p.as_ref().map_or(0, CsrMatrix::nnz))?;
+    if !r.0.is_empty() {
+        return Err(Fault::Corrupt(format!("{} unexpected bytes at the end", r.0.len())));
+    }
+    Ok(Embedding {
+        y,
+        order,
+        row_of,
+        p,
+        state,
+        pinned,
+        kernel,
+        repulsion,
+        reference,
+        perplexity,
+        threads: None,
+        budget: crate::memory::Budget::default(),
+        summary,
+    })
+}
+
+/// P, when the model keeps it (in `f64` in version 1 files, `f32` since).
+fn read_affinities(r: &mut Reader<'_>, n: usize, version: u32) -> Parsed<Option<CsrMatrix>> {
+    match r.u8()? {
+        0 => Ok(None),
         1 => {
             let nnz = r.len()?;
             let indptr = r.u64s(n + 1)?.into_iter().map(|o| o as usize).collect();
@@ -275,15 +307,13 @@ fn read_payload(r: &mut Reader<'_>, version: u32) -> Parsed<Embedding> {
             } else {
                 r.f32s(nnz)?
             };
-            Some(CsrMatrix::new(n, indptr, indices, values)?)
+            Ok(Some(CsrMatrix::new(n, indptr, indices, values)?))
         }
-        t => return Err(Fault::Corrupt(format!("unknown affinity flag {t}"))),
-    };
-    let state = State { update: r.f64s(len)?, gains: r.f64s(len)? };
-    if state.update.iter().chain(&state.gains).any(|v| !v.is_finite()) {
-        return Err(Fault::Corrupt("non-finite optimiser state".into()));
+        t => Err(Fault::Corrupt(format!("unknown affinity flag {t}"))),
     }
-    let pinned = r.bytes(n)?.iter().map(|&b| b != 0).collect();
+}
+
+fn read_repulsion(r: &mut Reader<'_>, dims: usize) -> Parsed<RepulsionMethod> {
     let repulsion = match r.u8()? {
         0 => RepulsionMethod::Exact,
         1 => RepulsionMethod::BarnesHut { theta: r.f64()? },
@@ -296,52 +326,65 @@ fn read_payload(r: &mut Reader<'_>, version: u32) -> Parsed<Embedding> {
         t => return Err(Fault::Corrupt(format!("unknown repulsion tag {t}"))),
     };
     repulsion.check(dims)?;
-    let perplexity = r.f64()?;
-    let reference = match r.u8()? {
-        0 => None,
-        1 => {
-            let metric = match r.u8()? {
-                0 => Metric::Euclidean,
-                1 => Metric::Cosine,
-                2 => Metric::Manhattan,
-                3 => Metric::SqEuclidean,
-                4 => Metric::Chebyshev,
-                5 => Metric::Minkowski { p: r.f64()? },
-                6 => Metric::Correlation,
-                7 => Metric::Canberra,
-                8 => Metric::BrayCurtis,
-                9 => Metric::Hamming,
-                10 => Metric::Jaccard,
-                t => return Err(Fault::Corrupt(format!("unknown metric tag {t}"))),
-            };
-            metric.check().map_err(|e| Fault::Corrupt(e.to_string()))?;
-            let (rows, cols) = (r.len()?, r.len()?);
-            if rows != n {
-                return Err(Fault::Corrupt(format!("{rows} reference points for {n} positions")));
-            }
-            let count =
-                rows.checked_mul(cols).ok_or_else(|| Fault::Corrupt("reference size overflows".into()))?;
-            let points = Matrix::new(rows, cols, r.f64s(count)?)?;
-            let projection = match r.u8()? {
-                0 => None,
-                1 => {
-                    let (d, k) = (r.len()?, r.len()?);
-                    if k != cols {
-                        return Err(Fault::Corrupt(format!(
-                            "a projection to {k} columns for {cols}-column points"
-                        )));
-                    }
-                    let mean = r.f64s(d)?;
-                    let count =
-                        d.checked_mul(k).ok_or_else(|| Fault::Corrupt("projection size overflows".into()))?;
-                    Some(Projection::from_parts(mean, Matrix::new(d, k, r.f64s(count)?)?)?)
-                }
-                t => return Err(Fault::Corrupt(format!("unknown projection flag {t}"))),
-            };
-            Some(Reference { points, metric, projection })
-        }
-        t => return Err(Fault::Corrupt(format!("unknown reference flag {t}"))),
+    Ok(repulsion)
+}
+
+fn read_metric(r: &mut Reader<'_>) -> Parsed<Metric> {
+    let metric = match r.u8()? {
+        0 => Metric::Euclidean,
+        1 => Metric::Cosine,
+        2 => Metric::Manhattan,
+        3 => Metric::SqEuclidean,
+        4 => Metric::Chebyshev,
+        5 => Metric::Minkowski { p: r.f64()? },
+        6 => Metric::Correlation,
+        7 => Metric::Canberra,
+        8 => Metric::BrayCurtis,
+        9 => Metric::Hamming,
+        10 => Metric::Jaccard,
+        t => return Err(Fault::Corrupt(format!("unknown metric tag {t}"))),
     };
+    metric.check().map_err(|e| Fault::Corrupt(e.to_string()))?;
+    Ok(metric)
+}
+
+/// The reference points of `transform`, when the model keeps them.
+fn read_reference(r: &mut Reader<'_>, n: usize) -> Parsed<Option<Reference>> {
+    match r.u8()? {
+        0 => return Ok(None),
+        1 => {}
+        t => return Err(Fault::Corrupt(format!("unknown reference flag {t}"))),
+    }
+    let metric = read_metric(r)?;
+    let (rows, cols) = (r.len()?, r.len()?);
+    if rows != n {
+        return Err(Fault::Corrupt(format!("{rows} reference points for {n} positions")));
+    }
+    let count = rows.checked_mul(cols).ok_or_else(|| Fault::Corrupt("reference size overflows".into()))?;
+    let points = Matrix::new(rows, cols, r.f64s(count)?)?;
+    let projection = read_projection(r, cols)?;
+    Ok(Some(Reference { points, metric, projection }))
+}
+
+/// The PCA projection of the reference points (to `cols` columns), when there is one.
+fn read_projection(r: &mut Reader<'_>, cols: usize) -> Parsed<Option<Projection>> {
+    match r.u8()? {
+        0 => Ok(None),
+        1 => {
+            let (d, k) = (r.len()?, r.len()?);
+            if k != cols {
+                return Err(Fault::Corrupt(format!("a projection to {k} columns for {cols}-column points")));
+            }
+            let mean = r.f64s(d)?;
+            let count = d.checked_mul(k).ok_or_else(|| Fault::Corrupt("projection size overflows".into()))?;
+            Ok(Some(Projection::from_parts(mean, Matrix::new(d, k, r.f64s(count)?)?)?))
+        }
+        t => Err(Fault::Corrupt(format!("unknown projection flag {t}"))),
+    }
+}
+
+/// The summary as stored: counts, costs, the stages that ran and the KL history.
+fn read_summary(r: &mut Reader<'_>, n: usize, dims: usize, nnz: usize) -> Parsed<Summary> {
     let mut summary = Summary::new(n, 0, dims);
     summary.iterations = r.len()?;
     summary.kl_divergence = r.f64()?;
@@ -361,10 +404,10 @@ fn read_payload(r: &mut Reader<'_>, version: u32) -> Parsed<Embedding> {
             std::str::from_utf8(r.bytes(len)?).map_err(|_| Fault::Corrupt("a name is not UTF-8".into()))?;
         names.push(s.to_string());
     }
-    let [neighbors, affinity, repulsion_name, init]: [String; 4] =
+    let [neighbors, affinity, repulsion, init]: [String; 4] =
         names.try_into().map_err(|_| Fault::Corrupt("names".into()))?;
     (summary.neighbors, summary.affinity, summary.repulsion, summary.init) =
-        (neighbors, affinity, repulsion_name, init);
+        (neighbors, affinity, repulsion, init);
     let stages = r.len()?;
     r.need(stages, 32)?;
     summary.stages = (0..stages)
@@ -380,26 +423,9 @@ fn read_payload(r: &mut Reader<'_>, version: u32) -> Parsed<Embedding> {
     let history = r.len()?;
     r.need(history, 16)?;
     summary.kl_history = (0..history).map(|_| Ok((r.len()?, r.f64()?))).collect::<Parsed<_>>()?;
-    summary.nnz = p.as_ref().map_or(0, CsrMatrix::nnz);
+    summary.nnz = nnz;
     summary.pinned = 0;
-    if !r.0.is_empty() {
-        return Err(Fault::Corrupt(format!("{} unexpected bytes at the end", r.0.len())));
-    }
-    Ok(Embedding {
-        y,
-        order,
-        row_of,
-        p,
-        state,
-        pinned,
-        kernel,
-        repulsion,
-        reference,
-        perplexity,
-        threads: None,
-        budget: crate::memory::Budget::default(),
-        summary,
-    })
+    Ok(summary)
 }
 
 struct Writer(Vec<u8>);
