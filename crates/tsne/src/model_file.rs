@@ -99,94 +99,19 @@ impl Embedding {
     /// The bytes of the model file in format `version` (version 1 stores P values as `f64`).
     fn encode(&self, version: u32) -> Vec<u8> {
         let mut w = Writer(Vec::new());
-        let (n, dims) = (self.n(), self.dims());
-        w.u64(n as u64);
-        w.u64(dims as u64);
+        w.u64(self.n() as u64);
+        w.u64(self.dims() as u64);
         w.f64(self.kernel.dof());
         w.f64s(self.y.as_slice());
         w.u32s(&self.order);
-        match &self.p {
-            Some(p) => {
-                w.u8(1);
-                w.u64(p.nnz() as u64);
-                p.indptr().iter().for_each(|&o| w.u64(o as u64));
-                w.u32s(p.indices());
-                if version == 1 {
-                    p.values().iter().for_each(|&v| w.f64(f64::from(v)));
-                } else {
-                    w.f32s(p.values());
-                }
-            }
-            None => w.u8(0),
-        }
+        w.affinities(self.p.as_ref(), version);
         w.f64s(&self.state.update);
         w.f64s(&self.state.gains);
         self.pinned.iter().for_each(|&b| w.u8(b as u8));
-        match &self.repulsion {
-            RepulsionMethod::BarnesHut { theta } => {
-                w.u8(1);
-                w.f64(*theta);
-            }
-            RepulsionMethod::Fft(f) => {
-                w.u8(2);
-                w.u64(f.interp_points as u64);
-                w.u64(f.min_intervals as u64);
-                w.f64(f.intervals_per_unit);
-            }
-            RepulsionMethod::Exact => w.u8(0),
-            RepulsionMethod::Auto | RepulsionMethod::Custom(_) => w.u8(3),
-        }
+        w.repulsion(&self.repulsion);
         w.f64(self.perplexity);
-        match &self.reference {
-            Some(r) => {
-                w.u8(1);
-                w.u8(metric_tag(r.metric));
-                if let Metric::Minkowski { p } = r.metric {
-                    w.f64(p);
-                }
-                w.u64(r.points.rows() as u64);
-                w.u64(r.points.cols() as u64);
-                w.f64s(r.points.as_slice());
-                match &r.projection {
-                    Some(proj) => {
-                        w.u8(1);
-                        w.u64(proj.dims_in() as u64);
-                        w.u64(proj.dims_out() as u64);
-                        w.f64s(proj.mean());
-                        w.f64s(proj.axes().as_slice());
-                    }
-                    None => w.u8(0),
-                }
-            }
-            None => w.u8(0),
-        }
-        let s = &self.summary;
-        w.u64(s.iterations as u64);
-        w.f64(s.kl_divergence);
-        w.f64(s.learning_rate);
-        w.u64(s.k as u64);
-        w.u64(s.dims_in as u64);
-        w.u8(match s.stop {
-            Stop::Completed => 0,
-            Stop::GradientTolerance => 1,
-            Stop::Callback => 2,
-        });
-        for name in [&s.neighbors, &s.affinity, &s.repulsion, &s.init] {
-            w.u32(name.len() as u32);
-            w.0.extend_from_slice(name.as_bytes());
-        }
-        w.u64(s.stages.len() as u64);
-        for st in &s.stages {
-            w.u64(st.iterations as u64);
-            w.f64(st.exaggeration);
-            w.f64(st.momentum);
-            w.f64(st.learning_rate);
-        }
-        w.u64(s.kl_history.len() as u64);
-        for &(it, kl) in &s.kl_history {
-            w.u64(it as u64);
-            w.f64(kl);
-        }
+        w.reference(self.reference.as_ref());
+        w.summary(&self.summary);
         let payload = w.0;
         let mut out = Vec::with_capacity(HEADER + payload.len() + 4);
         out.extend_from_slice(MAGIC);
@@ -431,6 +356,91 @@ fn read_summary(r: &mut Reader<'_>, n: usize, dims: usize, nnz: usize) -> Parsed
 struct Writer(Vec<u8>);
 
 impl Writer {
+    /// P, when the model keeps it (read by `read_affinities`).
+    fn affinities(&mut self, p: Option<&CsrMatrix>, version: u32) {
+        let Some(p) = p else { return self.u8(0) };
+        self.u8(1);
+        self.u64(p.nnz() as u64);
+        p.indptr().iter().for_each(|&o| self.u64(o as u64));
+        self.u32s(p.indices());
+        if version == 1 {
+            p.values().iter().for_each(|&v| self.f64(f64::from(v)));
+        } else {
+            self.f32s(p.values());
+        }
+    }
+
+    /// The repulsion method (read by `read_repulsion`).
+    fn repulsion(&mut self, repulsion: &RepulsionMethod) {
+        match repulsion {
+            RepulsionMethod::BarnesHut { theta } => {
+                self.u8(1);
+                self.f64(*theta);
+            }
+            RepulsionMethod::Fft(f) => {
+                self.u8(2);
+                self.u64(f.interp_points as u64);
+                self.u64(f.min_intervals as u64);
+                self.f64(f.intervals_per_unit);
+            }
+            RepulsionMethod::Exact => self.u8(0),
+            RepulsionMethod::Auto | RepulsionMethod::Custom(_) => self.u8(3),
+        }
+    }
+
+    /// The reference points and their projection (read by `read_reference`).
+    fn reference(&mut self, reference: Option<&Reference>) {
+        let Some(r) = reference else { return self.u8(0) };
+        self.u8(1);
+        self.u8(metric_tag(r.metric));
+        if let Metric::Minkowski { p } = r.metric {
+            self.f64(p);
+        }
+        self.u64(r.points.rows() as u64);
+        self.u64(r.points.cols() as u64);
+        self.f64s(r.points.as_slice());
+        match &r.projection {
+            Some(proj) => {
+                self.u8(1);
+                self.u64(proj.dims_in() as u64);
+                self.u64(proj.dims_out() as u64);
+                self.f64s(proj.mean());
+                self.f64s(proj.axes().as_slice());
+            }
+            None => self.u8(0),
+        }
+    }
+
+    /// The summary's stored part (read by `read_summary`).
+    fn summary(&mut self, s: &Summary) {
+        self.u64(s.iterations as u64);
+        self.f64(s.kl_divergence);
+        self.f64(s.learning_rate);
+        self.u64(s.k as u64);
+        self.u64(s.dims_in as u64);
+        self.u8(match s.stop {
+            Stop::Completed => 0,
+            Stop::GradientTolerance => 1,
+            Stop::Callback => 2,
+        });
+        for name in [&s.neighbors, &s.affinity, &s.repulsion, &s.init] {
+            self.u32(name.len() as u32);
+            self.0.extend_from_slice(name.as_bytes());
+        }
+        self.u64(s.stages.len() as u64);
+        for st in &s.stages {
+            self.u64(st.iterations as u64);
+            self.f64(st.exaggeration);
+            self.f64(st.momentum);
+            self.f64(st.learning_rate);
+        }
+        self.u64(s.kl_history.len() as u64);
+        for &(it, kl) in &s.kl_history {
+            self.u64(it as u64);
+            self.f64(kl);
+        }
+    }
+
     fn u8(&mut self, v: u8) {
         self.0.push(v);
     }
