@@ -508,7 +508,9 @@ fn bench(o: &Options) -> Result<()> {
             for (name, _) in peers.iter().filter(|(_, v)| v.get("skipped").is_none()) {
                 let emb = read_matrix(&o.out.join(format!("{}.{}.csv", ds.name, name.to_lowercase())))?;
                 let png = o.out.join(format!("{}.{}.png", ds.name, name.to_lowercase()));
-                tsne_cli::plot::scatter(&png, &emb, labels.as_deref(), &format!("{name} on {}", ds.name))?;
+                let title = format!("{name} on {}", ds.name);
+                let options = tsne_cli::plot::PlotOptions::for_dims(title, emb.cols());
+                tsne_cli::plot::scatter(&png, &emb, labels.as_deref(), &options)?;
             }
         }
         let row = json!({

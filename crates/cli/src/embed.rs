@@ -13,12 +13,14 @@ use tsne::{
     metrics::knn_accuracy_sampled, CsrMatrix, Embedding, Input, Matrix, RepulsionMethod, SparsePoints,
     Summary, TSne,
 };
+use tsne_cli::animate::{self, AnimationOptions, Frame};
 use tsne_cli::plot::{self, PlotOptions};
 
 use crate::input;
 use crate::output::{self, check_output, EMBEDDING_EXTS};
 use crate::params::{InitArg, MethodArg, NeighborsArg, Params, RepulsionArg};
 use crate::progress::{ProgressArgs, Reporter};
+use crate::recording::Recording;
 use crate::snapshots::Snapshots;
 
 /// Most query points of the 10-NN label accuracy: exact up to this size, an evenly strided
@@ -82,6 +84,15 @@ pub struct OutputArgs {
     /// Directory of the snapshots (created if missing): positions_NNNNN.csv, frame_NNNNN.png.
     #[arg(long, value_name = "DIR", requires = "snapshot_every")]
     snapshot_dir: Option<PathBuf>,
+    /// Write an animated GIF of the optimisation here, from iteration 0 to the end (2-D maps).
+    #[arg(long, value_name = "FILE.gif")]
+    animate: Option<PathBuf>,
+    /// Frames of --animate, densest early where the map changes fastest.
+    #[arg(long, value_name = "N", default_value_t = animate::DEFAULT_FRAMES, requires = "animate")]
+    animate_frames: usize,
+    /// Playing time of --animate in seconds, the last frame's hold aside.
+    #[arg(long, value_name = "SECONDS", default_value_t = 8.0, requires = "animate")]
+    animate_seconds: f64,
     #[command(flatten)]
     progress: ProgressArgs,
 }
@@ -92,6 +103,14 @@ impl OutputArgs {
         let title = self.title.clone().unwrap_or_else(|| name.to_string());
         let options = PlotOptions::for_dims(title, dims);
         PlotOptions { size: self.plot_size.unwrap_or(options.size), ..options }
+    }
+}
+
+impl OutputArgs {
+    /// The GIF's settings: the plot's title, `--animate-seconds` shared by `frames` frames.
+    fn animation_options(&self, title: &str, frames: usize) -> AnimationOptions {
+        let delay = (100.0 * self.animate_seconds / frames.max(1) as f64).round().clamp(2.0, 6000.0) as u16;
+        AnimationOptions { title: title.to_string(), frame_delay_cs: delay, ..AnimationOptions::default() }
     }
 }
 
@@ -213,6 +232,15 @@ fn check_outputs(out: &OutputArgs, p: &Params) -> Result<()> {
     if let Some(path) = &out.save_model {
         check_output(path, &["tsne"])?;
     }
+    if let Some(path) = &out.animate {
+        check_output(path, &["gif"])?;
+        if p.dims != 2 {
+            bail!("--animate draws 2-D maps, not --dims {}", p.dims);
+        }
+        if out.animate_frames < 2 || !(out.animate_seconds > 0.0 && out.animate_seconds <= 600.0) {
+            bail!("--animate needs --animate-frames of at least 2 and --animate-seconds in (0, 600]");
+        }
+    }
     if let Some(dir) = &out.snapshot_dir {
         output::check_output_folder(dir)?;
     }
@@ -266,9 +294,15 @@ fn embed(
     check_cost(p, input.n())?;
     let listener = Arc::clone(shown);
     let preprocessing = if p.pca.is_some() { "PCA" } else { "input checks" };
-    let tsne = p.tsne(move |event| listener.phase(event, preprocessing))?;
+    let mut builder = p.builder()?.on_phase(move |event| listener.phase(event, preprocessing));
+    let recording = out.animate.as_ref().map(|_| Recording::new(p.iterations, out.animate_frames));
+    if let Some(r) = &recording {
+        builder = builder.on_start(r.start_listener());
+    }
+    let tsne = builder.build()?;
     let plot = out.plot_options(name, p.dims);
-    let fit = fit(&tsne, input, out, labels.as_deref(), &plot, shown)?;
+    let (fit, recording) = fit(&tsne, input, out, labels.as_deref(), &plot, shown, recording)?;
+    let frames = recording.map(Recording::frames).transpose()?;
     let y = fit.positions();
     let accuracy = match &labels {
         Some(l) if y.rows() > 10 => {
@@ -280,9 +314,9 @@ fn embed(
         _ => None,
     };
     shown.begin("writing", None);
-    write_outputs(out, &fit, &y, labels.as_deref(), &plot)?;
+    write_outputs(out, &fit, &y, labels.as_deref(), &plot, frames.as_deref())?;
     shown.end("");
-    report(out, p, &fit.summary(), accuracy, start)
+    report(out, p, fit.summary(), accuracy, start)
 }
 
 /// The fit, with its progress shown and the snapshots.
@@ -293,7 +327,8 @@ fn fit(
     labels: Option<&[String]>,
     plot: &PlotOptions,
     shown: &Reporter,
-) -> Result<Embedding> {
+    mut recording: Option<Recording>,
+) -> Result<(Embedding, Option<Recording>)> {
     let mut snapshots = match (out.snapshot_every, &out.snapshot_dir) {
         (Some(every), Some(dir)) => {
             std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -304,6 +339,9 @@ fn fit(
     };
     let fit = tsne.fit_with(input, |prog| {
         shown.iteration(prog);
+        if let Some(r) = &mut recording {
+            r.take(prog);
+        }
         match &mut snapshots {
             Some(s) => s.take(prog),
             None => ControlFlow::Continue(()),
@@ -312,7 +350,7 @@ fn fit(
     if let Some(e) = snapshots.and_then(|s| s.error) {
         return Err(e.context("cannot write a snapshot"));
     }
-    Ok(fit)
+    Ok((fit, recording))
 }
 
 /// Writes every output, all or none.
@@ -322,6 +360,7 @@ fn write_outputs(
     y: &Matrix,
     labels: Option<&[String]>,
     options: &PlotOptions,
+    frames: Option<&[Frame]>,
 ) -> Result<()> {
     let mut staged = output::Staged::default();
     if let Some(path) = &out.out {
@@ -332,6 +371,10 @@ fn write_outputs(
     }
     if let Some(path) = &out.save_model {
         staged.stage(path, |tmp| Ok(fit.save(tmp)?))?;
+    }
+    if let (Some(path), Some(frames)) = (&out.animate, frames) {
+        let animation = out.animation_options(&options.title, frames.len());
+        staged.stage(path, |tmp| animate::write_gif(tmp, frames, labels, &animation))?;
     }
     staged.commit()
 }

@@ -10,6 +10,7 @@ mod optimize;
 mod output;
 mod params;
 mod progress;
+mod recording;
 mod snapshots;
 mod transform;
 

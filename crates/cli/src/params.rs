@@ -6,7 +6,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use tsne::backends::affinity::{Multiscale, Uniform};
 use tsne::{
-    FftParams, HnswParams, Init, LearningRate, Method, Metric, NeighborMethod, NnDescentParams, PhaseEvent,
+    FftParams, HnswParams, Init, LearningRate, Method, Metric, NeighborMethod, NnDescentParams,
     RepulsionMethod, TSne, TSneBuilder,
 };
 
@@ -203,9 +203,9 @@ pub struct Params {
 }
 
 impl Params {
-    /// The configuration these flags describe, telling `on_phase` of each phase of a fit; a
-    /// setting that would be ignored is refused.
-    pub fn tsne(&self, on_phase: impl Fn(PhaseEvent) + Send + Sync + 'static) -> Result<TSne> {
+    /// The configuration these flags describe, unbuilt (for the front end's listeners); a
+    /// setting that would be ignored is refused when it is built.
+    pub fn builder(&self) -> Result<TSneBuilder> {
         let mut builder = TSne::builder()
             .method(self.method())
             .seed(self.seed)
@@ -218,11 +218,9 @@ impl Params {
             .init(self.init()?)
             .metric(self.metric)
             .neighbors(self.neighbor_method())
-            .repulsion(self.repulsion()?)
-            .on_phase(on_phase);
+            .repulsion(self.repulsion()?);
         builder = self.optional_settings(builder)?;
-        builder = self.affinity(builder)?;
-        Ok(builder.build()?)
+        self.affinity(builder)
     }
 
     fn method(&self) -> Method {

@@ -7,6 +7,7 @@
 //! the text and the key on top. An SVG holds one `<circle>` per point (and one per legend
 //! entry): exact and editable, but large for big `n`.
 
+use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Once;
@@ -29,6 +30,7 @@ pub(crate) type Rgb = [u8; 3];
 /// order of colorcet's `glasbey_category10` (C. Glasbey, G. van der Heijden, V. Toh, A. Gray,
 /// "Colour displays for categorical images", Color Research & Application 32(4), 2007), keeping
 /// only those dark enough to read on white (CIE L* <= 80): 40 colours.
+#[rustfmt::skip]
 const CATEGORICAL: [Rgb; 40] = [
     [31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189],
     [140, 86, 75], [227, 119, 194], [127, 127, 127], [188, 189, 34], [23, 190, 207],
@@ -41,6 +43,7 @@ const CATEGORICAL: [Rgb; 40] = [
 ];
 
 /// matplotlib's viridis (S. van der Walt, N. Smith, 2015) at ten evenly spaced stops.
+#[rustfmt::skip]
 const VIRIDIS: [Rgb; 10] = [
     [0x44, 0x01, 0x54], [0x48, 0x28, 0x78], [0x3e, 0x49, 0x89], [0x31, 0x68, 0x8e],
     [0x26, 0x82, 0x8e], [0x1f, 0x9e, 0x89], [0x35, 0xb7, 0x79], [0x6e, 0xce, 0x58],
@@ -76,9 +79,9 @@ impl Default for PlotOptions {
 
 impl PlotOptions {
     /// Options with `title` and a size suited to an embedding of `dims` dimensions: 1000 x 900
-    /// for one map, 2000 x 760 for the three panels of a 3-D embedding.
+    /// for one map, 2100 x 800 for the three panels of a 3-D embedding.
     pub fn for_dims(title: impl Into<String>, dims: usize) -> Self {
-        let size = if dims == 3 { (2000, 760) } else { (1000, 900) };
+        let size = if dims == 3 { (2100, 800) } else { (1000, 900) };
         Self { title: title.into(), size, ..Self::default() }
     }
 }
@@ -89,7 +92,8 @@ impl PlotOptions {
 /// one legend; other widths are errors. Every panel has equal aspect (one data unit is as
 /// many pixels across as up) and the same scale. `labels` (one per row) colour the points:
 /// categorically with a legend, or, when all are numbers with more than [`MAX_CLASSES`]
-/// distinct values, with viridis and a colour bar.
+/// distinct values, with viridis and a colour bar. A PNG of a million points takes about half
+/// a second; an SVG holds one `<circle>` of about 110 bytes per point.
 pub fn scatter(path: &Path, y: &Matrix, labels: Option<&[String]>, options: &PlotOptions) -> Result<()> {
     let format = Format::of(path)?;
     let pairs = panel_axes(y.cols())?;
@@ -177,7 +181,7 @@ impl Rect {
     fn centre(&self) -> [f64; 2] {
         [f64::from(self.x0 + self.x1) / 2.0, f64::from(self.y0 + self.y1) / 2.0]
     }
-    fn contains(&self, x: f64, y: f64) -> bool {
+    pub(crate) fn contains(&self, x: f64, y: f64) -> bool {
         x >= f64::from(self.x0) && x < f64::from(self.x1) && y >= f64::from(self.y0) && y < f64::from(self.y1)
     }
 }
@@ -212,7 +216,7 @@ impl View {
     }
 
     /// The pixel position of data point `p` in `rect` (y grows downwards on screen).
-    pub(crate) fn to_px(&self, rect: &Rect, p: [f64; 2]) -> [f64; 2] {
+    pub(crate) fn pixel(&self, rect: &Rect, p: [f64; 2]) -> [f64; 2] {
         let c = rect.centre();
         [c[0] + (p[0] - self.centre[0]) / self.upp, c[1] - (p[1] - self.centre[1]) / self.upp]
     }
@@ -283,7 +287,7 @@ fn decimal_label(n: i64, e: i32) -> String {
     if e >= 0 && magnitude < 6 {
         return format!("{sign}{digits}{}", "0".repeat(e as usize));
     }
-    if e < 0 && e >= -4 {
+    if (-4..0).contains(&e) {
         let places = (-e) as usize;
         let padded = format!("{digits:0>width$}", width = places + 1);
         let (int, frac) = padded.split_at(padded.len() - places);
@@ -303,7 +307,10 @@ pub(crate) enum Key {
     /// Class names in order with their colours.
     Legend(Vec<(String, Rgb)>),
     /// Viridis from `lo` to `hi`.
-    Bar { lo: f64, hi: f64 },
+    Bar {
+        lo: f64,
+        hi: f64,
+    },
 }
 
 /// The colour of every point and the key that explains them.
@@ -325,13 +332,15 @@ impl Colouring {
         let (classes, numeric) = classes(labels);
         if numeric && classes.len() > MAX_CLASSES {
             let values: Vec<f64> = labels.iter().map(|l| l.trim().parse().unwrap_or(0.0)).collect();
-            let (lo, hi) = values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+            let (lo, hi) =
+                values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
             let point = values.iter().map(|&v| viridis((v - lo) / (hi - lo))).collect();
             return Ok(Colouring { point, key: Key::Bar { lo, hi } });
         }
         let index: HashMap<&str, usize> = classes.iter().enumerate().map(|(i, &c)| (c, i)).collect();
         let point = labels.iter().map(|l| class_rgb(index[l.as_str()])).collect();
-        let key = Key::Legend(classes.iter().enumerate().map(|(i, c)| (c.to_string(), class_rgb(i))).collect());
+        let key =
+            Key::Legend(classes.iter().enumerate().map(|(i, c)| (c.to_string(), class_rgb(i))).collect());
         Ok(Colouring { point, key })
     }
 
@@ -346,17 +355,45 @@ impl Colouring {
 }
 
 /// The distinct labels, sorted numerically when all are finite numbers (the `bool`), else
-/// lexically.
+/// lexically with runs of digits compared by value (`class 2` before `class 10`).
 fn classes(labels: &[String]) -> (Vec<&str>, bool) {
     let mut classes: Vec<&str> = labels.iter().map(String::as_str).collect();
     classes.sort_unstable();
     classes.dedup();
     let numbers: Option<Vec<f64>> =
         classes.iter().map(|c| c.trim().parse::<f64>().ok().filter(|v| v.is_finite())).collect();
-    let Some(numbers) = numbers else { return (classes, false) };
+    let Some(numbers) = numbers else {
+        classes.sort_by(|a, b| natural_cmp(a, b));
+        return (classes, false);
+    };
     let mut pairs: Vec<(f64, &str)> = numbers.into_iter().zip(classes).collect();
     pairs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(b.1)));
     (pairs.into_iter().map(|p| p.1).collect(), true)
+}
+
+/// Orders `a` and `b` character by character, except that runs of ASCII digits compare by
+/// their value; ties fall back to plain string order.
+fn natural_cmp(a: &str, b: &str) -> Ordering {
+    let (mut x, mut y) = (a, b);
+    loop {
+        match (x.chars().next(), y.chars().next()) {
+            (None, None) => return a.cmp(b),
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(p), Some(q)) if p.is_ascii_digit() && q.is_ascii_digit() => {
+                let (dx, rx) = x.split_at(x.find(|c: char| !c.is_ascii_digit()).unwrap_or(x.len()));
+                let (dy, ry) = y.split_at(y.find(|c: char| !c.is_ascii_digit()).unwrap_or(y.len()));
+                let (tx, ty) = (dx.trim_start_matches('0'), dy.trim_start_matches('0'));
+                let by_value = tx.len().cmp(&ty.len()).then_with(|| tx.cmp(ty));
+                if by_value != Ordering::Equal {
+                    return by_value;
+                }
+                (x, y) = (rx, ry);
+            }
+            (Some(p), Some(q)) if p != q => return p.cmp(&q),
+            (Some(p), Some(_)) => (x, y) = (&x[p.len_utf8()..], &y[p.len_utf8()..]),
+        }
+    }
 }
 
 /// The colour of class `i`: the categorical palette, cycling after 40 classes.
@@ -413,12 +450,25 @@ pub(crate) struct Scene {
 impl Scene {
     /// The scene for `n` points in `panels` panels; errors on mismatched labels or an image too
     /// small to hold a map.
-    pub(crate) fn new(opts: &PlotOptions, labels: Option<&[String]>, n: usize, panels: usize) -> Result<Scene> {
+    pub(crate) fn new(
+        opts: &PlotOptions,
+        labels: Option<&[String]>,
+        n: usize,
+        panels: usize,
+    ) -> Result<Scene> {
         ensure_font();
         let colouring = Colouring::new(labels, n)?;
         let layout = layout(opts.size, !opts.title.is_empty(), &colouring.key, panels)?;
         let order = shuffled(n);
-        let mut scene = Scene { size: opts.size, title: opts.title.clone(), colouring, order, radius: 1.0, alpha: 1.0, layout };
+        let mut scene = Scene {
+            size: opts.size,
+            title: opts.title.clone(),
+            colouring,
+            order,
+            radius: 1.0,
+            alpha: 1.0,
+            layout,
+        };
         scene.auto_marker(opts);
         Ok(scene)
     }
@@ -553,7 +603,7 @@ pub(crate) fn render_rgb(scene: &Scene, panels: &[Panel], caption: Option<&str>)
     let mut rgb = vec![255u8; w * h * 3];
     for (panel, rect) in panels.iter().zip(&scene.layout.panels) {
         for &i in &scene.order {
-            let [x, y] = panel.view.to_px(rect, panel.xy[i as usize]);
+            let [x, y] = panel.view.pixel(rect, panel.xy[i as usize]);
             disc(&mut rgb, w, rect, [x, y], scene.radius, scene.colouring.point[i as usize], scene.alpha);
         }
     }
@@ -608,7 +658,7 @@ fn write_svg(path: &Path, scene: &Scene, panels: &[Panel]) -> Result<()> {
     let r = scene.radius.round().max(1.0) as u32;
     for (panel, rect) in panels.iter().zip(&scene.layout.panels) {
         for &i in &scene.order {
-            let [x, y] = panel.view.to_px(rect, panel.xy[i as usize]);
+            let [x, y] = panel.view.pixel(rect, panel.xy[i as usize]);
             if rect.contains(x, y) {
                 let c = rgba(scene.colouring.point[i as usize], scene.alpha);
                 root.draw(&Circle::new((x as i32, y as i32), r, c.filled())).map_err(plot_err)?;
@@ -642,7 +692,15 @@ pub(crate) struct Pen<'a, DB: DrawingBackend> {
 impl<DB: DrawingBackend> Pen<'_, DB> {
     /// Draws `s` at `at` with font `size`, anchored by `anchor`; `upright` rotates it to read
     /// bottom to top.
-    fn text(&self, s: &str, at: (i32, i32), size: f64, colour: &RGBColor, anchor: (HPos, VPos), upright: bool) -> Result<()> {
+    fn text(
+        &self,
+        s: &str,
+        at: (i32, i32),
+        size: f64,
+        colour: &RGBColor,
+        anchor: (HPos, VPos),
+        upright: bool,
+    ) -> Result<()> {
         let mut style = ("sans-serif", size).into_font().color(colour).pos(Pos::new(anchor.0, anchor.1));
         let nudge = match (self.bitmap, anchor.1) {
             (false, _) => 0,
@@ -702,14 +760,21 @@ fn draw_axes<DB: DrawingBackend>(pen: &Pen<'_, DB>, panel: &Panel, rect: &Rect, 
     pen.draw(&Rectangle::new([(rect.x0, rect.y0), (rect.x1, rect.y1)], FRAME.stroke_width(1)))?;
     let across = panel.view.range(rect, 0);
     for (v, label) in Ticks::new(across.0, across.1, tick_target(rect.width(), s)).all() {
-        let x = panel.view.to_px(rect, [v, panel.view.centre[1]])[0].round() as i32;
+        let x = panel.view.pixel(rect, [v, panel.view.centre[1]])[0].round() as i32;
         pen.draw(&PathElement::new(vec![(x, rect.y1), (x, rect.y1 + tick)], FRAME))?;
-        pen.text(&label, (x, rect.y1 + tick + 3), font, &SOFT_INK, (HPos::Center, VPos::Top), false)?;
+        pen.text(
+            &label,
+            (x, rect.y1 + tick + (4.0 * s) as i32),
+            font,
+            &SOFT_INK,
+            (HPos::Center, VPos::Top),
+            false,
+        )?;
     }
     let up = panel.view.range(rect, 1);
     let mut widest = 0;
     for (v, label) in Ticks::new(up.0, up.1, tick_target(rect.height(), s)).all() {
-        let y = panel.view.to_px(rect, [panel.view.centre[0], v])[1].round() as i32;
+        let y = panel.view.pixel(rect, [panel.view.centre[0], v])[1].round() as i32;
         pen.draw(&PathElement::new(vec![(rect.x0 - tick, y), (rect.x0, y)], FRAME))?;
         pen.text(&label, (rect.x0 - tick - 4, y), font, &SOFT_INK, (HPos::Right, VPos::Center), false)?;
         widest = widest.max(text_width(&label, font));
@@ -752,7 +817,13 @@ fn draw_legend<DB: DrawingBackend>(pen: &Pen<'_, DB>, entries: &[(String, Rgb)],
 }
 
 /// A vertical viridis bar over 70% of the key's height, `lo` at the bottom, with ticks.
-fn draw_colour_bar<DB: DrawingBackend>(pen: &Pen<'_, DB>, lo: f64, hi: f64, key: &Rect, s: f64) -> Result<()> {
+fn draw_colour_bar<DB: DrawingBackend>(
+    pen: &Pen<'_, DB>,
+    lo: f64,
+    hi: f64,
+    key: &Rect,
+    s: f64,
+) -> Result<()> {
     let bar_h = (f64::from(key.height()) * 0.7) as i32;
     let (x0, x1) = (key.x0, key.x0 + (16.0 * s) as i32);
     let y1 = key.y0 + (key.height() + bar_h) / 2;
@@ -855,6 +926,35 @@ pub fn loglog(path: &Path, series: &[Series], title: &str, x_label: &str, y_labe
 mod tests {
     use super::*;
 
+    fn tmp(name: &str) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("tsne-plot-{}-{name}", std::process::id()))
+    }
+
+    /// `n` points in three classes on a wide ellipse.
+    fn sample(n: usize, dims: usize) -> (Matrix, Vec<String>) {
+        let data = (0..n)
+            .flat_map(|i| {
+                let t = i as f64 * 0.7;
+                [8.0 * t.cos(), 2.0 * t.sin(), t.sin() * t.cos()].into_iter().take(dims)
+            })
+            .collect();
+        let labels = (0..n).map(|i| ["a", "b", "c"][i % 3].to_string()).collect();
+        (Matrix::new(n, dims, data).unwrap(), labels)
+    }
+
+    /// The (cx, cy) of every `<circle>` of an SVG text.
+    fn circles(svg: &str) -> Vec<(f64, f64)> {
+        let attr = |tag: &str, name: &str| -> f64 {
+            let from = tag.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+            tag[from..from + tag[from..].find('"').unwrap()].parse().unwrap()
+        };
+        svg.split("<circle").skip(1).map(|t| (attr(t, "cx"), attr(t, "cy"))).collect()
+    }
+
+    fn opts(title: &str) -> PlotOptions {
+        PlotOptions { title: title.into(), ..PlotOptions::default() }
+    }
+
     #[test]
     fn tick_labels_read_as_written_by_hand() {
         let labels: Vec<String> = [1000.0, 10_000.0, 100_000.0, 1e6, 2.5e6, 0.5, 20.0, 3.0, 0.25, 1500.0]
@@ -862,5 +962,242 @@ mod tests {
             .map(|&v| short_number(v))
             .collect();
         assert_eq!(labels, ["1k", "10k", "100k", "1M", "2.5M", "0.5", "20", "3", "0.25", "1.5k"]);
+    }
+
+    #[test]
+    fn the_view_maps_one_unit_to_the_same_pixels_across_and_up() {
+        let rect = Rect { x0: 70, y0: 50, x1: 870, y1: 650 };
+        for (lo, hi) in [([-100.0, -1.0], [100.0, 1.0]), ([-0.5, -300.0], [0.5, 20.0])] {
+            let v = View::fit(lo, hi, &rect, 0.04);
+            let o = v.pixel(&rect, [0.0, 0.0]);
+            let (across, up) = (v.pixel(&rect, [1.0, 0.0]), v.pixel(&rect, [0.0, 1.0]));
+            assert!(((across[0] - o[0]) - (o[1] - up[1])).abs() < 1e-9, "{v:?}");
+            for corner in [lo, hi] {
+                let [x, y] = v.pixel(&rect, corner);
+                assert!(rect.contains(x, y) || x == f64::from(rect.x1), "{corner:?} at ({x}, {y})");
+            }
+            let mid = v.pixel(&rect, [(lo[0] + hi[0]) / 2.0, (lo[1] + hi[1]) / 2.0]);
+            assert_eq!(mid, rect.centre(), "the widened range stays centred on the data");
+        }
+    }
+
+    #[test]
+    fn svg_maps_keep_equal_aspect_for_wide_and_tall_embeddings() {
+        for (w, h) in [(10.0, 1.0), (1.0, 10.0)] {
+            let y = Matrix::new(3, 2, vec![0.0, 0.0, w, 0.0, 0.0, h]).unwrap();
+            let path = tmp(&format!("aspect-{w}.svg"));
+            scatter(&path, &y, None, &opts("aspect")).unwrap();
+            let mut c = circles(&std::fs::read_to_string(&path).unwrap());
+            std::fs::remove_file(&path).ok();
+            assert_eq!(c.len(), 3);
+            // Drawn in shuffled order: (w, 0) is rightmost, (0, h) topmost, the origin the other.
+            c.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let right = c.pop().unwrap();
+            c.sort_by(|a, b| b.1.total_cmp(&a.1));
+            let c = [c[0], right, c[1]];
+            let (across, up) = ((c[1].0 - c[0].0) / w, (c[0].1 - c[2].1) / h);
+            assert!(
+                across > 20.0 && (across - up).abs() <= 2.0 / w.min(h),
+                "{across} px/unit across, {up} up"
+            );
+            assert!((c[1].1 - c[0].1).abs() < 1.0 && (c[2].0 - c[0].0).abs() < 1.0);
+        }
+    }
+
+    #[test]
+    fn ticks_step_by_one_two_or_five_and_read_without_needless_digits() {
+        let mut s = 12345u64;
+        let mut next = || {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (s >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for _ in 0..2000 {
+            let scale = 10f64.powf(next() * 16.0 - 8.0);
+            let lo = (next() - 0.6) * scale;
+            let hi = lo + scale * (0.1 + next());
+            let target = 3 + (next() * 6.0) as usize;
+            let t = Ticks::new(lo, hi, target);
+            assert!([1, 2, 5].contains(&t.mantissa), "{t:?}");
+            let all = t.all();
+            assert!(all.len() >= 2 && all.len() <= 2 * target + 1, "{lo}..{hi}: {all:?}");
+            for (k, (v, label)) in (t.first..).zip(&all) {
+                let tol = 1e-9 * t.step();
+                assert!(*v >= lo - tol && *v <= hi + tol, "{v} outside {lo}..{hi}");
+                let mantissa = label.split('e').next().unwrap();
+                assert!(!mantissa.contains('.') || !mantissa.ends_with('0'), "needless zero in {label}");
+                assert!(label != "-0" && !label.starts_with("-0e"), "{label}");
+                let back: f64 = label.parse().unwrap();
+                assert!((back - k as f64 * t.step()).abs() <= tol, "{label} for {v}");
+            }
+        }
+        let labels = |lo, hi, n| Ticks::new(lo, hi, n).all().into_iter().map(|t| t.1).collect::<Vec<_>>();
+        assert_eq!(labels(-23.0, 47.0, 4), ["-20", "0", "20", "40"]);
+        assert_eq!(labels(0.0, 10.0, 4), ["0", "2", "4", "6", "8", "10"]);
+        assert_eq!(labels(0.2, 3.0, 6), ["0.5", "1", "1.5", "2", "2.5", "3"]);
+        assert_eq!(labels(-0.1, 0.26, 4), ["-0.1", "0", "0.1", "0.2"]);
+        assert_eq!(labels(-1.6e-4, 1.6e-4, 6), ["-1.5e-4", "-1e-4", "-5e-5", "0", "5e-5", "1e-4", "1.5e-4"]);
+        assert_eq!(labels(0.0, 3.2e7, 3), ["0", "1e7", "2e7", "3e7"]);
+    }
+
+    #[test]
+    fn svg_holds_one_circle_per_point_and_per_legend_entry() {
+        let (y, labels) = sample(50, 2);
+        let path = tmp("count.svg");
+        scatter(&path, &y, Some(&labels), &opts("fifty")).unwrap();
+        let svg = std::fs::read_to_string(&path).unwrap();
+        std::fs::remove_file(&path).ok();
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+        assert_eq!(circles(&svg).len(), 50 + 3);
+        assert_eq!(svg.matches("<text").count(), svg.matches("</text>").count());
+        for needle in [">\nfifty\n<", ">\na\n<", ">\nc\n<", ">\ndimension 2\n<"] {
+            assert!(svg.contains(needle), "no {needle:?}");
+        }
+    }
+
+    /// Decodes a PNG into (width, height, RGB bytes).
+    fn decode_png(path: &Path) -> (u32, u32, Vec<u8>) {
+        let mut reader = png::Decoder::new(std::fs::File::open(path).unwrap()).read_info().unwrap();
+        let mut buf = vec![0; reader.output_buffer_size()];
+        let info = reader.next_frame(&mut buf).unwrap();
+        assert_eq!(info.color_type, png::ColorType::Rgb);
+        buf.truncate(info.buffer_size());
+        (info.width, info.height, buf)
+    }
+
+    /// Whether `colour` is at some pixel with x in `xs`.
+    fn has_colour(rgb: &[u8], w: u32, xs: std::ops::Range<u32>, colour: Rgb) -> bool {
+        rgb.chunks_exact(3).enumerate().any(|(i, p)| xs.contains(&(i as u32 % w)) && p == colour)
+    }
+
+    #[test]
+    fn png_decodes_with_the_legend_colours_beside_the_data() {
+        let (y, labels) = sample(300, 2);
+        let path = tmp("legend.png");
+        let options = PlotOptions { size: (640, 520), ..opts("legend") };
+        scatter(&path, &y, Some(&labels), &options).unwrap();
+        let (w, h, rgb) = decode_png(&path);
+        std::fs::remove_file(&path).ok();
+        assert_eq!((w, h), (640, 520));
+        let scene = Scene::new(&options, Some(&labels), 300, 1).unwrap();
+        let data = scene.layout.panels[0];
+        for c in &CATEGORICAL[..3] {
+            assert!(has_colour(&rgb, w, data.x1 as u32..w, *c), "legend colour {c:?}");
+        }
+        assert!(!has_colour(&rgb, w, data.x1 as u32..w, CATEGORICAL[3]), "only three classes");
+        let tinted = rgb.chunks_exact(3).enumerate().filter(|(i, p)| {
+            let (x, y) = ((i % w as usize) as f64, (i / w as usize) as f64);
+            data.contains(x, y) && i32::from(p[2]) > i32::from(p[0]) + 40
+        });
+        assert!(tinted.count() > 300, "the blue class is drawn inside the data rectangle");
+    }
+
+    #[test]
+    fn many_distinct_numbers_get_a_colour_bar_and_few_a_legend() {
+        let few: Vec<String> = (0..40).map(|i| (i * 3).to_string()).collect();
+        assert!(matches!(Colouring::new(Some(&few), 40).unwrap().key, Key::Legend(ref e) if e.len() == 40));
+        let many: Vec<String> = (0..200).map(|i| format!("{}", f64::from(i) * 0.5)).collect();
+        let c = Colouring::new(Some(&many), 200).unwrap();
+        assert_eq!(c.key, Key::Bar { lo: 0.0, hi: 99.5 });
+        assert_eq!((c.point[0], c.point[199]), (VIRIDIS[0], VIRIDIS[9]));
+        let (y, _) = sample(200, 2);
+        let path = tmp("bar.png");
+        scatter(&path, &y, Some(&many), &PlotOptions { size: (640, 520), ..opts("") }).unwrap();
+        let (w, _, rgb) = decode_png(&path);
+        std::fs::remove_file(&path).ok();
+        let scene = Scene::new(&PlotOptions { size: (640, 520), ..opts("") }, Some(&many), 200, 1).unwrap();
+        let key = scene.layout.key;
+        for end in [VIRIDIS[0], VIRIDIS[9]] {
+            let near = |p: &[u8]| (0..3).all(|k| (i32::from(p[k]) - i32::from(end[k])).abs() <= 6);
+            let inside = |i: usize| (key.x0..key.x1).contains(&((i % w as usize) as i32));
+            assert!(rgb.chunks_exact(3).enumerate().any(|(i, p)| inside(i) && near(p)), "bar end {end:?}");
+        }
+    }
+
+    #[test]
+    fn classes_sort_numerically_when_all_are_numbers_else_naturally() {
+        let names = |v: &[&str]| {
+            let owned: Vec<String> = v.iter().map(|s| s.to_string()).collect();
+            let (c, numeric) = classes(&owned);
+            (c.into_iter().map(String::from).collect::<Vec<_>>(), numeric)
+        };
+        assert_eq!(
+            names(&["10", "2", "1.5", "2", "-3"]),
+            (vec!["-3".into(), "1.5".into(), "2".into(), "10".into()], true)
+        );
+        assert_eq!(
+            names(&["class 10", "b", "class 2", "a", "class 02x"]).0,
+            ["a", "b", "class 2", "class 02x", "class 10"]
+        );
+        assert!(!names(&["7", "nan"]).1, "NaN is not a class value");
+    }
+
+    #[test]
+    fn the_marker_shrinks_and_fades_with_n_but_stays_visible() {
+        let area = 780.0 * 780.0;
+        let sizes = [1797, 70_000, 1_000_000].map(|n| marker(n, area));
+        assert!(sizes.windows(2).all(|p| p[1].0 < p[0].0 && p[1].1 < p[0].1), "{sizes:?}");
+        assert!(sizes[0].0 >= 2.5 && sizes[0].1 >= 0.8, "few points are bold: {sizes:?}");
+        assert!(sizes[2].0 >= 0.6 && sizes[2].1 >= 0.15, "a million stay visible: {sizes:?}");
+    }
+
+    #[test]
+    fn the_categorical_palette_holds_forty_distinct_readable_colours() {
+        assert_eq!(CATEGORICAL[..3], [[31, 119, 180], [255, 127, 14], [44, 160, 44]], "Tableau 10 first");
+        for (i, a) in CATEGORICAL.iter().enumerate() {
+            let light = 0.2126 * f64::from(a[0]) + 0.7152 * f64::from(a[1]) + 0.0722 * f64::from(a[2]);
+            assert!(light < 215.0, "colour {i} is too light for white paper");
+            for b in &CATEGORICAL[i + 1..] {
+                let d: i32 = (0..3).map(|k| (i32::from(a[k]) - i32::from(b[k])).pow(2)).sum();
+                assert!(d > 40 * 40, "{a:?} and {b:?} are too alike");
+            }
+        }
+    }
+
+    #[test]
+    fn forty_classes_fit_the_legend_and_more_are_summarised() {
+        let labels = |k: usize| (0..k).map(|i| format!("class {i}")).collect::<Vec<_>>();
+        let scene = Scene::new(&opts("forty"), Some(&labels(40)), 40, 1).unwrap();
+        let shape = scene.layout.legend.unwrap();
+        assert_eq!(shape.shown, 40);
+        assert!(shape.rows as f64 * shape.row_h <= f64::from(scene.layout.key.height()) + 1e-9);
+        assert!(scene.layout.key.x0 > scene.layout.panels[0].x1, "the legend is outside the data");
+        assert!(scene.layout.key.x1 <= 1000);
+        let scene =
+            Scene::new(&PlotOptions { size: (700, 500), ..opts("") }, Some(&labels(120)), 120, 1).unwrap();
+        let shape = scene.layout.legend.unwrap();
+        assert!(shape.shown < 120 && shape.shown + 1 == shape.rows * shape.cols, "{shape:?}");
+    }
+
+    #[test]
+    fn three_columns_draw_three_equal_panels_side_by_side_with_one_legend() {
+        let (y, labels) = sample(40, 3);
+        let path = tmp("three.svg");
+        let options = PlotOptions::for_dims("three", 3);
+        scatter(&path, &y, Some(&labels), &options).unwrap();
+        let svg = std::fs::read_to_string(&path).unwrap();
+        std::fs::remove_file(&path).ok();
+        assert_eq!(circles(&svg).len(), 3 * 40 + 3);
+        for axis in ["dimension 1", "dimension 2", "dimension 3"] {
+            assert!(svg.contains(&format!(">\n{axis}\n<")), "{axis}");
+        }
+        let panels = Scene::new(&options, Some(&labels), 40, 3).unwrap().layout.panels;
+        assert_eq!(panels.len(), 3);
+        assert!(panels.windows(2).all(|p| p[0].x1 < p[1].x0 && p[0].width() == p[1].width()));
+    }
+
+    #[test]
+    fn bad_extensions_and_other_dimensions_are_errors() {
+        let (y2, _) = sample(10, 2);
+        let err = scatter(&tmp("map.jpg"), &y2, None, &opts("")).unwrap_err().to_string();
+        assert!(err.contains(".png or .svg"), "{err}");
+        assert!(Format::of(Path::new("/t/.map.123.partial.SVG")).is_ok_and(|f| f == Format::Svg));
+        for dims in [1, 4] {
+            let y = Matrix::new(2, dims, vec![0.5; 2 * dims]).unwrap();
+            let err = scatter(&tmp("dims.png"), &y, None, &opts("")).unwrap_err().to_string();
+            assert!(err.contains("2 or 3 dimensions"), "{err}");
+        }
+        let short = vec!["a".to_string(); 9];
+        let err = scatter(&tmp("labels.png"), &y2, Some(&short), &opts("")).unwrap_err().to_string();
+        assert!(err.contains("9 labels for 10 points"), "{err}");
     }
 }

@@ -180,7 +180,8 @@ fn family_methods_run_on_the_dense_path_and_refuse_approximations() {
     }
     let o = tsne(&["embed", input.to_str().unwrap(), "--method", "ssne", "--repulsion", "bh"]);
     assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("SSNE (the exact dense SNE-family path) does not support the scalable"));
+    assert!(String::from_utf8_lossy(&o.stderr)
+        .contains("SSNE (the exact dense SNE-family path) does not support the scalable"));
 }
 
 #[test]
@@ -755,4 +756,39 @@ fn progress_names_every_phase_in_order() {
     // Without a terminal, the default shows only the summary line.
     let o = tsne(&["demo", "--iterations", "20"]);
     assert_eq!(String::from_utf8_lossy(&o.stderr).lines().count(), 1);
+}
+
+#[test]
+fn animate_writes_every_frame_from_iteration_zero() {
+    let dir = scratch("animate");
+    let gif_path = dir.join("run.gif");
+    let o = tsne(&[
+        "demo",
+        "--iterations",
+        "60",
+        "--animate",
+        gif_path.to_str().unwrap(),
+        "--animate-frames",
+        "12",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut options = gif::DecodeOptions::new();
+    options.set_color_output(gif::ColorOutput::Indexed);
+    let mut decoder = options.read_info(std::fs::File::open(&gif_path).unwrap()).unwrap();
+    let mut delays = Vec::new();
+    while let Some(frame) = decoder.read_next_frame().unwrap() {
+        delays.push(frame.delay);
+    }
+    // 12 frames sharing 8 s, the last one held longer.
+    assert_eq!(delays.len(), 12);
+    assert!(delays[..11].iter().all(|&d| d == 67), "{delays:?}");
+    assert!(delays[11] > 67, "{delays:?}");
+    assert_eq!(entries(&dir), ["run.gif"]);
+    let e =
+        assert_one_line_error(&["demo", "--dims", "3", "--animate", gif_path.to_str().unwrap()], "2-D maps");
+    assert!(e.contains("--dims 3"), "{e}");
+    assert_one_line_error(
+        &["demo", "--animate", dir.join("run.png").to_str().unwrap()],
+        "expected one of .gif",
+    );
 }

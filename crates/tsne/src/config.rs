@@ -3,13 +3,13 @@
 use std::sync::Arc;
 
 use tsne_affinity::{Metric, Perplexity};
-use tsne_core::{Affinity, Error, Initializer, NeighborSearch, Repulsion, Result, StudentT};
+use tsne_core::{Affinity, Error, Initializer, Matrix, NeighborSearch, Repulsion, Result, StudentT};
 use tsne_family::Method;
 use tsne_optim::{LearningRate, Schedule};
 
 use crate::memory::Budget;
 use crate::methods::{Init, NeighborMethod, RepulsionMethod};
-use crate::phases::{PhaseEvent, PhaseListener};
+use crate::phases::{PhaseEvent, PhaseListener, StartListener};
 
 /// Unchecked parameters; [`TSneBuilder::build`] checks them.
 pub struct TSneBuilder {
@@ -30,6 +30,7 @@ pub struct TSneBuilder {
     pinned: Vec<usize>,
     max_memory: Option<u64>,
     on_phase: Option<PhaseListener>,
+    on_start: Option<StartListener>,
     /// Whether the user set an exaggeration (the non-KL members refuse one, and otherwise run
     /// without).
     exaggeration_set: bool,
@@ -55,6 +56,7 @@ impl Default for TSneBuilder {
             pinned: Vec::new(),
             max_memory: None,
             on_phase: None,
+            on_start: None,
             exaggeration_set: false,
         }
     }
@@ -190,6 +192,12 @@ impl TSneBuilder {
         self.on_phase = Some(Arc::new(listener));
         self
     }
+    /// Shows `listener` the starting positions (input order) before the optimisation begins:
+    /// iteration 0, which the iteration callback never sees.
+    pub fn on_start(mut self, listener: impl Fn(&Matrix) + Send + Sync + 'static) -> Self {
+        self.on_start = Some(Arc::new(listener));
+        self
+    }
     /// A user-written neighbour search (shorthand for [`NeighborMethod::Custom`]).
     pub fn neighbor_search(self, search: impl NeighborSearch + 'static) -> Self {
         self.neighbors(NeighborMethod::Custom(Arc::new(search)))
@@ -323,6 +331,7 @@ impl TSneBuilder {
             threads: self.threads,
             budget: Budget::new(self.max_memory),
             on_phase: self.on_phase,
+            on_start: self.on_start,
             pool,
         })
     }
@@ -347,6 +356,7 @@ pub struct TSne {
     pub(crate) threads: Option<usize>,
     pub(crate) budget: Budget,
     pub(crate) on_phase: Option<PhaseListener>,
+    pub(crate) on_start: Option<StartListener>,
     pub(crate) pool: Option<rayon::ThreadPool>,
 }
 

@@ -101,6 +101,9 @@ pub(crate) fn fit(
             Ok(y)
         })
     })?;
+    if let Some(show) = &tsne.on_start {
+        show(&y);
+    }
     let ((y, report), optimize) = tsne.phase(Phase::Optimization, || {
         timed(|| optimize(tsne.method, input, y, tsne.schedule.clone(), callback))
     })?;

@@ -59,7 +59,7 @@ pub use embedding::{every, Callback, Embedding, PartialEmbedding};
 pub use memory::{available_memory, peak_resident_memory};
 pub use methods::{Init, NeighborMethod, RepulsionMethod, SharedRepulsion};
 pub use model_file::FORMAT_VERSION;
-pub use phases::{Phase, PhaseEvent, PhaseListener};
+pub use phases::{Phase, PhaseEvent, PhaseListener, StartListener};
 pub use pipeline::Input;
 pub use summary::{PeakMemory, Summary, Timings};
 pub use transform::{PlacementStart, PointAffinities, Transform};

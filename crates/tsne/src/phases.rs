@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tsne_core::Result;
+use tsne_core::{Matrix, Result};
 
 /// A phase of [`TSne::fit`](crate::TSne::fit), in the order they run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +45,9 @@ pub enum PhaseEvent {
 
 /// A function told of every [`PhaseEvent`] by the fit, one event at a time.
 pub type PhaseListener = Arc<dyn Fn(PhaseEvent) + Send + Sync>;
+
+/// A function shown the starting positions of a fit, in input order.
+pub type StartListener = Arc<dyn Fn(&Matrix) + Send + Sync>;
 
 /// Runs `f` as `phase`, telling `listener` when it starts and when it ends well.
 pub(crate) fn announce<T>(

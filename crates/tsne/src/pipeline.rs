@@ -235,6 +235,9 @@ impl TSne {
         if prepared.owned {
             prepared.points = None;
         }
+        if let Some(show) = &self.on_start {
+            show(&initial.y);
+        }
         let summary = self.summary(&prepared, &neighbors, &affinities, &initial);
         let repulsion = self.repulsion.clone();
         self.budget.check("renumbered affinities", estimate::renumbering(affinities.p.nnz()), || {

@@ -1,6 +1,8 @@
 //! The dense SNE-family path takes no setting it would ignore or overwrite: each is used or
 //! refused by `build()`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on purpose
+
 use tsne::backends::affinity::Uniform;
 use tsne::{Error, Init, Matrix, Method, NeighborMethod, NnDescentParams, TSne};
 

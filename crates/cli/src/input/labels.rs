@@ -28,15 +28,17 @@ pub fn read_labels(path: &Path) -> Result<Vec<String>> {
 /// Reads the labels of `n` points (see [`read_labels`]). A text file with one line more than
 /// there are points loses its first line when that is a header: a name such as `label`, `y`
 /// or `class`, or text above numbers. Any other count is an error with a hint.
+#[allow(dead_code)] // wired to --labels by the command (see `read_table`)
 pub fn read_labels_for(path: &Path, n: usize) -> Result<Vec<String>> {
     let mut labels = read_labels(path)?;
-    if labels.len() == n + 1 && Format::of(path)? == Format::Text && is_label_header(&labels) {
+    let text = Format::of(path)? == Format::Text;
+    if labels.len() == n + 1 && text && is_label_header(&labels) {
         labels.remove(0);
     }
     if labels.len() == n {
         return Ok(labels);
     }
-    let hint = if labels.len() == n + 1 {
+    let hint = if labels.len() == n + 1 && text {
         format!("is the first line (`{}`) a header? Remove it", labels[0])
     } else {
         "give one label per point, in the order of the points".to_string()

@@ -22,7 +22,9 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use tsne::{KnnGraph, Matrix, MatrixF32};
 
-pub use labels::{read_labels, read_labels_for};
+pub use labels::read_labels;
+#[allow(unused_imports)] // wired to --labels by the command (see `read_table`)
+pub use labels::read_labels_for;
 pub use mtx::{is_matrix_market, read_affinities, read_sparse_points};
 pub use table::{Table, TableSpec};
 
@@ -57,7 +59,7 @@ impl Format {
                 Ok(format)
             } else {
                 bail!(
-                    "{} is gzipped: decompress it first (gunzip), this format is read unpacked",
+                    "{} is gzipped: decompress it first (gunzip); .npz and .parquet files are read as they are",
                     path.display()
                 )
             }
@@ -169,13 +171,6 @@ impl Values {
         }
     }
 
-    fn into_f64(self) -> Vec<f64> {
-        match self {
-            Values::F32(d) => d.into_iter().map(f64::from).collect(),
-            Values::F64(d) => d,
-        }
-    }
-
     fn len(&self) -> usize {
         match self {
             Values::F32(d) => d.len(),
@@ -234,6 +229,9 @@ struct Array {
 /// Reads a table of points: its numeric columns are the points, one per row; a column of row
 /// ids or labels is set aside, chosen by `spec` or recognised (see [`TableSpec`]). `-` reads
 /// delimited text from standard input. The returned notes say what was recognised.
+// `read_table`, `read_table_from`, `read_labels_for` and `Table`'s ids, labels and notes are
+// what the command's flags are being wired to; until then the binary uses none of them.
+#[allow(dead_code)]
 pub fn read_table(path: &Path, spec: &TableSpec) -> Result<Table> {
     let name = name_of(path);
     let format = Format::of(path)?;
@@ -242,7 +240,7 @@ pub fn read_table(path: &Path, spec: &TableSpec) -> Result<Table> {
     }
     match format {
         Format::Text => text::read_table(BufReader::new(open(path)?), &name, spec, true),
-        Format::Parquet => read_parquet(path, &name, spec),
+        Format::Parquet => read_parquet(path, &name, spec, true),
         Format::Npy => table::from_array(&name, npy::read_npy(open(path)?, &name)?, spec),
         Format::Npz => table::from_array(&name, npy::read_npz(path, &name, spec.array.as_deref())?, spec),
         Format::Idx => table::from_array(&name, idx::read_idx(open(path)?, &name)?, spec),
@@ -251,6 +249,7 @@ pub fn read_table(path: &Path, spec: &TableSpec) -> Result<Table> {
 
 /// Reads a table (see [`read_table`]) from delimited text in `reader`, e.g. standard input;
 /// `name` names the source in messages.
+#[allow(dead_code)]
 pub fn read_table_from(reader: impl Read, name: &str, spec: &TableSpec) -> Result<Table> {
     if spec.array.is_some() {
         bail!("--array chooses an array of an .npz file; {name} is text");
@@ -259,24 +258,30 @@ pub fn read_table_from(reader: impl Read, name: &str, spec: &TableSpec) -> Resul
 }
 
 #[cfg(feature = "parquet")]
-fn read_parquet(path: &Path, name: &str, spec: &TableSpec) -> Result<Table> {
-    parquet::read_table(path, name, spec)
+fn read_parquet(path: &Path, name: &str, spec: &TableSpec, auto: bool) -> Result<Table> {
+    parquet::read_table(path, name, spec, auto)
 }
 
 #[cfg(not(feature = "parquet"))]
-fn read_parquet(_: &Path, name: &str, _: &TableSpec) -> Result<Table> {
+fn read_parquet(_: &Path, name: &str, _: &TableSpec, _: bool) -> Result<Table> {
     bail!("{name}: this build of tsne reads no Parquet (built without the `parquet` feature): save the table as CSV")
 }
 
-/// Reads a points matrix, one point per row, in single precision when that loses nothing:
-/// [`read_table`] with the default [`TableSpec`] (a recognised id column is left out), its
-/// notes printed on standard error. `.npy` holds `f2`/`f4`/`f8`, `i1`/`i2`/`i4`/`i8`,
-/// `u1`/`u2`/`u4`/`u8` or `b1`, little-endian, C or Fortran order, 1-D (one column) or 2-D.
+/// Reads a points matrix, one point per row, in single precision when that loses nothing.
+/// Every column is a number, as it is (a text column is an error; nothing is set aside as
+/// ids: see [`read_table`] for tables). `.npy` holds `f2`/`f4`/`f8`, `i1`/`i2`/`i4`/`i8`,
+/// `u1`/`u2`/`u4`/`u8` or `b1`, little-endian, C or Fortran order, 1-D (one column) or 2-D;
+/// an `.npz` must hold one array.
 pub fn read_points_compact(path: &Path) -> Result<Points> {
-    let table = read_table(path, &TableSpec::default())?;
-    for note in &table.notes {
-        eprintln!("note: {note}");
-    }
+    let name = name_of(path);
+    let spec = TableSpec::default();
+    let table = match Format::of(path)? {
+        Format::Text => text::read_table(BufReader::new(open(path)?), &name, &spec, false)?,
+        Format::Parquet => read_parquet(path, &name, &spec, false)?,
+        Format::Npy => table::from_array(&name, npy::read_npy(open(path)?, &name)?, &spec)?,
+        Format::Npz => table::from_array(&name, npy::read_npz(path, &name, None)?, &spec)?,
+        Format::Idx => table::from_array(&name, idx::read_idx(open(path)?, &name)?, &spec)?,
+    };
     Ok(table.points)
 }
 
@@ -286,27 +291,12 @@ pub fn read_points(path: &Path) -> Result<Matrix> {
     Ok(read_points_compact(path)?.into_f64())
 }
 
-/// Reads an array as it is: every column of a text file is a number (no column is taken
-/// for ids), an `.npz` must hold one array.
-fn read_plain(path: &Path) -> Result<Matrix> {
-    let name = name_of(path);
-    let spec = TableSpec::default();
-    let table = match Format::of(path)? {
-        Format::Text => text::read_table(BufReader::new(open(path)?), &name, &spec, false)?,
-        Format::Parquet => read_parquet(path, &name, &spec)?,
-        Format::Npy => table::from_array(&name, npy::read_npy(open(path)?, &name)?, &spec)?,
-        Format::Npz => table::from_array(&name, npy::read_npz(path, &name, None)?, &spec)?,
-        Format::Idx => table::from_array(&name, idx::read_idx(open(path)?, &name)?, &spec)?,
-    };
-    Ok(table.points.into_f64())
-}
-
 /// Reads a precomputed kNN graph from two `n x k` arrays (text or `.npy`): 0-based neighbour
 /// indices and their distances. Rows are sorted by distance here. When every row starts with
 /// the point itself at distance 0 (what most ANN libraries return), that column is dropped.
 pub fn read_knn(indices: &Path, distances: &Path) -> Result<KnnGraph> {
-    let idx = read_plain(indices)?;
-    let dist = read_plain(distances)?;
+    let idx = read_points(indices)?;
+    let dist = read_points(distances)?;
     let (n, mut k) = (idx.rows(), idx.cols());
     if (dist.rows(), dist.cols()) != (n, k) {
         bail!(

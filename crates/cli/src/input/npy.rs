@@ -387,7 +387,7 @@ pub(super) mod tests {
             (0x7bff, 65504.0),
             (0x0400, 6.103_515_6e-5),  // smallest normal, 2^-14
             (0x0001, 5.960_464_5e-8),  // smallest subnormal, 2^-24
-            (0x03ff, 6.097_555_2e-5),  // largest subnormal, 1023 * 2^-24
+            (0x03ff, 6.097_555e-5),    // largest subnormal, 1023 * 2^-24
             (0x8001, -5.960_464_5e-8), // negative subnormal
             (0x8000, -0.0),
         ];

@@ -78,11 +78,12 @@ fn open(path: &Path, file: &str) -> Result<SerializedFileReader<File>> {
 
 /// Reads a Parquet file as a table (see [`TableSpec`]): one row group at a time, its
 /// embedded columns interleaved into rows, the others never decoded.
-pub(super) fn read_table(path: &Path, file: &str, spec: &TableSpec) -> Result<Table> {
+/// Ids are recognised only when `auto`.
+pub(super) fn read_table(path: &Path, file: &str, spec: &TableSpec, auto: bool) -> Result<Table> {
     let reader = open(path, file)?;
     let schema = reader.metadata().file_metadata().schema_descr_ptr();
     let names: Vec<String> = schema.columns().iter().map(|c| c.path().string()).collect();
-    let plan = table::plan(file, Some(&names), names.len(), spec, true)?;
+    let plan = table::plan(file, Some(&names), names.len(), spec, auto)?;
     for (c, (role, column)) in plan.roles.iter().zip(schema.columns()).enumerate() {
         let (name, flag) = (plan.describe(c), plan.flag_value(c));
         match (role, kind(column)) {

@@ -12,19 +12,21 @@ use super::{Array, Points, Values};
 /// field is empty or repeated).
 ///
 /// Without `id_column`, a column of row ids is recognised and set aside, with a note: the
-/// leading columns of pandas' index (header field empty, `Unnamed: 0`, `__index_level_0__`),
-/// a column named like an identifier (`id`, `index`, `name`, `key`, `uuid`, `*_id`, ...), or
-/// else a first numeric column that counts the rows (0 to n-1 or 1 to n, at least 3 rows,
-/// at least one other column). Only the first is the ids; another such column is dropped,
-/// also with a note. None of this applies to columns listed in `columns`, nor to arrays
-/// (`.npy`, `.npz`, IDX). Any other column that is not numbers is an error naming it.
+/// leading columns of pandas' index (header field empty, `Unnamed: 0`) or its Parquet column
+/// (`__index_level_0__`, anywhere), a column named like an identifier (`id`, `index`, `name`,
+/// `key`, `uuid`, `*_id`, ...), or else a first numeric column that counts the rows (0 to
+/// n-1 or 1 to n, at least 3 rows, at least one other column). Only the first is the ids;
+/// another such column is dropped, also with a note. Columns listed in `columns` are
+/// embedded whatever their name, and with `columns` no column is taken for counting rows.
+/// Nothing is recognised in arrays (`.npy`, `.npz`, IDX). Any other column that is not
+/// numbers is an error naming it and the flags that give it a role.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TableSpec {
     /// The column of row ids (not embedded).
     pub id_column: Option<String>,
     /// The column of labels (not embedded).
     pub labels_column: Option<String>,
-    /// Only these columns are embedded (in the file's order); no column is recognised.
+    /// Only these columns are embedded (in the file's order).
     pub columns: Option<Vec<String>>,
     /// These columns are not embedded.
     pub drop_columns: Vec<String>,
@@ -33,6 +35,7 @@ pub struct TableSpec {
 }
 
 /// A table as read: the points (one per row) and what was set aside.
+#[allow(dead_code)] // the command reads `ids`, `labels` and `notes` once its flags are wired
 #[derive(Debug, Clone, PartialEq)]
 pub struct Table {
     /// The embedded columns, row by row.
@@ -64,7 +67,8 @@ pub(super) struct Plan {
 }
 
 /// Header names of pandas' index: `df.to_csv()` leaves the field empty (or `Unnamed: 0` once
-/// read back and saved again); `df.to_parquet()` names it `__index_level_0__`.
+/// read back and saved again); `df.to_parquet()` names it `__index_level_0__` (and puts it
+/// last). Only leading columns so named are taken for the index, bar `__index_level_*`.
 pub(super) fn is_index_name(name: &str) -> bool {
     name.is_empty() || name.starts_with("Unnamed: ") || name.starts_with("__index_level_")
 }
@@ -134,7 +138,7 @@ pub(super) fn plan(
     }
     for (t, c) in spec.drop_columns.iter().map(|t| (t, resolve(t))) {
         let c = c?;
-        if given[c] {
+        if given[c] && roles[c] == Role::Feature {
             bail!("{file}: column `{t}` is both in --columns and in --drop-columns");
         }
         (roles[c], given[c]) = (Role::Drop, true);
@@ -144,18 +148,18 @@ pub(super) fn plan(
     for (token, role, flag) in chosen {
         let Some(t) = token else { continue };
         let c = resolve(t)?;
-        if given[c] && roles[c] != Role::Drop || roles[c] != Role::Feature && roles[c] != Role::Drop {
-            bail!("{file}: column `{t}` of {flag} is also given another role (--columns, --id-column, --labels-column)");
+        if given[c] {
+            bail!("{file}: column `{t}` of {flag} is also in --columns, --drop-columns or the other of --id-column and --labels-column");
         }
         (roles[c], given[c]) = (role, true);
     }
     let mut plan =
         Plan { roles, names: names.map(<[String]>::to_vec), check_counter: false, notes: Vec::new() };
-    if auto && spec.columns.is_none() {
+    if auto {
         plan.recognise_ids(file, &given, spec.id_column.is_some());
-        if spec.labels_column.is_none() {
-            plan.note_label_columns(file);
-        }
+    }
+    if auto && spec.columns.is_none() && spec.labels_column.is_none() {
+        plan.note_label_columns(file);
     }
     plan.check_counter = auto
         && spec.columns.is_none()
@@ -233,14 +237,16 @@ impl Plan {
     }
 
     /// Sets aside pandas' index columns and identifier-named columns (see [`TableSpec`]) that
-    /// no flag gave a role: the first as the ids unless `ids_given`, the others dropped.
+    /// no flag named: the first as the ids unless `ids_given`, the others dropped. Under
+    /// `--columns` (every other column dropped already) only the ids are taken, without note
+    /// of the rest.
     fn recognise_ids(&mut self, file: &str, given: &[bool], ids_given: bool) {
         let Some(names) = self.names.clone() else { return };
         let leading = names.iter().take_while(|n| is_index_name(n)).count();
         let mut have_ids = ids_given;
         for (c, name) in names.iter().enumerate() {
-            let index = c < leading;
-            if given[c] || self.roles[c] != Role::Feature || !index && !is_id_name(name) {
+            let index = c < leading || name.starts_with("__index_level_");
+            if given[c] || !index && !is_id_name(name) || have_ids && self.roles[c] == Role::Drop {
                 continue;
             }
             let what = if index { "pandas' index" } else { "an identifier" };
@@ -250,9 +256,15 @@ impl Plan {
                 self.roles[c] = Role::Drop;
                 self.notes.push(format!("{file}: {column} looks like {what}: not embedded ({embed})"));
             } else {
+                let note = match self.roles[c] {
+                    Role::Feature => {
+                        format!("{file}: {column} read as row ids ({what}), not embedded ({embed})")
+                    }
+                    _ => format!("{file}: {column} read as row ids ({what})"),
+                };
                 self.roles[c] = Role::Ids;
                 have_ids = true;
-                self.notes.push(format!("{file}: {column} read as row ids ({what}), not embedded ({embed})"));
+                self.notes.push(note);
             }
         }
     }
@@ -471,6 +483,11 @@ mod tests {
         assert!(read(text, &both).is_err());
         let none = TableSpec { drop_columns: vec!["a".into(), "b".into(), "c".into(), "d".into()], ..spec() };
         assert_eq!(read(text, &none).unwrap_err().to_string(), "t.csv: no column is left to embed");
+        // The index of a pandas file is still the ids under --columns.
+        let t = read(",a,b\n0,1,2\n1,3,4\n2,5,6\n", &TableSpec { columns: Some(vec!["a".into()]), ..spec() })
+            .unwrap();
+        assert_eq!((f32_values(&t.points), t.ids), (vec![1.0, 3.0, 5.0], strings(&["0", "1", "2"])));
+        assert_eq!(t.notes, ["t.csv: column 1 (unnamed) read as row ids (pandas' index)"]);
         let headless = TableSpec { columns: Some(vec!["x".into()]), ..spec() };
         let err = read("1,2\n3,4\n", &headless).unwrap_err().to_string();
         assert_eq!(err, "t.csv has no column `x`: its columns are numbered 1 to 2 (no header)");

@@ -24,6 +24,7 @@ pub(super) fn split_fields(line: &str, delimiter: Option<char>) -> Vec<Cow<'_, s
     }
 }
 
+/// [`split_fields`] of a line that holds a quote.
 fn split_quoted(line: &str, d: char) -> Vec<Cow<'_, str>> {
     let mut out = Vec::new();
     let mut rest = line;
@@ -68,6 +69,7 @@ fn split_quoted(line: &str, d: char) -> Vec<Cow<'_, str>> {
     }
 }
 
+/// Whether `field` reads as a number (`inf` and `nan` included: they are refused later).
 fn is_number(field: &str) -> bool {
     field.parse::<f64>().is_ok()
 }
