@@ -593,6 +593,12 @@ fn fit(
     Ok(Model { inner: model })
 }
 
+/// Whether the repulsion method `name` embeds in `dims` dimensions (the library's rule).
+#[pyfunction]
+fn repulsion_supports(name: &str, dims: usize) -> PyResult<bool> {
+    Ok(by_name::<RepulsionMethod>(name)?.supports(dims))
+}
+
 /// The row-stochastic Gaussian-mixture rows of `distances` (`m x k`, each row a point's
 /// distances to its neighbours) over `perplexities`; `shared_bracket`: openTSNE 1.0.4's
 /// bisection (`MultiscaleMixture::opentsne`).
@@ -1014,6 +1020,7 @@ fn _tsne_rs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fit, m)?)?;
     m.add_function(wrap_pyfunction!(affinities, m)?)?;
     m.add_function(wrap_pyfunction!(mixture_rows, m)?)?;
+    m.add_function(wrap_pyfunction!(repulsion_supports, m)?)?;
     m.add_class::<Model>()?;
     m.add_class::<Partial>()?;
     m.add("FORMAT_VERSION", tsne::FORMAT_VERSION)?;

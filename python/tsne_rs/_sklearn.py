@@ -344,11 +344,11 @@ class TSNE(*_Bases):
         sparse = sp.issparse(X)
         if self.metric == "precomputed":
             self._check_precomputed(X, sparse)
-        if self.method == "barnes_hut" and self.n_components > 3:
+        if self.method == "barnes_hut" and not _tsne_rs.repulsion_supports("barnes_hut", self.n_components):
             raise ValueError(
                 "'n_components' should be inferior to 4 for the barnes_hut algorithm as it relies on quad-tree or oct-tree."
             )
-        if self.method == "fft" and self.n_components > 2:
+        if self.method == "fft" and not _tsne_rs.repulsion_supports("fft", self.n_components):
             raise ValueError("'n_components' should be 1 or 2 for the fft method (an addition of tsne_rs).")
         seed = seed_of(self.random_state)
         random_state = check_random_state(self.random_state)

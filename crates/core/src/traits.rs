@@ -58,6 +58,11 @@ pub trait Repulsion: Send {
         false
     }
 
+    /// Whether the backend embeds in `dims` dimensions (every count, unless it says otherwise).
+    fn supports(&self, dims: usize) -> bool {
+        dims >= 1
+    }
+
     /// A short name for reports.
     fn name(&self) -> &str {
         "custom"

@@ -59,6 +59,9 @@ pub struct BarnesHut {
 }
 
 impl BarnesHut {
+    /// Most embedding dimensions of the tree (a binary tree, a quadtree or an octree).
+    pub const MAX_DIMS: usize = 3;
+
     /// A backend with opening angle `theta` (finite, non-negative; 0.5 is the usual choice).
     pub fn new(theta: f64) -> Result<Self> {
         if !(theta.is_finite() && theta >= 0.0) {
@@ -748,7 +751,10 @@ impl ReferenceTree {
 fn unsupported(d: usize) -> Error {
     Error::Unsupported {
         backend: "Barnes-Hut".into(),
-        what: format!("{d}-dimensional embeddings (1, 2 or 3 only)"),
+        what: format!(
+            "{d}-dimensional embeddings (1 to {}; use `RepulsionMethod::Exact`)",
+            BarnesHut::MAX_DIMS
+        ),
     }
 }
 
@@ -834,6 +840,10 @@ impl Repulsion for BarnesHut {
 
     fn is_exact(&self) -> bool {
         self.theta == 0.0
+    }
+
+    fn supports(&self, dims: usize) -> bool {
+        (1..=Self::MAX_DIMS).contains(&dims)
     }
 
     fn name(&self) -> &str {

@@ -224,6 +224,9 @@ impl std::fmt::Debug for FftInterpolation {
 }
 
 impl FftInterpolation {
+    /// Most embedding dimensions of the grid.
+    pub const MAX_DIMS: usize = 2;
+
     /// A backend with the given grid settings.
     pub fn new(params: FftParams) -> Result<Self> {
         params.check()?;
@@ -871,9 +874,16 @@ impl Repulsion for FftInterpolation {
             2 => dispatch!(2, &mut self.plane),
             d => Err(Error::Unsupported {
                 backend: "FFT interpolation".into(),
-                what: format!("{d}-dimensional embeddings (1 or 2 only; use `RepulsionMethod::BarnesHut` for 3)"),
+                what: format!(
+                    "{d}-dimensional embeddings (1 to {}; use `RepulsionMethod::BarnesHut` for 3)",
+                    Self::MAX_DIMS
+                ),
             }),
         }
+    }
+
+    fn supports(&self, dims: usize) -> bool {
+        (1..=Self::MAX_DIMS).contains(&dims)
     }
 
     fn name(&self) -> &str {

@@ -122,6 +122,11 @@ impl NeighborMethod {
 /// on using it.
 pub type SharedRepulsion = Arc<Mutex<dyn Repulsion>>;
 
+/// The user backend, usable even after a panic while it was locked.
+fn lock(shared: &SharedRepulsion) -> std::sync::MutexGuard<'_, dyn Repulsion + 'static> {
+    shared.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// How repulsive forces are computed.
 #[derive(Clone, Default)]
 pub enum RepulsionMethod {
@@ -172,9 +177,6 @@ impl PartialEq for RepulsionMethod {
     }
 }
 
-/// Most embedding dimensions of the Barnes-Hut tree.
-const BARNES_HUT_MAX_DIMS: usize = 3;
-
 impl RepulsionMethod {
     /// Points below which `Auto` uses the exact backend.
     pub const AUTO_EXACT_BELOW: usize = 500;
@@ -201,7 +203,7 @@ impl RepulsionMethod {
     /// The concrete method `Auto` stands for with `n` points in `dims` dimensions.
     pub fn resolve(&self, n: usize, dims: usize) -> Self {
         match self {
-            Self::Auto if n < Self::AUTO_EXACT_BELOW || dims > BARNES_HUT_MAX_DIMS => Self::Exact,
+            Self::Auto if n < Self::AUTO_EXACT_BELOW || dims > BarnesHut::MAX_DIMS => Self::Exact,
             Self::Auto if dims <= 1 && n >= Self::AUTO_FFT_FROM_1D => Self::fft(),
             Self::Auto if dims == 2 && n >= Self::AUTO_FFT_FROM => Self::fft(),
             Self::Auto => Self::barnes_hut(),
@@ -215,19 +217,38 @@ impl RepulsionMethod {
             Self::Auto => [0, Self::AUTO_EXACT_BELOW, Self::AUTO_FFT_FROM_1D, Self::AUTO_FFT_FROM]
                 .iter()
                 .try_for_each(|&n| self.resolve(n, dims).check(dims)),
-            Self::BarnesHut { .. } if dims > BARNES_HUT_MAX_DIMS => Err(Error::Unsupported {
+            Self::BarnesHut { .. } if !self.supports(dims) => Err(Error::Unsupported {
                 backend: "Barnes-Hut".into(),
-                what: format!("{dims}-dimensional embeddings (1 to 3; use `RepulsionMethod::Exact`)"),
+                what: format!(
+                    "{dims}-dimensional embeddings (1 to {}; use `RepulsionMethod::Exact`)",
+                    BarnesHut::MAX_DIMS
+                ),
             }),
             Self::BarnesHut { theta } => BarnesHut::new(*theta).map(drop),
-            Self::Fft(_) if dims > 2 => Err(Error::Unsupported {
+            Self::Fft(_) if !self.supports(dims) => Err(Error::Unsupported {
                 backend: "FFT interpolation".into(),
                 what: format!(
-                    "{dims}-dimensional embeddings (1 or 2 only; use `RepulsionMethod::BarnesHut` for 3)"
+                    "{dims}-dimensional embeddings (1 to {}; use `RepulsionMethod::BarnesHut` for 3)",
+                    FftInterpolation::MAX_DIMS
                 ),
             }),
             Self::Fft(params) => params.check(),
+            Self::Custom(backend) if !self.supports(dims) => Err(Error::Unsupported {
+                backend: lock(backend).name().to_string(),
+                what: format!("{dims}-dimensional embeddings"),
+            }),
             Self::Exact | Self::Custom(_) => Ok(()),
+        }
+    }
+
+    /// Whether this method embeds in `dims` dimensions (`Auto` always: it falls back to the
+    /// exact backend where no faster one does).
+    pub fn supports(&self, dims: usize) -> bool {
+        match self {
+            Self::Auto | Self::Exact => dims >= 1,
+            Self::BarnesHut { .. } => (1..=BarnesHut::MAX_DIMS).contains(&dims),
+            Self::Fft(_) => (1..=FftInterpolation::MAX_DIMS).contains(&dims),
+            Self::Custom(backend) => lock(backend).supports(dims),
         }
     }
 
@@ -269,7 +290,7 @@ impl RepulsionMethod {
             Self::Custom(shared) => {
                 // A panic in another call poisons the lock; the backend's buffers carry no
                 // state between calls that a poisoned lock would make unsafe to reuse.
-                let mut guard = shared.lock().unwrap_or_else(|e| e.into_inner());
+                let mut guard = lock(shared);
                 f(&mut *guard)
             }
         }
