@@ -423,11 +423,7 @@ struct Points {
 
 impl Points {
     fn new(data: Vec<f32>, d: usize, metric: Metric) -> Self {
-        #[cfg(target_arch = "x86_64")]
-        let avx2 = std::arch::is_x86_feature_detected!("avx2");
-        #[cfg(not(target_arch = "x86_64"))]
-        let avx2 = false;
-        Self { data, d, metric, avx2 }
+        Self { data, d, metric, avx2: tsne_core::simd::avx2() }
     }
 
     fn row(&self, i: u32) -> &[f32] {
@@ -851,7 +847,7 @@ mod tests {
                 let x: Vec<f32> = (0..2 * d).map(|_| rng.gen_range(-100.0..100.0)).collect();
                 let base = lanes(metric, &x[..d], &x[d..]);
                 #[cfg(target_arch = "x86_64")]
-                if std::arch::is_x86_feature_detected!("avx2") {
+                if tsne_core::simd::avx2() {
                     // SAFETY: AVX2 is present.
                     assert_eq!(base.to_bits(), unsafe { lanes_avx2(metric, &x[..d], &x[d..]) }.to_bits());
                 }

@@ -99,7 +99,7 @@ fn attractive<const D: usize>(p: &CsrMatrix, y: &Matrix, kernel: StudentT, out: 
     assert_eq!(pts.len(), p.n(), "attractive forces: P and the embedding differ in size");
     let inv_dof = (1.0 / kernel.dof()) as f32;
     #[cfg(target_arch = "x86_64")]
-    let avx2 = std::arch::is_x86_feature_detected!("avx2");
+    let avx2 = crate::simd::avx2();
     out.par_chunks_mut(D).enumerate().for_each(|(i, f)| {
         let (cols, vals) = p.row(i);
         #[cfg(target_arch = "x86_64")]
@@ -394,7 +394,7 @@ mod tests {
                 }
             }
         }
-        if std::arch::is_x86_feature_detected!("avx2") {
+        if crate::simd::avx2() {
             check::<1>();
             check::<2>();
             check::<3>();

@@ -28,6 +28,7 @@ pub mod gradient;
 mod kernel;
 mod knn;
 mod matrix;
+pub mod simd;
 mod sparse;
 mod sparse_points;
 mod traits;

@@ -480,7 +480,7 @@ impl<const D: usize> Tree<'_, D> {
         T: Lane,
     {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
+        if tsne_core::simd::avx2() {
             // SAFETY: the CPU supports AVX2, the only requirement of `evaluate_avx2`.
             return unsafe { self.evaluate_avx2(chunk, origin, lists, kernel) };
         }
@@ -894,7 +894,7 @@ mod tests {
                 };
                 let plain = unpack(tree.evaluate(chunk, origin, &lists, expansion));
                 #[cfg(target_arch = "x86_64")]
-                let wide = std::arch::is_x86_feature_detected!("avx2").then(|| {
+                let wide = tsne_core::simd::avx2().then(|| {
                     // SAFETY: the CPU has AVX2.
                     #[allow(unsafe_code)]
                     unpack(unsafe { tree.evaluate_avx2(chunk, origin, &lists, expansion) })
