@@ -376,8 +376,58 @@ fn run_peer(cmd: &[String], out: &Path, input: &Matrix, labels: Option<&[String]
     Ok(json!({ "summary": peer, "peak_rss_mib": rss, "quality": q }))
 }
 
+/// What every dataset's runs share: the options, our CLI and which peers can run.
+struct Bench<'a> {
+    o: &'a Options,
+    cli: PathBuf,
+    opentsne_version: Option<String>,
+    fitsne_version: Option<String>,
+}
+
+/// One dataset's points and labels, read once for the quality measures.
+struct Loaded {
+    input: Matrix,
+    labels: Option<Vec<String>>,
+}
+
 fn bench(o: &Options) -> Result<()> {
     std::fs::create_dir_all(&o.out)?;
+    let b = Bench {
+        o,
+        cli: build_cli()?,
+        opentsne_version: o
+            .peers
+            .then(|| python_version("from openTSNE import __version__ as v; print(v)"))
+            .flatten(),
+        fitsne_version: o
+            .peers
+            .then(|| python_version("from fitsne._version import __version__ as v; print(v)"))
+            .flatten(),
+    };
+    let mut results = Vec::new();
+    for ds in datasets(o)? {
+        eprintln!("== {}", ds.name);
+        let data = Loaded { input: read_matrix(&ds.points)?, labels: read_labels(ds.labels.as_deref())? };
+        let method = suite_method(o, data.input.rows());
+        let ours = b.run_ours(&ds, &data, method)?;
+        let peers = b.run_peers(&ds, &data, method)?;
+        if o.peers || o.python.is_some() {
+            plot_peers(o, &ds, &peers, data.labels.as_deref())?;
+        }
+        let row = json!({
+            "dataset": ds.name, "n": data.input.rows(), "dims": data.input.cols(), "embedding_dims": o.dims,
+            "iterations": o.iterations, "threads": o.threads,
+            "ours": ours,
+            "peers": peers,
+        });
+        eprintln!("{row}");
+        results.push(row);
+    }
+    write_report(&b, results)
+}
+
+/// Builds the release CLI and returns its path.
+fn build_cli() -> Result<PathBuf> {
     let status = Command::new(env!("CARGO"))
         .args(["build", "--release", "-p", "tsne-cli"])
         .current_dir(root())
@@ -385,51 +435,60 @@ fn bench(o: &Options) -> Result<()> {
     if !status.success() {
         bail!("building the tsne CLI failed");
     }
-    let cli = target_dir()?.join("release").join("tsne");
-    let peer_script = root().join("xtask/peers/opentsne_run.py");
-    let opentsne_version =
-        o.peers.then(|| python_version("from openTSNE import __version__ as v; print(v)")).flatten();
-    let fitsne_version =
-        o.peers.then(|| python_version("from fitsne._version import __version__ as v; print(v)")).flatten();
-    let iterations = o.iterations;
-    let mut results = Vec::new();
-    for ds in datasets(o)? {
-        eprintln!("== {}", ds.name);
-        let input = read_matrix(&ds.points)?;
-        let labels: Option<Vec<String>> = match &ds.labels {
-            Some(p) => Some(
-                std::fs::read_to_string(p)?
-                    .lines()
-                    .map(|l| l.trim().to_string())
-                    .filter(|l| !l.is_empty())
-                    .collect(),
-            ),
-            None => None,
-        };
+    Ok(target_dir()?.join("release").join("tsne"))
+}
+
+/// One label per non-empty line.
+fn read_labels(path: Option<&Path>) -> Result<Option<Vec<String>>> {
+    let Some(p) = path else { return Ok(None) };
+    let text = std::fs::read_to_string(p)?;
+    Ok(Some(text.lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect()))
+}
+
+/// The repulsion the peers run: `auto` means Barnes-Hut below our FFT threshold (and in 3-D),
+/// FFT above (our `auto` also picks exact below 500 points; the suite compares approximations).
+fn suite_method(o: &Options, n: usize) -> &str {
+    match o.repulsion.as_str() {
+        "auto" if n < tsne::RepulsionMethod::AUTO_FFT_FROM || o.dims == 3 => "bh",
+        "auto" => "fft",
+        m => m,
+    }
+}
+
+impl Bench<'_> {
+    /// Ours runs its own `auto` (the same choice for these sizes) unless a method is given.
+    fn ours_method<'m>(&self, method: &'m str) -> &'m str {
+        if self.o.repulsion == "auto" {
+            "auto"
+        } else {
+            method
+        }
+    }
+
+    /// Our CLI on `ds`: its summary, peak memory and quality.
+    fn run_ours(&self, ds: &Dataset, data: &Loaded, method: &str) -> Result<Value> {
+        let o = self.o;
         let ours_out = o.out.join(format!("{}.ours.csv", ds.name));
         let mut cmd = vec![
-            cli.display().to_string(),
+            self.cli.display().to_string(),
             "embed".into(),
             ds.points.display().to_string(),
             "--json".into(),
             "--threads".into(),
             o.threads.to_string(),
             "--iterations".into(),
-            iterations.to_string(),
+            o.iterations.to_string(),
             "--out".into(),
             ours_out.display().to_string(),
             "--plot".into(),
             o.out.join(format!("{}.ours.png", ds.name)).display().to_string(),
         ];
-        // Our `auto` also picks exact below 500 points; the suite compares approximations.
-        let method = match o.repulsion.as_str() {
-            "auto" if input.rows() < tsne::RepulsionMethod::AUTO_FFT_FROM || o.dims == 3 => "bh",
-            "auto" => "fft",
-            m => m,
-        };
-        // Ours runs its own `auto` (the same choice for these sizes).
-        let ours_method = if o.repulsion == "auto" { "auto" } else { method };
-        cmd.extend(["--repulsion".into(), ours_method.into(), "--neighbors".into(), o.neighbors.clone()]);
+        cmd.extend([
+            "--repulsion".into(),
+            self.ours_method(method).into(),
+            "--neighbors".into(),
+            o.neighbors.clone(),
+        ]);
         cmd.push("--check-recall".into());
         if o.dims != 2 {
             cmd.extend(["--dims".into(), o.dims.to_string()]);
@@ -445,88 +504,119 @@ fn bench(o: &Options) -> Result<()> {
         let rss = ours["peak_rss_mib"].as_f64();
         // Kept on disk at once, so that a run stopped during a long peer keeps our numbers.
         std::fs::write(o.out.join(format!("{}.ours.json", ds.name)), stdout.trim())?;
-        let q = quality(&input, &read_matrix(&ours_out)?, labels.as_deref())?;
+        let q = quality(&data.input, &read_matrix(&ours_out)?, data.labels.as_deref())?;
+        Ok(json!({ "summary": ours, "peak_rss_mib": rss, "quality": q }))
+    }
+
+    /// Every peer that can run on `ds`, or why it was skipped.
+    fn run_peers(&self, ds: &Dataset, data: &Loaded, method: &str) -> Result<serde_json::Map<String, Value>> {
+        let o = self.o;
+        let labels = data.labels.as_deref();
         let mut peers = serde_json::Map::new();
         if o.peers {
-            let out = o.out.join(format!("{}.opentsne.csv", ds.name));
-            let r = match &opentsne_version {
-                Some(_) => {
-                    let cmd = python_peer("python3", &peer_script, &ds, &out, o, method);
-                    run_peer(&cmd, &out, &input, labels.as_deref())?
-                }
-                None => json!({ "skipped": "python3 cannot import openTSNE" }),
-            };
-            peers.insert("openTSNE".into(), r);
-            let out = o.out.join(format!("{}.fit-sne.csv", ds.name));
-            let r = match &fitsne_version {
-                Some(_) => {
-                    let script = root().join("xtask/peers/fitsne_run.py");
-                    let cmd = python_peer("python3", &script, &ds, &out, o, method);
-                    run_peer(&cmd, &out, &input, labels.as_deref())?
-                }
-                None => json!({ "skipped": "python3 cannot import fitsne" }),
-            };
-            peers.insert("FIt-SNE".into(), r);
-            // The bhtsne crate with the suite's method ("bhtsne") and with its other one
-            // ("bhtsne-bh" or "bhtsne-fft"), so that its faster method is always in the table.
-            let other = if method == "bh" { "fft" } else { "bh" };
-            for (name, m) in [("bhtsne".to_string(), method), (format!("bhtsne-{other}"), other)] {
-                let out = o.out.join(format!("{}.{name}.csv", ds.name));
-                let r = if !cfg!(feature = "bhtsne") {
-                    json!({ "skipped": "xtask built without the bhtsne feature" })
-                } else if m == "fft" && o.dims != 2 {
-                    json!({ "skipped": "the bhtsne FFT embeds in 2-D only" })
-                } else if ds.pca.is_some() {
-                    json!({ "skipped": "the bhtsne peer has no PCA step" })
-                } else if input.rows() > o.bhtsne_max_n {
-                    json!({ "skipped": format!("n above --bhtsne-max-n {}", o.bhtsne_max_n) })
-                } else {
-                    let cmd: Vec<String> = vec![
-                        std::env::current_exe()?.display().to_string(),
-                        "peer-bhtsne".into(),
-                        ds.points.display().to_string(),
-                        out.display().to_string(),
-                        o.threads.to_string(),
-                        iterations.to_string(),
-                        m.into(),
-                        o.dims.to_string(),
-                    ];
-                    run_peer(&cmd, &out, &input, labels.as_deref())?
+            let python =
+                |version: &Option<String>, script: &str, file: &str, missing: &str| -> Result<Value> {
+                    let out = o.out.join(format!("{}.{file}.csv", ds.name));
+                    Ok(match version {
+                        Some(_) => {
+                            let cmd = python_peer("python3", &root().join(script), ds, &out, o, method);
+                            run_peer(&cmd, &out, &data.input, labels)?
+                        }
+                        None => json!({ "skipped": missing }),
+                    })
                 };
-                if m == method || r.get("skipped").is_none() {
-                    peers.insert(name, r);
-                }
-            }
+            let opentsne = python(
+                &self.opentsne_version,
+                "xtask/peers/opentsne_run.py",
+                "opentsne",
+                "python3 cannot import openTSNE",
+            )?;
+            peers.insert("openTSNE".into(), opentsne);
+            let fitsne = python(
+                &self.fitsne_version,
+                "xtask/peers/fitsne_run.py",
+                "fit-sne",
+                "python3 cannot import fitsne",
+            )?;
+            peers.insert("FIt-SNE".into(), fitsne);
+            self.run_bhtsne(ds, data, method, &mut peers)?;
         }
         if let (Some(python), None) = (&o.python, ds.pca) {
             let out = o.out.join(format!("{}.tsne_rs.csv", ds.name));
             let script = root().join("xtask/peers/tsne_rs_run.py");
-            let cmd = python_peer(python, &script, &ds, &out, o, ours_method);
-            peers.insert("tsne_rs".into(), run_peer(&cmd, &out, &input, labels.as_deref())?);
+            let cmd = python_peer(python, &script, ds, &out, o, self.ours_method(method));
+            peers.insert("tsne_rs".into(), run_peer(&cmd, &out, &data.input, labels)?);
         }
-        if o.peers || o.python.is_some() {
-            for (name, _) in peers.iter().filter(|(_, v)| v.get("skipped").is_none()) {
-                let emb = read_matrix(&o.out.join(format!("{}.{}.csv", ds.name, name.to_lowercase())))?;
-                let png = o.out.join(format!("{}.{}.png", ds.name, name.to_lowercase()));
-                let title = format!("{name} on {}", ds.name);
-                let options = tsne_cli::plot::PlotOptions::for_dims(title, emb.cols());
-                tsne_cli::plot::scatter(&png, &emb, labels.as_deref(), &options)?;
+        Ok(peers)
+    }
+
+    /// The bhtsne crate with the suite's method ("bhtsne") and with its other one ("bhtsne-bh"
+    /// or "bhtsne-fft"), so that its faster method is always in the table.
+    fn run_bhtsne(
+        &self,
+        ds: &Dataset,
+        data: &Loaded,
+        method: &str,
+        peers: &mut serde_json::Map<String, Value>,
+    ) -> Result<()> {
+        let o = self.o;
+        let other = if method == "bh" { "fft" } else { "bh" };
+        for (name, m) in [("bhtsne".to_string(), method), (format!("bhtsne-{other}"), other)] {
+            let out = o.out.join(format!("{}.{name}.csv", ds.name));
+            let r = if !cfg!(feature = "bhtsne") {
+                json!({ "skipped": "xtask built without the bhtsne feature" })
+            } else if m == "fft" && o.dims != 2 {
+                json!({ "skipped": "the bhtsne FFT embeds in 2-D only" })
+            } else if ds.pca.is_some() {
+                json!({ "skipped": "the bhtsne peer has no PCA step" })
+            } else if data.input.rows() > o.bhtsne_max_n {
+                json!({ "skipped": format!("n above --bhtsne-max-n {}", o.bhtsne_max_n) })
+            } else {
+                let cmd: Vec<String> = vec![
+                    std::env::current_exe()?.display().to_string(),
+                    "peer-bhtsne".into(),
+                    ds.points.display().to_string(),
+                    out.display().to_string(),
+                    o.threads.to_string(),
+                    o.iterations.to_string(),
+                    m.into(),
+                    o.dims.to_string(),
+                ];
+                run_peer(&cmd, &out, &data.input, data.labels.as_deref())?
+            };
+            if m == method || r.get("skipped").is_none() {
+                peers.insert(name, r);
             }
         }
-        let row = json!({
-            "dataset": ds.name, "n": input.rows(), "dims": input.cols(), "embedding_dims": o.dims,
-            "iterations": iterations, "threads": o.threads,
-            "ours": { "summary": ours, "peak_rss_mib": rss, "quality": q },
-            "peers": peers,
-        });
-        eprintln!("{row}");
-        results.push(row);
+        Ok(())
     }
+}
+
+/// A scatter plot of each peer's embedding that ran.
+fn plot_peers(
+    o: &Options,
+    ds: &Dataset,
+    peers: &serde_json::Map<String, Value>,
+    labels: Option<&[String]>,
+) -> Result<()> {
+    for (name, _) in peers.iter().filter(|(_, v)| v.get("skipped").is_none()) {
+        let emb = read_matrix(&o.out.join(format!("{}.{}.csv", ds.name, name.to_lowercase())))?;
+        let png = o.out.join(format!("{}.{}.png", ds.name, name.to_lowercase()));
+        let title = format!("{name} on {}", ds.name);
+        let options = tsne_cli::plot::PlotOptions::for_dims(title, emb.cols());
+        tsne_cli::plot::scatter(&png, &emb, labels, &options)?;
+    }
+    Ok(())
+}
+
+/// `report.json`, the time chart and `report.md` (also printed).
+fn write_report(b: &Bench<'_>, results: Vec<Value>) -> Result<()> {
+    let o = b.o;
     let report = json!({
         "command": std::env::args().collect::<Vec<_>>().join(" "),
         "machine": machine(),
-        "opentsne_version": opentsne_version,
-        "fitsne_version": fitsne_version,
+        "opentsne_version": b.opentsne_version,
+        "fitsne_version": b.fitsne_version,
         "bhtsne_version": cfg!(feature = "bhtsne").then_some("0.7.13"),
         "results": results,
     });
