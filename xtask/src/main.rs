@@ -682,16 +682,24 @@ fn markdown(report: &Value) -> Result<String> {
     writeln!(s, "| dataset | n | impl | kNN (recall) | repulsion | kNN+P s | optimise s | total s | ms/iter | ns/iter/point | peak MiB | KL | 10-NN acc | trust. | width | total ratio ours/peer |")?;
     writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")?;
     for r in report["results"].as_array().into_iter().flatten() {
-        let f = |v: &Value| v.as_f64().map_or("-".to_string(), |x| format!("{x:.3}"));
-        let iters = r["iterations"].as_f64().unwrap_or(1.0);
-        let n = r["n"].as_f64().unwrap_or(1.0);
-        let dataset = r["dataset"].as_str().unwrap_or("");
-        let ours = &r["ours"];
-        let ot = &ours["summary"]["timings_s"];
-        let ours_knn = ot["neighbors"].as_f64().unwrap_or(0.0) + ot["affinities"].as_f64().unwrap_or(0.0);
-        let ours_total = ot["total"].as_f64().unwrap_or(f64::NAN);
-        let ours_opt = ot["optimize"].as_f64().unwrap_or(f64::NAN);
-        writeln!(
+        timing_rows(&mut s, r)?;
+    }
+    memory_table(&mut s, report)?;
+    Ok(s)
+}
+
+/// The timing table's rows of one dataset: ours, then each peer with the ratio of totals.
+fn timing_rows(s: &mut String, r: &Value) -> Result<()> {
+    let f = |v: &Value| v.as_f64().map_or("-".to_string(), |x| format!("{x:.3}"));
+    let iters = r["iterations"].as_f64().unwrap_or(1.0);
+    let n = r["n"].as_f64().unwrap_or(1.0);
+    let dataset = r["dataset"].as_str().unwrap_or("");
+    let ours = &r["ours"];
+    let ot = &ours["summary"]["timings_s"];
+    let ours_knn = ot["neighbors"].as_f64().unwrap_or(0.0) + ot["affinities"].as_f64().unwrap_or(0.0);
+    let ours_total = ot["total"].as_f64().unwrap_or(f64::NAN);
+    let ours_opt = ot["optimize"].as_f64().unwrap_or(f64::NAN);
+    writeln!(
             s,
             "| {dataset} | {} | ours | {} ({}) | {} | {ours_knn:.2} | {ours_opt:.2} | {ours_total:.2} | {:.1} | {:.0} | {} | {} | {} | {} | {} | |",
             r["n"],
@@ -706,23 +714,23 @@ fn markdown(report: &Value) -> Result<String> {
             f(&ours["quality"]["trustworthiness_10"]),
             f(&ours["quality"]["width"]),
         )?;
-        for (name, peer) in r["peers"].as_object().into_iter().flatten() {
-            if let Some(skip) = peer["skipped"].as_str() {
-                writeln!(s, "| {dataset} | {} | {name} | | skipped: {skip} | | | | | | | | | | | |", r["n"])?;
-                continue;
+    for (name, peer) in r["peers"].as_object().into_iter().flatten() {
+        if let Some(skip) = peer["skipped"].as_str() {
+            writeln!(s, "| {dataset} | {} | {name} | | skipped: {skip} | | | | | | | | | | | |", r["n"])?;
+            continue;
+        }
+        let pt = &peer["summary"]["timings_s"];
+        let total = pt["total"].as_f64().unwrap_or(f64::NAN);
+        let opt = pt["optimize"].as_f64().unwrap_or(f64::NAN);
+        let secs = |v: f64| if v.is_nan() { "-".to_string() } else { format!("{v:.2}") };
+        let per = |v: f64, scale: f64, digits: usize| {
+            if v.is_nan() {
+                "-".to_string()
+            } else {
+                format!("{:.*}", digits, v * scale)
             }
-            let pt = &peer["summary"]["timings_s"];
-            let total = pt["total"].as_f64().unwrap_or(f64::NAN);
-            let opt = pt["optimize"].as_f64().unwrap_or(f64::NAN);
-            let secs = |v: f64| if v.is_nan() { "-".to_string() } else { format!("{v:.2}") };
-            let per = |v: f64, scale: f64, digits: usize| {
-                if v.is_nan() {
-                    "-".to_string()
-                } else {
-                    format!("{:.*}", digits, v * scale)
-                }
-            };
-            writeln!(
+        };
+        writeln!(
                 s,
                 "| {dataset} | {} | {name} {} | own | {} | {} | {} | {total:.2} | {} | {} | {} | {} | {} | {} | {} | {:.2} |",
                 r["n"],
@@ -739,8 +747,12 @@ fn markdown(report: &Value) -> Result<String> {
                 f(&peer["quality"]["width"]),
                 ours_total / total,
             )?;
-        }
     }
+    Ok(())
+}
+
+/// Our peak memory at the end of each phase, per dataset.
+fn memory_table(s: &mut String, report: &Value) -> Result<()> {
     writeln!(s, "\nOur peak resident memory when each phase ended (the peak never falls: the phase whose value first reaches the run's peak set it), in MiB and bytes per point:\n")?;
     writeln!(s, "| dataset | n | kNN | after kNN | after P | after optimise | B/point kNN | B/point P | B/point optimise |")?;
     writeln!(s, "|---|---|---|---|---|---|---|---|---|")?;
@@ -764,5 +776,5 @@ fn markdown(report: &Value) -> Result<String> {
             per_point(phases[2]),
         )?;
     }
-    Ok(s)
+    Ok(())
 }
