@@ -16,7 +16,7 @@ use tsne::{
 use tsne_cli::animate::{self, AnimationOptions, Frame};
 use tsne_cli::plot::{self, PlotOptions};
 
-use crate::input;
+use crate::input::{self, TableSpec};
 use crate::output::{self, check_output, EMBEDDING_EXTS};
 use crate::params::{InitArg, MethodArg, NeighborsArg, Params, RepulsionArg};
 use crate::progress::{ProgressArgs, Reporter};
@@ -49,8 +49,10 @@ pub struct EmbedArgs {
     #[arg(long, conflicts_with_all = ["input", "knn_indices"])]
     affinities: Option<PathBuf>,
     /// Labels, one per line (or an IDX label file), used for the plot and the 10-NN accuracy.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "labels_column")]
     labels: Option<PathBuf>,
+    #[command(flatten)]
+    table: TableArgs,
     #[command(flatten)]
     out: OutputArgs,
     #[command(flatten)]
@@ -93,6 +95,10 @@ pub struct OutputArgs {
     /// Playing time of --animate in seconds, the last frame's hold aside.
     #[arg(long, value_name = "SECONDS", default_value_t = 8.0, requires = "animate")]
     animate_seconds: f64,
+    /// Write each point's id (the INPUT's id column, else its row number from 0) as the first
+    /// column of --out, and its label as the last when there are labels (text outputs only).
+    #[arg(long, requires = "out")]
+    with_ids: bool,
     #[command(flatten)]
     progress: ProgressArgs,
 }
@@ -125,6 +131,49 @@ fn parse_size(s: &str) -> Result<(u32, u32), String> {
     Ok((w, h))
 }
 
+/// How the columns of a table INPUT are read.
+#[derive(Args)]
+struct TableArgs {
+    /// The column of row ids (by header name, or number from 1): not embedded, written with
+    /// --with-ids. A pandas index, a column named like an id or one counting the rows is
+    /// recognised without it (with a note).
+    #[arg(long, value_name = "COLUMN")]
+    id_column: Option<String>,
+    /// The column of labels in the INPUT table (instead of --labels).
+    #[arg(long, value_name = "COLUMN")]
+    labels_column: Option<String>,
+    /// Embed only these columns (comma-separated names or numbers from 1).
+    #[arg(long, value_name = "A,B,..", value_delimiter = ',')]
+    columns: Option<Vec<String>>,
+    /// Do not embed these columns (comma-separated names or numbers from 1).
+    #[arg(long, value_name = "A,B,..", value_delimiter = ',')]
+    drop_columns: Vec<String>,
+    /// The array of an .npz INPUT that holds the points (when it holds several).
+    #[arg(long, value_name = "NAME")]
+    array: Option<String>,
+}
+
+impl TableArgs {
+    fn spec(&self) -> TableSpec {
+        TableSpec {
+            id_column: self.id_column.clone(),
+            labels_column: self.labels_column.clone(),
+            columns: self.columns.clone(),
+            drop_columns: self.drop_columns.clone(),
+            array: self.array.clone(),
+        }
+    }
+
+    /// Whether any flag asks for the table's columns.
+    fn chooses_columns(&self) -> bool {
+        self.id_column.is_some()
+            || self.labels_column.is_some()
+            || self.columns.is_some()
+            || !self.drop_columns.is_empty()
+            || self.array.is_some()
+    }
+}
+
 /// What the input files held, before the fit borrows or takes it.
 enum Source {
     /// Points the fit borrows (a saved model keeps them for `transform`).
@@ -142,7 +191,7 @@ pub fn run(args: EmbedArgs) -> Result<()> {
     check_outputs(&args.out, &args.params)?;
     let shown = args.out.progress.reporter(args.params.iterations, args.params.exaggeration_iterations);
     shown.begin("reading", None);
-    let (source, name) = read_source(&args)?;
+    let (source, name, table) = read_source(&args)?;
     let n = match &source {
         Source::Points(m) | Source::Distances(m) => m.rows(),
         Source::Sparse(s) => Input::SparsePoints(s).n(),
@@ -150,12 +199,13 @@ pub fn run(args: EmbedArgs) -> Result<()> {
         Source::Owned(input) => input.n(),
     };
     let labels = match &args.labels {
-        Some(path) => Some(read_labels(path, n)?),
-        None => None,
+        Some(path) => Some(input::read_labels_for(path, n)?),
+        None => table.labels,
     };
     shown.end(&format!(", {n} points"));
     let name = title_of(&name);
-    let run = |input| embed(input, labels, &name, &args.out, &args.params, &shown);
+    let named = Named { labels, ids: table.ids, title: name };
+    let run = |input| embed(input, named, &args.out, &args.params, &shown);
     match source {
         Source::Points(m) => run(Input::Points(&m)),
         Source::Distances(m) => run(Input::Distances(&m)),
@@ -169,7 +219,8 @@ pub fn run(args: EmbedArgs) -> Result<()> {
 pub fn demo(out: &OutputArgs, params: &Params, points: &Matrix, labels: Vec<String>) -> Result<()> {
     check_outputs(out, params)?;
     let shown = out.progress.reporter(params.iterations, params.exaggeration_iterations);
-    embed(Input::Points(points), Some(labels), "digits", out, params, &shown)
+    let named = Named { labels: Some(labels), ids: None, title: "digits".into() };
+    embed(Input::Points(points), named, out, params, &shown)
 }
 
 /// The file name without its extension (nor `.gz`), the default title of a plot.
@@ -180,21 +231,53 @@ fn title_of(path: &Path) -> String {
     plain.rsplit_once('.').map_or(plain, |(stem, _)| stem).to_string()
 }
 
-/// Reads INPUT, the neighbour files or the affinities, and names the file for the title.
-fn read_source(args: &EmbedArgs) -> Result<(Source, PathBuf)> {
+/// What a table set aside: the ids and labels of its rows.
+#[derive(Default)]
+struct SetAside {
+    ids: Option<Vec<String>>,
+    labels: Option<Vec<String>>,
+}
+
+/// The points' labels and ids, and the plot's title.
+struct Named {
+    labels: Option<Vec<String>>,
+    ids: Option<Vec<String>>,
+    title: String,
+}
+
+/// Reads INPUT (a table: its notes go to stderr), the neighbour files or the affinities, and
+/// names the file for the title.
+fn read_source(args: &EmbedArgs) -> Result<(Source, PathBuf, SetAside)> {
     let neighbors = args.params.neighbors;
-    Ok(match (&args.input, &args.knn_indices, &args.knn_distances, &args.affinities) {
+    let table_only = || {
+        if args.table.chooses_columns() {
+            bail!(
+                "--id-column, --labels-column, --columns, --drop-columns and --array read a table of points"
+            );
+        }
+        Ok(())
+    };
+    let mut aside = SetAside::default();
+    let (source, path) = match (&args.input, &args.knn_indices, &args.knn_distances, &args.affinities) {
         (Some(path), ..) if input::is_matrix_market(path) => {
             if matches!(neighbors, NeighborsArg::Precomputed) {
                 bail!("a .mtx INPUT holds sparse points; --neighbors precomputed reads a dense n x n distance matrix");
             }
+            table_only()?;
             (Source::Sparse(input::read_sparse_points(path)?), path.clone())
+        }
+        (Some(path), ..) if matches!(neighbors, NeighborsArg::Precomputed) => {
+            table_only()?;
+            (Source::Distances(input::read_points(path)?), path.clone())
         }
         (Some(path), ..) => {
             // In single precision when that loses nothing (e.g. 8-bit images).
-            let points = input::read_points_compact(path)?;
-            let source = match (neighbors, points) {
-                (NeighborsArg::Precomputed, points) => Source::Distances(points.into_f64()),
+            let table = input::read_table(path, &args.table.spec())?;
+            for note in &table.notes {
+                eprintln!("note: {note}");
+            }
+            aside = SetAside { ids: table.ids, labels: table.labels };
+            let source = match (neighbors, table.points) {
                 // Only a saved model needs the points after the fit (for `transform`).
                 (_, points) if args.out.save_model.is_some() => Source::Points(points.into_f64()),
                 (_, input::Points::F32(points)) => Source::Owned(Input::OwnedPointsF32(points)),
@@ -203,25 +286,22 @@ fn read_source(args: &EmbedArgs) -> Result<(Source, PathBuf)> {
             (source, path.clone())
         }
         (None, Some(idx), Some(dist), _) => {
+            table_only()?;
             (Source::Owned(Input::OwnedGraph(input::read_knn(idx, dist)?)), idx.clone())
         }
-        (None, None, _, Some(path)) => (Source::Affinities(input::read_affinities(path)?), path.clone()),
+        (None, None, _, Some(path)) => {
+            table_only()?;
+            (Source::Affinities(input::read_affinities(path)?), path.clone())
+        }
         _ => bail!("give an input file, --knn-indices with --knn-distances, or --affinities"),
-    })
-}
-
-fn read_labels(path: &std::path::Path, n: usize) -> Result<Vec<String>> {
-    let labels = input::read_labels(path)?;
-    if labels.len() != n {
-        bail!("{} has {} labels for {n} points", path.display(), labels.len());
-    }
-    Ok(labels)
+    };
+    Ok((source, path, aside))
 }
 
 /// Checks every output path and option of `embed` before any work is done.
 fn check_outputs(out: &OutputArgs, p: &Params) -> Result<()> {
     if let Some(path) = &out.out {
-        check_output(path, EMBEDDING_EXTS)?;
+        check_output(path, if out.with_ids { &["csv", "tsv", "txt"] } else { EMBEDDING_EXTS })?;
     }
     if let Some(path) = &out.plot {
         check_output(path, &["png", "svg"])?;
@@ -282,14 +362,7 @@ fn check_cost(p: &Params, n: usize) -> Result<()> {
 }
 
 /// Fits, writes the outputs and reports.
-fn embed(
-    input: Input<'_>,
-    labels: Option<Vec<String>>,
-    name: &str,
-    out: &OutputArgs,
-    p: &Params,
-    shown: &Arc<Reporter>,
-) -> Result<()> {
+fn embed(input: Input<'_>, named: Named, out: &OutputArgs, p: &Params, shown: &Arc<Reporter>) -> Result<()> {
     let start = Instant::now();
     check_cost(p, input.n())?;
     let listener = Arc::clone(shown);
@@ -300,11 +373,12 @@ fn embed(
         builder = builder.on_start(r.start_listener());
     }
     let tsne = builder.build()?;
-    let plot = out.plot_options(name, p.dims);
-    let (fit, recording) = fit(&tsne, input, out, labels.as_deref(), &plot, shown, recording)?;
+    let plot = out.plot_options(&named.title, p.dims);
+    let labels = named.labels.as_deref();
+    let (fit, recording) = fit(&tsne, input, out, labels, &plot, shown, recording)?;
     let frames = recording.map(Recording::frames).transpose()?;
     let y = fit.positions();
-    let accuracy = match &labels {
+    let accuracy = match labels {
         Some(l) if y.rows() > 10 => {
             shown.begin("10-NN accuracy", None);
             let a = knn_accuracy_sampled(&y, l, 10, ACCURACY_SAMPLE)?;
@@ -314,7 +388,7 @@ fn embed(
         _ => None,
     };
     shown.begin("writing", None);
-    write_outputs(out, &fit, &y, labels.as_deref(), &plot, frames.as_deref())?;
+    write_outputs(out, &fit, &y, &named, &plot, frames.as_deref())?;
     shown.end("");
     report(out, p, fit.summary(), accuracy, start)
 }
@@ -358,13 +432,19 @@ fn write_outputs(
     out: &OutputArgs,
     fit: &Embedding,
     y: &Matrix,
-    labels: Option<&[String]>,
+    named: &Named,
     options: &PlotOptions,
     frames: Option<&[Frame]>,
 ) -> Result<()> {
+    let labels = named.labels.as_deref();
     let mut staged = output::Staged::default();
     if let Some(path) = &out.out {
-        staged.stage(path, |tmp| output::write_embedding(path, tmp, y))?;
+        match out.with_ids {
+            true => {
+                staged.stage(path, |tmp| output::write_rows(path, tmp, y, named.ids.as_deref(), labels))?
+            }
+            false => staged.stage(path, |tmp| output::write_embedding(path, tmp, y))?,
+        }
     }
     if let Some(path) = &out.plot {
         staged.stage(path, |tmp| plot::scatter(tmp, y, labels, options))?;

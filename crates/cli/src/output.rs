@@ -164,6 +164,38 @@ pub fn write_embedding(path: &Path, tmp: &Path, y: &Matrix) -> Result<()> {
     Ok(())
 }
 
+/// Writes `y` as text with each row's id first (`ids`, else the row number from 0) and its
+/// label last when there are `labels`, under a header: `id,dim1,dim2[,label]`.
+pub fn write_rows(
+    path: &Path,
+    tmp: &Path,
+    y: &Matrix,
+    ids: Option<&[String]>,
+    labels: Option<&[String]>,
+) -> Result<()> {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let sep = if ext == "tsv" { "\t" } else { "," };
+    let mut w = BufWriter::new(File::create(tmp)?);
+    let dims: Vec<String> = (1..=y.cols()).map(|c| format!("dim{c}")).collect();
+    let label_head = if labels.is_some() { format!("{sep}label") } else { String::new() };
+    writeln!(w, "id{sep}{}{label_head}", dims.join(sep))?;
+    for i in 0..y.rows() {
+        match ids {
+            Some(ids) => write!(w, "{}", ids[i])?,
+            None => write!(w, "{i}")?,
+        }
+        for v in y.row(i) {
+            write!(w, "{sep}{v:?}")?;
+        }
+        if let Some(labels) = labels {
+            write!(w, "{sep}{}", labels[i])?;
+        }
+        writeln!(w)?;
+    }
+    w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    Ok(())
+}
+
 /// Writes `y` as a version-1 `.npy` array of little-endian `f8`.
 pub fn write_npy(w: &mut impl Write, y: &Matrix) -> Result<()> {
     let mut header =

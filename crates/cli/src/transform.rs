@@ -50,7 +50,11 @@ pub fn run(args: TransformArgs) -> Result<()> {
     let start = Instant::now();
     let shown = args.progress.reporter(args.iterations, 0);
     shown.begin("reading", None);
-    let new_points = input::read_points(&args.input)?;
+    let table = input::read_table(&args.input, &input::TableSpec::default())?;
+    for note in &table.notes {
+        eprintln!("note: {note}");
+    }
+    let new_points = table.points.into_f64();
     let mut model = model(&args)?;
     model.set_threads(args.threads);
     shown.end(&format!(", {} new points, {} in the model", new_points.rows(), model.summary().n));

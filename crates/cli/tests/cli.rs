@@ -792,3 +792,92 @@ fn animate_writes_every_frame_from_iteration_zero() {
         "expected one of .gif",
     );
 }
+
+/// Runs `tsne embed` and returns the written embedding's text.
+fn embedded(args: &[&str], stdin: Option<&[u8]>) -> String {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tsne"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.unwrap_or(b"")).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn tables_as_people_write_them_embed_like_the_plain_file() {
+    let dir = scratch("tables");
+    let rows: Vec<String> = (0..90)
+        .map(|i| {
+            let c = (i % 3) as f64 * 5.0;
+            format!(
+                "{},{},{}",
+                c + (i as f64 * 0.37).sin(),
+                c + (i as f64 * 0.11).cos(),
+                (i as f64 * 0.7).sin()
+            )
+        })
+        .collect();
+    let plain = dir.join("plain.csv");
+    std::fs::write(&plain, rows.join("\n") + "\n").unwrap();
+    // pandas' df.to_csv(): an unnamed index column and a header; a text id column; labels.
+    let pandas = dir.join("pandas.csv");
+    let text: String = rows.iter().enumerate().map(|(i, r)| format!("{i},{r}\n")).collect();
+    std::fs::write(&pandas, format!(",a,b,c\n{text}")).unwrap();
+    let named = dir.join("named.csv");
+    let text: String = rows.iter().enumerate().map(|(i, r)| format!("cell{i},{r},type{}\n", i % 3)).collect();
+    std::fs::write(&named, format!("barcode,a,b,c,kind\n{text}")).unwrap();
+    let labels = dir.join("labels.txt");
+    let label_lines: String = (0..90).map(|i| format!("type{}\n", i % 3)).collect();
+    std::fs::write(dir.join("kind.txt"), format!("kind\n{label_lines}")).unwrap();
+    std::fs::write(&labels, format!("label\n{label_lines}")).unwrap();
+    let out = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    let common = ["--perplexity", "10", "--iterations", "300"];
+    let run = |input: &str, extra: &[&str], to: &str, stdin: Option<&[u8]>| {
+        let mut args = vec!["embed", input, "--out", to];
+        args.extend_from_slice(&common);
+        args.extend_from_slice(extra);
+        embedded(&args, stdin)
+    };
+    run(plain.to_str().unwrap(), &[], &out("plain.out.csv"), None);
+    let note = run(pandas.to_str().unwrap(), &[], &out("pandas.out.csv"), None);
+    assert!(note.contains("read as row ids (pandas' index)"), "{note}");
+    let stdin = std::fs::read(&plain).unwrap();
+    run("-", &[], &out("stdin.out.csv"), Some(&stdin));
+    run(
+        named.to_str().unwrap(),
+        &["--id-column", "barcode", "--labels-column", "kind", "--with-ids"],
+        &out("named.out.csv"),
+        None,
+    );
+    let header_labels =
+        run(plain.to_str().unwrap(), &["--labels", labels.to_str().unwrap()], &out("l.csv"), None);
+    assert!(header_labels.contains("10-NN label accuracy"), "{header_labels}");
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+    assert_eq!(read("pandas.out.csv"), read("plain.out.csv"));
+    assert_eq!(read("stdin.out.csv"), read("plain.out.csv"));
+    // The id and label columns go to the output around the same coordinates.
+    let with_ids = read("named.out.csv");
+    let mut lines = with_ids.lines();
+    assert_eq!(lines.next(), Some("id,dim1,dim2,label"));
+    for (line, plain_line) in lines.zip(read("plain.out.csv").lines()) {
+        let (id, rest) = line.split_once(',').unwrap();
+        let (coords, label) = rest.rsplit_once(',').unwrap();
+        assert!(id.starts_with("cell") && label.starts_with("type"), "{line}");
+        assert_eq!(coords, plain_line);
+    }
+    // A header the reader cannot tell from a label gets a hint.
+    let kind = dir.join("kind.txt");
+    assert_one_line_error(
+        &["embed", plain.to_str().unwrap(), "--labels", kind.to_str().unwrap()],
+        "91 labels for 90 points: is the first line (`kind`) a header?",
+    );
+    // A text column without a role is an error naming it and the flags that give it one.
+    let e = assert_one_line_error(&["embed", named.to_str().unwrap(), "--id-column", "barcode"], "`kind`");
+    assert!(e.contains("--labels-column kind") && e.contains("--drop-columns kind"), "{e}");
+}

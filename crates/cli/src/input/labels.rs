@@ -28,7 +28,6 @@ pub fn read_labels(path: &Path) -> Result<Vec<String>> {
 /// Reads the labels of `n` points (see [`read_labels`]). A text file with one line more than
 /// there are points loses its first line when that is a header: a name such as `label`, `y`
 /// or `class`, or text above numbers. Any other count is an error with a hint.
-#[allow(dead_code)] // wired to --labels by the command (see `read_table`)
 pub fn read_labels_for(path: &Path, n: usize) -> Result<Vec<String>> {
     let mut labels = read_labels(path)?;
     let text = Format::of(path)? == Format::Text;

@@ -229,9 +229,6 @@ struct Array {
 /// Reads a table of points: its numeric columns are the points, one per row; a column of row
 /// ids or labels is set aside, chosen by `spec` or recognised (see [`TableSpec`]). `-` reads
 /// delimited text from standard input. The returned notes say what was recognised.
-// `read_table`, `read_table_from`, `read_labels_for` and `Table`'s ids, labels and notes are
-// what the command's flags are being wired to; until then the binary uses none of them.
-#[allow(dead_code)]
 pub fn read_table(path: &Path, spec: &TableSpec) -> Result<Table> {
     let name = name_of(path);
     let format = Format::of(path)?;
@@ -249,7 +246,7 @@ pub fn read_table(path: &Path, spec: &TableSpec) -> Result<Table> {
 
 /// Reads a table (see [`read_table`]) from delimited text in `reader`, e.g. standard input;
 /// `name` names the source in messages.
-#[allow(dead_code)]
+#[cfg(test)]
 pub fn read_table_from(reader: impl Read, name: &str, spec: &TableSpec) -> Result<Table> {
     if spec.array.is_some() {
         bail!("--array chooses an array of an .npz file; {name} is text");

@@ -35,7 +35,6 @@ pub struct TableSpec {
 }
 
 /// A table as read: the points (one per row) and what was set aside.
-#[allow(dead_code)] // the command reads `ids`, `labels` and `notes` once its flags are wired
 #[derive(Debug, Clone, PartialEq)]
 pub struct Table {
     /// The embedded columns, row by row.
