@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -104,6 +104,19 @@ pub struct OutputArgs {
 }
 
 impl OutputArgs {
+    /// The snapshot writer of `--snapshot-every`, its folder created.
+    fn snapshots(&self, plot: &PlotOptions, labels: Option<&[String]>) -> Result<Option<Snapshots>> {
+        let (Some(every), Some(dir)) = (self.snapshot_every, &self.snapshot_dir) else { return Ok(None) };
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        Ok(Some(Snapshots {
+            every,
+            dir: dir.clone(),
+            plot: self.plot.is_some().then(|| plot.clone()),
+            labels: labels.map(<[String]>::to_vec),
+            error: Mutex::new(None),
+        }))
+    }
+
     /// The plot's title and size: the flags, or the input's name and the default size.
     fn plot_options(&self, name: &str, dims: usize) -> PlotOptions {
         let title = self.title.clone().unwrap_or_else(|| name.to_string());
@@ -368,14 +381,20 @@ fn embed(input: Input<'_>, named: Named, out: &OutputArgs, p: &Params, shown: &A
     let listener = Arc::clone(shown);
     let preprocessing = if p.pca.is_some() { "PCA" } else { "input checks" };
     let mut builder = p.builder()?.on_phase(move |event| listener.phase(event, preprocessing));
+    let plot = out.plot_options(&named.title, p.dims);
     let recording = out.animate.as_ref().map(|_| Recording::new(p.iterations, out.animate_frames));
-    if let Some(r) = &recording {
-        builder = builder.on_start(r.start_listener());
+    let snapshots = out.snapshots(&plot, named.labels.as_deref())?.map(Arc::new);
+    let (start_frame, start_snapshot) =
+        (recording.as_ref().map(Recording::start_listener), snapshots.clone());
+    if start_frame.is_some() || start_snapshot.is_some() {
+        builder = builder.on_start(move |y| {
+            start_frame.iter().for_each(|record| record(y));
+            start_snapshot.iter().for_each(|s| s.start(y));
+        });
     }
     let tsne = builder.build()?;
-    let plot = out.plot_options(&named.title, p.dims);
     let labels = named.labels.as_deref();
-    let (fit, recording) = fit(&tsne, input, out, labels, &plot, shown, recording)?;
+    let (fit, recording) = fit(&tsne, input, shown, recording, snapshots)?;
     let frames = recording.map(Recording::frames).transpose()?;
     let y = fit.positions();
     let accuracy = match labels {
@@ -393,35 +412,25 @@ fn embed(input: Input<'_>, named: Named, out: &OutputArgs, p: &Params, shown: &A
     report(out, p, fit.summary(), accuracy, start)
 }
 
-/// The fit, with its progress shown and the snapshots.
+/// The fit, with its progress shown, the frames recorded and the snapshots written.
 fn fit(
     tsne: &TSne,
     input: Input<'_>,
-    out: &OutputArgs,
-    labels: Option<&[String]>,
-    plot: &PlotOptions,
     shown: &Reporter,
     mut recording: Option<Recording>,
+    snapshots: Option<Arc<Snapshots>>,
 ) -> Result<(Embedding, Option<Recording>)> {
-    let mut snapshots = match (out.snapshot_every, &out.snapshot_dir) {
-        (Some(every), Some(dir)) => {
-            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-            let plot = out.plot.is_some().then(|| plot.clone());
-            Some(Snapshots { every, dir, plot, labels, error: None })
-        }
-        _ => None,
-    };
     let fit = tsne.fit_with(input, |prog| {
         shown.iteration(prog);
         if let Some(r) = &mut recording {
             r.take(prog);
         }
-        match &mut snapshots {
+        match &snapshots {
             Some(s) => s.take(prog),
             None => ControlFlow::Continue(()),
         }
     })?;
-    if let Some(e) = snapshots.and_then(|s| s.error) {
+    if let Some(e) = snapshots.and_then(|s| s.take_error()) {
         return Err(e.context("cannot write a snapshot"));
     }
     Ok((fit, recording))

@@ -541,8 +541,20 @@ fn snapshots_are_numbered_positions_in_input_order() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(
         entries(&snaps),
-        ["frame_00050.png", "frame_00100.png", "positions_00050.csv", "positions_00100.csv"]
+        [
+            "frame_00000.png",
+            "frame_00050.png",
+            "frame_00100.png",
+            "positions_00000.csv",
+            "positions_00050.csv",
+            "positions_00100.csv"
+        ]
     );
+    // Iteration 0 is the start: the positions of a run of no iterations.
+    let start = dir.join("start.csv");
+    let o = tsne(&["embed", &s(&points), "--perplexity", "10", "--iterations", "0", "--out", &s(&start)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(read_csv(&snaps.join("positions_00000.csv")), read_csv(&start));
     // The last snapshot is the final embedding (in input order).
     assert_eq!(read_csv(&snaps.join("positions_00100.csv")), read_csv(&y));
 }
@@ -581,7 +593,8 @@ fn sigint_and_sigterm_stop_a_run_at_once_without_files() {
         assert_eq!(status.code(), Some(code), "{signal}");
         assert!(took.as_secs_f64() < 1.0, "{signal}: took {took:?}");
         assert_eq!(entries(&dir), ["points.csv", "snaps"], "{signal}: files left behind");
-        assert!(entries(&dir.join("snaps")).is_empty());
+        // Only finished snapshots: the start's, written before the first iteration.
+        assert!(entries(&dir.join("snaps")).iter().all(|f| f == "positions_00000.csv"), "{signal}");
     }
 }
 
