@@ -825,26 +825,16 @@ fn embedded(args: &[&str], stdin: Option<&[u8]>) -> String {
 #[test]
 fn tables_as_people_write_them_embed_like_the_plain_file() {
     let dir = scratch("tables");
-    let rows: Vec<String> = (0..90)
-        .map(|i| {
-            let c = (i % 3) as f64 * 5.0;
-            format!(
-                "{},{},{}",
-                c + (i as f64 * 0.37).sin(),
-                c + (i as f64 * 0.11).cos(),
-                (i as f64 * 0.7).sin()
-            )
-        })
-        .collect();
+    let rows: Vec<String> = three_clusters(90).0.lines().map(String::from).collect();
     let plain = dir.join("plain.csv");
     std::fs::write(&plain, rows.join("\n") + "\n").unwrap();
     // pandas' df.to_csv(): an unnamed index column and a header; a text id column; labels.
     let pandas = dir.join("pandas.csv");
     let text: String = rows.iter().enumerate().map(|(i, r)| format!("{i},{r}\n")).collect();
-    std::fs::write(&pandas, format!(",a,b,c\n{text}")).unwrap();
+    std::fs::write(&pandas, format!(",a,b\n{text}")).unwrap();
     let named = dir.join("named.csv");
     let text: String = rows.iter().enumerate().map(|(i, r)| format!("cell{i},{r},type{}\n", i % 3)).collect();
-    std::fs::write(&named, format!("barcode,a,b,c,kind\n{text}")).unwrap();
+    std::fs::write(&named, format!("barcode,a,b,kind\n{text}")).unwrap();
     let labels = dir.join("labels.txt");
     let label_lines: String = (0..90).map(|i| format!("type{}\n", i % 3)).collect();
     std::fs::write(dir.join("kind.txt"), format!("kind\n{label_lines}")).unwrap();
