@@ -22,6 +22,7 @@ use crate::params::{InitArg, MethodArg, NeighborsArg, Params, RepulsionArg};
 use crate::progress::{ProgressArgs, Reporter};
 use crate::recording::Recording;
 use crate::snapshots::Snapshots;
+use crate::view;
 
 /// Most query points of the 10-NN label accuracy: exact up to this size, an evenly strided
 /// sample beyond (the all-pairs search in the embedding is O(n^2)).
@@ -67,6 +68,10 @@ pub struct OutputArgs {
     /// Write a scatter plot here: .png or .svg (a 3-D map as its three pairwise panels).
     #[arg(long)]
     plot: Option<PathBuf>,
+    /// Write the interactive map here (.html): one self-contained page with the labels, the
+    /// ids and, with --snapshot-every or --animate, the frames of the run (2-D maps).
+    #[arg(long, value_name = "FILE.html")]
+    html: Option<PathBuf>,
     /// Title of the plot (default: the input file's name without its extension).
     #[arg(long)]
     title: Option<String>,
@@ -325,6 +330,12 @@ fn check_outputs(out: &OutputArgs, p: &Params) -> Result<()> {
     if let Some(path) = &out.save_model {
         check_output(path, &["tsne"])?;
     }
+    if let Some(path) = &out.html {
+        check_output(path, view::HTML_EXTS)?;
+        if p.dims != 2 {
+            bail!("--html draws 2-D maps, not --dims {}", p.dims);
+        }
+    }
     if let Some(path) = &out.animate {
         check_output(path, &["gif"])?;
         if p.dims != 2 {
@@ -465,7 +476,35 @@ fn write_outputs(
         let animation = out.animation_options(&options.title, frames.len());
         staged.stage(path, |tmp| animate::write_gif(tmp, frames, labels, &animation))?;
     }
+    if let Some(path) = &out.html {
+        let map = html_page(out, y, named, &options.title, frames, fit.summary().iterations)?;
+        staged.stage(path, |tmp| view::write_page(&map, tmp))?;
+    }
     staged.commit()
+}
+
+/// The page of `--html`: the map with its labels and ids, and the run's frames: those of
+/// `--animate`, else the snapshots this run wrote (up to its last iteration, so older files
+/// in the folder are left out).
+fn html_page(
+    out: &OutputArgs,
+    y: &Matrix,
+    named: &Named,
+    title: &str,
+    frames: Option<&[Frame]>,
+    iterations: usize,
+) -> Result<tsne_viewer::Map> {
+    let frames = match (frames, out.snapshot_every, &out.snapshot_dir) {
+        (Some(frames), ..) => frames
+            .iter()
+            .map(|f| tsne_viewer::Frame { iteration: f.iteration, positions: f.positions.clone() })
+            .collect(),
+        (None, Some(every), Some(dir)) => {
+            view::read_frames(dir, y.rows(), |k| k % every == 0 && k <= iterations)?
+        }
+        _ => Vec::new(),
+    };
+    view::page(y, title, named.labels.clone(), named.ids.clone(), frames)
 }
 
 /// The JSON summary on stdout, or one line on stderr.

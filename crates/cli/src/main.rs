@@ -13,6 +13,7 @@ mod progress;
 mod recording;
 mod snapshots;
 mod transform;
+mod view;
 
 use std::process::ExitCode;
 
@@ -51,6 +52,9 @@ enum Command {
     Transform(transform::TransformArgs),
     /// Continue the optimisation of a saved model (openTSNE's `embedding.optimize`).
     Optimize(optimize::OptimizeArgs),
+    /// Write the interactive map of a 2-D embedding from any tool: one self-contained HTML
+    /// page (pan, zoom, hover, colour by labels or metadata, search, select, replay frames).
+    View(view::ViewArgs),
 }
 
 /// Stops the process on SIGINT or SIGTERM: the temporary files of outputs in progress are
@@ -95,6 +99,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Embed(args) => embed::run(args),
         Command::Transform(args) => transform::run(args),
         Command::Optimize(args) => optimize::run(args),
+        Command::View(args) => view::run(args),
     }
 }
 

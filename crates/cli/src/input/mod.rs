@@ -264,6 +264,24 @@ fn read_parquet(_: &Path, name: &str, _: &TableSpec, _: bool) -> Result<Table> {
     bail!("{name}: this build of tsne reads no Parquet (built without the `parquet` feature): save the table as CSV")
 }
 
+/// Reads a table with a header as named columns of text, every value as written: delimited
+/// text (optionally `.gz`) or Parquet (nulls empty). Metadata tables of `tsne view --meta`.
+pub fn read_columns(path: &Path) -> Result<Vec<(String, Vec<String>)>> {
+    let name = name_of(path);
+    match Format::of(path)? {
+        Format::Text => text::read_columns(BufReader::new(open(path)?), &name),
+        #[cfg(feature = "parquet")]
+        Format::Parquet => parquet::read_columns(path, &name),
+        _ => bail!("{name}: a table of columns is read from CSV, TSV, text with a header or Parquet"),
+    }
+}
+
+/// Whether a column of this header name is pandas' index (`df.to_csv()`'s empty name,
+/// `Unnamed: 0`, `__index_level_0__`).
+pub fn is_index_name(name: &str) -> bool {
+    table::is_index_name(name)
+}
+
 /// Reads a points matrix, one point per row, in single precision when that loses nothing.
 /// Every column is a number, as it is (a text column is an error; nothing is set aside as
 /// ids: see [`read_table`] for tables). `.npy` holds `f2`/`f4`/`f8`, `i1`/`i2`/`i4`/`i8`,

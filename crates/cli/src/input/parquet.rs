@@ -211,6 +211,30 @@ fn texts(group: &dyn RowGroupReader, c: usize, n: usize, file: &str) -> Result<V
         .collect())
 }
 
+/// Reads every column of a Parquet file as text (numbers written out, nulls empty), named by
+/// the schema: a metadata table. Fails for a column of another kind (dates, lists, ...).
+pub(super) fn read_columns(path: &Path, file: &str) -> Result<Vec<(String, Vec<String>)>> {
+    let reader = open(path, file)?;
+    let schema = reader.metadata().file_metadata().schema_descr_ptr();
+    let mut columns: Vec<(String, Vec<String>)> = Vec::new();
+    for (c, column) in schema.columns().iter().enumerate() {
+        let name = column.path().string();
+        if let Kind::Other(what) = kind(column) {
+            bail!(
+                "{file}: column `{name}` holds {what} values, which are not read: save it as text or numbers"
+            );
+        }
+        let mut values = Vec::new();
+        for g in 0..reader.num_row_groups() {
+            let group = reader.get_row_group(g).map_err(|e| failed(file, e))?;
+            let n = usize::try_from(group.metadata().num_rows()).unwrap_or(0);
+            values.extend(texts(&*group, c, n, file)?);
+        }
+        columns.push((name, values));
+    }
+    Ok(columns)
+}
+
 /// Reads labels from a Parquet file: its one column that is not pandas' index or an id.
 pub(super) fn read_labels(path: &Path, file: &str) -> Result<Vec<String>> {
     let reader = open(path, file)?;

@@ -158,6 +158,38 @@ pub(super) fn read_table<R: BufRead>(reader: R, file: &str, spec: &TableSpec, au
     parsed.finish(file, plan)
 }
 
+/// Reads delimited text whose first line is a header as named columns of text, every value
+/// as written (trimmed, unquoted): a metadata table. A header one field short is R's, its
+/// first column the row names (named ""). Fails for no header, no row, or a ragged row.
+pub(super) fn read_columns<R: BufRead>(reader: R, file: &str) -> Result<Vec<(String, Vec<String>)>> {
+    let mut lines = DataLines { lines: reader.lines(), no: 0, file };
+    let Some((_, first)) = lines.next()? else { bail!("{file} is empty: expected a header and rows") };
+    let delimiter = delimiter_of(&first);
+    let head = split_fields(&first, delimiter);
+    if head.iter().all(|f| is_number(f)) {
+        bail!("{file}: the first line holds numbers, not column names: the table needs a header");
+    }
+    let mut names: Vec<String> = head.iter().map(|f| f.to_string()).collect();
+    let mut columns: Vec<Vec<String>> = Vec::new();
+    while let Some((no, line)) = lines.next()? {
+        let fields = split_fields(&line, delimiter);
+        if columns.is_empty() {
+            if fields.len() == names.len() + 1 {
+                names.insert(0, String::new());
+            }
+            columns = vec![Vec::new(); names.len()];
+        }
+        if fields.len() != names.len() {
+            bail!("{file}:{no}: row has {} values, expected {} like the header", fields.len(), names.len());
+        }
+        columns.iter_mut().zip(&fields).for_each(|(c, f)| c.push(f.to_string()));
+    }
+    if columns.is_empty() {
+        bail!("{file} holds a header but no rows");
+    }
+    Ok(names.into_iter().zip(columns).collect())
+}
+
 /// Adds one line's fields to the table, each as its column's role says.
 fn add_row(t: &mut Parsed, plan: &Plan, fields: &[Cow<str>], file: &str, no: usize) -> Result<()> {
     if fields.len() != plan.roles.len() {
