@@ -14,9 +14,11 @@ use pyo3::types::{PyBytes, PyDict};
 use tsne::{
     CsrMatrix, DistanceScale, Embedding, FftParams, FixedSigma, Init, Input, KnnGraph, LearningRate, Matrix,
     MatrixF32, Metric, Multiscale, MultiscaleMixture, OptimizeReport, PartialEmbedding, Perplexity,
-    PlacementStart, PointAffinities, Progress, RepulsionMethod, Schedule, SparsePoints, TSne, TSneBuilder,
+    GridBoundary, PlacementRepulsion, PlacementStart, PointAffinities, Progress, RepulsionMethod, Schedule, SparsePoints, TSne, TSneBuilder,
     Transform, Uniform,
 };
+
+mod viewer;
 
 /// A library error as the Python exception a user expects, its terms in `fit`'s keywords.
 fn py_err(e: tsne::Error) -> PyErr {
@@ -657,6 +659,24 @@ fn affinities(
     ))
 }
 
+/// The FFT grid of a placement from Python: `(interp_points, min_intervals,
+/// intervals_per_unit, padding, boundary)` with boundary `"stop"` or `"opentsne"`.
+type GridSpec = (usize, usize, f64, f64, String);
+
+/// A Barnes-Hut tree of `theta`, or the reference's FFT grid when `grid` is given.
+fn placement_repulsion(theta: f64, grid: Option<GridSpec>) -> PyResult<PlacementRepulsion> {
+    let Some((interp_points, min_intervals, intervals_per_unit, padding, boundary)) = grid else {
+        return Ok(PlacementRepulsion::BarnesHut { theta });
+    };
+    let boundary = match boundary.as_str() {
+        "stop" => GridBoundary::Stop,
+        "opentsne" => GridBoundary::OpenTsne,
+        other => return Err(PyValueError::new_err(format!("unknown grid boundary {other:?} (stop, opentsne)"))),
+    };
+    let grid = FftParams { interp_points, min_intervals, intervals_per_unit };
+    Ok(PlacementRepulsion::Fft { grid, padding, boundary })
+}
+
 /// Where new points start: `median`, `weighted` (the affinity-weighted mean) or `random`.
 fn placement_start(name: &str, seed: u64) -> PyResult<PlacementStart> {
     match name {
@@ -688,6 +708,12 @@ impl Model {
     /// The positions, one row per point in input order.
     fn positions<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
         to_numpy(py, &self.inner.positions())
+    }
+
+    /// The map of the positions as an interactive page in a sandboxed frame (a notebook's
+    /// rich display; `tsne_rs.view` adds labels and metadata); `None` unless 2-D.
+    fn _repr_html_(&self, py: Python<'_>) -> PyResult<Option<String>> {
+        viewer::model_frame(py, &self.inner.positions())
     }
 
     /// What the fit and later runs did: the library's JSON summary (`Summary::to_json`) as a
@@ -733,9 +759,9 @@ impl Model {
     }
 
     /// Places new points against the fixed positions (openTSNE's `transform`).
-    #[pyo3(signature = (x, *, perplexity = 5.0, k = 25, iterations = 250, learning_rate = 0.1,
-        exaggeration = 1.5, momentum = 0.8, max_grad_norm = 1.0, theta = 0.5, start = "median", seed = 0,
-        distances = false))]
+    #[pyo3(signature = (x, *, perplexity = 5.0, k = 25, iterations = 250, learning_rate = 0.2,
+        exaggeration = 1.5, momentum = 0.8, max_grad_norm = 0.5, theta = 0.5, grid = None, start = "median",
+        seed = 0, distances = false))]
     #[allow(clippy::too_many_arguments)]
     fn transform<'py>(
         &self,
@@ -749,6 +775,7 @@ impl Model {
         momentum: f64,
         max_grad_norm: f64,
         theta: f64,
+        grid: Option<GridSpec>,
         start: &str,
         seed: u64,
         distances: bool,
@@ -763,7 +790,7 @@ impl Model {
             exaggeration,
             momentum,
             max_point_gradient: max_grad_norm,
-            theta,
+            repulsion: placement_repulsion(theta, grid)?,
         };
         let inner = &self.inner;
         // `distances`: x holds each new point's distances to the reference points.
@@ -777,7 +804,8 @@ impl Model {
 
     /// New points with their affinities, at their starting positions (openTSNE's
     /// `prepare_partial`).
-    #[pyo3(signature = (x, *, perplexity = 5.0, k = 25, theta = 0.5, start = "median", seed = 0, distances = false))]
+    #[pyo3(signature = (x, *, perplexity = 5.0, k = 25, theta = 0.5, grid = None, start = "median", seed = 0,
+        distances = false))]
     #[allow(clippy::too_many_arguments)]
     fn prepare_partial(
         &self,
@@ -786,13 +814,15 @@ impl Model {
         perplexity: f64,
         k: usize,
         theta: f64,
+        grid: Option<GridSpec>,
         start: &str,
         seed: u64,
         distances: bool,
     ) -> PyResult<Partial> {
         let x = matrix(x, "X")?;
         let start = placement_start(start, seed)?;
-        let settings = Transform { perplexity, init_neighbors: k, theta, start, ..Transform::default() };
+        let repulsion = placement_repulsion(theta, grid)?;
+        let settings = Transform { perplexity, init_neighbors: k, repulsion, start, ..Transform::default() };
         let inner = &self.inner;
         let partial = interruptible(py, |_| match distances {
             true => inner.prepare_partial_from_distances(&x, &settings),
@@ -868,7 +898,7 @@ impl Model {
 
     /// New points with conditional affinities `(indptr, indices, data)` to this model's
     /// points (one CSR row per new point, scaled to sum to one), starting at `positions`.
-    #[pyo3(signature = (indptr, indices, data, positions, *, theta = 0.5))]
+    #[pyo3(signature = (indptr, indices, data, positions, *, theta = 0.5, grid = None))]
     fn prepare_partial_from_affinities(
         &self,
         indptr: Vec<i64>,
@@ -876,6 +906,7 @@ impl Model {
         data: Vec<f64>,
         positions: &Bound<'_, PyAny>,
         theta: f64,
+        grid: Option<GridSpec>,
     ) -> PyResult<Partial> {
         let bad = |what: &str| PyValueError::new_err(format!("affinities: negative or oversized {what}"));
         let offsets = indptr
@@ -887,7 +918,8 @@ impl Model {
         let affinities =
             PointAffinities::from_rows(offsets, neighbors, data, self.inner.n()).map_err(py_err)?;
         let start = matrix(positions, "positions")?;
-        let partial = self.inner.prepare_partial_from_affinities(affinities, start, theta).map_err(py_err)?;
+        let repulsion = placement_repulsion(theta, grid)?;
+        let partial = self.inner.prepare_partial_from_affinities(affinities, start, repulsion).map_err(py_err)?;
         Ok(Partial { inner: partial })
     }
 
@@ -967,14 +999,26 @@ impl Partial {
         self.inner.set_positions(matrix(positions, "positions")?).map_err(py_err)
     }
 
+    /// Forgets the new points' velocity and gains (the next run starts as a first one does).
+    fn reset_optimizer(&mut self) {
+        self.inner.reset_optimizer();
+    }
+
+    /// The optimiser's gains and last update of the new points (two `m x dims` arrays).
+    fn optimizer_state<'py>(&self, py: Python<'py>) -> PyResult<ArrayPair<'py>> {
+        let (gains, update) = self.inner.optimizer_state().map_err(py_err)?;
+        Ok((to_numpy(py, &gains)?, to_numpy(py, &update)?))
+    }
+
     /// An independent copy.
     fn copy(&self) -> Partial {
         Partial { inner: self.inner.clone() }
     }
 
     /// Moves the new points against `model`'s fixed positions.
-    #[pyo3(signature = (model, iterations, *, exaggeration = 1.5, momentum = 0.8, learning_rate = 0.1,
-        max_grad_norm = 1.0, max_step_norm = None, kl_every = 0, callback = None, callback_every = 1))]
+    #[pyo3(signature = (model, iterations, *, exaggeration = 1.5, momentum = 0.8, learning_rate = 0.2,
+        max_grad_norm = 0.5, max_step_norm = None, kl_every = 0, callback = None, callback_every = 1,
+        theta = None, grid = None))]
     #[allow(clippy::too_many_arguments)]
     fn optimize<'py>(
         &mut self,
@@ -989,7 +1033,14 @@ impl Partial {
         kl_every: usize,
         callback: Option<Py<PyAny>>,
         callback_every: usize,
+        theta: Option<f64>,
+        grid: Option<GridSpec>,
     ) -> PyResult<Bound<'py, PyDict>> {
+        // The repulsion of this and later runs, when given: a tree of `theta`, or the grid.
+        if theta.is_some() || grid.is_some() {
+            let repulsion = placement_repulsion(theta.unwrap_or(0.5), grid)?;
+            self.inner.set_repulsion(repulsion).map_err(py_err)?;
+        }
         let schedule = Schedule {
             max_point_step: max_step_norm,
             kl_every,
@@ -1023,6 +1074,8 @@ fn _tsne_rs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(repulsion_supports, m)?)?;
     m.add_class::<Model>()?;
     m.add_class::<Partial>()?;
+    m.add_function(wrap_pyfunction!(viewer::view_map, m)?)?;
+    m.add_class::<viewer::MapPage>()?;
     m.add("FORMAT_VERSION", tsne::FORMAT_VERSION)?;
     Ok(())
 }

@@ -244,8 +244,9 @@ impl State {
 ///
 /// `gain <- gain + 0.2` where the gradient and the previous update have opposite signs (the
 /// coordinate keeps moving downhill), else `gain * 0.8`, floored at `min_gain`;
-/// `update <- momentum * update - eta * gain * g`; `Y <- Y + update`; Y re-centred each step
-/// when the cost is translation invariant and no point is pinned.
+/// `update <- momentum * update - eta * gain * g`; `Y <- Y + update`; Y brought back into the
+/// source's domain ([`GradientSource::constrain`]) and re-centred each step when the cost is
+/// translation invariant and no point is pinned.
 #[derive(Debug, Clone)]
 pub struct GradientDescent {
     schedule: Schedule,
@@ -286,6 +287,11 @@ pub trait GradientSource {
     fn translation_invariant(&self) -> bool {
         true
     }
+
+    /// Brings the positions back into the source's domain after a step, adjusting the
+    /// optimiser's state of the points it moved (e.g. new points kept on an interpolation
+    /// grid). Default: every position is in the domain.
+    fn constrain(&mut self, _y: &mut Matrix, _state: &mut State) {}
 }
 
 /// The t-SNE objective KL(P || Q) (van der Maaten & Hinton 2008, eq. 5): attraction from
@@ -403,6 +409,7 @@ impl GradientDescent {
                 kl_history.push((it + 1, kl));
             }
             self.descend(y, state, &grad, momentum, eta, pinned);
+            source.constrain(y, state);
             if recenter {
                 y.center();
             }

@@ -21,6 +21,9 @@ use tsne_core::{Error, Matrix, Repulsion, Result, StudentT};
 
 use tsne_core::gradient::as_points;
 
+mod reference;
+pub use reference::ReferenceGrid;
+
 type C = Complex<f64>;
 
 /// Grid settings of [`FftInterpolation`].
@@ -230,13 +233,9 @@ impl FftInterpolation {
     /// A backend with the given grid settings.
     pub fn new(params: FftParams) -> Result<Self> {
         params.check()?;
-        let p = params.interp_points;
-        let nodes: Vec<f64> = (0..p).map(|a| (a as f64 + 0.5) / p as f64).collect();
-        let denominators =
-            (0..p).map(|a| (0..p).filter(|&b| b != a).map(|b| nodes[a] - nodes[b]).product()).collect();
         Ok(Self {
             params,
-            points: PointBuffers { nodes, denominators, ..PointBuffers::default() },
+            points: PointBuffers::with_nodes(params.interp_points),
             line: Grids::default(),
             plane: Grids::default(),
             memory_limit: None,
@@ -273,7 +272,7 @@ impl FftInterpolation {
         pb.group_by_last_box::<D>(layout.n_boxes);
         grids.spread::<D, P>(pb, pts, &layout);
         grids.convolve::<D>(kernel, &layout);
-        Ok(pb.interpolate::<T, D, P>(grids, pts, &layout, forces))
+        Ok(pb.interpolate::<T, D, P>(grids, pts, &layout, 1.0, forces))
     }
 }
 
@@ -292,6 +291,15 @@ struct Layout {
 }
 
 impl Layout {
+    /// Intervals per unit length: the kernel varies on the length scale sqrt(dof), so heavier
+    /// tails (dof < 1) need a proportionally finer grid for the same accuracy; a 1-D grid costs
+    /// O(m log m), so it gets twice the density (sparse 1-D layouts need it to hold the 1%
+    /// force error).
+    fn per_unit<const D: usize>(params: &FftParams, kernel: StudentT) -> f64 {
+        let density = if D == 1 { 2.0 } else { 1.0 };
+        density * params.intervals_per_unit / kernel.dof().min(1.0).sqrt()
+    }
+
     /// The grid over the bounding box of `pts`: a square (cube) of boxes whose width comes
     /// from the ladder `2^(k/16)`, so that the kernel spectra, which depend only on the width,
     /// the grid size and the kernel, are reused while the embedding grows slowly. Refuses a
@@ -306,13 +314,8 @@ impl Layout {
         let (lo, hi) =
             pts.iter().flatten().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| (l.min(v), h.max(v)));
         let range = (hi - lo).max(1e-12 * (1.0 + lo.abs()));
-        // The kernel varies on the length scale sqrt(dof): heavier tails (dof < 1) need a
-        // proportionally finer grid for the same accuracy.
-        // A 1-D grid costs O(m log m), so it gets twice the density: sparse 1-D layouts need it
-        // to hold the 1% force error.
-        let density = if D == 1 { 2.0 } else { 1.0 };
-        let per_unit = density * params.intervals_per_unit / kernel.dof().min(1.0).sqrt();
-        let wanted = ((range * per_unit).ceil() as usize).max(params.min_intervals);
+        let wanted =
+            ((range * Self::per_unit::<D>(params, kernel)).ceil() as usize).max(params.min_intervals);
         // A far outlier would make the 2-D grid, and its memory, grow as range^2; coarser boxes
         // would make the interpolation meaningless, so the evaluation stops with an error.
         if D == 2 && wanted * p > MAX_NODES_2D {
@@ -347,6 +350,14 @@ impl Layout {
 }
 
 impl PointBuffers {
+    /// Empty buffers for `p` Lagrange nodes per interval, at the interval's `(a + 1/2) / p`.
+    fn with_nodes(p: usize) -> Self {
+        let nodes: Vec<f64> = (0..p).map(|a| (a as f64 + 0.5) / p as f64).collect();
+        let denominators =
+            (0..p).map(|a| (0..p).filter(|&b| b != a).map(|b| nodes[a] - nodes[b]).product()).collect();
+        Self { nodes, denominators, ..Self::default() }
+    }
+
     /// The box and the Lagrange weights on its `P` nodes of every point, per dimension.
     fn weigh<const D: usize, const P: usize>(&mut self, pts: &[[f64; D]], layout: &Layout) {
         let (n, p) = (pts.len(), P);
@@ -397,13 +408,15 @@ impl PointBuffers {
         }
     }
 
-    /// The potentials interpolated back to the points: the forces into `forces`, and the sum
-    /// of the points' shares of Z, which is returned.
+    /// The potentials interpolated back to the points: the forces into `forces`, each point's
+    /// share of Z into `z_rows` (less `self_weight`, the kernel's `w(0) = 1` when the points
+    /// are the charges' own), and their sum, which is returned.
     fn interpolate<T: GridScalar, const D: usize, const P: usize>(
         &mut self,
         grids: &Grids<T>,
         pts: &[[f64; D]],
         layout: &Layout,
+        self_weight: f64,
         forces: &mut [f64],
     ) -> f64 {
         let (n, p, l, centre) = (pts.len(), P, layout.l, layout.centre);
@@ -436,7 +449,7 @@ impl PointBuffers {
             if D == 2 {
                 f[1] = (yi[1] - centre) * pa.re - pb.re;
             }
-            *z = pb.im - 1.0;
+            *z = pb.im - self_weight;
         });
         self.z_rows.iter().sum()
     }

@@ -33,4 +33,4 @@ mod fft;
 
 pub use barnes_hut::{BarnesHut, ReferenceTree};
 pub use exact::Exact;
-pub use fft::{grid_bytes, next_smooth, FftInterpolation, FftParams, MAX_NODES_2D};
+pub use fft::{grid_bytes, next_smooth, FftInterpolation, FftParams, ReferenceGrid, MAX_NODES_2D};

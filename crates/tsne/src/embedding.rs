@@ -11,12 +11,11 @@ use tsne_core::{
 };
 use tsne_init::Projection;
 use tsne_optim::{GradientDescent, KlGradient, LearningRate, Schedule, State};
-use tsne_repulsion::BarnesHut;
 
 use crate::memory::Budget;
 use crate::methods::{NeighborMethod, RepulsionMethod};
 use crate::summary::Summary;
-use crate::transform::{Placement, PlacementStart, PointAffinities, Transform};
+use crate::transform::{Placement, PlacementRepulsion, PlacementStart, PointAffinities, Transform};
 
 /// The callback of a run: called after every iteration; `ControlFlow::Break` stops the run.
 pub type Callback<'a> = dyn FnMut(&Progress<'_>) -> ControlFlow<()> + Send + 'a;
@@ -426,13 +425,13 @@ impl Embedding {
     }
 
     /// New points with affinities computed elsewhere (e.g. openTSNE's `to_new` of another
-    /// affinity model), starting at `start` (one row per new point), against the reference
-    /// tree of opening angle `theta`.
+    /// affinity model), starting at `start` (one row per new point), repelled by the
+    /// reference through `repulsion`.
     pub fn prepare_partial_from_affinities(
         &self,
         affinities: PointAffinities,
         start: Matrix,
-        theta: f64,
+        repulsion: PlacementRepulsion,
     ) -> Result<PartialEmbedding> {
         if affinities.neighbors().iter().any(|&j| j as usize >= self.n()) {
             return Err(Error::InvalidParameter {
@@ -440,7 +439,7 @@ impl Embedding {
                 reason: format!("they name reference points beyond the model's {}", self.n()),
             });
         }
-        BarnesHut::new(theta)?;
+        repulsion.check()?;
         for (what, expected, found) in [
             ("start rows (one per row of affinities)", affinities.rows(), start.rows()),
             ("start columns", self.dims(), start.cols()),
@@ -450,7 +449,7 @@ impl Embedding {
             }
         }
         let state = State::new(start.as_slice().len());
-        Ok(PartialEmbedding { y: start, affinities, state, n_reference: self.n(), theta })
+        Ok(PartialEmbedding { y: start, affinities, state, n_reference: self.n(), repulsion })
     }
 
     /// New points with `affinities` at the start `settings` asks for.
@@ -465,7 +464,7 @@ impl Embedding {
             }
         };
         let state = State::new(y.as_slice().len());
-        Ok(PartialEmbedding { y, affinities, state, n_reference: self.n(), theta: settings.theta })
+        Ok(PartialEmbedding { y, affinities, state, n_reference: self.n(), repulsion: settings.repulsion })
     }
 
     /// Adds `new_points` to the model (openTSNE's `prepare_partial` followed by `optimize`):
@@ -542,7 +541,7 @@ pub struct PartialEmbedding {
     state: State,
     /// Points of the model the affinities refer to.
     n_reference: usize,
-    theta: f64,
+    repulsion: PlacementRepulsion,
 }
 
 impl PartialEmbedding {
@@ -569,6 +568,34 @@ impl PartialEmbedding {
         }
         self.y = positions;
         Ok(())
+    }
+
+    /// How the reference repels the new points in later runs.
+    pub fn repulsion(&self) -> PlacementRepulsion {
+        self.repulsion
+    }
+
+    /// Sets how the reference repels the new points in later runs (checked here); the
+    /// optimiser's state is kept.
+    pub fn set_repulsion(&mut self, repulsion: PlacementRepulsion) -> Result<()> {
+        repulsion.check()?;
+        self.repulsion = repulsion;
+        Ok(())
+    }
+
+    /// Forgets the optimiser's velocity and gains of the new points (the next run starts as
+    /// a first one does).
+    pub fn reset_optimizer(&mut self) {
+        self.state = State::new(self.y.as_slice().len());
+    }
+
+    /// The optimiser's gains and last update (velocity) of the new points, `m x dims` each.
+    pub fn optimizer_state(&self) -> Result<(Matrix, Matrix)> {
+        let (m, dims) = (self.y.rows(), self.y.cols());
+        Ok((
+            Matrix::new(m, dims, self.state.gains.clone())?,
+            Matrix::new(m, dims, self.state.update.clone())?,
+        ))
     }
 
     /// Moves the new points against `model`'s fixed positions (the model they were prepared
@@ -611,9 +638,8 @@ impl PartialEmbedding {
             });
         }
         let positions = model.positions();
-        let tree = BarnesHut::new(self.theta)?.reference_tree(&positions)?;
         let mut source = Placement {
-            tree: &tree,
+            forces: self.repulsion.build(&positions, model.kernel)?,
             reference: &positions,
             affinities: &self.affinities,
             kernel: model.kernel,

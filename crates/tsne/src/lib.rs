@@ -62,7 +62,7 @@ pub use model_file::FORMAT_VERSION;
 pub use phases::{Phase, PhaseEvent, PhaseListener, StartListener};
 pub use pipeline::Input;
 pub use summary::{PeakMemory, Summary, Timings};
-pub use transform::{PlacementStart, PointAffinities, Transform};
+pub use transform::{GridBoundary, PlacementRepulsion, PlacementStart, PointAffinities, Transform};
 pub use tsne_affinity::{
     DistanceScale, FixedSigma, HnswParams, Metric, Multiscale, MultiscaleMixture, NnDescentParams,
     Perplexity, Uniform,

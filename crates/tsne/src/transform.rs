@@ -4,8 +4,8 @@
 use rayon::prelude::*;
 use tsne_affinity::{calibrate_row, nearest, Metric};
 use tsne_core::{Error, Matrix, Result, StudentT};
-use tsne_optim::{GradientSource, LearningRate, Schedule};
-use tsne_repulsion::ReferenceTree;
+use tsne_optim::{GradientSource, LearningRate, Schedule, State};
+use tsne_repulsion::{BarnesHut, FftInterpolation, FftParams, ReferenceGrid, ReferenceTree};
 
 /// Settings of [`Embedding::transform`](crate::Embedding::transform); the defaults are
 /// openTSNE's.
@@ -31,20 +31,63 @@ pub struct Transform {
     pub init_neighbors: usize,
     /// Gradient steps (default 250).
     pub iterations: usize,
-    /// Step size, in the optimiser's `dC/dy / 4` convention (default 0.1).
+    /// Step size, in the optimiser's `dC/dy / 4` convention (default 0.2: openTSNE's 0.1,
+    /// whose step of a new point is taken along `dC_i/dy / 2`).
     pub learning_rate: f64,
     /// Factor on the attraction, which keeps points from drifting into the space between
     /// clusters (default 1.5).
     pub exaggeration: f64,
     /// Momentum (default 0.8).
     pub momentum: f64,
-    /// Longest gradient `dC/dy_i` of one point; longer ones are shortened (default 1, i.e.
-    /// openTSNE's `max_grad_norm = 0.25` in its `dC/dy / 4` units).
+    /// Longest gradient `dC/dy_i` of one point; longer ones are shortened (default 0.5, i.e.
+    /// openTSNE's `max_grad_norm = 0.25` in its `dC_i/dy / 2` units for new points).
     pub max_point_gradient: f64,
-    /// Barnes-Hut opening angle of the reference tree (default 0.5; 0 is exact).
-    pub theta: f64,
+    /// How the reference repels the new points (default a Barnes-Hut tree, theta 0.5).
+    pub repulsion: PlacementRepulsion,
     /// Where each new point starts (default the median of its nearest reference points).
     pub start: PlacementStart,
+}
+
+/// How the fixed reference repels the new points.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PlacementRepulsion {
+    /// A Barnes-Hut tree of the reference with opening angle `theta` (0 is exact).
+    BarnesHut {
+        /// The opening angle.
+        theta: f64,
+    },
+    /// The reference's FFT interpolation grid ([`ReferenceGrid`]), computed once per run, with
+    /// `padding` (a fraction of the half-width) of empty grid around the reference. New
+    /// points are kept inside the disc (1-D: the interval) that the grid covers, by `boundary`.
+    /// 1-D and 2-D only.
+    Fft {
+        /// Nodes and density of the grid.
+        grid: FftParams,
+        /// Empty grid around the reference (openTSNE's 0.25).
+        padding: f64,
+        /// What happens to a point that leaves the disc.
+        boundary: GridBoundary,
+    },
+}
+
+impl Default for PlacementRepulsion {
+    fn default() -> Self {
+        Self::BarnesHut { theta: 0.5 }
+    }
+}
+
+/// How new points are kept on the reference's interpolation grid after each step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GridBoundary {
+    /// A point that leaves the disc of the grid's half-width about its centre (1-D: the
+    /// interval) is moved back onto its edge and its velocity set to zero.
+    #[default]
+    Stop,
+    /// openTSNE 1.0.4's rule: 2-D points are moved back onto the disc of radius
+    /// `max(|lo|, |lo + (b - 1) w|)` (its lowest and its last box's lower bound), 1-D points
+    /// into `[lo, lo + (b - 1) w]`; then the gains of every point that stayed inside are set to
+    /// zero (its `gains[~mask] = 0`), so that they grow again from the gain floor.
+    OpenTsne,
 }
 
 /// Where a new point starts (openTSNE's `initialization` of `prepare_partial`).
@@ -68,11 +111,11 @@ impl Default for Transform {
             perplexity: 5.0,
             init_neighbors: 25,
             iterations: 250,
-            learning_rate: 0.1,
+            learning_rate: 0.2,
             exaggeration: 1.5,
             momentum: 0.8,
-            max_point_gradient: 1.0,
-            theta: 0.5,
+            max_point_gradient: 0.5,
+            repulsion: PlacementRepulsion::default(),
             start: PlacementStart::Median,
         }
     }
@@ -88,6 +131,7 @@ impl Transform {
         if self.init_neighbors == 0 {
             return bad("init_neighbors", "must be positive".into());
         }
+        self.repulsion.check()?;
         self.schedule().check()
     }
 
@@ -109,6 +153,94 @@ impl Transform {
         }
         Ok(k)
     }
+}
+
+impl PlacementRepulsion {
+    /// Checks the opening angle or the grid settings.
+    pub fn check(&self) -> Result<()> {
+        match self {
+            Self::BarnesHut { theta } => BarnesHut::new(*theta).map(|_| ()),
+            Self::Fft { grid, padding, .. } => {
+                grid.check()?;
+                if padding.is_finite() && *padding >= 0.0 {
+                    Ok(())
+                } else {
+                    Err(Error::InvalidParameter {
+                        name: "padding",
+                        reason: format!("must be finite and non-negative, got {padding}"),
+                    })
+                }
+            }
+        }
+    }
+
+    /// The forces of `reference` under `kernel`, built once for a run.
+    pub(crate) fn build(&self, reference: &Matrix, kernel: StudentT) -> Result<ReferenceForces> {
+        Ok(match *self {
+            Self::BarnesHut { theta } => {
+                ReferenceForces::Tree(BarnesHut::new(theta)?.reference_tree(reference)?)
+            }
+            Self::Fft { grid, padding, boundary } => ReferenceForces::Grid(
+                Box::new(FftInterpolation::new(grid)?.reference_grid(reference, kernel, padding)?),
+                boundary,
+            ),
+        })
+    }
+}
+
+/// The repulsion of a fixed reference on new points, ready for a run.
+pub(crate) enum ReferenceForces {
+    Tree(ReferenceTree),
+    Grid(Box<ReferenceGrid>, GridBoundary),
+}
+
+impl ReferenceForces {
+    fn repulsion(&mut self, y: &Matrix, kernel: StudentT, rep: &mut [f64], z: &mut [f64]) -> Result<()> {
+        match self {
+            Self::Tree(tree) => tree.repulsion(y, kernel, rep, z),
+            Self::Grid(grid, _) => grid.repulsion(y, rep, z),
+        }
+    }
+
+    /// Keeps the points on the grid (see [`GridBoundary`]); a tree has no boundary.
+    fn constrain(&self, y: &mut Matrix, state: &mut State) {
+        let Self::Grid(grid, boundary) = self else { return };
+        let (dims, c, half, w) = (y.cols(), grid.centre(), grid.half_width(), grid.box_width());
+        let last_box = half - w;
+        for i in 0..y.rows() {
+            let p = &mut y.as_mut_slice()[i * dims..(i + 1) * dims];
+            let outside = match (dims, boundary) {
+                (1, GridBoundary::Stop) => clamp(&mut p[0], c[0] - half, c[0] + half),
+                (1, GridBoundary::OpenTsne) => clamp(&mut p[0], c[0] - half, c[0] + last_box),
+                _ => onto_disc(p, c, half.max(last_box.abs())),
+            };
+            let coords = i * dims..(i + 1) * dims;
+            match boundary {
+                GridBoundary::Stop if outside => state.update[coords].fill(0.0),
+                GridBoundary::OpenTsne if !outside => state.gains[coords].fill(0.0),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Clamps `v` into `[lo, hi]`; whether it was outside.
+fn clamp(v: &mut f64, lo: f64, hi: f64) -> bool {
+    let outside = *v < lo || *v > hi;
+    *v = v.clamp(lo, hi);
+    outside
+}
+
+/// Moves `p` onto the disc of `radius` about `centre` when it lies beyond it; whether it did.
+fn onto_disc(p: &mut [f64], centre: &[f64], radius: f64) -> bool {
+    let r = p.iter().zip(centre).map(|(v, c)| (v - c) * (v - c)).sum::<f64>().sqrt();
+    if r <= radius {
+        return false;
+    }
+    for (v, c) in p.iter_mut().zip(centre) {
+        *v = c + (*v - c) * (radius / r);
+    }
+    true
 }
 
 /// New points' conditional affinities `p_{j|i}` to reference points, one CSR row per new
@@ -289,7 +421,7 @@ impl PointAffinities {
 /// The summed cost `sum_i C_i` of new points against a fixed reference embedding (see
 /// [`Transform`]), for [`GradientDescent::minimize`](tsne_optim::GradientDescent::minimize).
 pub(crate) struct Placement<'a> {
-    pub tree: &'a ReferenceTree,
+    pub forces: ReferenceForces,
     pub reference: &'a Matrix,
     pub affinities: &'a PointAffinities,
     pub kernel: StudentT,
@@ -339,7 +471,7 @@ impl GradientSource for Placement<'_> {
         want_cost: bool,
     ) -> Result<Option<f64>> {
         let dims = y.cols();
-        self.tree.repulsion(y, self.kernel, &mut self.rep, &mut self.z)?;
+        self.forces.repulsion(y, self.kernel, &mut self.rep, &mut self.z)?;
         let this = &*self;
         grad.par_chunks_mut(dims).enumerate().for_each(|(i, g)| {
             this.point_gradient(i, y.row(i), &this.rep[i * dims..(i + 1) * dims], this.z[i], exaggeration, g);
@@ -348,19 +480,22 @@ impl GradientSource for Placement<'_> {
     }
 
     fn cost(&mut self, y: &Matrix) -> Result<f64> {
-        self.tree.repulsion(y, self.kernel, &mut self.rep, &mut self.z)?;
+        self.forces.repulsion(y, self.kernel, &mut self.rep, &mut self.z)?;
         Ok((0..y.rows()).map(|i| self.point_cost(i, y.row(i), self.z[i])).sum())
     }
 
     fn translation_invariant(&self) -> bool {
         false
     }
+
+    fn constrain(&mut self, y: &mut Matrix, state: &mut State) {
+        self.forces.constrain(y, state);
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tsne_repulsion::BarnesHut;
 
     /// `C_i` with exact sums.
     fn exact_cost(t: &Placement<'_>, i: usize, y: &[f64]) -> f64 {
@@ -379,7 +514,7 @@ mod tests {
             let a = PointAffinities::new(&x, &new, 25, 5.0, Metric::Euclidean);
             let tree = BarnesHut::new(0.0).unwrap().reference_tree(&ref_y).unwrap();
             let mut source = Placement {
-                tree: &tree,
+                forces: ReferenceForces::Tree(tree),
                 reference: &ref_y,
                 affinities: &a,
                 kernel,

@@ -10,7 +10,8 @@ use std::ops::ControlFlow;
 use tsne::backends::core::{InitInput, Initializer};
 use tsne::backends::init::Random;
 use tsne::{
-    every, metrics::knn_accuracy, Embedding, Init, LearningRate, Matrix, Schedule, Stop, TSne, TSneBuilder,
+    every, metrics::knn_accuracy, Embedding, Init, LearningRate, Matrix, PlacementRepulsion, Schedule, Stop,
+    TSne, TSneBuilder,
 };
 
 fn builder() -> TSneBuilder {
@@ -304,9 +305,16 @@ fn positions_affinities_and_optimizer_state_round_trip() {
     partial.set_positions(start.clone()).unwrap();
     assert_eq!(partial.positions(), &start);
     let a = partial.affinities().clone();
-    let given = fit.prepare_partial_from_affinities(a.clone(), start.clone(), 0.5).unwrap();
+    let given =
+        fit.prepare_partial_from_affinities(a.clone(), start.clone(), PlacementRepulsion::default()).unwrap();
     assert_eq!(given.affinities(), &a);
-    assert!(fit.prepare_partial_from_affinities(a, Matrix::new(3, 2, vec![0.0; 6]).unwrap(), 0.5).is_err());
+    assert!(fit
+        .prepare_partial_from_affinities(
+            a,
+            Matrix::new(3, 2, vec![0.0; 6]).unwrap(),
+            PlacementRepulsion::default()
+        )
+        .is_err());
     let rows = tsne::PointAffinities::from_rows(vec![0, 2], vec![0, 9999], vec![1.0, 1.0], 500);
     assert!(rows.is_err(), "a reference index past the model must be refused");
 }

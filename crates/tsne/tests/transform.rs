@@ -187,3 +187,68 @@ fn placement_starts_and_reference_points_given_after_the_fit() {
     assert_eq!(rebuilt.transform(&x_test).unwrap(), model.transform(&x_test).unwrap());
     assert!(rebuilt.clone().with_reference(x_test.clone(), Metric::Euclidean).is_err());
 }
+
+/// New points repelled through the reference's FFT grid land where the exact repulsion (a
+/// tree at theta 0) puts them, and the grid's boundary keeps a point started far outside on
+/// the disc the grid covers.
+#[test]
+fn grid_placement_follows_the_exact_one_and_stays_on_the_grid() {
+    use tsne::{FftParams, GridBoundary, PlacementRepulsion, Schedule};
+    let (x_train, x_test, train_labels, test_labels) = held_out_split();
+    let model = TSne::builder().seed(5).build().unwrap().fit(&x_train).unwrap();
+    let exact = Transform { repulsion: PlacementRepulsion::BarnesHut { theta: 0.0 }, ..Transform::default() };
+    let grid = |boundary| Transform {
+        repulsion: PlacementRepulsion::Fft { grid: FftParams::default(), padding: 0.25, boundary },
+        ..Transform::default()
+    };
+    let by_exact = model.transform_with(&x_test, &exact).unwrap();
+    let by_grid = model.transform_with(&x_test, &grid(GridBoundary::Stop)).unwrap();
+    let by_tree = model.transform(&x_test).unwrap();
+    // Median distance from the exact placement: the grid's approximation against the
+    // default tree's (theta 0.5).
+    let off = |placed: &Matrix| {
+        let mut d: Vec<f64> = (0..by_exact.rows())
+            .map(|i| {
+                by_exact.row(i).iter().zip(placed.row(i)).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt()
+            })
+            .collect();
+        d.sort_by(f64::total_cmp);
+        d[d.len() / 2]
+    };
+    let (grid_off, tree_off) = (off(&by_grid), off(&by_tree));
+    eprintln!("median distance from the exact placement: grid {grid_off:.5}, tree {tree_off:.5}");
+    assert!(grid_off <= 2.0 * tree_off + 1e-3, "grid {grid_off} vs tree {tree_off}");
+    let reference = model.positions();
+    let acc = accuracy(&classify(&reference, &train_labels, &by_grid, 10), &test_labels);
+    assert!(acc >= 0.9, "grid placement accuracy {acc}");
+
+    // A point started far outside the grid is brought onto its disc and stays there.
+    for boundary in [GridBoundary::Stop, GridBoundary::OpenTsne] {
+        let mut partial = model.prepare_partial(&x_test, &grid(boundary)).unwrap();
+        let mut start = partial.positions().clone();
+        start.as_mut_slice()[0] = 1e3;
+        partial.set_positions(start).unwrap();
+        let schedule = Schedule { iterations: 3, ..grid(boundary).schedule() };
+        partial.optimize(&model, &schedule).unwrap();
+        let (lo, hi) = (0..reference.rows()).fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), i| {
+            (
+                l.min(reference.row(i)[0].min(reference.row(i)[1])),
+                h.max(reference.row(i)[0].max(reference.row(i)[1])),
+            )
+        });
+        let p = partial.positions().row(0);
+        assert!(
+            p.iter().all(|v| v.is_finite() && *v > lo - 0.5 * (hi - lo) && *v < hi + 0.5 * (hi - lo)),
+            "{p:?}"
+        );
+        let (gains, update) = partial.optimizer_state().unwrap();
+        match boundary {
+            // The clipped point stopped; the others move on.
+            GridBoundary::Stop => assert!(update.row(0).iter().all(|&u| u == 0.0)),
+            // openTSNE 1.0.4 zeroes the gains of the points that stayed inside instead.
+            GridBoundary::OpenTsne => {
+                assert!((1..gains.rows()).all(|i| gains.row(i).iter().all(|&g| g == 0.0)))
+            }
+        }
+    }
+}

@@ -194,8 +194,8 @@ class gradient_descent:
     (``TSNEEmbedding``) or engine placement (``PartialTSNEEmbedding``) it holds. For a full
     embedding ``gains`` and ``update`` are copies of the engine model's state after each run
     (None before the first, as openTSNE); setting both to None restarts the optimiser, as a
-    fresh openTSNE optimizer would. A partial embedding's stay None (the engine's placement
-    does not expose them)."""
+    fresh openTSNE optimizer would. The same holds for a partial embedding and the engine
+    placement (``Partial``) it holds."""
 
     def __init__(self):
         self.gains = None
@@ -205,7 +205,6 @@ class gradient_descent:
         self._shifts = []  # translations applied to the array since the model last ran
         self._has_reference = False
         self._partial = None  # the engine Partial (partial embeddings)
-        self._theta = None
         self._P_source = None  # the PartialTSNEEmbedding.P object the engine Partial was built from
 
     def copy(self):
@@ -217,7 +216,6 @@ class gradient_descent:
         optimizer._shifts = list(self._shifts)
         optimizer._has_reference = self._has_reference
         optimizer._partial = None if self._partial is None else self._partial.copy()
-        optimizer._theta = self._theta
         optimizer._P_source = self._P_source
         return optimizer
 
@@ -238,9 +236,9 @@ class gradient_descent:
     def _partial_for(self, embedding, ref_model, theta, shifts):
         """The engine Partial at ``embedding``'s positions with its ``P``: the one the engine
         prepared, or one built from ``P`` (``Model.prepare_partial_from_affinities``) when
-        there is none, ``P`` was replaced, or ``theta`` changed (then the state restarts)."""
+        there is none, or ``P`` was replaced (then the state restarts)."""
         source = embedding.__dict__.get("_P")
-        if self._partial is None or source is not self._P_source or theta != self._theta:
+        if self._partial is None or source is not self._P_source:
             P = sp.csr_matrix(embedding.P, dtype=np.float64)
             if P.shape != (embedding.shape[0], ref_model.n):
                 raise ValueError(
@@ -257,7 +255,6 @@ class gradient_descent:
                 _reshift(embedding, shifts),
                 theta=float(theta),
             )
-            self._theta = float(theta)
             self._P_source = embedding.__dict__.get("_P")
         elif not np.array_equal(_unshift(self._partial.positions(), shifts), np.asarray(embedding)):
             self._partial.set_positions(_reshift(embedding, shifts))
@@ -395,7 +392,7 @@ class gradient_descent:
                 float(theta),
                 int(n_interpolation_points),
                 int(min_num_intervals),
-                float(ints_in_interval),
+                1.0 / float(ints_in_interval),  # openTSNE: units per interval
             )
             model = self._model_for(embedding, P, settings, n_jobs, _seed(getattr(embedding, "random_state", None)))
             if self.gains is None and self.update is None:
@@ -417,9 +414,18 @@ class gradient_descent:
                 self._shifts = []
             self.gains, self.update = (np.array(a) for a in model.optimizer_state())
         else:
+            grid = None
+            if _repulsion(objective_function, embedding.shape[1]) == "fft":
+                # openTSNE lays the grid over the (then centred) reference on first use; the
+                # new points keep their coordinates while the reference moves.
+                if reference_embedding.box_x_lower_bounds is None:
+                    reference_embedding.prepare_interpolation_grid()
+                grid = reference_embedding._placement_grid()
             ref_model = reference_embedding._engine_model()
             shifts = reference_embedding.optimizer._shifts
             partial = self._partial_for(embedding, ref_model, float(theta), shifts)
+            if self.gains is None and self.update is None:
+                partial.reset_optimizer()  # a fresh openTSNE optimizer
             # openTSNE's KL of new points, in numpy (the engine's is the sum of the points'
             # KL(p_i || q_i), another normalisation); the engine's above 5e7 pairs.
             exact_kl = embedding.shape[0] * ref_model.n <= 5e7
@@ -446,14 +452,18 @@ class gradient_descent:
                 int(n_iter),
                 exaggeration=float(exaggeration),
                 momentum=float(momentum),
-                learning_rate=float(learning_rate),
-                max_grad_norm=1e300 if max_grad_norm is None else 4.0 * float(max_grad_norm),
+                # openTSNE steps a new point along dC_i/dy / 2; the engine's gradient is dC/dy / 4.
+                learning_rate=2.0 * float(learning_rate),
+                max_grad_norm=1e300 if max_grad_norm is None else 2.0 * float(max_grad_norm),
                 max_step_norm=None if max_step_norm is None else float(max_step_norm),
                 kl_every=0 if exact_kl else (observe_every or 0),
                 callback=partial_observer if observe_every else None,
                 callback_every=observe_every or 1,
+                theta=float(theta),
+                grid=grid,
             )
             embedding[...] = _unshift(partial.positions(), shifts)
+            self.gains, self.update = (np.array(a) for a in partial.optimizer_state())
             report = dict(report)
             report["kl_divergence"] = kl_at(partial.positions(), report.get("kl_divergence"))
         timer.__exit__()
@@ -631,7 +641,7 @@ class TSNEEmbedding(np.ndarray):
             float(p.get("theta", 0.5)),
             int(p.get("n_interpolation_points", 3)),
             int(p.get("min_num_intervals", 50)),
-            float(p.get("ints_in_interval", 1)),
+            1.0 / float(p.get("ints_in_interval", 1)),  # openTSNE: units per interval
         )
 
     def _engine_model(self):
@@ -731,7 +741,6 @@ class TSNEEmbedding(np.ndarray):
 
             result = PartialTSNEEmbedding(embedding, self, P=_LazyP(P_of, X.shape[0]), **self.gradient_descent_params)
             result.optimizer._partial = engine_partial
-            result.optimizer._theta = theta
             result.optimizer._P_source = result.__dict__["_P"]
             return result
         P, neighbors, distances = self.affinities.to_new(X, return_distances=True, **affinity_params)
@@ -788,8 +797,41 @@ class TSNEEmbedding(np.ndarray):
         return partial, theta
 
     def prepare_interpolation_grid(self, padding=0.25):
-        raise NotImplementedError(
-            "tsne_rs.opentsne: the FFT interpolation grid is built inside the engine and not exposed"
+        """Centre the embedding in place and lay the interpolation grid over it, ``padding``
+        (a fraction) wider than it on every side, as openTSNE: the grid new points are placed
+        on with ``negative_gradient_method="fft"``. The engine computes the grid's potentials
+        itself (``interp_coeffs`` stays None); ``box_x_lower_bounds`` (and, in 2-D,
+        ``box_y_lower_bounds``) are openTSNE's."""
+        if self.shape[1] > 2:
+            raise RuntimeError("Cannot prepare interpolation grid for >2d embeddings")
+        self._engine_model()
+        shift = (np.max(self, axis=0) + np.min(self, axis=0)) / 2
+        self -= shift
+        self.optimizer._shifts.append(np.asarray(shift))
+        self._grid_padding = float(padding)
+        p = self.gradient_descent_params
+        lo, hi = float(np.min(self)), float(np.max(self))
+        if self.shape[1] == 2:
+            hi = max(abs(lo), abs(hi))
+            lo = -hi
+        lo, hi = lo * (1 + padding), hi * (1 + padding)
+        n = int(max(p.get("min_num_intervals", 50), (hi - lo) / p.get("ints_in_interval", 1)))
+        width = (hi - lo) / n
+        if self.shape[1] == 1:
+            self.box_x_lower_bounds = lo + width * np.arange(n, dtype=float)
+        else:
+            self.box_x_lower_bounds = np.tile(lo + width * np.arange(n, dtype=float), n)
+            self.box_y_lower_bounds = np.repeat(lo + width * np.arange(n, dtype=float), n)
+
+    def _placement_grid(self):
+        """The engine's grid settings for new points (``Partial.optimize``'s ``grid``)."""
+        p = self.gradient_descent_params
+        return (
+            int(p.get("n_interpolation_points", 3)),
+            int(p.get("min_num_intervals", 50)),
+            1.0 / float(p.get("ints_in_interval", 1)),
+            float(getattr(self, "_grid_padding", 0.25)),
+            "opentsne",
         )
 
     # -- tsne_rs extensions --------------------------------------------------------------------
