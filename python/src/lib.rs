@@ -12,10 +12,10 @@ use pyo3::exceptions::{PyOSError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use tsne::{
-    CsrMatrix, DistanceScale, Embedding, FftParams, FixedSigma, Init, Input, KnnGraph, LearningRate, Matrix,
-    MatrixF32, Metric, Multiscale, MultiscaleMixture, OptimizeReport, PartialEmbedding, Perplexity,
-    GridBoundary, PlacementRepulsion, PlacementStart, PointAffinities, Progress, RepulsionMethod, Schedule, SparsePoints, TSne, TSneBuilder,
-    Transform, Uniform,
+    CsrMatrix, DistanceScale, Embedding, FftParams, FixedSigma, GridBoundary, Init, Input, KnnGraph,
+    LearningRate, Matrix, MatrixF32, Metric, Multiscale, MultiscaleMixture, OptimizeReport, PartialEmbedding,
+    Perplexity, PlacementRepulsion, PlacementStart, PointAffinities, Progress, RepulsionMethod, Schedule,
+    SparsePoints, TSne, TSneBuilder, Transform, Uniform,
 };
 
 mod viewer;
@@ -234,6 +234,7 @@ struct FitParams {
     distances_as_given: bool,
     lenient: bool,
     shared_bracket: bool,
+    asymmetric_affinities: bool,
     iterations: usize,
     early_exaggeration: f64,
     exaggeration_iterations: usize,
@@ -276,6 +277,7 @@ impl Default for FitParams {
             distances_as_given: false,
             lenient: false,
             shared_bracket: false,
+            asymmetric_affinities: false,
             iterations: s.iterations,
             early_exaggeration: s.early_exaggeration,
             exaggeration_iterations: s.exaggeration_iterations,
@@ -335,6 +337,7 @@ impl FitParams {
                 "dof" => p.dof = v.extract()?,
                 "repulsion" => p.repulsion = v.extract()?,
                 "theta" => p.theta = v.extract()?,
+                "asymmetric_affinities" => p.asymmetric_affinities = v.extract()?,
                 "interp_points" => p.interp_points = v.extract()?,
                 "min_intervals" => p.min_intervals = v.extract()?,
                 "intervals_per_unit" => p.intervals_per_unit = v.extract()?,
@@ -472,7 +475,8 @@ impl FitParams {
             .neighbors(by_name(&self.neighbors)?)
             .metric(self.metric()?)
             .init(self.init(py)?)
-            .pin(self.pin.clone().unwrap_or_default());
+            .pin(self.pin.clone().unwrap_or_default())
+            .asymmetric_affinities(self.asymmetric_affinities);
         builder = self.with_affinity(builder)?;
         if let Some(t) = threads(self.n_jobs)? {
             builder = builder.threads(t);
@@ -671,7 +675,9 @@ fn placement_repulsion(theta: f64, grid: Option<GridSpec>) -> PyResult<Placement
     let boundary = match boundary.as_str() {
         "stop" => GridBoundary::Stop,
         "opentsne" => GridBoundary::OpenTsne,
-        other => return Err(PyValueError::new_err(format!("unknown grid boundary {other:?} (stop, opentsne)"))),
+        other => {
+            return Err(PyValueError::new_err(format!("unknown grid boundary {other:?} (stop, opentsne)")))
+        }
     };
     let grid = FftParams { interp_points, min_intervals, intervals_per_unit };
     Ok(PlacementRepulsion::Fft { grid, padding, boundary })
@@ -874,15 +880,23 @@ impl Model {
         self.inner.set_positions(&matrix(positions, "positions")?).map_err(py_err)
     }
 
-    /// Replaces P (scipy CSR arrays of an `n x n` matrix), keeping positions and state.
+    /// Replaces P (scipy CSR arrays of an `n x n` matrix), keeping positions and state;
+    /// `asymmetric` accepts a P that is not symmetric (each row's attraction as given).
+    #[pyo3(signature = (n, indptr, indices, data, *, asymmetric = false))]
     fn set_affinities(
         &mut self,
         n: usize,
         indptr: Vec<i64>,
         indices: Vec<i64>,
         data: Vec<f64>,
+        asymmetric: bool,
     ) -> PyResult<()> {
-        self.inner.set_affinities(csr(n, indptr, indices, data)?).map_err(py_err)
+        let p = csr(n, indptr, indices, data)?;
+        match asymmetric {
+            true => self.inner.set_affinities_as_given(p),
+            false => self.inner.set_affinities(p),
+        }
+        .map_err(py_err)
     }
 
     /// Forgets the optimiser's velocity and gains (the next run starts as a first one does).
@@ -919,7 +933,8 @@ impl Model {
             PointAffinities::from_rows(offsets, neighbors, data, self.inner.n()).map_err(py_err)?;
         let start = matrix(positions, "positions")?;
         let repulsion = placement_repulsion(theta, grid)?;
-        let partial = self.inner.prepare_partial_from_affinities(affinities, start, repulsion).map_err(py_err)?;
+        let partial =
+            self.inner.prepare_partial_from_affinities(affinities, start, repulsion).map_err(py_err)?;
         Ok(Partial { inner: partial })
     }
 

@@ -35,5 +35,5 @@ pub use hnsw::{Hnsw, HnswParams};
 pub use metric::Metric;
 pub use other::{FixedSigma, Multiscale, MultiscaleMixture, Uniform};
 pub use perplexity::{calibrate_row, calibrate_row_beta, calibrate_row_scaled, DistanceScale, Perplexity};
-pub use precomputed::{joint_affinities, PrecomputedDistances};
+pub use precomputed::{affinities_as_given, joint_affinities, PrecomputedDistances};
 pub use sparse::sparse_neighbors;

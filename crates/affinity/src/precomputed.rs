@@ -83,7 +83,23 @@ impl NeighborSearch for PrecomputedDistances {
 /// [`CsrMatrix`] already guarantees finite non-negative values, in-range columns and no
 /// diagonal; this adds symmetry (to a relative `1e-6`, since t-SNE's P is joint), at least one
 /// entry, and the expected size `n` when the caller knows it.
-pub fn joint_affinities(mut p: CsrMatrix, n: Option<usize>) -> Result<CsrMatrix> {
+pub fn joint_affinities(p: CsrMatrix, n: Option<usize>) -> Result<CsrMatrix> {
+    let p = affinities_as_given(p, n)?;
+    if !p.is_symmetric(SYMMETRY_TOLERANCE) {
+        return Err(Error::InvalidGraph {
+            what: "precomputed affinity matrix",
+            reason:
+                "it is not symmetric; t-SNE needs joint affinities (use (P + P^T) / 2 of a conditional P)"
+                    .into(),
+        });
+    }
+    Ok(p)
+}
+
+/// [`joint_affinities`] without the symmetry: for an optimisation that takes each row's
+/// attraction as given (openTSNE's `symmetrize=False`). Scaling keeps the ratio of every
+/// pair, so it does not change which of two matrices is symmetric.
+pub fn affinities_as_given(mut p: CsrMatrix, n: Option<usize>) -> Result<CsrMatrix> {
     let what = "precomputed affinity matrix";
     if let Some(n) = n {
         if p.n() != n {
@@ -100,14 +116,6 @@ pub fn joint_affinities(mut p: CsrMatrix, n: Option<usize>) -> Result<CsrMatrix>
     let sum = p.sum();
     if !(sum > 0.0) {
         return Err(Error::InvalidGraph { what, reason: "it has no positive entry".into() });
-    }
-    if !p.is_symmetric(SYMMETRY_TOLERANCE) {
-        return Err(Error::InvalidGraph {
-            what,
-            reason:
-                "it is not symmetric; t-SNE needs joint affinities (use (P + P^T) / 2 of a conditional P)"
-                    .into(),
-        });
     }
     // A P that already sums to one is kept bit for bit, so it reproduces the fit it came from.
     if (sum - 1.0).abs() > 1e-12 {

@@ -31,6 +31,7 @@ pub struct TSneBuilder {
     max_memory: Option<u64>,
     on_phase: Option<PhaseListener>,
     on_start: Option<StartListener>,
+    asymmetric_affinities: bool,
     /// Whether the user set an exaggeration (the non-KL members refuse one, and otherwise run
     /// without).
     exaggeration_set: bool,
@@ -57,6 +58,7 @@ impl Default for TSneBuilder {
             max_memory: None,
             on_phase: None,
             on_start: None,
+            asymmetric_affinities: false,
             exaggeration_set: false,
         }
     }
@@ -178,6 +180,14 @@ impl TSneBuilder {
     /// others are optimised; usually with [`Init::Given`].
     pub fn pin(mut self, points: Vec<usize>) -> Self {
         self.pinned = points;
+        self
+    }
+    /// Accepts precomputed affinities ([`Input::Affinities`](crate::Input::Affinities)) that
+    /// are not symmetric (default: refused). Each point's attraction is then its own row's,
+    /// `sum_j p_ij u_ij (y_i - y_j)`, as openTSNE optimises with `symmetrize=False`; that is
+    /// the gradient of KL(P || Q) only for a symmetric P. Other inputs are an error with it.
+    pub fn asymmetric_affinities(mut self, accept: bool) -> Self {
+        self.asymmetric_affinities = accept;
         self
     }
     /// The most memory a stage may plan to allocate, in bytes (default: what the machine has
@@ -332,6 +342,7 @@ impl TSneBuilder {
             budget: Budget::new(self.max_memory),
             on_phase: self.on_phase,
             on_start: self.on_start,
+            asymmetric_affinities: self.asymmetric_affinities,
             pool,
         })
     }
@@ -357,6 +368,7 @@ pub struct TSne {
     pub(crate) budget: Budget,
     pub(crate) on_phase: Option<PhaseListener>,
     pub(crate) on_start: Option<StartListener>,
+    pub(crate) asymmetric_affinities: bool,
     pub(crate) pool: Option<rayon::ThreadPool>,
 }
 

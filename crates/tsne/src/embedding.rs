@@ -4,7 +4,7 @@
 use std::ops::ControlFlow;
 use std::time::Duration;
 
-use tsne_affinity::{joint_affinities, Metric, Perplexity};
+use tsne_affinity::{affinities_as_given, joint_affinities, Metric, Perplexity};
 use tsne_core::{
     inverse_permutation, Affinity, CsrMatrix, Error, InitInput, Initializer, Matrix, OptimizeReport,
     Progress, Result, StudentT,
@@ -241,6 +241,14 @@ impl Embedding {
     /// keeping the positions and the optimiser's state (e.g. a recalibrated perplexity).
     pub fn set_affinities(&mut self, p: CsrMatrix) -> Result<()> {
         let p = joint_affinities(p, Some(self.n()))?;
+        self.p = Some(p.into_permuted(&self.order)?);
+        Ok(())
+    }
+
+    /// [`set_affinities`](Self::set_affinities) of a P that need not be symmetric (see
+    /// [`TSneBuilder::asymmetric_affinities`](crate::TSneBuilder::asymmetric_affinities)).
+    pub fn set_affinities_as_given(&mut self, p: CsrMatrix) -> Result<()> {
+        let p = affinities_as_given(p, Some(self.n()))?;
         self.p = Some(p.into_permuted(&self.order)?);
         Ok(())
     }

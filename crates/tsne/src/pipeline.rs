@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
-use tsne_affinity::{joint_affinities, sparse_neighbors, PrecomputedDistances};
+use tsne_affinity::{affinities_as_given, joint_affinities, sparse_neighbors, PrecomputedDistances};
 use tsne_core::{
     CsrMatrix, Error, InitInput, KnnGraph, Matrix, MatrixF32, NeighborSearch, PointRows, Progress, Result,
     SparsePoints,
@@ -284,6 +284,12 @@ impl TSne {
         if n < 2 {
             return Err(Error::TooFewPoints { n, min: 2 });
         }
+        if self.asymmetric_affinities && !matches!(input, Input::Affinities(_)) {
+            return Err(Error::InvalidParameter {
+                name: "asymmetric_affinities",
+                reason: "applies to precomputed affinities only (other inputs give a joint P)".into(),
+            });
+        }
         if !matches!(
             input,
             Input::Points(_) | Input::OwnedPoints(_) | Input::PointsF32(_) | Input::OwnedPointsF32(_)
@@ -441,6 +447,9 @@ impl TSne {
     fn affinities(&self, prepared: &Prepared<'_>, graph: Option<Cow<'_, KnnGraph>>) -> Result<Affinities> {
         let t = Instant::now();
         let (p, name) = match (prepared.given, graph) {
+            (Given::Affinities(p), _) if self.asymmetric_affinities => {
+                (affinities_as_given(p.clone(), None)?, "precomputed".to_string())
+            }
             (Given::Affinities(p), _) => (joint_affinities(p.clone(), None)?, "precomputed".to_string()),
             (_, Some(Cow::Owned(graph))) => {
                 (self.affinity.affinities_owned(graph)?, self.affinity.name().to_string())

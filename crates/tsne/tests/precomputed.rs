@@ -151,3 +151,39 @@ fn new_points_by_their_distances_land_where_their_coordinates_put_them() {
     negative.row_mut(3)[7] = -1.0;
     assert!(by_distances.transform_distances(&negative, &settings).is_err());
 }
+
+/// A non-symmetric P is refused unless asked for; asked for, a symmetric P gives the joint
+/// path's bits, a conditional P embeds its classes, and other inputs are an error.
+#[test]
+fn asymmetric_affinities_only_when_asked_for() {
+    use tsne::CsrMatrix;
+    let (x, labels) = subset(400);
+    let graph = BruteForce::default().search(&x, 30).unwrap();
+    // Conditional P: each row calibrated alone (rows sum to one), not symmetrised.
+    let joint = Perplexity::new(10.0).unwrap().affinities(&graph).unwrap();
+    let conditional = CsrMatrix::from_rows(
+        (0..graph.n())
+            .map(|i| {
+                let (idx, d) = (graph.neighbors(i), graph.distances(i));
+                let w: Vec<f64> = d.iter().map(|&e| (-(e * e - d[0] * d[0]) / 50.0).exp()).collect();
+                let s: f64 = w.iter().sum();
+                idx.iter().zip(w).map(|(&j, w)| (j, w / s)).collect()
+            })
+            .collect(),
+    )
+    .unwrap();
+    assert!(!conditional.is_symmetric(1e-6));
+    let refused = builder().init(Init::Spectral).build().unwrap().fit(Input::Affinities(&conditional));
+    assert!(refused.is_err());
+    let lenient = || builder().init(Init::Spectral).asymmetric_affinities(true).build().unwrap();
+    let given = lenient().fit(Input::Affinities(&conditional)).unwrap();
+    let acc = knn_accuracy(&given.positions(), &labels, 10).unwrap();
+    assert!(acc > 0.9, "conditional P: 10-NN accuracy {acc}");
+    let symmetrised = builder().init(Init::Spectral).build().unwrap();
+    let sym = symmetrised.fit(Input::Affinities(&conditional.symmetrize())).unwrap();
+    assert_ne!(given.positions(), sym.positions(), "the rows were symmetrised anyway");
+    let strict = builder().init(Init::Spectral).build().unwrap().fit(Input::Affinities(&joint)).unwrap();
+    let loose = lenient().fit(Input::Affinities(&joint)).unwrap();
+    assert_eq!(strict.positions(), loose.positions());
+    assert!(lenient().fit(&x).is_err());
+}

@@ -280,7 +280,7 @@ class gradient_descent:
             # openTSNE keeps its gains and update when P changes (``set_perplexities``, new
             # affinities) or the array is edited: so does the engine model.
             if key is not None and self._key is not None and key[0] != self._key[0]:
-                self._model.set_affinities(*_csr_parts(P))
+                self._model.set_affinities(*_csr_parts(P), asymmetric=True)
                 self._key = key
                 self._has_reference = False  # the new affinities may be over other points
             if not np.array_equal(self._expected(), np.asarray(embedding)):
@@ -297,6 +297,7 @@ class gradient_descent:
                 np.zeros((1, 1)),
                 kind="affinities",
                 affinity_parts=_csr_parts(P),
+                asymmetric_affinities=True,  # openTSNE optimises any P as given
                 init=np.ascontiguousarray(embedding, dtype=np.float64),
                 iterations=0,
                 n_components=int(embedding.shape[1]),

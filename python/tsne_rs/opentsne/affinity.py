@@ -172,12 +172,19 @@ def _check_data_or_index(data, knn_index):
         raise ValueError("Both `data` or `knn_index` were specified! Please pass only one.")
 
 
-def _check_symmetrize(symmetrize, cls):
-    if symmetrize is not True:
-        raise NotImplementedError(
-            f"tsne_rs.opentsne: {cls}(symmetrize={symmetrize!r}) is not supported: the engine "
-            "always symmetrises P as (P + P^T) / 2N"
-        )
+def _conditional_P(knn_index, verbose, perplexities):
+    """openTSNE's ``symmetrize=False`` P of the index's graph: the conditional rows
+    (openTSNE's bisection, by the engine), normalised to sum 1 and not symmetrised."""
+    neighbors, distances = knn_index.build()
+    with Timer("Calculating affinity matrix...", verbose):
+        return joint_probabilities_nn(neighbors, distances, perplexities, symmetrize=False)
+
+
+def _fixed_sigma_rows(neighbors, distances, sigma, n_reference):
+    """openTSNE's fixed-bandwidth kernel: rows ``exp(-d^2 / 2 sigma^2)`` summing to 1."""
+    conditional_P = np.exp(-(np.asarray(distances) ** 2) / (2 * sigma**2))
+    conditional_P /= np.sum(conditional_P, axis=1)[:, np.newaxis]
+    return _rows_to_csr(conditional_P, neighbors, n_reference)
 
 
 def joint_probabilities_nn(
@@ -215,11 +222,11 @@ def joint_probabilities_nn(
             n_jobs=None if n_jobs in (None, -1) else int(n_jobs),
         )
         return _to_csr(parts)
-    if normalization == "pair-wise":
-        _check_symmetrize(symmetrize, "joint_probabilities_nn")
     P = _rows_to_csr(_gaussian_perplexity(distances, perplexities), neighbors, n_reference_samples)
     if symmetrize:
         P = (P + P.T) / 2
+    if normalization == "pair-wise":
+        return sp.csr_matrix(P / np.sum(P))
     P = sp.diags(np.asarray(1 / P.sum(axis=1)).ravel()) @ P
     return sp.csr_matrix(P)
 
@@ -305,7 +312,6 @@ class PerplexityBasedNN(Affinities):
         knn_index=None,
     ):
         _check_data_or_index(data, knn_index)
-        _check_symmetrize(symmetrize, "PerplexityBasedNN")
         if knn_index is None:
             n_samples = data.shape[0]
             if k_neighbors == "auto":
@@ -333,12 +339,10 @@ class PerplexityBasedNN(Affinities):
             self.knn_index = knn_index
             effective_perplexity = self.check_perplexity(perplexity, self.knn_index.k)
             log.info("KNN index provided. Ignoring KNN-related parameters.")
-        self.P = _engine_P(
-            self.knn_index, verbose, n_jobs, perplexity=float(effective_perplexity), k=int(self.knn_index.k)
-        )
+        self.symmetrize = symmetrize
+        self.P = self._P(self.knn_index, verbose, n_jobs, effective_perplexity)
         self.perplexity = perplexity
         self.effective_perplexity_ = effective_perplexity
-        self.symmetrize = symmetrize
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.knn_kwargs = knn_kwargs
@@ -376,10 +380,13 @@ class PerplexityBasedNN(Affinities):
         self.effective_perplexity_ = effective_perplexity
         k_neighbors = min(int(3 * new_perplexity), k)
         with Timer("Perplexity changed. Recomputing affinity matrix...", self.verbose):
-            self.P = _engine_P(
-                _Truncated(self.knn_index, k_neighbors), False, self.n_jobs,
-                perplexity=float(effective_perplexity), k=int(k_neighbors),
-            )
+            self.P = self._P(_Truncated(self.knn_index, k_neighbors), False, self.n_jobs, effective_perplexity)
+
+    def _P(self, index, verbose, n_jobs, perplexity):
+        """The engine's joint P, or the conditional one when not ``symmetrize``."""
+        if not self.symmetrize:
+            return _conditional_P(index, verbose, [float(perplexity)])
+        return _engine_P(index, verbose, n_jobs, perplexity=float(perplexity), k=int(index.k))
 
     def to_new(self, data, perplexity=None, return_distances=False, k_neighbors="auto"):
         """Affinities of new samples to the reference samples: csr (n_new, n_reference),
@@ -462,7 +469,6 @@ class FixedSigmaNN(Affinities):
         if sigma is None:
             raise ValueError("`sigma` must be specified!")
         _check_data_or_index(data, knn_index)
-        _check_symmetrize(symmetrize, "FixedSigmaNN")
         if knn_index is None:
             if k >= data.shape[0]:
                 raise ValueError("`k` (%d) cannot be larger than N-1 (%d)." % (k, data.shape[0]))
@@ -480,9 +486,16 @@ class FixedSigmaNN(Affinities):
         else:
             self.knn_index = knn_index
             log.info("KNN index provided. Ignoring KNN-related parameters.")
-        self.P = _engine_P(
-            self.knn_index, verbose, n_jobs, affinity="fixed_sigma", sigma=float(sigma), k=int(self.knn_index.k)
-        )
+        if symmetrize:
+            self.P = _engine_P(
+                self.knn_index, verbose, n_jobs, affinity="fixed_sigma", sigma=float(sigma), k=int(self.knn_index.k)
+            )
+        else:
+            neighbors, distances = self.knn_index.build()
+            with Timer("Calculating affinity matrix...", verbose):
+                P = _fixed_sigma_rows(neighbors, distances, sigma, self.knn_index.n_samples)
+                self.P = sp.csr_matrix(P / np.sum(P))
+        self.symmetrize = symmetrize
         self.sigma = sigma
         self.n_jobs = n_jobs
         self.verbose = verbose
@@ -500,12 +513,7 @@ class FixedSigmaNN(Affinities):
             sigma = self.sigma
         neighbors, distances = self.knn_index.query(data, k)
         with Timer("Calculating affinity matrix...", self.verbose):
-            conditional_P = np.exp(-(distances**2) / (2 * sigma**2))
-            conditional_P /= np.sum(conditional_P, axis=1)[:, np.newaxis]
-            P = sp.csr_matrix(
-                (conditional_P.ravel(), neighbors.ravel(), range(0, n_samples * k + 1, k)),
-                shape=(n_samples, n_reference_samples),
-            )
+            P = _fixed_sigma_rows(neighbors, distances, sigma, n_reference_samples)
         if return_distances:
             return P, neighbors, distances
         return P
@@ -534,7 +542,6 @@ class MultiscaleMixture(Affinities):
         if perplexities is None:
             raise ValueError("`perplexities` must be specified!")
         _check_data_or_index(data, knn_index)
-        _check_symmetrize(symmetrize, type(self).__name__)
         if knn_index is None:
             n_samples = data.shape[0]
             effective_perplexities = self.check_perplexities(perplexities, n_samples)
@@ -558,16 +565,26 @@ class MultiscaleMixture(Affinities):
             effective_perplexities = self.check_perplexities(perplexities, n_samples)
             self._check_supported(effective_perplexities)
             log.info("KNN index provided. Ignoring KNN-related parameters.")
-        self.P = self._engine_P(self.knn_index, effective_perplexities, verbose, n_jobs)
+        self.symmetrize = symmetrize
+        self.P = self._P(self.knn_index, effective_perplexities, verbose, n_jobs)
         self.perplexities = perplexities
         self.effective_perplexities_ = effective_perplexities
-        self.symmetrize = symmetrize
         self.n_jobs = n_jobs
         self.verbose = verbose
 
     @staticmethod
     def _check_supported(perplexities):
         pass
+
+    def _P(self, index, perplexities, verbose, n_jobs):
+        """The joint P, or openTSNE's unsymmetrised one when not ``symmetrize``."""
+        if self.symmetrize:
+            return self._engine_P(index, perplexities, verbose, n_jobs)
+        neighbors, distances = index.build()
+        with Timer("Calculating affinity matrix...", verbose):
+            return self._calculate_P(
+                neighbors, distances, list(perplexities), symmetrize=False, n_reference_samples=index.n_samples
+            )
 
     def _engine_P(self, index, perplexities, verbose, n_jobs):
         if len(perplexities) == 1:
@@ -627,7 +644,7 @@ class MultiscaleMixture(Affinities):
         self.effective_perplexities_ = effective_perplexities
         with Timer("Perplexity changed. Recomputing affinity matrix...", self.verbose):
             index = self.knn_index if k_neighbors == self.knn_index.k else _Truncated(self.knn_index, k_neighbors)
-            self.P = self._engine_P(index, effective_perplexities, False, self.n_jobs)
+            self.P = self._P(index, effective_perplexities, False, self.n_jobs)
 
     def to_new(self, data, perplexities=None, return_distances=False):
         perplexities = perplexities if perplexities is not None else self.perplexities
