@@ -96,12 +96,14 @@ fn interruptible<T: Send>(py: Python<'_>, work: impl FnOnce(&AtomicBool) -> T + 
 
 /// A Python callable `f(iteration, kl_or_None, gradient_norm, positions) -> bool` (true
 /// stops), called every `every` iterations and at the last; an exception it raises stops the
-/// run and is re-raised.
+/// run and is re-raised. `gains_weighted`: the norm it gets is scikit-learn's (each
+/// coordinate of `dC/dY` times its gain), else the plain norm of `dC/dY`.
 struct Observer<'a> {
     callback: Option<Py<PyAny>>,
     every: usize,
     cancel: &'a AtomicBool,
     error: Option<PyErr>,
+    gains_weighted: bool,
 }
 
 impl Observer<'_> {
@@ -115,7 +117,8 @@ impl Observer<'_> {
         }
         let outcome = Python::attach(|py| -> PyResult<bool> {
             let positions = to_numpy(py, &p.positions())?;
-            f.call1(py, (p.iteration, p.kl_divergence, p.gradient_norm, positions))?.bind(py).is_truthy()
+            let norm = if self.gains_weighted { p.gains_weighted_gradient_norm() } else { p.gradient_norm };
+            f.call1(py, (p.iteration, p.kl_divergence, norm, positions))?.bind(py).is_truthy()
         });
         match outcome {
             Ok(false) => ControlFlow::Continue(()),
@@ -262,6 +265,7 @@ struct FitParams {
     pin: Option<Vec<usize>>,
     callback: Option<Py<PyAny>>,
     callback_every: usize,
+    gradient_norm: String,
 }
 
 impl Default for FitParams {
@@ -305,6 +309,7 @@ impl Default for FitParams {
             pin: None,
             callback: None,
             callback_every: 1,
+            gradient_norm: "plain".into(),
         }
     }
 }
@@ -355,6 +360,7 @@ impl FitParams {
                 "pin" => p.pin = v.extract()?,
                 "callback" => p.callback = (!v.is_none()).then(|| v.clone().unbind()),
                 "callback_every" => p.callback_every = v.extract()?,
+                "gradient_norm" => p.gradient_norm = v.extract()?,
                 other => {
                     return Err(PyTypeError::new_err(format!(
                         "fit() got an unexpected keyword argument '{other}'"
@@ -584,8 +590,9 @@ fn fit(
     let data = fit_input(data, kind, knn_distances, affinity_parts)?;
     let tsne = params.build(py)?;
     let (callback, every) = (params.callback, params.callback_every.max(1));
+    let gains_weighted = gains_weighted(&params.gradient_norm)?;
     let (result, observer_result) = interruptible(py, |cancel| {
-        let mut observer = Observer { callback, every, cancel, error: None };
+        let mut observer = Observer { callback, every, cancel, error: None, gains_weighted };
         // A graph is handed over: the fit drops it once P is built.
         let result = match data {
             Data::Graph(graph) => tsne.fit_with(graph, |p| observer.observe(p)),
@@ -663,6 +670,16 @@ fn affinities(
     ))
 }
 
+/// Which gradient norm callbacks get: `"plain"` (of `dC/dY`) or `"gains"` (scikit-learn's,
+/// each coordinate times its gain).
+fn gains_weighted(name: &str) -> PyResult<bool> {
+    match name {
+        "plain" => Ok(false),
+        "gains" => Ok(true),
+        other => Err(PyValueError::new_err(format!("unknown gradient_norm {other:?} (plain, gains)"))),
+    }
+}
+
 /// The FFT grid of a placement from Python: `(interp_points, min_intervals,
 /// intervals_per_unit, padding, boundary)` with boundary `"stop"` or `"opentsne"`.
 type GridSpec = (usize, usize, f64, f64, String);
@@ -731,7 +748,8 @@ impl Model {
 
     /// Continues the optimisation from the current state.
     #[pyo3(signature = (iterations, *, exaggeration = 1.0, momentum = 0.8, learning_rate = None,
-        max_grad_norm = None, max_step_norm = None, kl_every = 50, callback = None, callback_every = 1))]
+        max_grad_norm = None, max_step_norm = None, kl_every = 50, callback = None, callback_every = 1,
+        gradient_norm = "plain"))]
     #[allow(clippy::too_many_arguments)]
     fn optimize<'py>(
         &mut self,
@@ -745,7 +763,9 @@ impl Model {
         kl_every: usize,
         callback: Option<Py<PyAny>>,
         callback_every: usize,
+        gradient_norm: &str,
     ) -> PyResult<Bound<'py, PyDict>> {
+        let gains_weighted = gains_weighted(gradient_norm)?;
         let schedule = Schedule {
             learning_rate: self::learning_rate(learning_rate),
             max_point_gradient: max_grad_norm,
@@ -756,7 +776,7 @@ impl Model {
         let inner = &mut self.inner;
         let every = callback_every.max(1);
         let (result, observed) = interruptible(py, |cancel| {
-            let mut observer = Observer { callback, every, cancel, error: None };
+            let mut observer = Observer { callback, every, cancel, error: None, gains_weighted };
             let result = inner.optimize_with(&schedule, |p| observer.observe(p));
             (result, observer.finish())
         })?;
@@ -1072,7 +1092,7 @@ impl Partial {
         let (inner, reference) = (&mut self.inner, &model.inner);
         let every = callback_every.max(1);
         let (result, observed) = interruptible(py, |cancel| {
-            let mut observer = Observer { callback, every, cancel, error: None };
+            let mut observer = Observer { callback, every, cancel, error: None, gains_weighted: false };
             let result = inner.optimize_with(reference, &schedule, |p| observer.observe(p));
             (result, observer.finish())
         })?;

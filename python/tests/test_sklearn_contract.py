@@ -328,6 +328,18 @@ def test_dataframes_and_pandas_output(small):
 # ---------------------------------------------------------------------- the schedule
 
 
+def test_min_grad_norm_compares_the_gains_weighted_norm(digits):
+    """scikit-learn stops on the norm of the gradient after its gains are applied: thresholds
+    between the norms the two phases reach stop both at the same check (the plain norm of
+    dC/dY is about twice as large in the first phase and ends the second at other checks)."""
+    X = digits[0][:300]
+    for threshold, expected in ((0.45, 99), (0.015, 299), (0.005, 349)):
+        theirs = SkTSNE(random_state=0, min_grad_norm=threshold)
+        peer_fit(theirs, X)
+        ours = tsne_rs.TSNE(random_state=0, min_grad_norm=threshold).fit(X)
+        assert theirs.n_iter_ == ours.n_iter_ == expected, (threshold, theirs.n_iter_, ours.n_iter_)
+
+
 @pytest.mark.parametrize(
     "params, expected",
     [

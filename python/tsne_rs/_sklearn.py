@@ -577,6 +577,7 @@ def _sklearn_schedule(fit, *, max_iter, early_exaggeration, learning_rate, min_g
         min_grad_norm=0.0,
         callback=watch,
         callback_every=_CHECK_EVERY,
+        gradient_norm="gains",  # scikit-learn's: after `grad *= gains`
     )
     done = model.summary()["iterations"]
     if verbose:
@@ -603,6 +604,7 @@ def _sklearn_schedule(fit, *, max_iter, early_exaggeration, learning_rate, min_g
             kl_every=kl_every,
             callback=watch,
             callback_every=kl_every,
+            gradient_norm="gains",
         )
         done += report["iterations"]
     n_iter = done - 1 if remaining > 0 else done

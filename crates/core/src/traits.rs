@@ -138,12 +138,24 @@ pub struct Progress<'a> {
     pub gradient_norm: f64,
     /// The positions after this iteration, in the optimiser's row order.
     pub embedding: &'a Matrix,
+    /// This iteration's `dC/dY / 4` as the step used it (pinned rows zero, long rows
+    /// shortened), row-major in the optimiser's row order.
+    pub gradient: &'a [f64],
+    /// The optimiser's gains after this iteration's step, in the same layout.
+    pub gains: &'a [f64],
     /// When the optimiser works on renumbered points: input point `i` is row `row_of[i]` of
     /// `embedding`.
     pub row_of: Option<&'a [u32]>,
 }
 
 impl Progress<'_> {
+    /// Norm of `dC/dY` with every coordinate multiplied by its gain: scikit-learn's
+    /// `grad_norm`, whose `grad *= gains` comes before `linalg.norm(grad)`.
+    pub fn gains_weighted_gradient_norm(&self) -> f64 {
+        let sum: f64 = self.gradient.iter().zip(self.gains).map(|(g, k)| (g * k) * (g * k)).sum();
+        4.0 * sum.sqrt()
+    }
+
     /// The position of input point `i`.
     pub fn position(&self, i: usize) -> &[f64] {
         match self.row_of {

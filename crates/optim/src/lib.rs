@@ -423,6 +423,8 @@ impl GradientDescent {
                 kl_divergence: kl,
                 gradient_norm,
                 embedding: y,
+                gradient: &grad,
+                gains: &state.gains,
                 row_of: None,
             };
             if observer(&progress).is_break() {
