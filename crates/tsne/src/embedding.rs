@@ -75,59 +75,67 @@ pub struct Embedding {
     pub(crate) summary: Summary,
 }
 
+/// What a fitted model runs with besides P and its positions (the fit's settings).
+pub(crate) struct ModelSettings {
+    pub kernel: StudentT,
+    pub repulsion: RepulsionMethod,
+    /// Perplexity of the affinities of points joined by [`Embedding::add`].
+    pub perplexity: f64,
+    pub threads: Option<usize>,
+    pub budget: Budget,
+}
+
 impl Embedding {
-    /// A model of P (input order) starting at `y` (input order); renumbers both.
-    pub(crate) fn new(
-        p: CsrMatrix,
-        y: Matrix,
-        kernel: StudentT,
-        repulsion: RepulsionMethod,
-        reference: Option<Reference>,
-        summary: Summary,
-    ) -> Result<Self> {
-        let n = p.n();
+    /// A model of P (input order) starting at `y` (input order), renumbering both, with
+    /// `settings` and the fit's `summary`; no point is pinned and there are no reference
+    /// points yet ([`Embedding::pin`], [`Embedding::attach_reference`]).
+    pub(crate) fn new(p: CsrMatrix, y: Matrix, settings: ModelSettings, summary: Summary) -> Result<Self> {
         let order = p.locality_order();
-        let row_of = inverse_permutation(&order, n)?;
         let p = p.into_permuted(&order)?;
         let y = y.permuted_rows(&order)?;
+        Self::assemble(y, order, Some(p), settings, summary)
+    }
+
+    /// A finished dense SNE-family embedding (or positions from elsewhere): nothing to
+    /// continue, points in input order.
+    pub(crate) fn dense(y: Matrix, settings: ModelSettings, summary: Summary) -> Result<Self> {
+        let order: Vec<u32> = (0..y.rows() as u32).collect();
+        Self::assemble(y, order, None, settings, summary)
+    }
+
+    /// The model of positions `y` in the internal order `order` (row `r` is input point
+    /// `order[r]`), with P in that order: a fresh optimiser, nothing pinned, no reference.
+    fn assemble(
+        y: Matrix,
+        order: Vec<u32>,
+        p: Option<CsrMatrix>,
+        settings: ModelSettings,
+        summary: Summary,
+    ) -> Result<Self> {
+        let n = y.rows();
+        let row_of = inverse_permutation(&order, n)?;
         let state = State::new(y.as_slice().len());
         Ok(Self {
             y,
             order,
             row_of,
-            p: Some(p),
+            p,
             state,
             pinned: vec![false; n],
-            kernel,
-            repulsion,
-            reference,
-            perplexity: 30.0,
-            threads: None,
-            budget: Budget::default(),
+            kernel: settings.kernel,
+            repulsion: settings.repulsion,
+            reference: None,
+            perplexity: settings.perplexity,
+            threads: settings.threads,
+            budget: settings.budget,
             summary,
         })
     }
 
-    /// A finished dense SNE-family embedding: positions only, nothing to continue.
-    pub(crate) fn dense(y: Matrix, summary: Summary, kernel: StudentT) -> Self {
-        let n = y.rows();
-        let order: Vec<u32> = (0..n as u32).collect();
-        let state = State::new(y.as_slice().len());
-        Self {
-            y,
-            row_of: order.clone(),
-            order,
-            p: None,
-            state,
-            pinned: vec![false; n],
-            kernel,
-            repulsion: RepulsionMethod::Exact,
-            reference: None,
-            perplexity: 30.0,
-            threads: None,
-            budget: Budget::default(),
-            summary,
-        }
+    /// The points new points are compared with (`transform`), joined after the optimisation
+    /// so that the optimiser's buffers and these are never held at once.
+    pub(crate) fn attach_reference(&mut self, reference: Option<Reference>) {
+        self.reference = reference;
     }
 
     /// A model for placing points only: `points` (`n x d`) and their embedding
@@ -148,8 +156,15 @@ impl Embedding {
             });
         }
         let summary = Summary::new(points.rows(), points.cols(), positions.cols());
-        let mut model = Self::dense(positions, summary, kernel);
-        model.reference = Some(Reference { points, metric, projection: None });
+        let settings = ModelSettings {
+            kernel,
+            repulsion: RepulsionMethod::Exact,
+            perplexity: 30.0,
+            threads: None,
+            budget: Budget::default(),
+        };
+        let mut model = Self::dense(positions, settings, summary)?;
+        model.attach_reference(Some(Reference { points, metric, projection: None }));
         Ok(model)
     }
 
@@ -168,10 +183,6 @@ impl Embedding {
         self.summary.dims_in = points.cols();
         self.reference = Some(Reference { points, metric, projection: None });
         Ok(self)
-    }
-
-    pub(crate) fn set_perplexity(&mut self, perplexity: f64) {
-        self.perplexity = perplexity;
     }
 
     /// Worker threads of later calls (`None`: rayon's global pool). Results do not depend on it.
@@ -345,10 +356,11 @@ impl Embedding {
         Ok(report)
     }
 
-    /// Records the fit's optimisation and total time.
-    pub(crate) fn finish_fit(&mut self, optimize: Duration, total: Duration) {
+    /// Records the fit's optimisation: its time, the total time and the memory peak after it.
+    pub(crate) fn finish_fit(&mut self, optimize: Duration, total: Duration, peak: Option<u64>) {
         self.summary.timings.optimize = optimize;
         self.summary.timings.total = total;
+        self.summary.peak_memory.optimize = peak;
     }
 
     /// Places `new_points` (rows in the fit's input space, before its PCA) into the fixed

@@ -10,7 +10,8 @@ use tsne_family::{InputKind, Method, Objective, Stress};
 use tsne_optim::{GradientDescent, GradientSource, Schedule, State};
 
 use crate::config::TSne;
-use crate::embedding::{Callback, Embedding};
+use crate::embedding::{Callback, Embedding, ModelSettings};
+use crate::methods::RepulsionMethod;
 use crate::phases::Phase;
 use crate::summary::{Summary, Timings};
 
@@ -126,7 +127,8 @@ pub(crate) fn fit(
         ..Summary::new(n, dims_in, tsne.dims)
     };
     summary.record(report, tsne.schedule.learning_rate(n));
-    Ok(Embedding::dense(y, summary, tsne.kernel))
+    let settings = ModelSettings { repulsion: RepulsionMethod::Exact, ..tsne.model_settings() };
+    Embedding::dense(y, settings, summary)
 }
 
 /// Enough points for the perplexity, and memory for the n x n matrices.

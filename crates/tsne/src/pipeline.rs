@@ -13,11 +13,11 @@ use tsne_core::{
 use tsne_init::Projection;
 
 use crate::config::TSne;
-use crate::embedding::{Callback, Embedding, Reference};
+use crate::embedding::{Callback, Embedding, ModelSettings, Reference};
 use crate::memory::estimate;
 use crate::methods::NeighborMethod;
 use crate::phases::Phase;
-use crate::summary::{Summary, Timings};
+use crate::summary::{PeakMemory, Summary, Timings};
 
 /// What a fit starts from: the four stages a user can enter at.
 #[derive(Debug, Clone)]
@@ -238,29 +238,25 @@ impl TSne {
         if let Some(show) = &self.on_start {
             show(&initial.y);
         }
-        let summary = self.summary(&prepared, &neighbors, &affinities, &initial);
-        let repulsion = self.repulsion.clone();
+        let mut summary = self.summary(&prepared, &neighbors, &affinities, &initial);
+        summary.peak_memory =
+            PeakMemory { neighbors: after_neighbors, affinities: after_affinities, optimize: None };
         self.budget.check("renumbered affinities", estimate::renumbering(affinities.p.nnz()), || {
             "lower the perplexity (k = 3 x perplexity neighbours per point)".into()
         })?;
-        let mut model = Embedding::new(affinities.p, initial.y, self.kernel, repulsion, None, summary)?;
-        model.summary.peak_memory.neighbors = after_neighbors;
-        model.summary.peak_memory.affinities = after_affinities;
-        model.set_perplexity(self.perplexity);
-        model.set_threads(self.threads);
-        model.budget = self.budget;
+        let mut model = Embedding::new(affinities.p, initial.y, self.model_settings(), summary)?;
         model.pin(&self.pinned)?;
         let t = Instant::now();
         self.phase(Phase::Optimization, || model.run(&self.schedule, callback))?;
-        model.summary.peak_memory.optimize = crate::memory::peak_resident_memory();
+        let after_optimization = crate::memory::peak_resident_memory();
         // The reference points join the model once the optimisation's buffers are gone (a
         // borrowed input is copied only now).
-        model.reference = prepared.points.map(|points| Reference {
+        model.attach_reference(prepared.points.map(|points| Reference {
             points: points.into_owned(),
             metric: self.metric,
             projection: prepared.projection,
-        });
-        model.finish_fit(t.elapsed(), start.elapsed());
+        }));
+        model.finish_fit(t.elapsed(), start.elapsed(), after_optimization);
         Ok(model)
     }
 
@@ -474,6 +470,17 @@ impl TSne {
     }
 
     /// The summary of the stages before the optimisation.
+    /// The settings the fitted model keeps.
+    pub(crate) fn model_settings(&self) -> ModelSettings {
+        ModelSettings {
+            kernel: self.kernel,
+            repulsion: self.repulsion.clone(),
+            perplexity: self.perplexity,
+            threads: self.threads,
+            budget: self.budget,
+        }
+    }
+
     fn summary(
         &self,
         prepared: &Prepared<'_>,
