@@ -184,15 +184,11 @@ impl CsrMatrix {
             col_counts[j as usize] += 1;
         }
         let largest = block.min(self.nnz()).max(col_counts.iter().copied().max().unwrap_or(0));
-        let mut t_indices = vec![0u32; largest];
-        let (mut t_source32, mut t_source) =
-            if narrow { (vec![0u32; largest], Vec::new()) } else { (Vec::new(), vec![0usize; largest]) };
-        let mut t_indptr = Vec::new();
-        let scale = 0.5 / n as f64;
-        let mut indptr = Vec::with_capacity(n + 1);
-        indptr.push(0);
-        let mut indices = Vec::with_capacity(self.nnz() * 2);
-        let mut values = Vec::with_capacity(self.nnz() * 2);
+        let mut transposed = TransposedBlock::new(largest, narrow);
+        let mut out = Self { n, indptr: Vec::with_capacity(n + 1), indices: Vec::new(), values: Vec::new() };
+        out.indptr.push(0);
+        out.indices.reserve(self.nnz() * 2);
+        out.values.reserve(self.nnz() * 2);
         let mut a0 = 0;
         while a0 < n {
             // Rows a0..a1 of the transpose: as many as fit in the block (at least one).
@@ -202,74 +198,61 @@ impl CsrMatrix {
                 total += col_counts[a1];
                 a1 += 1;
             }
-            t_indptr.clear();
-            t_indptr.push(0);
-            for a in a0..a1 {
-                t_indptr.push(t_indptr[a - a0] + col_counts[a]);
-            }
-            let mut next = t_indptr.clone();
-            // Rows are visited in increasing order, so each transposed row comes out sorted.
-            for r in 0..n {
-                for s in self.indptr[r]..self.indptr[r + 1] {
-                    let j = self.indices[s] as usize;
-                    if (a0..a1).contains(&j) {
-                        let t = next[j - a0];
-                        t_indices[t] = r as u32;
-                        if narrow {
-                            t_source32[t] = s as u32;
-                        } else {
-                            t_source[t] = s;
-                        }
-                        next[j - a0] += 1;
-                    }
-                }
-            }
-            let source = |t: usize| if narrow { t_source32[t] as usize } else { t_source[t] };
-            let transposed = |i: usize| &t_indices[t_indptr[i - a0]..t_indptr[i - a0 + 1]];
-            // Row lengths first, then each row filled in parallel into its own slice.
-            let lens: Vec<usize> =
-                (a0..a1).into_par_iter().map(|i| merged_len(self.row(i).0, transposed(i))).collect();
-            let base = indices.len();
-            for &len in &lens {
-                indptr.push(indptr.last().copied().unwrap_or(0) + len);
-            }
-            indices.resize(indptr[a1], 0);
-            values.resize(indptr[a1], 0.0);
-            let mut rows = Vec::with_capacity(a1 - a0);
-            let (mut rest_i, mut rest_v) = (&mut indices[base..], &mut values[base..]);
-            for (i, &len) in (a0..a1).zip(&lens) {
-                let (ri, ti) = rest_i.split_at_mut(len);
-                let (rv, tv) = rest_v.split_at_mut(len);
-                rows.push((i, ri, rv));
-                (rest_i, rest_v) = (ti, tv);
-            }
-            rows.into_par_iter().for_each(|(i, out_i, out_v)| {
-                let (ca, va) = self.row(i);
-                let cb = transposed(i);
-                let t0 = t_indptr[i - a0];
-                let vb = |b: usize| f64::from(self.values[source(t0 + b)]);
-                let (mut a, mut b) = (0, 0);
-                for (oi, ov) in out_i.iter_mut().zip(out_v.iter_mut()) {
-                    let ja = ca.get(a).copied().unwrap_or(u32::MAX);
-                    let jb = cb.get(b).copied().unwrap_or(u32::MAX);
-                    let (j, v) = if ja == jb {
-                        a += 1;
-                        b += 1;
-                        (ja, f64::from(va[a - 1]) + vb(b - 1))
-                    } else if ja < jb {
-                        a += 1;
-                        (ja, f64::from(va[a - 1]))
-                    } else {
-                        b += 1;
-                        (jb, vb(b - 1))
-                    };
-                    *oi = j;
-                    *ov = (v * scale) as f32;
-                }
-            });
+            transposed.fill(self, a0..a1, &col_counts);
+            self.append_merged_rows(&transposed, 0.5 / n as f64, &mut out);
             a0 = a1;
         }
-        Self { n, indptr, indices, values }
+        out
+    }
+
+    /// Appends rows `block.rows` of `(self + self^T) * scale` to `out`: the row lengths
+    /// first, then each row merged in parallel into its own slice.
+    fn append_merged_rows(&self, block: &TransposedBlock, scale: f64, out: &mut Self) {
+        let rows = block.rows.clone();
+        let lens: Vec<usize> =
+            rows.clone().into_par_iter().map(|i| merged_len(self.row(i).0, block.row(i))).collect();
+        let base = out.indices.len();
+        for &len in &lens {
+            out.indptr.push(out.indptr.last().copied().unwrap_or(0) + len);
+        }
+        out.indices.resize(out.indptr[rows.end], 0);
+        out.values.resize(out.indptr[rows.end], 0.0);
+        let mut slices = Vec::with_capacity(rows.len());
+        let (mut rest_i, mut rest_v) = (&mut out.indices[base..], &mut out.values[base..]);
+        for (i, &len) in rows.zip(&lens) {
+            let (ri, ti) = rest_i.split_at_mut(len);
+            let (rv, tv) = rest_v.split_at_mut(len);
+            slices.push((i, ri, rv));
+            (rest_i, rest_v) = (ti, tv);
+        }
+        slices.into_par_iter().for_each(|(i, out_i, out_v)| self.merge_row(block, i, scale, out_i, out_v));
+    }
+
+    /// Row `i` of `(self + self^T) * scale` into `out_i`, `out_v` (sized by [`merged_len`]):
+    /// the union of the row's columns and the transposed row's, values added in `f64`.
+    fn merge_row(&self, block: &TransposedBlock, i: usize, scale: f64, out_i: &mut [u32], out_v: &mut [f32]) {
+        let (ca, va) = self.row(i);
+        let cb = block.row(i);
+        let t0 = block.indptr[i - block.rows.start];
+        let vb = |b: usize| f64::from(self.values[block.source(t0 + b)]);
+        let (mut a, mut b) = (0, 0);
+        for (oi, ov) in out_i.iter_mut().zip(out_v.iter_mut()) {
+            let ja = ca.get(a).copied().unwrap_or(u32::MAX);
+            let jb = cb.get(b).copied().unwrap_or(u32::MAX);
+            let (j, v) = if ja == jb {
+                a += 1;
+                b += 1;
+                (ja, f64::from(va[a - 1]) + vb(b - 1))
+            } else if ja < jb {
+                a += 1;
+                (ja, f64::from(va[a - 1]))
+            } else {
+                b += 1;
+                (jb, vb(b - 1))
+            };
+            *oi = j;
+            *ov = (v * scale) as f32;
+        }
     }
 
     /// Whether `self` equals its transpose to a relative tolerance.
@@ -379,6 +362,69 @@ fn gather_rows<T: Copy + Default + Send + Sync>(
     }
     rows.into_par_iter().for_each(|(old, row)| row.copy_from_slice(&data[from[old]..from[old + 1]]));
     out
+}
+
+/// Rows `rows` of the transpose of a matrix: for each entry its row in the matrix
+/// (`indices`) and its position in the matrix's arrays (`source32` when `narrow`, else
+/// `source`), in buffers sized once for the largest block.
+struct TransposedBlock {
+    rows: std::ops::Range<usize>,
+    indptr: Vec<usize>,
+    indices: Vec<u32>,
+    narrow: bool,
+    source32: Vec<u32>,
+    source: Vec<usize>,
+}
+
+impl TransposedBlock {
+    fn new(largest: usize, narrow: bool) -> Self {
+        let (source32, source) =
+            if narrow { (vec![0u32; largest], Vec::new()) } else { (Vec::new(), vec![0usize; largest]) };
+        Self { rows: 0..0, indptr: Vec::new(), indices: vec![0u32; largest], narrow, source32, source }
+    }
+
+    /// Transposes rows `rows` of `m` (whose column counts are `col_counts`) in one scan of
+    /// its column indices; rows are visited in increasing order, so each transposed row
+    /// comes out sorted.
+    fn fill(&mut self, m: &CsrMatrix, rows: std::ops::Range<usize>, col_counts: &[usize]) {
+        self.indptr.clear();
+        self.indptr.push(0);
+        for a in rows.clone() {
+            self.indptr.push(self.indptr[a - rows.start] + col_counts[a]);
+        }
+        let mut next = self.indptr.clone();
+        for r in 0..m.n {
+            for s in m.indptr[r]..m.indptr[r + 1] {
+                let j = m.indices[s] as usize;
+                if rows.contains(&j) {
+                    let t = next[j - rows.start];
+                    self.indices[t] = r as u32;
+                    if self.narrow {
+                        self.source32[t] = s as u32;
+                    } else {
+                        self.source[t] = s;
+                    }
+                    next[j - rows.start] += 1;
+                }
+            }
+        }
+        self.rows = rows;
+    }
+
+    /// Row `i` (in `rows`) of the transpose: the matrix rows holding column `i`.
+    fn row(&self, i: usize) -> &[u32] {
+        let k = i - self.rows.start;
+        &self.indices[self.indptr[k]..self.indptr[k + 1]]
+    }
+
+    /// Position in the matrix of transposed entry `t`.
+    fn source(&self, t: usize) -> usize {
+        if self.narrow {
+            self.source32[t] as usize
+        } else {
+            self.source[t]
+        }
+    }
 }
 
 /// The length of the union of two sorted, duplicate-free column lists.
