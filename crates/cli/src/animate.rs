@@ -1,14 +1,15 @@
-//! GIF animations of an optimisation: the map drawn at chosen iterations, in the colours and
-//! layout of [`plot::scatter`](crate::plot::scatter), with a view that zooms out smoothly as
-//! the map grows.
+//! Animations of an optimisation: the map drawn at chosen iterations, in the colours and
+//! layout of [`plot::scatter`], with a view that zooms out smoothly as
+//! the map grows; as one GIF ([`write_gif`]) or as numbered PNG frames ([`PngFrames`], drawn
+//! one at a time from each frame's [`Extent`], in the views the GIF would use).
 //!
 //! A t-SNE map typically starts within about `1e-4` of the origin and ends some `±60` across,
 //! growing fastest early on. Each frame's view is therefore not the frame's own extent (the
 //! axes would jump, and the map would shrink whenever the points contract) but an eased one:
 //! the scale never shrinks, never cuts a point off, is at most 2.5 times the largest extent so
 //! far (so the map stays large), fits the first and (for a map that has stopped contracting)
-//! last frames exactly, and in between follows the smoothest path those bounds allow, in log
-//! scale.
+//! last frames exactly, as [`plot::scatter`] fits a map, and in between
+//! follows the smoothest path those bounds allow, in log scale.
 //!
 //! ```no_run
 //! use tsne_cli::animate::{frame_iterations, write_gif, AnimationOptions, Frame};
@@ -29,7 +30,10 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use tsne::{Matrix, Progress};
 
-use crate::plot::{render_rgb, Panel, PlotOptions, Rect, Rgb, Scene, View};
+use crate::plot::{self, frame_rgb, panel_axes, panel_points, PlotOptions, Rect, Rgb, Scene, View};
+
+/// The smallest and the largest coordinates of a map's points.
+type Bounds = ([f64; 2], [f64; 2]);
 
 /// Frames [`frame_iterations`] picks by default: about 8 s at the default 8 cs per frame.
 pub const DEFAULT_FRAMES: usize = 100;
@@ -126,7 +130,7 @@ pub fn frame_iterations(total: usize, max_frames: usize) -> Vec<usize> {
 }
 
 /// Writes `frames` as a GIF at `path` (which must end in `.gif`): one picture per frame with
-/// the caption "iteration N", colours and legend as in [`plot::scatter`](crate::plot::scatter)
+/// the caption "iteration N", colours and legend as in [`plot::scatter`]
 /// (`labels` one per point), eased views (see the module documentation), and the last frame
 /// held for [`AnimationOptions::final_hold_cs`].
 ///
@@ -150,7 +154,8 @@ pub fn write_gif(
     let scene = Scene::new(&plot_options, labels, n, 1)?;
     let rect = scene.layout.panels[0];
     let xys: Vec<Vec<[f64; 2]>> = frames.iter().map(Frame::xy).collect();
-    let views = eased_views(&xys, &rect);
+    let bounds: Vec<Option<Bounds>> = xys.iter().map(|xy| plot::bounds(xy)).collect();
+    let views = eased_views(&bounds, &rect);
     let palette = Palette::new(&scene.colouring.base_colours());
     let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     let mut encoder = gif::Encoder::new(BufWriter::new(file), w, h, &palette.rgb)?;
@@ -159,9 +164,8 @@ pub fn write_gif(
     }
     let mut previous: Option<Vec<u8>> = None;
     for (i, (xy, view)) in xys.into_iter().zip(views).enumerate() {
-        let panel = Panel { xy, axes: (0, 1), view };
         let caption = format!("iteration {}", frames[i].iteration);
-        let indexed = palette.index(&render_rgb(&scene, &[panel], Some(&caption))?);
+        let indexed = palette.index(&frame_rgb(&scene, vec![((0, 1), xy)], &[view], &caption)?);
         let last = i + 1 == frames.len();
         let delay =
             if last { options.final_hold_cs.max(options.frame_delay_cs) } else { options.frame_delay_cs };
@@ -195,27 +199,28 @@ fn gif_size(size: (u32, u32)) -> Result<(u16, u16)> {
 /// always spans at least 40% of the frame.
 const LEAD: f64 = 0.916_290_731_874_155; // ln 2.5
 
-/// The view of every frame in `rect`: centres smoothed over five frames, and a scale that
-/// never shrinks, always shows every point, is at most [`LEAD`] times the largest extent so
-/// far and never beyond the last frame's, fits the first frame exactly, and is otherwise as
-/// smooth (in log scale) as those bounds allow. A sudden jump in extent can only be spread
-/// over the frames before it by the lead, so it still shows as a (smaller) jump.
-pub(crate) fn eased_views(xys: &[Vec<[f64; 2]>], rect: &Rect) -> Vec<View> {
-    let raw: Vec<[f64; 2]> = xys
+/// The view in `rect` of every frame, given by the bounds of its points (`None`: no finite
+/// point): the centres of the bounds smoothed over five frames (fewer towards either end, so
+/// the first and last frames are centred on their own points), and a scale that never
+/// shrinks, always shows every point, is at most [`LEAD`] times the largest extent so far and
+/// never beyond the last frame's, fits the first frame exactly, and is otherwise as smooth
+/// (in log scale) as those bounds allow. A sudden jump in extent can only be spread over the
+/// frames before it by the lead, so it still shows as a (smaller) jump.
+pub(crate) fn eased_views(bounds: &[Option<Bounds>], rect: &Rect) -> Vec<View> {
+    let raw: Vec<[f64; 2]> = bounds
         .iter()
-        .map(|xy| {
-            crate::plot::bounds(xy)
-                .map_or([0.0; 2], |(lo, hi)| [(lo[0] + hi[0]) / 2.0, (lo[1] + hi[1]) / 2.0])
-        })
+        .map(|b| b.map_or([0.0; 2], |(lo, hi)| [(lo[0] + hi[0]) / 2.0, (lo[1] + hi[1]) / 2.0]))
         .collect();
+    let last = raw.len().saturating_sub(1);
     let centres: Vec<[f64; 2]> = (0..raw.len())
         .map(|i| {
-            let (a, b) = (i.saturating_sub(2), (i + 3).min(raw.len()));
-            let sum = raw[a..b].iter().fold([0.0; 2], |s, c| [s[0] + c[0], s[1] + c[1]]);
-            [sum[0] / (b - a) as f64, sum[1] / (b - a) as f64]
+            let half = i.min(last - i).min(2);
+            let part = &raw[i - half..=i + half];
+            let sum = part.iter().fold([0.0; 2], |s, c| [s[0] + c[0], s[1] + c[1]]);
+            [sum[0] / part.len() as f64, sum[1] / part.len() as f64]
         })
         .collect();
-    let need: Vec<f64> = xys.iter().zip(&centres).map(|(xy, &c)| needed_upp(xy, c, rect).ln()).collect();
+    let need: Vec<f64> = bounds.iter().zip(&centres).map(|(b, &c)| needed_upp(*b, c, rect).ln()).collect();
     let eased = ease(&need, LEAD);
     centres.into_iter().zip(eased).map(|(centre, l)| View { centre, upp: l.exp() }).collect()
 }
@@ -223,7 +228,10 @@ pub(crate) fn eased_views(xys: &[Vec<[f64; 2]>], rect: &Rect) -> Vec<View> {
 /// A smooth non-decreasing path through the tube from the running maximum `m` of `need` to
 /// `m + lead`, never above the last frame's `m` and pinned to `m` at the first frame: repeated
 /// 5-frame averaging, each pass clamped back into the tube. Averages and clamps of
-/// non-decreasing sequences stay non-decreasing.
+/// non-decreasing sequences stay non-decreasing. The pinned first frame is left out of the
+/// others' averages when the next one needs over `lead` more (a run's start, some `1e-4`
+/// across, and the map ten or fifty iterations later): no path can ease that jump, and it
+/// should not bend the path after it.
 pub(crate) fn ease(need: &[f64], lead: f64) -> Vec<f64> {
     let mut floor = need.to_vec();
     for i in 1..floor.len() {
@@ -233,10 +241,11 @@ pub(crate) fn ease(need: &[f64], lead: f64) -> Vec<f64> {
     let ceil: Vec<f64> =
         floor.iter().enumerate().map(|(i, f)| if i == 0 { *f } else { (f + lead).min(end) }).collect();
     let mut path: Vec<f64> = floor.iter().zip(&ceil).map(|(f, c)| (f + c) / 2.0).collect();
+    let detached = usize::from(floor.len() > 1 && floor[1] - floor[0] > lead);
     for _ in 0..200 {
         path = (0..path.len())
             .map(|i| {
-                let part = &path[i.saturating_sub(2)..(i + 3).min(path.len())];
+                let part = &path[i.saturating_sub(2).max(detached).min(i)..(i + 3).min(path.len())];
                 let mean = part.iter().sum::<f64>() / part.len() as f64;
                 mean.clamp(floor[i], ceil[i])
             })
@@ -245,16 +254,105 @@ pub(crate) fn ease(need: &[f64], lead: f64) -> Vec<f64> {
     path
 }
 
-/// Data units per pixel that fit every point of `xy` in `rect` around `centre`, with a 4%
+/// Data units per pixel that fit points within `bounds` in `rect` around `centre`, with a 4%
 /// margin.
-fn needed_upp(xy: &[[f64; 2]], centre: [f64; 2], rect: &Rect) -> f64 {
+fn needed_upp(bounds: Option<Bounds>, centre: [f64; 2], rect: &Rect) -> f64 {
     let (hw, hh) = (f64::from(rect.width()) / 2.0, f64::from(rect.height()) / 2.0);
-    let far = xy
-        .iter()
-        .filter(|p| p[0].is_finite() && p[1].is_finite())
-        .map(|p| ((p[0] - centre[0]).abs() / hw).max((p[1] - centre[1]).abs() / hh))
-        .fold(0.0, f64::max);
+    let far = bounds.map_or(0.0, |(lo, hi)| {
+        let reach = |c: usize| (hi[c] - centre[c]).max(centre[c] - lo[c]);
+        (reach(0) / hw).max(reach(1) / hh)
+    });
     (far * 1.08).max(1e-12)
+}
+
+/// What the eased views need of one frame: its number of points and the smallest and
+/// largest finite value of each of its columns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Extent {
+    rows: usize,
+    lo: Vec<f64>,
+    hi: Vec<f64>,
+}
+
+impl Extent {
+    /// The extent of the positions `y` (one row per point).
+    pub fn of(y: &Matrix) -> Extent {
+        let (mut lo, mut hi) = (vec![f64::INFINITY; y.cols()], vec![f64::NEG_INFINITY; y.cols()]);
+        for i in 0..y.rows() {
+            for (c, &v) in y.row(i).iter().enumerate().filter(|(_, v)| v.is_finite()) {
+                (lo[c], hi[c]) = (lo[c].min(v), hi[c].max(v));
+            }
+        }
+        Extent { rows: y.rows(), lo, hi }
+    }
+
+    /// The bounds of the points along columns `a` and `b`, `None` when there are none.
+    fn bounds(&self, (a, b): (usize, usize)) -> Option<Bounds> {
+        let found = self.lo[a] <= self.hi[a] && self.lo[b] <= self.hi[b];
+        found.then_some(([self.lo[a], self.lo[b]], [self.hi[a], self.hi[b]]))
+    }
+}
+
+/// The numbered PNG frames of a run, drawn one at a time after it in the eased views
+/// [`write_gif`] would use, so that only one frame's positions need be in memory. Each frame
+/// is drawn as [`plot::scatter`] draws with the same options and labels (colours, legend,
+/// size; a 3-D map as its three panels, at one scale), captioned "iteration N" right of the
+/// title; the last is the final map's view (unless the map contracted at the end).
+#[derive(Debug)]
+pub struct PngFrames {
+    scene: Scene,
+    dims: usize,
+    /// Per frame, the view of each panel.
+    views: Vec<Vec<View>>,
+}
+
+impl PngFrames {
+    /// The frames whose positions have `extents`, in order: at least one, all of as many
+    /// points and of 2 or 3 columns. Errors where [`plot::scatter`] would (`labels` not one
+    /// per point, an image too small).
+    pub fn new(options: &PlotOptions, labels: Option<&[String]>, extents: &[Extent]) -> Result<PngFrames> {
+        let Some(first) = extents.first() else { bail!("an animation needs at least one frame") };
+        let (n, dims) = (first.rows, first.lo.len());
+        if let Some(e) = extents.iter().find(|e| (e.rows, e.lo.len()) != (n, dims)) {
+            bail!("a frame of {} x {} after one of {n} x {dims}", e.rows, e.lo.len());
+        }
+        let pairs = panel_axes(dims)?;
+        let scene = Scene::new(options, labels, n, pairs.len())?;
+        let eased: Vec<Vec<View>> = pairs
+            .iter()
+            .zip(&scene.layout.panels)
+            .map(|(&pair, rect)| {
+                eased_views(&extents.iter().map(|e| e.bounds(pair)).collect::<Vec<_>>(), rect)
+            })
+            .collect();
+        let views = (0..extents.len())
+            .map(|k| {
+                let upp = eased.iter().map(|v| v[k].upp).fold(0.0, f64::max);
+                eased.iter().map(|v| View { upp, ..v[k] }).collect()
+            })
+            .collect();
+        Ok(PngFrames { scene, dims, views })
+    }
+
+    /// Writes frame `k` (of the extents given to [`PngFrames::new`]), whose positions are `y`,
+    /// as a PNG at `path` captioned "iteration `iteration`".
+    pub fn write(&self, path: &Path, k: usize, iteration: usize, y: &Matrix) -> Result<()> {
+        let Some(views) = self.views.get(k) else { bail!("no frame {k} of {}", self.views.len()) };
+        if (y.rows(), y.cols()) != (self.scene.order.len(), self.dims) {
+            bail!(
+                "frame {k} is {} x {}, its extent was of {} x {}",
+                y.rows(),
+                y.cols(),
+                self.scene.order.len(),
+                self.dims
+            );
+        }
+        if plot::Format::of(path)? != plot::Format::Png {
+            bail!("cannot write frame {k} to {}: the file name must end in .png", path.display());
+        }
+        let rgb = frame_rgb(&self.scene, panel_points(y)?, views, &format!("iteration {iteration}"))?;
+        plot::write_png(path, self.scene.size, &rgb)
+    }
 }
 
 /// A fixed 256-colour palette and a lookup table from 15-bit RGB to its nearest entry.
@@ -356,6 +454,7 @@ fn delta_frame(prev: Option<&[u8]>, cur: &[u8], (w, h): (u16, u16), delay: u16) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plot::{render_rgb, Panel};
 
     fn tmp(name: &str) -> std::path::PathBuf {
         std::env::temp_dir().join(format!("tsne-animate-{}-{name}", std::process::id()))
@@ -403,9 +502,10 @@ mod tests {
         scales[40] = scales[41];
         let xys: Vec<Vec<[f64; 2]>> = frames(200, &scales).iter().map(Frame::xy).collect();
         let rect = Rect { x0: 60, y0: 40, x1: 660, y1: 560 };
-        let views = eased_views(&xys, &rect);
+        let bounds: Vec<Option<Bounds>> = xys.iter().map(|xy| plot::bounds(xy)).collect();
+        let views = eased_views(&bounds, &rect);
         let needed: Vec<f64> =
-            xys.iter().zip(&views).map(|(xy, v)| needed_upp(xy, v.centre, &rect)).collect();
+            bounds.iter().zip(&views).map(|(b, v)| needed_upp(*b, v.centre, &rect)).collect();
         let mut running = 0.0f64;
         for (i, (v, xy)) in views.iter().zip(&xys).enumerate() {
             assert!(i == 0 || v.upp >= views[i - 1].upp, "frame {i} zooms in");
@@ -488,7 +588,8 @@ mod tests {
         let p = Palette::new(&scene.colouring.base_colours());
         assert_eq!(palette, p.rgb);
         let xys: Vec<Vec<[f64; 2]>> = frames.iter().map(Frame::xy).collect();
-        let views = eased_views(&xys, &scene.layout.panels[0]);
+        let bounds: Vec<Option<Bounds>> = xys.iter().map(|xy| plot::bounds(xy)).collect();
+        let views = eased_views(&bounds, &scene.layout.panels[0]);
         for k in [0, 3, 5] {
             let panel = Panel { xy: xys[k].clone(), axes: (0, 1), view: views[k] };
             let caption = format!("iteration {}", frames[k].iteration);
@@ -527,5 +628,27 @@ mod tests {
         assert!(err.contains("9 labels for 10 points"), "{err}");
         let flat = Matrix::new(2, 1, vec![0.0, 1.0]).unwrap();
         assert!(Frame::from_matrix(0, &flat).is_err());
+        let p = PlotOptions::default();
+        assert!(PngFrames::new(&p, None, &[]).unwrap_err().to_string().contains("at least one frame"));
+        let two = Matrix::new(2, 2, vec![0.0, 1.0, 2.0, 3.0]).unwrap();
+        let three = Matrix::new(1, 3, vec![0.0, 1.0, 2.0]).unwrap();
+        let mixed = PngFrames::new(&p, None, &[Extent::of(&two), Extent::of(&three)]);
+        assert!(mixed.unwrap_err().to_string().contains("1 x 3 after one of 2 x 2"));
+        assert!(PngFrames::new(&p, None, &[Extent::of(&flat)]).unwrap_err().to_string().contains("2 or 3"));
+        let frames = PngFrames::new(&p, None, &[Extent::of(&two)]).unwrap();
+        assert!(frames.write(&tmp("f.png"), 0, 0, &three).unwrap_err().to_string().contains("1 x 3"));
+        assert!(frames.write(&tmp("f.png"), 1, 0, &two).unwrap_err().to_string().contains("no frame 1"));
+        assert!(frames.write(&tmp("f.svg"), 0, 0, &two).unwrap_err().to_string().contains(".png"));
+    }
+
+    #[test]
+    fn a_tiny_start_does_not_bend_the_path_after_it() {
+        // The start 3,000 times smaller than the next frame, then a jump of 3x at frame 3.
+        let mut need = vec![-8.0, 0.0, -0.7];
+        need.extend((0..30).map(|i| 1.1 + 0.08 * f64::from(i)));
+        let eased = ease(&need, LEAD);
+        assert_eq!(eased[0], -8.0, "the start is pinned");
+        let steps: Vec<f64> = eased.windows(2).skip(1).map(|w| w[1] - w[0]).collect();
+        assert!(steps.iter().all(|&s| (0.0..0.45).contains(&s)), "{steps:?}");
     }
 }

@@ -405,7 +405,7 @@ fn embed(input: Input<'_>, named: Named, out: &OutputArgs, p: &Params, shown: &A
     }
     let tsne = builder.build()?;
     let labels = named.labels.as_deref();
-    let (fit, recording) = fit(&tsne, input, shown, recording, snapshots)?;
+    let (fit, recording) = fit(&tsne, input, shown, recording, snapshots.clone())?;
     let frames = recording.map(Recording::frames).transpose()?;
     let y = fit.positions();
     let accuracy = match labels {
@@ -418,6 +418,9 @@ fn embed(input: Input<'_>, named: Named, out: &OutputArgs, p: &Params, shown: &A
         _ => None,
     };
     shown.begin("writing", None);
+    if let Some(s) = &snapshots {
+        s.draw_frames(fit.summary().iterations).context("cannot draw the snapshot frames")?;
+    }
     write_outputs(out, &fit, &y, &named, &plot, frames.as_deref())?;
     shown.end("");
     report(out, p, fit.summary(), accuracy, start)

@@ -96,9 +96,9 @@ impl PlotOptions {
 /// a second; an SVG holds one `<circle>` of about 110 bytes per point.
 pub fn scatter(path: &Path, y: &Matrix, labels: Option<&[String]>, options: &PlotOptions) -> Result<()> {
     let format = Format::of(path)?;
-    let pairs = panel_axes(y.cols())?;
-    let scene = Scene::new(options, labels, y.rows(), pairs.len())?;
-    let panels = fit_panels(y, &pairs, &scene.layout)?;
+    let points = panel_points(y)?;
+    let scene = Scene::new(options, labels, y.rows(), points.len())?;
+    let panels = fit_panels(points, &scene.layout);
     match format {
         Format::Png => write_png(path, scene.size, &render_rgb(&scene, &panels, None)?),
         Format::Svg => write_svg(path, &scene, &panels),
@@ -125,7 +125,7 @@ impl Format {
 }
 
 /// The column pairs drawn for an embedding of `dims` dimensions.
-fn panel_axes(dims: usize) -> Result<Vec<(usize, usize)>> {
+pub(crate) fn panel_axes(dims: usize) -> Result<Vec<(usize, usize)>> {
     match dims {
         2 => Ok(vec![(0, 1)]),
         3 => Ok(vec![(0, 1), (0, 2), (1, 2)]),
@@ -133,20 +133,36 @@ fn panel_axes(dims: usize) -> Result<Vec<(usize, usize)>> {
     }
 }
 
-/// One view per column pair of `y`, all at the scale of the widest, centred on its data.
-fn fit_panels(y: &Matrix, pairs: &[(usize, usize)], layout: &Layout) -> Result<Vec<Panel>> {
-    let mut panels = Vec::with_capacity(pairs.len());
-    for (&(a, b), rect) in pairs.iter().zip(&layout.panels) {
-        let xy: Vec<[f64; 2]> = (0..y.rows()).map(|i| [y.row(i)[a], y.row(i)[b]]).collect();
-        if xy.iter().flatten().any(|v| !v.is_finite()) {
-            bail!("cannot plot an embedding with non-finite coordinates");
-        }
-        let view = bounds(&xy).map_or(View::around([0.0; 2], rect), |(lo, hi)| View::fit(lo, hi, rect, 0.04));
-        panels.push(Panel { xy, axes: (a, b), view });
+/// The points of one panel: the embedding columns shown across and up, and each row's pair.
+pub(crate) type PanelPoints = ((usize, usize), Vec<[f64; 2]>);
+
+/// The points of `y` in each of its panels ([`panel_axes`]); an error for other widths or a
+/// non-finite coordinate.
+pub(crate) fn panel_points(y: &Matrix) -> Result<Vec<PanelPoints>> {
+    let pairs = panel_axes(y.cols())?;
+    if y.as_slice().iter().any(|v| !v.is_finite()) {
+        bail!("cannot plot an embedding with non-finite coordinates");
     }
+    Ok(pairs
+        .into_iter()
+        .map(|(a, b)| ((a, b), (0..y.rows()).map(|i| [y.row(i)[a], y.row(i)[b]]).collect()))
+        .collect())
+}
+
+/// One view per panel, all at the scale of the widest, centred on its data.
+fn fit_panels(points: Vec<PanelPoints>, layout: &Layout) -> Vec<Panel> {
+    let mut panels: Vec<Panel> = points
+        .into_iter()
+        .zip(&layout.panels)
+        .map(|((axes, xy), rect)| {
+            let fit = |(lo, hi)| View::fit(lo, hi, rect, 0.04);
+            let view = bounds(&xy).map_or(View::around([0.0; 2], rect), fit);
+            Panel { xy, axes, view }
+        })
+        .collect();
     let upp = panels.iter().map(|p| p.view.upp).fold(0.0, f64::max);
     panels.iter_mut().for_each(|p| p.view.upp = upp);
-    Ok(panels)
+    panels
 }
 
 /// The smallest and largest finite coordinates, or `None` when there are none.
@@ -597,6 +613,28 @@ pub(crate) struct Panel {
     pub view: View,
 }
 
+/// One frame of an animation, as RGB: `points` (from [`panel_points`]) drawn in `scene` with
+/// the given `views` (one per panel) instead of fitted ones, `caption` right of the title:
+/// the picture of the GIF's frames and of the PNG frames alike.
+pub(crate) fn frame_rgb(
+    scene: &Scene,
+    points: Vec<PanelPoints>,
+    views: &[View],
+    caption: &str,
+) -> Result<Vec<u8>> {
+    if points.len() != views.len() || points.len() != scene.layout.panels.len() {
+        bail!(
+            "{} panels of points and {} views for a scene of {}",
+            points.len(),
+            views.len(),
+            scene.layout.panels.len()
+        );
+    }
+    let panels: Vec<Panel> =
+        points.into_iter().zip(views).map(|((axes, xy), &view)| Panel { xy, axes, view }).collect();
+    render_rgb(scene, &panels, Some(caption))
+}
+
 /// A white RGB image with `panels` drawn as anti-aliased discs, then frames, text and key.
 pub(crate) fn render_rgb(scene: &Scene, panels: &[Panel], caption: Option<&str>) -> Result<Vec<u8>> {
     let (w, h) = (scene.size.0 as usize, scene.size.1 as usize);
@@ -645,7 +683,7 @@ fn disc(rgb: &mut [u8], w: usize, clip: &Rect, c: [f64; 2], r: f64, colour: Rgb,
 }
 
 /// Writes an RGB buffer of `size` as a PNG.
-fn write_png(path: &Path, size: (u32, u32), rgb: &[u8]) -> Result<()> {
+pub(crate) fn write_png(path: &Path, size: (u32, u32), rgb: &[u8]) -> Result<()> {
     let mut backend = BitMapBackend::new(path, size);
     backend.blit_bitmap((0, 0), size, rgb).map_err(|e| anyhow!("plotting failed: {e}"))?;
     backend.present().map_err(|e| anyhow!("cannot write {}: {e}", path.display()))
