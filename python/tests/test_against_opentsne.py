@@ -90,19 +90,25 @@ def test_advanced_usage_flow_same_quality(digits, record_property):
     assert abs(ours["test_accuracy"] - theirs["test_accuracy"]) <= 0.01
 
 
-@pytest.mark.parametrize("method", ["bh", "fft"])
-def test_new_points_follow_openTSNEs_placement(digits, method):
-    """On the same reference array, new points placed by the drop-in land where openTSNE
-    places them: with fft on the reference's interpolation grid (centred in place on first
-    use, points kept on its disc, openTSNE's gain rule), with bh on the tree; the partial's
-    optimizer state is exposed as openTSNE's."""
+@pytest.fixture(scope="module")
+def reference_split(digits):
+    """The advanced-usage split and openTSNE's training embedding of it."""
     from sklearn.model_selection import train_test_split
 
     X, y = digits
     x_train, x_test, _, _ = train_test_split(X, y, test_size=0.33, random_state=42)
     aff = openTSNE.affinity.PerplexityBasedNN(x_train, perplexity=30, random_state=42)
     E = openTSNE.TSNEEmbedding(openTSNE.initialization.pca(x_train, random_state=42), aff)
-    Y = np.array(E.optimize(250, exaggeration=12).optimize(500))
+    return x_train, x_test, np.array(E.optimize(250, exaggeration=12).optimize(500))
+
+
+@pytest.mark.parametrize("method", ["bh", "fft"])
+def test_new_points_follow_openTSNEs_placement(reference_split, method):
+    """On the same reference array, new points placed by the drop-in land where openTSNE
+    places them: with fft on the reference's interpolation grid (centred in place on first
+    use, points kept on its disc, openTSNE's gain rule), with bh on the tree; the partial's
+    optimizer state is exposed as openTSNE's."""
+    x_train, x_test, Y = reference_split
     placed = {}
     for m in (openTSNE, tsne_rs.opentsne):
         reference = m.TSNEEmbedding(

@@ -152,20 +152,26 @@ def classify(img, colours):
     background in any proportion (so antialiased and translucent points count), when that
     blend is at least 30 % colour and within 24 RGB units of the pixel."""
     flat = img.reshape(-1, 3)
-    values, counts = np.unique(flat, axis=0, return_counts=True)
-    background = values[counts.argmax()]
+    packed = flat.astype(np.int64) @ np.array([1 << 16, 1 << 8, 1])
+    values, counts = np.unique(packed, return_counts=True)
+    bg = values[counts.argmax()]
+    background = np.array([(bg >> 16) & 255, (bg >> 8) & 255, bg & 255], dtype=float)
+    # Background pixels are no class (their blend strength is 0): classify the others only.
+    drawn = np.flatnonzero(packed != bg)
+    pixels = flat[drawn]
     names = list(colours)
     residuals, strengths = [], []
     for name in names:
         d = rgb(colours[name]) - background
-        t = np.clip((flat - background) @ d / (d @ d), 0, 1)
-        residuals.append(np.linalg.norm(flat - (background + t[:, None] * d), axis=1))
+        t = np.clip((pixels - background) @ d / (d @ d), 0, 1)
+        residuals.append(np.linalg.norm(pixels - (background + t[:, None] * d), axis=1))
         strengths.append(t)
     residuals, strengths = np.array(residuals), np.array(strengths)
-    best = residuals.argmin(axis=0)
-    ok = (residuals.min(axis=0) < 24) & (strengths[best, np.arange(len(flat))] > 0.3)
     label = np.full(len(flat), -1)
-    label[ok] = best[ok]
+    if len(drawn):
+        best = residuals.argmin(axis=0)
+        ok = (residuals.min(axis=0) < 24) & (strengths[best, np.arange(len(drawn))] > 0.3)
+        label[drawn[ok]] = best[ok]
     return label.reshape(img.shape[:2]), names
 
 
