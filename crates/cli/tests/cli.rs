@@ -3,28 +3,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on purpose
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn tsne(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tsne")).args(args).output().expect("run tsne")
-}
+use std::path::Path;
+use std::process::Command;
 
-fn scratch(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tsne-cli-{test}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn entries(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
-}
+use common::{entries, scratch, three_clusters, tsne};
 
 /// Runs `tsne embed` on `content` saved as `name`, expects failure with one line containing
 /// `needle`, and checks no output file was left behind.
@@ -218,16 +202,6 @@ fn demo_json_reports_a_good_embedding() {
 }
 
 /// Points on three noisy clusters in 2-D, as CSV text, and the points themselves.
-fn three_clusters(n: usize) -> (String, Vec<[f64; 2]>) {
-    let pts: Vec<[f64; 2]> = (0..n)
-        .map(|i| {
-            let c = (i % 3) as f64 * 10.0;
-            [c + (i as f64 * 0.37).sin(), c + (i as f64 * 0.11).cos()]
-        })
-        .collect();
-    let text = pts.iter().map(|p| format!("{},{}\n", p[0], p[1])).collect();
-    (text, pts)
-}
 
 #[test]
 fn precomputed_neighbours_and_affinities_from_files() {

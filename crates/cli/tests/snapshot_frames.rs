@@ -4,42 +4,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on purpose
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn tsne(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tsne")).args(args).output().expect("run tsne")
-}
-
-fn scratch(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tsne-frames-{test}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn entries(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
-}
+use common::{entries, scratch, tsne};
 
 fn s(p: &Path) -> String {
     p.to_str().unwrap().to_string()
 }
 
-/// Writes `points.csv` (three noisy clusters in 2-D, as tests/cli.rs makes them) and
-/// `labels.txt` (the cluster of each point) into `dir`.
+/// Writes `points.csv` ([`common::three_clusters`]) and `labels.txt` (the cluster of each
+/// point) into `dir`.
 fn three_clusters(dir: &Path, n: usize) -> (PathBuf, PathBuf) {
-    let text: String = (0..n)
-        .map(|i| {
-            let c = (i % 3) as f64 * 10.0;
-            format!("{},{}\n", c + (i as f64 * 0.37).sin(), c + (i as f64 * 0.11).cos())
-        })
-        .collect();
+    let (text, _) = common::three_clusters(n);
     let labels: String = (0..n).map(|i| format!("c{}\n", i % 3)).collect();
     let (points, labels_path) = (dir.join("points.csv"), dir.join("labels.txt"));
     std::fs::write(&points, text).unwrap();
