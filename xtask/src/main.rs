@@ -67,87 +67,98 @@ fn main() -> Result<()> {
     if !matches!(command, Some("bench" | "repulsion" | "knn")) {
         bail!("{USAGE}");
     }
-    let mut o = Options {
-        quick: false,
-        large: false,
-        peers: false,
-        python: None,
-        standin: false,
-        threads: 2,
-        repulsion: "auto".into(),
-        dims: 2,
-        out: "bench-out".into(),
-        data: None,
-        sizes: None,
-        iterations: 1000,
-        bhtsne_max_n: 10_000,
-        repeats: 10,
-        neighbors: "auto".into(),
-        exact_max_n: 100_000,
-        methods: vec!["nndescent".into(), "exact".into()],
-    };
-    let mut it = args[1..].iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--quick" => o.quick = true,
-            "--large" => o.large = true,
-            "--peers" => o.peers = true,
-            "--standin" => o.standin = true,
-            "--python" => o.python = Some(it.next().context(USAGE)?.clone()),
-            "--threads" => o.threads = it.next().context(USAGE)?.parse()?,
-            "--iterations" => o.iterations = it.next().context(USAGE)?.parse()?,
-            "--bhtsne-max-n" => o.bhtsne_max_n = it.next().context(USAGE)?.parse()?,
-            "--methods" => {
-                o.methods = it.next().context(USAGE)?.split(',').map(|m| m.trim().to_string()).collect()
-            }
-            "--exact-max-n" => o.exact_max_n = it.next().context(USAGE)?.parse()?,
-            "--repeats" => o.repeats = it.next().context(USAGE)?.parse()?,
-            "--neighbors" => {
-                o.neighbors = it.next().context(USAGE)?.clone();
-                if !["auto", "exact", "nndescent", "hnsw"].contains(&o.neighbors.as_str()) {
-                    bail!("--neighbors must be auto, exact, nndescent or hnsw\n{USAGE}");
-                }
-            }
-            "--sizes" => {
-                let list = it.next().context(USAGE)?;
-                o.sizes = Some(list.split(',').map(|v| v.trim().parse()).collect::<Result<_, _>>()?);
-            }
-            "--repulsion" => {
-                o.repulsion = it.next().context(USAGE)?.clone();
-                if !["auto", "bh", "fft"].contains(&o.repulsion.as_str()) {
-                    bail!("--repulsion must be auto, bh or fft\n{USAGE}");
-                }
-            }
-            "--dims" => {
-                o.dims = it.next().context(USAGE)?.parse()?;
-                if !(2..=3).contains(&o.dims) {
-                    bail!("--dims must be 2 or 3\n{USAGE}");
-                }
-            }
-            "--out" => o.out = it.next().context(USAGE)?.into(),
-            "--data" => o.data = Some((it.next().context(USAGE)?.into(), None)),
-            "--labels" => {
-                let l = it.next().context(USAGE)?;
-                o.data.as_mut().context("--labels needs --data first")?.1 = Some(l.into());
-            }
-            _ => bail!("unknown argument {a}\n{USAGE}"),
+    let o = Options::parse(&args[1..])?;
+    let sizes = || o.sizes.clone().unwrap_or_else(|| vec![10_000, 100_000, 1_000_000]);
+    match command {
+        Some("repulsion") => repulsion::run(&sizes(), o.repeats.max(1), o.threads, &o.out),
+        Some("knn") => knn::run(&sizes(), &o.methods, o.threads, o.exact_max_n, &o.out),
+        _ => bench(&o),
+    }
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            quick: false,
+            large: false,
+            peers: false,
+            python: None,
+            standin: false,
+            threads: 2,
+            repulsion: "auto".into(),
+            dims: 2,
+            out: "bench-out".into(),
+            data: None,
+            sizes: None,
+            iterations: 1000,
+            bhtsne_max_n: 10_000,
+            repeats: 10,
+            neighbors: "auto".into(),
+            exact_max_n: 100_000,
+            methods: vec!["nndescent".into(), "exact".into()],
         }
     }
-    if o.dims == 3 && o.repulsion == "fft" {
-        bail!("--repulsion fft embeds in 1 or 2 dimensions; 3-D runs Barnes-Hut (--repulsion auto or bh)");
+}
+
+impl Options {
+    /// The options of the flags after the command, checked.
+    fn parse(args: &[String]) -> Result<Options> {
+        let mut o = Options::default();
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            let mut value = || it.next().context(USAGE);
+            match a.as_str() {
+                "--quick" => o.quick = true,
+                "--large" => o.large = true,
+                "--peers" => o.peers = true,
+                "--standin" => o.standin = true,
+                "--python" => o.python = Some(value()?.clone()),
+                "--threads" => o.threads = value()?.parse()?,
+                "--iterations" => o.iterations = value()?.parse()?,
+                "--bhtsne-max-n" => o.bhtsne_max_n = value()?.parse()?,
+                "--methods" => o.methods = value()?.split(',').map(|m| m.trim().to_string()).collect(),
+                "--exact-max-n" => o.exact_max_n = value()?.parse()?,
+                "--repeats" => o.repeats = value()?.parse()?,
+                "--neighbors" => o.neighbors = value()?.clone(),
+                "--sizes" => {
+                    o.sizes = Some(value()?.split(',').map(|v| v.trim().parse()).collect::<Result<_, _>>()?)
+                }
+                "--repulsion" => o.repulsion = value()?.clone(),
+                "--dims" => o.dims = value()?.parse()?,
+                "--out" => o.out = value()?.into(),
+                "--data" => o.data = Some((value()?.into(), None)),
+                "--labels" => {
+                    let l = value()?;
+                    o.data.as_mut().context("--labels needs --data first")?.1 = Some(l.into());
+                }
+                _ => bail!("unknown argument {a}\n{USAGE}"),
+            }
+        }
+        o.check()?;
+        Ok(o)
     }
-    if o.iterations < 251 {
-        bail!("--iterations must exceed the 250 of early exaggeration");
+
+    /// The choices' domains and the combinations that cannot run.
+    fn check(&self) -> Result<()> {
+        if !["auto", "exact", "nndescent", "hnsw"].contains(&self.neighbors.as_str()) {
+            bail!("--neighbors must be auto, exact, nndescent or hnsw\n{USAGE}");
+        }
+        if !["auto", "bh", "fft"].contains(&self.repulsion.as_str()) {
+            bail!("--repulsion must be auto, bh or fft\n{USAGE}");
+        }
+        if !(2..=3).contains(&self.dims) {
+            bail!("--dims must be 2 or 3\n{USAGE}");
+        }
+        if self.dims == 3 && self.repulsion == "fft" {
+            bail!(
+                "--repulsion fft embeds in 1 or 2 dimensions; 3-D runs Barnes-Hut (--repulsion auto or bh)"
+            );
+        }
+        if self.iterations < 251 {
+            bail!("--iterations must exceed the 250 of early exaggeration");
+        }
+        Ok(())
     }
-    if command == Some("repulsion") {
-        let sizes = o.sizes.clone().unwrap_or_else(|| vec![10_000, 100_000, 1_000_000]);
-        return repulsion::run(&sizes, o.repeats.max(1), o.threads, &o.out);
-    }
-    if command == Some("knn") {
-        let sizes = o.sizes.clone().unwrap_or_else(|| vec![10_000, 100_000, 1_000_000]);
-        return knn::run(&sizes, &o.methods, o.threads, o.exact_max_n, &o.out);
-    }
-    bench(&o)
 }
 
 /// What the numbers were measured on: CPU model, cores, memory, toolchain.
