@@ -107,12 +107,13 @@ impl Matrix {
         self.data
     }
 
-    /// Subtracts the column means so that the matrix is centred at the origin.
-    pub fn center(&mut self) {
-        if self.rows == 0 {
-            return;
-        }
+    /// The mean of each column (rows summed in order, then divided by their count; zeros for
+    /// an empty matrix).
+    pub fn column_means(&self) -> Vec<f64> {
         let mut mean = vec![0.0; self.cols];
+        if self.rows == 0 {
+            return mean;
+        }
         for row in self.data.chunks_exact(self.cols) {
             for (m, v) in mean.iter_mut().zip(row) {
                 *m += v;
@@ -121,6 +122,15 @@ impl Matrix {
         for m in &mut mean {
             *m /= self.rows as f64;
         }
+        mean
+    }
+
+    /// Subtracts the column means so that the matrix is centred at the origin.
+    pub fn center(&mut self) {
+        if self.rows == 0 {
+            return;
+        }
+        let mean = self.column_means();
         for row in self.data.chunks_exact_mut(self.cols) {
             for (v, m) in row.iter_mut().zip(&mean) {
                 *v -= m;

@@ -217,6 +217,11 @@ impl TSneBuilder {
         self.affinity = Some(Arc::new(affinity));
         self
     }
+    /// The affinity of a fitted model's stages (none: the perplexity calibration).
+    pub(crate) fn shared_affinity(mut self, affinity: Option<Arc<dyn Affinity>>) -> Self {
+        self.affinity = affinity;
+        self
+    }
     /// A user-written repulsion backend (shorthand for [`RepulsionMethod::custom`]).
     pub fn repulsion_backend(self, repulsion: impl Repulsion + 'static) -> Self {
         self.repulsion(RepulsionMethod::custom(repulsion))
@@ -310,6 +315,7 @@ impl TSneBuilder {
         if !dense {
             self.repulsion.check(self.dims)?;
         }
+        let user_affinity = self.affinity.is_some();
         let affinity = match self.affinity {
             Some(a) => a,
             None => Arc::new(Perplexity::new(self.perplexity)?),
@@ -335,6 +341,7 @@ impl TSneBuilder {
             schedule: self.schedule,
             neighbors: self.neighbors,
             affinity,
+            user_affinity,
             repulsion: self.repulsion,
             init: self.init,
             pinned: self.pinned,
@@ -361,6 +368,8 @@ pub struct TSne {
     pub(crate) schedule: Schedule,
     pub(crate) neighbors: NeighborMethod,
     pub(crate) affinity: Arc<dyn Affinity>,
+    /// Whether `affinity` is the user's rather than the perplexity calibration.
+    pub(crate) user_affinity: bool,
     pub(crate) repulsion: RepulsionMethod,
     pub(crate) init: Init,
     pub(crate) pinned: Vec<usize>,

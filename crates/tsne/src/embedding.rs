@@ -2,9 +2,10 @@
 //! reference points and their PCA, the metric, kernel and repulsion).
 
 use std::ops::ControlFlow;
+use std::sync::Arc;
 use std::time::Duration;
 
-use tsne_affinity::{affinities_as_given, joint_affinities, Metric, Perplexity};
+use tsne_affinity::{affinities_as_given, joint_affinities, Metric};
 use tsne_core::{
     inverse_permutation, Affinity, CsrMatrix, Error, InitInput, Initializer, Matrix, OptimizeReport,
     Progress, Result, StudentT,
@@ -12,6 +13,7 @@ use tsne_core::{
 use tsne_init::Projection;
 use tsne_optim::{GradientDescent, KlGradient, LearningRate, Schedule, State};
 
+use crate::config::TSne;
 use crate::memory::Budget;
 use crate::methods::{NeighborMethod, RepulsionMethod};
 use crate::summary::Summary;
@@ -67,8 +69,8 @@ pub struct Embedding {
     pub(crate) kernel: StudentT,
     pub(crate) repulsion: RepulsionMethod,
     pub(crate) reference: Option<Reference>,
-    /// Perplexity of the affinities of points joined by [`Embedding::add`].
-    pub(crate) perplexity: f64,
+    /// The fit's stages up to P, which [`Embedding::add`] reruns on the grown set.
+    pub(crate) input: InputStages,
     pub(crate) threads: Option<usize>,
     /// What later runs may allocate (not saved: a loaded model has the machine's bound).
     pub(crate) budget: Budget,
@@ -79,10 +81,55 @@ pub struct Embedding {
 pub(crate) struct ModelSettings {
     pub kernel: StudentT,
     pub repulsion: RepulsionMethod,
-    /// Perplexity of the affinities of points joined by [`Embedding::add`].
-    pub perplexity: f64,
+    pub input: InputStages,
     pub threads: Option<usize>,
     pub budget: Budget,
+}
+
+/// The fit's stages from points to P, kept by the model so that [`Embedding::add`] computes
+/// the grown set's P as the fit did: its neighbour method, affinity and seed (the metric is
+/// the reference points'). A user affinity is kept in memory only; the model file stores
+/// the perplexity, the built-in methods and the seed.
+#[derive(Clone)]
+pub(crate) struct InputStages {
+    pub neighbors: NeighborMethod,
+    /// Perplexity of the built-in calibration.
+    pub perplexity: f64,
+    /// A user affinity instead of the perplexity calibration.
+    pub affinity: Option<Arc<dyn Affinity>>,
+    pub seed: u64,
+}
+
+impl Default for InputStages {
+    fn default() -> Self {
+        Self { neighbors: NeighborMethod::Auto, perplexity: 30.0, affinity: None, seed: 0 }
+    }
+}
+
+impl std::fmt::Debug for InputStages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InputStages")
+            .field("neighbors", &self.neighbors)
+            .field("perplexity", &self.perplexity)
+            .field("affinity", &self.affinity.as_ref().map(|a| a.name().to_string()))
+            .field("seed", &self.seed)
+            .finish()
+    }
+}
+
+impl InputStages {
+    /// A configuration that runs these stages on points under `metric` within `budget`.
+    fn configuration(&self, metric: Metric, budget: Budget) -> Result<TSne> {
+        let mut tsne = TSne::builder()
+            .metric(metric)
+            .neighbors(self.neighbors.clone())
+            .perplexity(self.perplexity)
+            .seed(self.seed)
+            .shared_affinity(self.affinity.clone())
+            .build()?;
+        tsne.budget = budget;
+        Ok(tsne)
+    }
 }
 
 impl Embedding {
@@ -125,7 +172,7 @@ impl Embedding {
             kernel: settings.kernel,
             repulsion: settings.repulsion,
             reference: None,
-            perplexity: settings.perplexity,
+            input: settings.input,
             threads: settings.threads,
             budget: settings.budget,
             summary,
@@ -159,7 +206,7 @@ impl Embedding {
         let settings = ModelSettings {
             kernel,
             repulsion: RepulsionMethod::Exact,
-            perplexity: 30.0,
+            input: InputStages::default(),
             threads: None,
             budget: Budget::default(),
         };
@@ -220,7 +267,8 @@ impl Embedding {
         self.kernel
     }
 
-    /// The repulsion method later runs use.
+    /// The repulsion method later runs use, as configured: `Auto` is resolved at each run for
+    /// the model's size, and the summary names the backend that ran.
     pub fn repulsion(&self) -> &RepulsionMethod {
         &self.repulsion
     }
@@ -246,6 +294,11 @@ impl Embedding {
         }
         self.y = positions.permuted_rows(&self.order)?;
         Ok(())
+    }
+
+    /// The joint affinities P in input order (none for the dense SNE-family path).
+    pub fn affinities(&self) -> Result<Option<CsrMatrix>> {
+        self.p.as_ref().map(|p| p.permuted(&self.row_of)).transpose()
     }
 
     /// Replaces P (input order; checked and normalised like a given P) for later runs,
@@ -418,7 +471,7 @@ impl Embedding {
         };
         let k = settings.neighbors(reference.points.rows())?;
         let affinities =
-            PointAffinities::new(&reference.points, queries, k, settings.perplexity, reference.metric);
+            PointAffinities::new(&reference.points, queries, k, settings.perplexity, reference.metric)?;
         self.partial(affinities, settings)
     }
 
@@ -489,8 +542,8 @@ impl Embedding {
 
     /// Adds `new_points` to the model (openTSNE's `prepare_partial` followed by `optimize`):
     /// they are placed by [`transform`](Self::transform), the affinities of the grown set are
-    /// recalibrated (Gaussian, at the fit's perplexity, exact or NN-descent neighbours as
-    /// `NeighborMethod::Auto` chooses), and `schedule` runs with the old points pinned, so
+    /// recomputed by the fit's own stages (its neighbour method, resolved for the grown set,
+    /// its affinity and seed), and `schedule` runs with the old points pinned, so
     /// only the new ones move. The new points become input rows `n..n + m`; the old points'
     /// pins are restored afterwards.
     pub fn add(&mut self, new_points: &Matrix, schedule: &Schedule) -> Result<OptimizeReport> {
@@ -518,10 +571,8 @@ impl Embedding {
         let mut all = reference.points.as_slice().to_vec();
         all.extend_from_slice(projected.as_slice());
         let all = Matrix::new(n + m, reference.points.cols(), all)?;
-        let affinity = Perplexity::new(self.perplexity)?;
-        let search = NeighborMethod::Auto.resolve(n + m).backend(reference.metric, 0)?;
-        let graph = search.search(&all, affinity.neighbors_needed(n + m))?;
-        let p_input = affinity.affinities(&graph)?;
+        let (p_input, k) =
+            self.input.configuration(reference.metric, self.budget)?.affinities_of((&all).into())?;
         // Old rows keep their internal numbering; the new points follow in input order.
         let mut order = self.order.clone();
         order.extend((n as u32)..(n + m) as u32);
@@ -544,7 +595,7 @@ impl Embedding {
         });
         self.summary.n = n + m;
         self.summary.nnz = self.p.as_ref().map_or(0, CsrMatrix::nnz);
-        self.summary.k = graph.k();
+        self.summary.k = k;
         let report = self.run(schedule, &mut |_| ControlFlow::Continue(()));
         self.pinned = old_pins;
         self.pinned.resize(n + m, false);

@@ -15,8 +15,12 @@
 //! `nnz` `u64`, `n + 1` offsets `u64`, `nnz` columns `u32`, `nnz` values `f32`); optimiser
 //! velocity and gains (`n * dims` `f64` each); pinned flags (`n` `u8`); the repulsion
 //! method (tag `u8`: 0 exact, 1 Barnes-Hut + `theta`, 2 FFT + nodes `u64`, intervals `u64`,
-//! intervals per unit `f64`, 3 auto or a user backend, restored as auto); the perplexity (`f64`); the reference (flag; metric `u8`: 0 Euclidean, 1 cosine, 2
-//! Manhattan, 3 squared Euclidean, 4 Chebyshev, 5 Minkowski + `p` `f64`, 6 correlation, 7
+//! intervals per unit `f64`, 3 auto or a user backend, restored as auto); the perplexity
+//! (`f64`); the fit's seed (`u64`) and neighbour method (tag `u8`: 0 auto or a user search,
+//! restored as auto, 1 exact, 2 dense, 3 NN-descent + trees, leaf size, candidates, rounds
+//! (`u64`, `u64::MAX` for the default) and `delta` `f64`, 4 HNSW + `m`, `ef_construction`,
+//! `ef_search` (the same) and deterministic `u8`); the reference (flag; metric `u8`: 0
+//! Euclidean, 1 cosine, 2 Manhattan, 3 squared Euclidean, 4 Chebyshev, 5 Minkowski + `p` `f64`, 6 correlation, 7
 //! Canberra, 8 Bray-Curtis, 9 Hamming, 10 Jaccard;
 //! points `rows`, `cols` `u64` + values; projection flag, `d`, `k` `u64`, mean, axes); the
 //! summary (iterations `u64`, KL, learning rate `f64`, `k`, `dims_in` `u64`, stop `u8`,
@@ -24,25 +28,27 @@
 //! the bytes left before anything is allocated, and every value is validated as the
 //! in-memory types demand, so a damaged file is an error, never a panic.
 //!
-//! Version 1 files (P values as `f64`) are read too, their values rounded to `f32` as P holds
-//! them in memory.
+//! Earlier versions are read too: version 1 stores P's values as `f64` (rounded to `f32` as P
+//! holds them in memory); versions 1 and 2 have no seed or neighbour method (read as seed 0
+//! and `NeighborMethod::Auto`, what `add` used for them). A user affinity is not stored: a
+//! loaded model's `add` calibrates by the stored perplexity.
 
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::Path;
 
-use tsne_affinity::Metric;
+use tsne_affinity::{HnswParams, Metric, NnDescentParams};
 use tsne_core::{inverse_permutation, CsrMatrix, Error, Matrix, Result, Stage, Stop, StudentT};
 use tsne_init::Projection;
 use tsne_optim::State;
 use tsne_repulsion::FftParams;
 
-use crate::embedding::{Embedding, Reference};
-use crate::methods::RepulsionMethod;
+use crate::embedding::{Embedding, InputStages, Reference};
+use crate::methods::{NeighborMethod, RepulsionMethod};
 use crate::summary::Summary;
 
 /// The format version this build writes; it reads this one and every earlier one.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 const MAGIC: &[u8; 8] = b"TSNEMODL";
 const HEADER: usize = 8 + 4 + 8;
@@ -109,7 +115,10 @@ impl Embedding {
         w.f64s(&self.state.gains);
         self.pinned.iter().for_each(|&b| w.u8(b as u8));
         w.repulsion(&self.repulsion);
-        w.f64(self.perplexity);
+        w.f64(self.input.perplexity);
+        if version >= 3 {
+            w.input_stages(&self.input);
+        }
         w.reference(self.reference.as_ref());
         w.summary(&self.summary);
         let payload = w.0;
@@ -197,6 +206,11 @@ fn read_payload(r: &mut Reader<'_>, version: u32) -> Parsed<Embedding> {
     let pinned = r.bytes(n)?.iter().map(|&b| b != 0).collect();
     let repulsion = read_repulsion(r, dims)?;
     let perplexity = r.f64()?;
+    let input = if version >= 3 {
+        read_input_stages(r, perplexity)?
+    } else {
+        InputStages { perplexity, ..InputStages::default() }
+    };
     let reference = read_reference(r, n)?;
     let summary = read_summary(r, n, dims, p.as_ref().map_or(0, CsrMatrix::nnz))?;
     if !r.0.is_empty() {
@@ -212,7 +226,7 @@ fn read_payload(r: &mut Reader<'_>, version: u32) -> Parsed<Embedding> {
         kernel,
         repulsion,
         reference,
-        perplexity,
+        input,
         threads: None,
         budget: crate::memory::Budget::default(),
         summary,
@@ -252,6 +266,34 @@ fn read_repulsion(r: &mut Reader<'_>, dims: usize) -> Parsed<RepulsionMethod> {
     };
     repulsion.check(dims)?;
     Ok(repulsion)
+}
+
+/// The fit's neighbour method and seed (version 3 on; read after the perplexity).
+fn read_input_stages(r: &mut Reader<'_>, perplexity: f64) -> Parsed<InputStages> {
+    let seed = r.u64()?;
+    let neighbors = match r.u8()? {
+        0 => NeighborMethod::Auto,
+        1 => NeighborMethod::Exact,
+        2 => NeighborMethod::Dense,
+        3 => NeighborMethod::NnDescent(NnDescentParams {
+            trees: r.optional()?,
+            leaf_size: r.optional()?,
+            max_candidates: r.optional()?,
+            max_rounds: r.optional()?,
+            delta: r.f64()?,
+            ..NnDescentParams::default()
+        }),
+        4 => NeighborMethod::Hnsw(HnswParams {
+            m: r.optional()?,
+            ef_construction: r.optional()?,
+            ef_search: r.optional()?,
+            deterministic: r.u8()? != 0,
+            ..HnswParams::default()
+        }),
+        t => return Err(Fault::Corrupt(format!("unknown neighbour method tag {t}"))),
+    };
+    neighbors.check(Metric::Euclidean, seed)?;
+    Ok(InputStages { neighbors, perplexity, affinity: None, seed })
 }
 
 fn read_metric(r: &mut Reader<'_>) -> Parsed<Metric> {
@@ -388,6 +430,34 @@ impl Writer {
         }
     }
 
+    /// The fit's seed and neighbour method (read by `read_input_stages`); a user search is
+    /// stored as `Auto`, the parameters' metric and seed are the model's.
+    fn input_stages(&mut self, input: &InputStages) {
+        self.u64(input.seed);
+        match &input.neighbors {
+            NeighborMethod::Auto | NeighborMethod::Custom(_) => self.u8(0),
+            NeighborMethod::Exact => self.u8(1),
+            NeighborMethod::Dense => self.u8(2),
+            NeighborMethod::NnDescent(p) => {
+                self.u8(3);
+                [p.trees, p.leaf_size, p.max_candidates, p.max_rounds]
+                    .into_iter()
+                    .for_each(|v| self.optional(v));
+                self.f64(p.delta);
+            }
+            NeighborMethod::Hnsw(p) => {
+                self.u8(4);
+                [p.m, p.ef_construction, p.ef_search].into_iter().for_each(|v| self.optional(v));
+                self.u8(p.deterministic as u8);
+            }
+        }
+    }
+
+    /// A count or none (`u64::MAX`).
+    fn optional(&mut self, v: Option<usize>) {
+        self.u64(v.map_or(u64::MAX, |v| v as u64));
+    }
+
     /// The reference points and their projection (read by `read_reference`).
     fn reference(&mut self, reference: Option<&Reference>) {
         let Some(r) = reference else { return self.u8(0) };
@@ -498,6 +568,14 @@ impl<'a> Reader<'a> {
         Ok(u64::from_le_bytes(b))
     }
     /// A count or size, which must fit in memory's index type.
+    /// A count written by `Writer::optional`.
+    fn optional(&mut self) -> Parsed<Option<usize>> {
+        match self.u64()? {
+            u64::MAX => Ok(None),
+            v => usize::try_from(v).map(Some).map_err(|_| Fault::Corrupt(format!("count {v} too large"))),
+        }
+    }
+
     fn len(&mut self) -> Parsed<usize> {
         let v = self.u64()?;
         usize::try_from(v).map_err(|_| Fault::Corrupt(format!("size {v} is out of range")))
@@ -573,11 +651,38 @@ mod tests {
     }
 
     #[test]
+    fn the_fit_stages_round_trip() {
+        let mut m = model();
+        assert_eq!((m.input.seed, &m.input.neighbors), (0, &NeighborMethod::Auto));
+        let methods = [
+            NeighborMethod::Exact,
+            NeighborMethod::Dense,
+            NeighborMethod::NnDescent(NnDescentParams {
+                trees: Some(3),
+                max_rounds: Some(9),
+                delta: 0.01,
+                ..NnDescentParams::default()
+            }),
+            NeighborMethod::Hnsw(HnswParams { m: Some(12), deterministic: true, ..HnswParams::default() }),
+        ];
+        for (seed, neighbors) in methods.into_iter().enumerate() {
+            m.input.seed = seed as u64 + 7;
+            m.input.neighbors = neighbors;
+            let back = Embedding::parse(&m.to_bytes()).unwrap();
+            assert_eq!((back.input.seed, &back.input.neighbors), (m.input.seed, &m.input.neighbors));
+            assert_eq!(back.input.perplexity, 5.0);
+        }
+    }
+
+    #[test]
     fn damaged_files_are_typed_errors() {
         let bytes = model().to_bytes();
         // A version 1 file (P values in f64) reads as the same model.
-        let v1 = Embedding::parse(&model().encode(1)).unwrap();
-        assert_eq!(v1.to_bytes(), bytes);
+        // Version 1 and 2 files (no seed or neighbour method: seed 0, `Auto`, which this
+        // model has) read as the same model.
+        for version in [1, 2] {
+            assert_eq!(Embedding::parse(&model().encode(version)).unwrap().to_bytes(), bytes);
+        }
         assert!(matches!(Embedding::parse(b"x,y\n1,2\n"), Err(Fault::NotAModel)));
         let mut other = bytes.clone();
         other[8] = 9;

@@ -13,7 +13,7 @@ use tsne_core::{
 use tsne_init::Projection;
 
 use crate::config::TSne;
-use crate::embedding::{Callback, Embedding, ModelSettings, Reference};
+use crate::embedding::{Callback, Embedding, InputStages, ModelSettings, Reference};
 use crate::memory::estimate;
 use crate::methods::NeighborMethod;
 use crate::phases::Phase;
@@ -192,11 +192,15 @@ impl TSne {
     /// with the same configuration continues from it.
     pub fn affinity_matrix<'a>(&self, input: impl Into<Input<'a>>) -> Result<CsrMatrix> {
         let input = input.into();
-        self.in_pool(|| {
-            let mut prepared = self.prepare(input)?;
-            let mut neighbors = self.neighbors(&mut prepared)?;
-            Ok(self.affinities(&prepared, neighbors.graph.take())?.p)
-        })
+        self.in_pool(|| Ok(self.affinities_of(input)?.0))
+    }
+
+    /// P of `input` in input order and the neighbours per point it was computed from, in the
+    /// current thread pool.
+    pub(crate) fn affinities_of(&self, input: Input<'_>) -> Result<(CsrMatrix, usize)> {
+        let mut prepared = self.prepare(input)?;
+        let mut neighbors = self.neighbors(&mut prepared)?;
+        Ok((self.affinities(&prepared, neighbors.graph.take())?.p, neighbors.k))
     }
 
     fn run(&self, input: Input<'_>, callback: &mut Callback<'_>) -> Result<Embedding> {
@@ -469,18 +473,23 @@ impl TSne {
         Ok(Start { y, name: initializer.name().to_string(), time: t.elapsed() })
     }
 
-    /// The summary of the stages before the optimisation.
     /// The settings the fitted model keeps.
     pub(crate) fn model_settings(&self) -> ModelSettings {
         ModelSettings {
             kernel: self.kernel,
             repulsion: self.repulsion.clone(),
-            perplexity: self.perplexity,
+            input: InputStages {
+                neighbors: self.neighbors.clone(),
+                perplexity: self.perplexity,
+                affinity: self.user_affinity.then(|| self.affinity.clone()),
+                seed: self.seed,
+            },
             threads: self.threads,
             budget: self.budget,
         }
     }
 
+    /// The summary of the stages before the optimisation.
     fn summary(
         &self,
         prepared: &Prepared<'_>,

@@ -2,7 +2,7 @@
 //! Zupan 2019): the objective, and the settings of [`Embedding::transform`](crate::Embedding::transform).
 
 use rayon::prelude::*;
-use tsne_affinity::{calibrate_row, nearest, Metric};
+use tsne_affinity::{calibrate_row, nearest, BruteForce, Metric};
 use tsne_core::{Error, Matrix, Result, StudentT};
 use tsne_optim::{GradientSource, LearningRate, Schedule, State};
 use tsne_repulsion::{BarnesHut, FftInterpolation, FftParams, ReferenceGrid, ReferenceTree};
@@ -310,30 +310,19 @@ impl PointAffinities {
         &self.p
     }
 
-    /// Exact `k` nearest reference points of every new point under `metric` and
-    /// perplexity-calibrated conditional affinities over them (each row sums to one).
+    /// Exact `k` nearest reference points of every new point under `metric` (the exact
+    /// search of the fit, [`BruteForce::search_queries`]) and perplexity-calibrated
+    /// conditional affinities over them (each row sums to one).
     pub(crate) fn new(
         reference: &Matrix,
         new_points: &Matrix,
         k: usize,
         perplexity: f64,
         metric: Metric,
-    ) -> Self {
-        let m = new_points.rows();
-        let mut neighbors = vec![0u32; m * k];
-        let mut p = vec![0.0; m * k];
-        let target = perplexity.ln();
-        neighbors.par_chunks_mut(k).zip(p.par_chunks_mut(k)).enumerate().for_each_init(
-            || (Vec::with_capacity(reference.rows()), vec![0.0; k]),
-            |(all, dist): &mut (Vec<(f64, u32)>, Vec<f64>), (i, (idx, row))| {
-                all.clear();
-                let x = new_points.row(i);
-                all.extend((0..reference.rows()).map(|j| (metric.distance(x, reference.row(j)), j as u32)));
-                nearest(all, idx, dist);
-                calibrate_row(dist, target, 1e-10, row);
-            },
-        );
-        Self::fixed(k, neighbors, p)
+    ) -> Result<Self> {
+        let found = BruteForce::new(metric).search_queries(reference, new_points, k)?;
+        let (neighbors, distances) = found.into_parts();
+        Ok(Self::calibrated(k, neighbors, &distances, perplexity))
     }
 
     /// Affinities of new points given by their distances to `n` reference points (`m x n`,
@@ -359,18 +348,26 @@ impl PointAffinities {
         }
         let (m, k) = (distances.rows(), settings.neighbors(n)?);
         let mut neighbors = vec![0u32; m * k];
-        let mut p = vec![0.0; m * k];
-        let target = settings.perplexity.ln();
-        neighbors.par_chunks_mut(k).zip(p.par_chunks_mut(k)).enumerate().for_each_init(
-            || (Vec::with_capacity(n), vec![0.0; k]),
-            |(all, dist): &mut (Vec<(f64, u32)>, Vec<f64>), (i, (idx, row))| {
+        let mut nearest_distances = vec![0.0; m * k];
+        neighbors.par_chunks_mut(k).zip(nearest_distances.par_chunks_mut(k)).enumerate().for_each_init(
+            || Vec::with_capacity(n),
+            |all: &mut Vec<(f64, u32)>, (i, (idx, dist))| {
                 all.clear();
                 all.extend(distances.row(i).iter().enumerate().map(|(j, &d)| (d, j as u32)));
                 nearest(all, idx, dist);
-                calibrate_row(dist, target, 1e-10, row);
             },
         );
-        Ok(Self::fixed(k, neighbors, p))
+        Ok(Self::calibrated(k, neighbors, &nearest_distances, settings.perplexity))
+    }
+
+    /// Rows of `k` neighbours at `distances`, each a Gaussian of the given perplexity.
+    fn calibrated(k: usize, neighbors: Vec<u32>, distances: &[f64], perplexity: f64) -> Self {
+        let mut p = vec![0.0; distances.len()];
+        let target = perplexity.ln();
+        p.par_chunks_mut(k).zip(distances.par_chunks(k)).for_each(|(row, dist)| {
+            calibrate_row(dist, target, 1e-10, row);
+        });
+        Self::fixed(k, neighbors, p)
     }
 
     /// The number of new points.
@@ -511,7 +508,7 @@ mod tests {
             Matrix::new(40, 2, (0..80).map(|v| 3.0 * ((v * 53 % 97) as f64).cos()).collect()).unwrap();
         let new = Matrix::new(2, 3, vec![0.1, 0.2, 0.3, -0.5, 0.4, 0.0]).unwrap();
         for kernel in [StudentT::CAUCHY, StudentT::new(0.6).unwrap()] {
-            let a = PointAffinities::new(&x, &new, 25, 5.0, Metric::Euclidean);
+            let a = PointAffinities::new(&x, &new, 25, 5.0, Metric::Euclidean).unwrap();
             let tree = BarnesHut::new(0.0).unwrap().reference_tree(&ref_y).unwrap();
             let mut source = Placement {
                 forces: ReferenceForces::Tree(tree),

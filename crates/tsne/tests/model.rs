@@ -10,8 +10,8 @@ use std::ops::ControlFlow;
 use tsne::backends::core::{InitInput, Initializer};
 use tsne::backends::init::Random;
 use tsne::{
-    every, metrics::knn_accuracy, Embedding, Init, LearningRate, Matrix, PlacementRepulsion, Schedule, Stop,
-    TSne, TSneBuilder,
+    every, metrics::knn_accuracy, Embedding, Init, LearningRate, Matrix, NeighborMethod, NnDescentParams,
+    PlacementRepulsion, Schedule, Stop, TSne, TSneBuilder,
 };
 
 fn builder() -> TSneBuilder {
@@ -206,6 +206,47 @@ fn added_points_settle_while_the_old_ones_stay() {
     let all_labels: Vec<u8> = train.iter().chain(&test).map(|&i| labels[i]).collect();
     let acc = knn_accuracy(&after, &all_labels, 10).unwrap();
     assert!(acc > 0.95, "10-NN accuracy after add {acc}");
+}
+
+/// `add` computes the grown set's P by the fit's own stages, also after a save and load: a
+/// coarse NN-descent, whose neighbours depend on the seed, run at the fit's seed.
+#[test]
+fn added_points_are_joined_by_the_fits_own_stages() {
+    let (x, _) = common::digits();
+    let n = 1500;
+    let split = |rows: std::ops::Range<usize>| {
+        Matrix::new(rows.len(), 64, x.as_slice()[rows.start * 64..rows.end * 64].to_vec()).unwrap()
+    };
+    let coarse = NeighborMethod::NnDescent(NnDescentParams {
+        trees: Some(1),
+        max_rounds: Some(1),
+        max_candidates: Some(4),
+        ..NnDescentParams::default()
+    });
+    let stages = |seed| {
+        TSne::builder()
+            .seed(seed)
+            .perplexity(10.0)
+            .neighbors(coarse.clone())
+            .iterations(40)
+            .exaggeration_iterations(20)
+            .build()
+            .unwrap()
+    };
+    let want = stages(7).affinity_matrix(&x).unwrap();
+    assert_ne!(want, stages(0).affinity_matrix(&x).unwrap(), "this search must depend on the seed");
+    // Borrowed, so that the model keeps its reference points.
+    let head = split(0..n);
+    let mut model = stages(7).fit(&head).unwrap();
+    let dir = std::env::temp_dir().join(format!("tsne-add-stages-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    model.save(dir.join("m.tsne")).unwrap();
+    let mut loaded = Embedding::load(dir.join("m.tsne")).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    for model in [&mut model, &mut loaded] {
+        model.add(&split(n..x.rows()), &Schedule::constant(5, 1.0, 0.8)).unwrap();
+        assert!(model.affinities().unwrap().unwrap() == want);
+    }
 }
 
 #[test]

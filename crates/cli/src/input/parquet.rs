@@ -64,7 +64,7 @@ fn failed(file: &str, e: ParquetError) -> anyhow::Error {
     let text = e.to_string();
     match text.split_once("Disabled feature at compile time: ") {
         Some((_, codec)) => anyhow!(
-            "{file} is compressed with {}, which this build does not read: save it with compression='snappy', 'gzip' or 'lz4'",
+            "{file} is compressed with {}, which this build does not read: save it with compression='snappy', 'gzip', 'lz4', 'brotli' or 'zstd'",
             codec.trim().to_uppercase()
         ),
         None => anyhow!("{file}: cannot read the Parquet data: {text}"),
@@ -269,6 +269,7 @@ mod tests {
     use super::super::testing::{f32_values, temp};
     use super::super::{read_labels, read_table, Points};
     use super::*;
+    use parquet::basic::{BrotliLevel, Compression, GzipLevel, ZstdLevel};
     use parquet::data_type::{BoolType, ByteArray, ByteArrayType, DoubleType, Int32Type, Int64Type};
     use parquet::file::properties::WriterProperties;
     use parquet::file::writer::SerializedFileWriter;
@@ -287,10 +288,12 @@ mod tests {
     /// Writes a Parquet file of `schema` with the given row groups (each a list of columns
     /// in schema order), snappy-compressed.
     fn write(schema: &str, groups: &[Vec<Col>]) -> Vec<u8> {
+        write_compressed(schema, groups, Compression::SNAPPY)
+    }
+
+    fn write_compressed(schema: &str, groups: &[Vec<Col>], compression: Compression) -> Vec<u8> {
         let schema = Arc::new(parse_message_type(schema).unwrap());
-        let props = Arc::new(
-            WriterProperties::builder().set_compression(parquet::basic::Compression::SNAPPY).build(),
-        );
+        let props = Arc::new(WriterProperties::builder().set_compression(compression).build());
         let mut out = Vec::new();
         let mut w = SerializedFileWriter::new(&mut out, schema, props).unwrap();
         for group in groups {
@@ -378,6 +381,33 @@ mod tests {
             (f32_values(&t.points), t.ids.unwrap()),
             (vec![0.5, 1.5, -2.0], vec!["a".to_string(), "b".into(), "c".into()])
         );
+    }
+
+    /// Every codec of the format but LZO reads: pyarrow's and pandas' default (snappy),
+    /// polars' (zstd), and the others a writer offers.
+    #[test]
+    fn parquet_every_codec_reads() {
+        let codecs = [
+            Compression::UNCOMPRESSED,
+            Compression::SNAPPY,
+            Compression::GZIP(GzipLevel::default()),
+            Compression::LZ4_RAW,
+            Compression::BROTLI(BrotliLevel::default()),
+            Compression::ZSTD(ZstdLevel::default()),
+        ];
+        let schema = "message m { required double x; required int32 k; }";
+        for codec in codecs {
+            let group =
+                vec![Col::F64((0..300).map(|i| f64::from(i) * 0.25).collect()), Col::I32((0..300).collect())];
+            let p = temp(
+                &format!("{codec:?}.parquet").replace(['(', ')', ' '], "_"),
+                &write_compressed(schema, &[group], codec),
+            );
+            let t = read_table(&p, &TableSpec::default()).unwrap_or_else(|e| panic!("{codec:?}: {e}"));
+            let values = f32_values(&t.points);
+            assert_eq!(values.len(), 600, "{codec:?}");
+            assert_eq!((values[2 * 299], values[2 * 299 + 1]), (74.75, 299.0), "{codec:?}");
+        }
     }
 
     /// A null among the features is an error naming the row; a labels file of one column
