@@ -11,15 +11,19 @@
 //! offers of a round depend only on the lists at the start of the round and on seeded hashes.
 //! So the graph is the same for any number of threads and on every run.
 
-use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use tsne_core::{Error, KnnGraph, Matrix, NeighborSearch, Result};
 
 use crate::Metric;
+
+mod heaps;
+
+use heaps::{id, ByDistance, Candidates, Entries, Lists, EMPTY, NEW};
+
+/// Most local-join rounds: a round must fit in a stamp beside [`NEW`].
+const MAX_ROUNDS: usize = NEW as usize - 1;
 
 /// Settings of [`NnDescent`]; `None` fields are derived from `n` and `k`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -116,299 +120,6 @@ impl NeighborSearch for NnDescent {
 
     fn name(&self) -> &str {
         "nndescent"
-    }
-}
-
-/// Indices read out of a list, each with its new flag.
-type Entries = Vec<(u32, bool)>;
-
-/// Index of an empty entry (its key is infinite).
-const EMPTY: u32 = u32::MAX;
-/// Flag bit of an entry's stamp: not yet used in a local join. The other seven bits hold
-/// the round that inserted the entry.
-const NEW: u8 = 1 << 7;
-/// Most local-join rounds: a round must fit in a stamp beside [`NEW`].
-const MAX_ROUNDS: usize = NEW as usize - 1;
-/// Lock bit of a list's `worst` word: packed keys never set bit 63 (see [`pack`]).
-const LOCKED: u64 = 1 << 63;
-
-/// A list entry packed as `key bits << 32 | index`: keys are non-negative `f32`, whose bits
-/// order like the values, so one integer comparison orders entries by key, then index. The
-/// sign bit is cleared (a NaN sorts after every number), so bit 63 is always free.
-#[inline]
-fn pack(key: f32, id: u32) -> u64 {
-    u64::from(key.to_bits() & !(1 << 31)) << 32 | u64::from(id)
-}
-
-/// The index of a packed entry.
-#[inline]
-fn id(entry: u64) -> u32 {
-    entry as u32
-}
-
-/// For every point, the `cap` smallest distinct `(key, index)` pairs offered so far, each
-/// list a max-heap of packed entries in one flat array, with a stamp beside each entry. A
-/// list's largest entry is kept in an atomic word that is read without locking and whose
-/// bit 63 is the list's lock: the entries and stamps of a list are touched only through
-/// [`Locked`], which holds that bit.
-struct Lists {
-    cap: usize,
-    entries: Box<[UnsafeCell<u64>]>,
-    /// The round that inserted each entry, with the [`NEW`] flag.
-    stamps: Box<[UnsafeCell<u8>]>,
-    /// Each list's largest entry, with the [`LOCKED`] bit while the list is locked.
-    worst: Box<[AtomicU64]>,
-}
-
-// SAFETY: the cells of list `i` are read and written only through a `Locked` guard, which
-// holds list `i`'s lock bit (acquire on taking, release on dropping), or through `&mut Lists`.
-unsafe impl Sync for Lists {}
-
-/// List `i` of a [`Lists`], locked until dropped; dropping publishes its new largest entry.
-struct Locked<'a> {
-    worst: &'a AtomicU64,
-    entries: &'a mut [u64],
-    stamps: &'a mut [u8],
-}
-
-impl Drop for Locked<'_> {
-    fn drop(&mut self) {
-        self.worst.store(self.entries[0], Ordering::Release);
-    }
-}
-
-impl Locked<'_> {
-    /// Restores the max-heap order after the root was replaced.
-    fn sift_down(&mut self) {
-        let len = self.entries.len();
-        let mut at = 0;
-        loop {
-            let (l, r) = (2 * at + 1, 2 * at + 2);
-            let mut big = at;
-            if l < len && self.entries[l] > self.entries[big] {
-                big = l;
-            }
-            if r < len && self.entries[r] > self.entries[big] {
-                big = r;
-            }
-            if big == at {
-                return;
-            }
-            self.entries.swap(at, big);
-            self.stamps.swap(at, big);
-            at = big;
-        }
-    }
-}
-
-impl Lists {
-    /// `n` empty lists of `cap` entries.
-    fn new(n: usize, cap: usize) -> Self {
-        let empty = pack(f32::INFINITY, EMPTY);
-        Self {
-            cap,
-            entries: (0..n * cap).map(|_| UnsafeCell::new(empty)).collect(),
-            stamps: (0..n * cap).map(|_| UnsafeCell::new(0)).collect(),
-            worst: (0..n).map(|_| AtomicU64::new(empty)).collect(),
-        }
-    }
-
-    /// Waits for list `i`'s lock bit (a spin lock: lists are held for a few hundred
-    /// instructions) and returns the list.
-    #[inline]
-    fn lock(&self, i: usize) -> Locked<'_> {
-        let word = &self.worst[i];
-        acquire(word);
-        let (start, cap) = (i * self.cap, self.cap);
-        // SAFETY: list `i`'s lock bit is held until the guard drops, so no other reference to
-        // these cells exists; the pointers come from the whole arrays (`UnsafeCell<T>` has
-        // `T`'s layout) and the ranges lie inside them.
-        unsafe {
-            Locked {
-                worst: word,
-                entries: std::slice::from_raw_parts_mut(
-                    UnsafeCell::raw_get(self.entries.as_ptr().add(start)),
-                    cap,
-                ),
-                stamps: std::slice::from_raw_parts_mut(
-                    UnsafeCell::raw_get(self.stamps.as_ptr().add(start)),
-                    cap,
-                ),
-            }
-        }
-    }
-
-    /// Offers `id` at `key` (non-negative) to the list of `i`, stamped `round`; true if it
-    /// entered.
-    #[inline(always)]
-    fn offer(&self, i: u32, key: f32, id: u32, round: u8) -> bool {
-        let entry = pack(key, id);
-        if entry >= self.worst[i as usize].load(Ordering::Relaxed) & !LOCKED {
-            return false;
-        }
-        let mut list = self.lock(i as usize);
-        // Branch-free scan, so that it vectorises.
-        let present = list.entries.iter().fold(false, |acc, &e| acc | (self::id(e) == id));
-        if entry >= list.entries[0] || present {
-            return false;
-        }
-        list.entries[0] = entry;
-        list.stamps[0] = round | NEW;
-        list.sift_down();
-        true
-    }
-
-    /// The indices of list `i` (not empty ones), each with its new flag.
-    fn entries(&self, i: usize, out: &mut Entries) {
-        out.clear();
-        let list = self.lock(i);
-        let new = |t: usize| list.stamps[t] & NEW != 0;
-        out.extend(
-            list.entries.iter().enumerate().filter(|(_, &e)| id(e) != EMPTY).map(|(t, &e)| (id(e), new(t))),
-        );
-    }
-
-    fn is_full(&self, i: usize) -> bool {
-        id(self.worst[i].load(Ordering::Relaxed)) != EMPTY
-    }
-}
-
-/// Takes the lock bit of a list's `worst` word, spinning (lists are held for a few hundred
-/// instructions).
-#[inline]
-fn acquire(word: &AtomicU64) {
-    let mut spins = 0u32;
-    while word.fetch_or(LOCKED, Ordering::Acquire) & LOCKED != 0 {
-        while word.load(Ordering::Relaxed) & LOCKED != 0 {
-            spins += 1;
-            if spins % 64 == 0 {
-                std::thread::yield_now();
-            } else {
-                std::hint::spin_loop();
-            }
-        }
-    }
-}
-
-/// The sampled candidates of a round: for every point, the `cap` partners of smallest
-/// seeded priority, a max-heap of indices only. The priority of a pair is a hash of the pair
-/// and the round's salt, recomputed whenever it is compared, so an entry takes four bytes
-/// (a packed key would take eight: at a million points and 60 candidates, the two candidate
-/// lists take 480 MB instead of 960 MB). The order of entries is the packed order of
-/// [`Lists`] (priority, then index), so the kept sets are the same.
-struct Candidates {
-    cap: usize,
-    salt: u64,
-    ids: Box<[UnsafeCell<u32>]>,
-    /// Each list's largest packed key, with the [`LOCKED`] bit while the list is locked.
-    worst: Box<[AtomicU64]>,
-}
-
-// SAFETY: the cells of list `i` are read and written only while list `i`'s lock bit is held
-// (acquire on taking, release on dropping), or through `&mut Candidates`.
-unsafe impl Sync for Candidates {}
-
-/// The seeded priority of the pair `{a, b}` in the round of `salt`, the same from both ends.
-#[inline(always)]
-fn priority(salt: u64, a: u32, b: u32) -> f32 {
-    let (a, b) = if a < b { (a, b) } else { (b, a) };
-    (mix(salt ^ (u64::from(a) << 32 | u64::from(b))) >> 40) as f32
-}
-
-impl Candidates {
-    fn new(n: usize, cap: usize) -> Self {
-        let empty = pack(f32::INFINITY, EMPTY);
-        Self {
-            cap,
-            salt: 0,
-            ids: (0..n * cap).map(|_| UnsafeCell::new(EMPTY)).collect(),
-            worst: (0..n).map(|_| AtomicU64::new(empty)).collect(),
-        }
-    }
-
-    /// The packed key of `id` in the list of `owner`.
-    #[inline(always)]
-    fn key(&self, owner: u32, id: u32) -> u64 {
-        if id == EMPTY {
-            pack(f32::INFINITY, EMPTY)
-        } else {
-            pack(priority(self.salt, owner, id), id)
-        }
-    }
-
-    /// Empties every list for the round of `salt`.
-    fn clear(&mut self, salt: u64) {
-        self.salt = salt;
-        let empty = pack(f32::INFINITY, EMPTY);
-        self.ids.par_iter_mut().for_each(|e| *e.get_mut() = EMPTY);
-        self.worst.par_iter_mut().for_each(|w| *w.get_mut() = empty);
-    }
-
-    /// List `i`'s entries, with its lock held; the lock is released by [`Self::release`].
-    #[inline]
-    #[allow(clippy::mut_from_ref)]
-    fn lock(&self, i: usize) -> &mut [u32] {
-        acquire(&self.worst[i]);
-        // SAFETY: list `i`'s lock bit is held until `release`, so no other reference to these
-        // cells exists; the pointer comes from the whole array (`UnsafeCell<u32>` has `u32`'s
-        // layout) and the range lies inside it.
-        unsafe {
-            std::slice::from_raw_parts_mut(UnsafeCell::raw_get(self.ids.as_ptr().add(i * self.cap)), self.cap)
-        }
-    }
-
-    /// Publishes list `i`'s largest key and releases its lock.
-    #[inline]
-    fn release(&self, i: usize, ids: &[u32]) {
-        self.worst[i].store(self.key(i as u32, ids[0]), Ordering::Release);
-    }
-
-    /// Offers `id` to the list of `i`; true if it entered.
-    #[inline(always)]
-    fn offer(&self, i: u32, id: u32) -> bool {
-        let key = self.key(i, id);
-        if key >= self.worst[i as usize].load(Ordering::Relaxed) & !LOCKED {
-            return false;
-        }
-        let ids = self.lock(i as usize);
-        let present = ids.iter().fold(false, |acc, &e| acc | (e == id));
-        let entered = key < self.key(i, ids[0]) && !present;
-        if entered {
-            ids[0] = id;
-            // Restore the max-heap order (by key) after the root was replaced.
-            let len = ids.len();
-            let mut at = 0;
-            let mut at_key = key;
-            loop {
-                let (l, r) = (2 * at + 1, 2 * at + 2);
-                let (mut big, mut big_key) = (at, at_key);
-                if l < len {
-                    let k = self.key(i, ids[l]);
-                    if k > big_key {
-                        (big, big_key) = (l, k);
-                    }
-                }
-                if r < len && self.key(i, ids[r]) > big_key {
-                    big = r;
-                }
-                if big == at {
-                    break;
-                }
-                ids.swap(at, big);
-                at = big;
-                at_key = key;
-            }
-        }
-        self.release(i as usize, ids);
-        entered
-    }
-
-    /// The indices of list `i` (not empty ones), flagged not new.
-    fn entries(&self, i: usize, out: &mut Entries) {
-        out.clear();
-        let ids = self.lock(i);
-        out.extend(ids.iter().filter(|&&e| e != EMPTY).map(|&e| (e, false)));
-        self.release(i, ids);
     }
 }
 
@@ -546,7 +257,7 @@ impl NnDescent {
         for (r, &i) in order.iter().enumerate() {
             rank[i as usize] = r as u32;
         }
-        let lists = Lists::new(n, k);
+        let lists = Lists::new(n, k, ByDistance);
 
         // The forest: all pairs inside each leaf.
         (0..trees).into_par_iter().for_each(|t| {
@@ -577,7 +288,8 @@ impl NnDescent {
             }
         });
 
-        let (mut fresh, mut old) = (Candidates::new(n, max_candidates), Candidates::new(n, max_candidates));
+        let (mut fresh, mut old) =
+            (Candidates::candidates(n, max_candidates), Candidates::candidates(n, max_candidates));
         for round in 1..=max_rounds as u8 {
             let changed = local_join(&data, &lists, &mut fresh, &mut old, p.seed, round);
             if (changed as f64) <= p.delta * (n * k) as f64 {
@@ -627,7 +339,7 @@ fn local_join(
     seed: u64,
     round: u8,
 ) -> usize {
-    let n = lists.worst.len();
+    let n = lists.len();
     // Candidates: each list entry and its reverse, kept by the smallest seeded priority of
     // the pair (the same priority from both ends, so the kept set is order-free).
     let salt = mix(seed ^ mix(u64::from(round)));
@@ -646,7 +358,7 @@ fn local_join(
     (0..n).into_par_iter().for_each_init(Vec::new, |picked: &mut Entries, i| {
         fresh.entries(i, picked);
         let list = lists.lock(i);
-        for (e, s) in list.entries.iter().zip(list.stamps.iter_mut()) {
+        for (e, s) in list.slots.iter().zip(list.stamps.iter_mut()) {
             if *s & NEW != 0 && picked.iter().any(|c| c.0 == id(*e)) {
                 *s &= !NEW;
             }
@@ -690,7 +402,7 @@ fn join(data: &Points, lists: &Lists, new_c: &Entries, old_c: &Entries, round: u
         for line in data.row(c).chunks(16) {
             prefetch(line.as_ptr());
         }
-        prefetch(lists.worst[c as usize].as_ptr().cast_const());
+        prefetch(lists.worst_word(c as usize));
     }
     for (a, &(x, _)) in new_c.iter().enumerate() {
         for &(y, _) in new_c[a + 1..].iter().chain(old_c.iter()) {
