@@ -253,41 +253,9 @@ impl NnDescent {
         let (order, _) = rp_tree(&unordered, n, leaf_size, &mut ChaCha8Rng::seed_from_u64(mix(p.seed)));
         let data = Points::new(order.iter().flat_map(|&i| unordered.row(i)).copied().collect(), d, metric);
         drop(unordered);
-        let mut rank = vec![0u32; n];
-        for (r, &i) in order.iter().enumerate() {
-            rank[i as usize] = r as u32;
-        }
         let lists = Lists::new(n, k, ByDistance);
-
-        // The forest: all pairs inside each leaf.
-        (0..trees).into_par_iter().for_each(|t| {
-            let mut rng = ChaCha8Rng::seed_from_u64(mix(p.seed ^ mix(t as u64 + 1)));
-            let (order, leaves) = rp_tree(&data, n, leaf_size, &mut rng);
-            for &(s, e) in &leaves {
-                let leaf = &order[s..e];
-                for (a, &x) in leaf.iter().enumerate() {
-                    for &y in &leaf[a + 1..] {
-                        let dist = data.distance(x, y);
-                        lists.offer(x, dist, y, 0);
-                        lists.offer(y, dist, x, 0);
-                    }
-                }
-            }
-        });
-        // Lists the leaves left short are topped up with seeded random points.
-        (0..n).into_par_iter().for_each(|i| {
-            if lists.is_full(i) {
-                return;
-            }
-            let mut rng = ChaCha8Rng::seed_from_u64(mix(p.seed ^ mix(!(i as u64))));
-            while !lists.is_full(i) {
-                let j = rng.gen_range(0..n) as u32;
-                if j as usize != i {
-                    lists.offer(i as u32, data.distance(i as u32, j), j, 0);
-                }
-            }
-        });
-
+        forest_start(&data, &lists, trees, leaf_size, p.seed);
+        top_up(&data, &lists, p.seed);
         let (mut fresh, mut old) =
             (Candidates::candidates(n, max_candidates), Candidates::candidates(n, max_candidates));
         for round in 1..=max_rounds as u8 {
@@ -298,34 +266,84 @@ impl NnDescent {
         }
         // Only the lists are needed from here: free the rest before the graph is allocated.
         drop((fresh, old, data));
-
-        // The graph's indices straight from the lists, which are then freed; the exact `f64`
-        // distances come after, so the lists and the distances are never alive together.
-        let mut indices = vec![EMPTY; n * k];
-        indices.par_chunks_mut(k).enumerate().for_each_init(Vec::new, |ids: &mut Entries, (i, idx)| {
-            lists.entries(rank[i] as usize, ids);
-            for (slot, &(r, _)) in idx.iter_mut().zip(ids.iter()) {
-                *slot = order[r as usize];
-            }
-        });
-        drop(lists);
-        // Exact distances, each row sorted by (distance, index).
-        let mut distances = vec![0.0; n * k];
-        indices.par_chunks_mut(k).zip(distances.par_chunks_mut(k)).enumerate().for_each_init(
-            || Vec::with_capacity(k),
-            |exact: &mut Vec<(f64, u32)>, (i, (idx, dist))| {
-                exact.clear();
-                exact.extend(
-                    idx.iter()
-                        .filter(|&&j| j != EMPTY)
-                        .map(|&j| (metric.distance(points.row(i), points.row(j as usize)), j)),
-                );
-                idx.fill(0);
-                crate::nearest(exact, idx, dist);
-            },
-        );
-        KnnGraph::new(n, k, indices, distances)
+        graph_from_lists(lists, &order, points, k, metric)
     }
+}
+
+/// The first lists: all pairs inside each leaf of `trees` seeded random-projection trees.
+fn forest_start(data: &Points, lists: &Lists, trees: usize, leaf_size: usize, seed: u64) {
+    let n = lists.len();
+    (0..trees).into_par_iter().for_each(|t| {
+        let mut rng = ChaCha8Rng::seed_from_u64(mix(seed ^ mix(t as u64 + 1)));
+        let (order, leaves) = rp_tree(data, n, leaf_size, &mut rng);
+        for &(s, e) in &leaves {
+            let leaf = &order[s..e];
+            for (a, &x) in leaf.iter().enumerate() {
+                for &y in &leaf[a + 1..] {
+                    let dist = data.distance(x, y);
+                    lists.offer(x, dist, y, 0);
+                    lists.offer(y, dist, x, 0);
+                }
+            }
+        }
+    });
+}
+
+/// Lists the leaves left short topped up with seeded random points.
+fn top_up(data: &Points, lists: &Lists, seed: u64) {
+    let n = lists.len();
+    (0..n).into_par_iter().for_each(|i| {
+        if lists.is_full(i) {
+            return;
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(mix(seed ^ mix(!(i as u64))));
+        while !lists.is_full(i) {
+            let j = rng.gen_range(0..n) as u32;
+            if j as usize != i {
+                lists.offer(i as u32, data.distance(i as u32, j), j, 0);
+            }
+        }
+    });
+}
+
+/// The graph of the final lists (list `r` is point `order[r]`'s), with exact `f64` distances
+/// under `metric`, each row sorted by (distance, index). The indices come straight from the
+/// lists, which are then freed, so the lists and the distances are never alive together.
+fn graph_from_lists(
+    lists: Lists,
+    order: &[u32],
+    points: &Matrix,
+    k: usize,
+    metric: Metric,
+) -> Result<KnnGraph> {
+    let n = lists.len();
+    let mut rank = vec![0u32; n];
+    for (r, &i) in order.iter().enumerate() {
+        rank[i as usize] = r as u32;
+    }
+    let mut indices = vec![EMPTY; n * k];
+    indices.par_chunks_mut(k).enumerate().for_each_init(Vec::new, |ids: &mut Entries, (i, idx)| {
+        lists.entries(rank[i] as usize, ids);
+        for (slot, &(r, _)) in idx.iter_mut().zip(ids.iter()) {
+            *slot = order[r as usize];
+        }
+    });
+    drop(lists);
+    let mut distances = vec![0.0; n * k];
+    indices.par_chunks_mut(k).zip(distances.par_chunks_mut(k)).enumerate().for_each_init(
+        || Vec::with_capacity(k),
+        |exact: &mut Vec<(f64, u32)>, (i, (idx, dist))| {
+            exact.clear();
+            exact.extend(
+                idx.iter()
+                    .filter(|&&j| j != EMPTY)
+                    .map(|&j| (metric.distance(points.row(i), points.row(j as usize)), j)),
+            );
+            idx.fill(0);
+            crate::nearest(exact, idx, dist);
+        },
+    );
+    KnnGraph::new(n, k, indices, distances)
 }
 
 /// One round: sample new and old candidates of every point, join them, and return how many

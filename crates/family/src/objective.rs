@@ -232,6 +232,8 @@ impl Objective {
         self.row.iter().map(|r| r.0).sum()
     }
 
+    /// The probability-based costs: weights, then costs and dC/dq, then the gradient, each
+    /// a pass over all pairs.
     fn probability(
         &mut self,
         kernel: Kernel,
@@ -241,8 +243,15 @@ impl Objective {
         exaggeration: f64,
         grad: &mut [f64],
     ) -> f64 {
-        let (n, dims) = (self.n, y.cols());
-        // Pass 1: weights, their derivatives, row sums S_i.
+        let total = self.weights(kernel, normalization, y);
+        let (cost, t_total) = self.costs(normalization, divergence, total, exaggeration);
+        self.stiffness_gradient(normalization, total, t_total, y, grad);
+        cost
+    }
+
+    /// Pass 1: the weights, their derivatives and the row sums S_i; returns their total.
+    fn weights(&mut self, kernel: Kernel, normalization: Normalization, y: &Matrix) -> f64 {
+        let n = self.n;
         self.w
             .par_chunks_mut(n)
             .zip(self.dw.par_chunks_mut(n))
@@ -274,29 +283,50 @@ impl Objective {
                 }
                 *out = (s, 0.0, 0.0);
             });
-        let total: f64 = self.row.iter().map(|r| r.0).sum();
-        // Pass 2: costs and dC/dq, with the row sums of dC/dq * q.
-        {
-            let (w, p) = (&self.w, &self.input);
-            self.g.par_chunks_mut(n).zip(self.row.par_iter_mut()).enumerate().for_each(|(i, (g, out))| {
-                let s = match normalization {
-                    Normalization::PointWise => out.0,
-                    Normalization::PairWise => total,
-                };
-                let (mut cost, mut t) = (0.0, 0.0);
-                for j in (0..n).filter(|&j| j != i) {
-                    let q = w[i * n + j] / s;
-                    let (c, dc) = divergence.eval(exaggeration * p[i * n + j], q);
-                    g[j] = dc;
-                    cost += c;
-                    t += dc * q;
-                }
-                *out = (out.0, cost, t);
-            });
-        }
+        self.row.iter().map(|r| r.0).sum()
+    }
+
+    /// Pass 2: the costs and dC/dq, with the row sums of dC/dq * q; returns the cost and the
+    /// total of those sums.
+    fn costs(
+        &mut self,
+        normalization: Normalization,
+        divergence: Divergence,
+        total: f64,
+        exaggeration: f64,
+    ) -> (f64, f64) {
+        let n = self.n;
+        let (w, p) = (&self.w, &self.input);
+        self.g.par_chunks_mut(n).zip(self.row.par_iter_mut()).enumerate().for_each(|(i, (g, out))| {
+            let s = match normalization {
+                Normalization::PointWise => out.0,
+                Normalization::PairWise => total,
+            };
+            let (mut cost, mut t) = (0.0, 0.0);
+            for j in (0..n).filter(|&j| j != i) {
+                let q = w[i * n + j] / s;
+                let (c, dc) = divergence.eval(exaggeration * p[i * n + j], q);
+                g[j] = dc;
+                cost += c;
+                t += dc * q;
+            }
+            *out = (out.0, cost, t);
+        });
         let t_total: f64 = self.row.iter().map(|r| r.2).sum();
         let cost: f64 = self.row.iter().map(|r| r.1).sum();
-        // Pass 3: stiffness k_ij and the gradient.
+        (cost, t_total)
+    }
+
+    /// Pass 3: the stiffness k_ij and the gradient `sum_j 2 (k_ij + k_ji) (y_i - y_j)`.
+    fn stiffness_gradient(
+        &self,
+        normalization: Normalization,
+        total: f64,
+        t_total: f64,
+        y: &Matrix,
+        grad: &mut [f64],
+    ) {
+        let (n, dims) = (self.n, y.cols());
         let (g, dw, row) = (&self.g, &self.dw, &self.row);
         let stiffness = |i: usize, j: usize| {
             let (s, t) = match normalization {
@@ -314,6 +344,5 @@ impl Objective {
                 }
             }
         });
-        cost
     }
 }

@@ -219,33 +219,71 @@ fn build_cell<const D: usize>(
     cell: Cell<D>,
     parallel_cell: usize,
 ) {
-    let Cell { center, half, depth, start } = cell;
     let len = order.len();
-    let count = len as f64;
-    nodes[id] =
-        Node { width: 2.0 * half, count, start: start as u32, end: (start + len) as u32, ..Node::default() };
-    if len <= LEAF_SIZE || depth >= MAX_DEPTH {
-        // Moments straight from the points.
-        let mut com = [0.0; 3];
-        for &i in order.iter() {
-            for k in 0..D {
-                com[k] += pts[i as usize][k] / count;
-            }
-        }
-        let mut second = [[0.0; 3]; 3];
-        for &i in order.iter() {
-            let p = pts[i as usize];
-            for k in 0..D {
-                for l in 0..D {
-                    second[k][l] += (p[k] - com[k]) * (p[l] - com[l]);
-                }
-            }
-        }
-        nodes[id].com = com;
-        nodes[id].second = second;
+    nodes[id] = Node {
+        width: 2.0 * cell.half,
+        count: len as f64,
+        start: cell.start as u32,
+        end: (cell.start + len) as u32,
+        ..Node::default()
+    };
+    if len <= LEAF_SIZE || cell.depth >= MAX_DEPTH {
+        (nodes[id].com, nodes[id].second) = leaf_moments(pts, order);
         return;
     }
-    // Stable counting sort of the cell's points into its 2^D orthants.
+    let bounds = sort_into_orthants(pts, order, scratch, &cell.center);
+    let first = nodes.len();
+    let mut children = [0usize; 8];
+    let mut n_children = 0;
+    for c in 0..1 << D {
+        if bounds[c + 1] > bounds[c] {
+            children[n_children] = c;
+            n_children += 1;
+        }
+    }
+    let children = &children[..n_children];
+    nodes[id].first_child = first as u32;
+    nodes[id].n_children = n_children as u32;
+    nodes.resize(first + n_children, Node::default());
+    let build = Children { pts, cell, bounds, first, parallel_cell };
+    if len >= parallel_cell {
+        build.in_parallel(nodes, children, order, scratch);
+    } else {
+        build.in_turn(nodes, children, order, scratch);
+    }
+    (nodes[id].com, nodes[id].second) =
+        moments_of_children::<D>(&nodes[first..first + n_children], len as f64);
+}
+
+/// The centre of mass and second moments of the points `order`, straight from the points.
+fn leaf_moments<const D: usize>(pts: &[[f64; D]], order: &[u32]) -> ([f64; 3], [[f64; 3]; 3]) {
+    let count = order.len() as f64;
+    let mut com = [0.0; 3];
+    for &i in order {
+        for k in 0..D {
+            com[k] += pts[i as usize][k] / count;
+        }
+    }
+    let mut second = [[0.0; 3]; 3];
+    for &i in order {
+        let p = pts[i as usize];
+        for k in 0..D {
+            for l in 0..D {
+                second[k][l] += (p[k] - com[k]) * (p[l] - com[l]);
+            }
+        }
+    }
+    (com, second)
+}
+
+/// Sorts the points `order` (stably, by counting, through `scratch`) into the `2^D` orthants
+/// around `center`; orthant `c` is `order[bounds[c]..bounds[c + 1]]`.
+fn sort_into_orthants<const D: usize>(
+    pts: &[[f64; D]],
+    order: &mut [u32],
+    scratch: &mut [u32],
+    center: &[f64; D],
+) -> [usize; 9] {
     let orthant = |p: &[f64; D]| (0..D).fold(0usize, |code, k| code | (((p[k] >= center[k]) as usize) << k));
     let mut bounds = [0usize; 9];
     for &i in order.iter() {
@@ -261,66 +299,11 @@ fn build_cell<const D: usize>(
         next[c] += 1;
     }
     order.copy_from_slice(scratch);
-    let first = nodes.len();
-    let mut children = [0usize; 8];
-    let mut n_children = 0;
-    for c in 0..1 << D {
-        if bounds[c + 1] > bounds[c] {
-            children[n_children] = c;
-            n_children += 1;
-        }
-    }
-    nodes[id].first_child = first as u32;
-    nodes[id].n_children = n_children as u32;
-    nodes.resize(first + n_children, Node::default());
-    if len >= parallel_cell {
-        // Each child's subtree in its own vector (its root first), then appended.
-        let mut parts = Vec::with_capacity(n_children);
-        let (mut rest_o, mut rest_s) = (order, scratch);
-        for &c in &children[..n_children] {
-            let size = bounds[c + 1] - bounds[c];
-            let (o, ro) = std::mem::take(&mut rest_o).split_at_mut(size);
-            let (s, rs) = std::mem::take(&mut rest_s).split_at_mut(size);
-            (rest_o, rest_s) = (ro, rs);
-            parts.push((c, o, s, Vec::new()));
-        }
-        parts.par_iter_mut().for_each(|(c, o, s, sub)| {
-            sub.push(Node::default());
-            build_cell::<D>(pts, sub, 0, o, s, cell.child(*c, bounds[*c]), parallel_cell);
-        });
-        for (slot, (_, _, _, sub)) in parts.into_iter().enumerate() {
-            // Local index i > 0 lands at base + i - 1; the local root at first + slot.
-            let base = nodes.len() as u32;
-            let shift = |node: &mut Node| {
-                if node.n_children > 0 {
-                    node.first_child = base + node.first_child - 1;
-                }
-            };
-            let mut root = sub[0];
-            shift(&mut root);
-            nodes[first + slot] = root;
-            nodes.extend(sub[1..].iter().map(|&node| {
-                let mut node = node;
-                shift(&mut node);
-                node
-            }));
-        }
-    } else {
-        for (slot, &c) in children[..n_children].iter().enumerate() {
-            let range = bounds[c]..bounds[c + 1];
-            build_cell::<D>(
-                pts,
-                nodes,
-                first + slot,
-                &mut order[range.clone()],
-                &mut scratch[range.clone()],
-                cell.child(c, range.start),
-                parallel_cell,
-            );
-        }
-    }
-    // Moments from the children (parallel-axis theorem): exact, and O(1) per child.
-    let kids = &nodes[first..first + n_children];
+    bounds
+}
+
+/// A cell's moments from its children's (parallel-axis theorem): exact, and O(1) per child.
+fn moments_of_children<const D: usize>(kids: &[Node], count: f64) -> ([f64; 3], [[f64; 3]; 3]) {
     let mut com = [0.0; 3];
     for kid in kids {
         for k in 0..D {
@@ -335,8 +318,71 @@ fn build_cell<const D: usize>(
             }
         }
     }
-    nodes[id].com = com;
-    nodes[id].second = second;
+    (com, second)
+}
+
+/// The subtrees of a cell's children: orthant `c` holds `order[bounds[c]..bounds[c + 1]]`,
+/// and the children's nodes start at `nodes[first]`.
+struct Children<'a, const D: usize> {
+    pts: &'a [[f64; D]],
+    cell: Cell<D>,
+    bounds: [usize; 9],
+    first: usize,
+    parallel_cell: usize,
+}
+
+impl<const D: usize> Children<'_, D> {
+    /// Each child's subtree built in place, one after the other.
+    fn in_turn(&self, nodes: &mut Vec<Node>, children: &[usize], order: &mut [u32], scratch: &mut [u32]) {
+        for (slot, &c) in children.iter().enumerate() {
+            let range = self.bounds[c]..self.bounds[c + 1];
+            build_cell::<D>(
+                self.pts,
+                nodes,
+                self.first + slot,
+                &mut order[range.clone()],
+                &mut scratch[range.clone()],
+                self.cell.child(c, range.start),
+                self.parallel_cell,
+            );
+        }
+    }
+
+    /// Each child's subtree in its own vector (its root first), built in parallel, then
+    /// appended with its indices shifted.
+    fn in_parallel(&self, nodes: &mut Vec<Node>, children: &[usize], order: &mut [u32], scratch: &mut [u32]) {
+        let mut parts = Vec::with_capacity(children.len());
+        let (mut rest_o, mut rest_s) = (order, scratch);
+        for &c in children {
+            let size = self.bounds[c + 1] - self.bounds[c];
+            let (o, ro) = std::mem::take(&mut rest_o).split_at_mut(size);
+            let (s, rs) = std::mem::take(&mut rest_s).split_at_mut(size);
+            (rest_o, rest_s) = (ro, rs);
+            parts.push((c, o, s, Vec::new()));
+        }
+        parts.par_iter_mut().for_each(|(c, o, s, sub)| {
+            sub.push(Node::default());
+            let child = self.cell.child(*c, self.bounds[*c]);
+            build_cell::<D>(self.pts, sub, 0, o, s, child, self.parallel_cell);
+        });
+        for (slot, (_, _, _, sub)) in parts.into_iter().enumerate() {
+            // Local index i > 0 lands at base + i - 1; the local root at first + slot.
+            let base = nodes.len() as u32;
+            let shift = |node: &mut Node| {
+                if node.n_children > 0 {
+                    node.first_child = base + node.first_child - 1;
+                }
+            };
+            let mut root = sub[0];
+            shift(&mut root);
+            nodes[self.first + slot] = root;
+            nodes.extend(sub[1..].iter().map(|&node| {
+                let mut node = node;
+                shift(&mut node);
+                node
+            }));
+        }
+    }
 }
 
 /// The tree of one evaluation: its cells, the points in tree order, and `theta^2`.
