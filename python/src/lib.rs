@@ -188,7 +188,8 @@ impl Data {
 /// `(n, indptr, indices, data)` of a scipy CSR matrix.
 type CsrParts = (usize, Vec<i64>, Vec<i64>, Vec<f64>);
 
-/// A CSR matrix from scipy's arrays; explicit zeros on the diagonal are dropped.
+/// A CSR matrix from scipy's arrays, checked by the library (`CsrMatrix::from_rows`: a
+/// stored zero on the diagonal is dropped, any other diagonal value refused).
 fn csr(n: usize, indptr: Vec<i64>, indices: Vec<i64>, data: Vec<f64>) -> PyResult<CsrMatrix> {
     if indptr.len() != n + 1 || indices.len() != data.len() {
         return Err(PyValueError::new_err("affinities: inconsistent CSR arrays"));
@@ -209,14 +210,6 @@ fn csr(n: usize, indptr: Vec<i64>, indices: Vec<i64>, data: Vec<f64>) -> PyResul
                 return Err(PyValueError::new_err(format!(
                     "affinities: non-finite value {v} at row {i}, column {j}"
                 )));
-            }
-            if j as usize == i {
-                if v != 0.0 {
-                    return Err(PyValueError::new_err(format!(
-                        "affinities: diagonal entry ({i}, {i}) is {v}, not 0"
-                    )));
-                }
-                continue;
             }
             row.push((j as u32, v));
         }

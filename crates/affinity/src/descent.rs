@@ -29,15 +29,13 @@ const MAX_ROUNDS: usize = NEW as usize - 1;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct NnDescentParams {
     /// Random-projection trees of the starting forest; default `min(32, 5 + round(n^0.25))`
-    /// (PyNNDescent's rule, capped). On the 1,000,000 x 50 mixture (k = 90, 2 cores) 16 trees
-    /// reached recall 0.970 in 244 s, 24 trees 0.972 in 231 s and 32 trees 0.973 in 229 s: a
-    /// better start saves a round.
+    /// (PyNNDescent's rule, capped; more trees give a better start, which saves rounds: the
+    /// benchmark page has the measurements).
     pub trees: Option<usize>,
     /// Most points in a tree leaf; default `max(10, k + 1)`.
     pub leaf_size: Option<usize>,
-    /// Candidates sampled per point and round for the local join; default `min(60, k)`. On
-    /// 300,000 x 50 mixture points (k = 90, 12 trees) 60 candidates reached recall 0.991 in 98 s and 40
-    /// reached 0.976 in 89 s.
+    /// Candidates sampled per point and round for the local join; default `min(60, k)`
+    /// (measured against 40 on the benchmark page).
     pub max_candidates: Option<usize>,
     /// Most local-join rounds (at most 127); default `max(5, round(log2 n))`.
     pub max_rounds: Option<usize>,

@@ -10,8 +10,8 @@ use crate::Metric;
 /// Settings of [`Hnsw`]; `None` fields are derived from `k`.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct HnswParams {
-    /// Links per node and layer (`M`); default 32, at most 256. On a 70,000 x 50 Gaussian
-    /// mixture (k = 90) M = 16 reached recall 0.955 and M = 32 0.998.
+    /// Links per node and layer (`M`); default 32, at most 256 (16 loses recall at the
+    /// perplexity's k = 90: the benchmark page has the probe).
     pub m: Option<usize>,
     /// Candidate list size while building; default `max(200, 2k)`.
     pub ef_construction: Option<usize>,

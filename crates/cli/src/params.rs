@@ -131,9 +131,13 @@ pub struct Params {
     /// Perplexities of --affinity multiscale, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "10,30")]
     pub perplexities: Vec<f64>,
-    /// Total iterations.
+    /// Total iterations (with --min-kl-change, the most).
     #[arg(long, default_value_t = 1000)]
     pub iterations: usize,
+    /// Stop once the KL divergence changes by less than this fraction over 50 iterations
+    /// after early exaggeration (0: run every iteration).
+    #[arg(long, default_value_t = 0.0)]
+    pub min_kl_change: f64,
     /// Learning rate, a number or `auto` (max(N / early exaggeration, 50)).
     #[arg(long, default_value = "auto", value_parser = parse_learning_rate)]
     pub learning_rate: LearningRate,
@@ -211,6 +215,7 @@ impl Params {
             .seed(self.seed)
             .perplexity(self.perplexity)
             .iterations(self.iterations)
+            .min_kl_change(self.min_kl_change)
             .learning_rate(self.learning_rate)
             .exaggeration_iterations(self.exaggeration_iterations)
             .dof(self.dof)

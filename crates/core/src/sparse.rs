@@ -65,14 +65,22 @@ impl CsrMatrix {
     }
 
     /// Assembles from per-row `(column, value)` lists, sorting each row and summing duplicates
-    /// (in `f64`, rounded once to `f32`).
+    /// (in `f64`, rounded once to `f32`). A stored zero on the diagonal (scipy keeps explicit
+    /// zeros) is the same matrix and is dropped; any other diagonal value is an error.
     pub fn from_rows(rows: Vec<Vec<(u32, f64)>>) -> Result<Self> {
         let n = rows.len();
         let mut indptr = Vec::with_capacity(n + 1);
         indptr.push(0);
         let mut indices = Vec::new();
         let mut values = Vec::new();
-        for mut row in rows {
+        for (i, mut row) in rows.into_iter().enumerate() {
+            if let Some(&(_, v)) = row.iter().find(|&&(j, v)| j as usize == i && v != 0.0) {
+                return Err(Error::InvalidGraph {
+                    what: "sparse affinity matrix",
+                    reason: format!("diagonal entry ({i}, {i}) is {v}, not 0"),
+                });
+            }
+            row.retain(|&(j, _)| j as usize != i);
             row.sort_by_key(|&(j, _)| j);
             let mut t = 0;
             while t < row.len() {
@@ -496,6 +504,12 @@ mod tests {
     #[test]
     fn rejects_diagonal_and_unsorted() {
         assert!(CsrMatrix::new(2, vec![0, 1, 1], vec![0], vec![1.0]).is_err());
+        // From rows, a stored zero on the diagonal is dropped and any other value refused.
+        let rows = |d: f64| vec![vec![(0, d), (1, 0.5)], vec![(0, 0.5)]];
+        let without = CsrMatrix::from_rows(vec![vec![(1, 0.5)], vec![(0, 0.5)]]).unwrap();
+        assert_eq!(CsrMatrix::from_rows(rows(0.0)).unwrap(), without);
+        let err = CsrMatrix::from_rows(rows(0.25)).unwrap_err().to_string();
+        assert!(err.contains("diagonal entry (0, 0) is 0.25, not 0"), "{err}");
         assert!(CsrMatrix::new(3, vec![0, 2, 2, 2], vec![2, 1], vec![1.0, 1.0]).is_err());
         assert!(CsrMatrix::new(2, vec![0, 1, 1], vec![1], vec![f32::NAN]).is_err());
     }

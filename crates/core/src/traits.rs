@@ -182,6 +182,9 @@ pub enum Stop {
     Completed,
     /// The gradient norm fell below the schedule's tolerance.
     GradientTolerance,
+    /// The KL divergence changed by less than the schedule's relative tolerance over its last
+    /// reporting interval.
+    KlTolerance,
     /// The observer returned `ControlFlow::Break`.
     Callback,
 }
@@ -192,6 +195,7 @@ impl Stop {
         match self {
             Self::Completed => "completed",
             Self::GradientTolerance => "gradient-tolerance",
+            Self::KlTolerance => "kl-tolerance",
             Self::Callback => "callback",
         }
     }

@@ -101,6 +101,11 @@ pub struct Schedule {
     pub kl_every: usize,
     /// Stop after exaggeration once the gradient norm falls below this (0: never).
     pub min_gradient_norm: f64,
+    /// Stop after exaggeration once the KL divergence changes by less than this fraction
+    /// over one reporting interval: `|C(t - kl_every) - C(t)| / C(t) < min_kl_change`, both
+    /// reports after exaggeration (0: never; needs `kl_every > 0`). The KL of each report
+    /// comes from the gradient's own pass.
+    pub min_kl_change: f64,
     /// Longest gradient `dC/dy_i` of one point; longer ones are scaled to this length
     /// (openTSNE's `max_grad_norm`; `None`: no limit).
     pub max_point_gradient: Option<f64>,
@@ -124,6 +129,7 @@ impl Default for Schedule {
             min_gain: 0.01,
             kl_every: 50,
             min_gradient_norm: 0.0,
+            min_kl_change: 0.0,
             max_point_gradient: None,
             max_point_step: None,
             per_iteration: None,
@@ -132,6 +138,29 @@ impl Default for Schedule {
 }
 
 impl Schedule {
+    /// Why the run ends after iteration `it` (0-based) by its tolerances, if it does: a
+    /// gradient norm below `min_gradient_norm`, or a KL that changed by less than
+    /// `min_kl_change` between its last two reports, both after exaggeration.
+    fn settled(&self, it: usize, gradient_norm: f64, kl_history: &[(usize, f64)]) -> Option<Stop> {
+        if self.per_iteration.is_some() || it < self.exaggeration_iterations {
+            return None;
+        }
+        if gradient_norm < self.min_gradient_norm {
+            return Some(Stop::GradientTolerance);
+        }
+        match kl_history {
+            [.., (before, previous), (now, kl)]
+                if self.min_kl_change > 0.0
+                    && *now == it + 1
+                    && *before > self.exaggeration_iterations
+                    && (previous - kl).abs() < self.min_kl_change * kl =>
+            {
+                Some(Stop::KlTolerance)
+            }
+            _ => None,
+        }
+    }
+
     /// `iterations` with constant `exaggeration` and `momentum` (openTSNE's `optimize`); the
     /// `auto` learning rate is then `max(n / exaggeration, 50)`.
     pub fn constant(iterations: usize, exaggeration: f64, momentum: f64) -> Self {
@@ -218,6 +247,15 @@ impl Schedule {
                 "min_gradient_norm",
                 format!("must be finite and non-negative, got {}", self.min_gradient_norm),
             );
+        }
+        if !(self.min_kl_change.is_finite() && self.min_kl_change >= 0.0) {
+            return bad(
+                "min_kl_change",
+                format!("must be finite and non-negative, got {}", self.min_kl_change),
+            );
+        }
+        if self.min_kl_change > 0.0 && self.kl_every == 0 {
+            return bad("min_kl_change", "needs the KL reported during the run (`kl_every` > 0)".into());
         }
         Ok(())
     }
@@ -431,11 +469,8 @@ impl GradientDescent {
                 stop = Stop::Callback;
                 break;
             }
-            if s.per_iteration.is_none()
-                && it >= s.exaggeration_iterations
-                && gradient_norm < s.min_gradient_norm
-            {
-                stop = Stop::GradientTolerance;
+            if let Some(reason) = s.settled(it, gradient_norm, &kl_history) {
+                stop = reason;
                 break;
             }
         }
@@ -691,6 +726,44 @@ mod tests {
             .minimize(&mut y, &mut source, &mut state, None, &mut |_| go())
             .unwrap();
         assert_eq!((report.iterations, report.stop), (1, Stop::GradientTolerance));
+    }
+
+    /// The KL rule stops at the first report whose change from the one before, both after
+    /// exaggeration, is below the tolerance; never at an earlier pair; and a tolerance that any
+    /// change meets stops at the second report after exaggeration.
+    #[test]
+    fn the_kl_tolerance_stops_at_the_first_settled_report() {
+        let (p, y0) = small_problem();
+        let mut exact = Exact::new();
+        let mut source = KlGradient::new(&p, StudentT::CAUCHY, &mut exact, 2).unwrap();
+        let schedule = |tolerance| Schedule {
+            iterations: 400,
+            exaggeration_iterations: 20,
+            kl_every: 10,
+            min_kl_change: tolerance,
+            ..Schedule::default()
+        };
+        let run = |source: &mut KlGradient<'_>, tolerance| {
+            let (mut y, mut state) = (y0.clone(), State::new(y0.as_slice().len()));
+            let gd = GradientDescent::new(schedule(tolerance)).unwrap();
+            gd.minimize(&mut y, source, &mut state, None, &mut |_| go()).unwrap()
+        };
+        let full = run(&mut source, 0.0);
+        assert_eq!((full.iterations, full.stop), (400, Stop::Completed));
+        let loose = run(&mut source, 1e9);
+        assert_eq!((loose.iterations, loose.stop), (40, Stop::KlTolerance));
+        let change = |w: &[(usize, f64)]| (w[0].1 - w[1].1).abs() / w[1].1;
+        let after: Vec<(usize, f64)> = full.kl_history.iter().copied().filter(|&(i, _)| i > 20).collect();
+        let changes: Vec<f64> = after.windows(2).map(change).collect();
+        // A tolerance that some report meets: between the smallest change and the median.
+        let mut sorted = changes.clone();
+        sorted.sort_by(f64::total_cmp);
+        let tolerance = 0.5 * (sorted[0] + sorted[sorted.len() / 2]);
+        let first = changes.iter().position(|&c| c < tolerance).unwrap();
+        let settled = run(&mut source, tolerance);
+        assert_eq!(settled.stop, Stop::KlTolerance);
+        assert_eq!(settled.iterations, after[first + 1].0, "{after:?}");
+        assert!(GradientDescent::new(Schedule { kl_every: 0, ..schedule(1e-3) }).is_err());
     }
 
     #[test]

@@ -113,6 +113,13 @@ impl TSneBuilder {
         self.schedule.kl_every = every;
         self
     }
+    /// Stop once the KL divergence changes by less than `fraction` over one reporting
+    /// interval after exaggeration (`Schedule::min_kl_change`; default 0, never): the
+    /// iterations are then a cap.
+    pub fn min_kl_change(mut self, fraction: f64) -> Self {
+        self.schedule.min_kl_change = fraction;
+        self
+    }
     /// The whole optimisation schedule at once (e.g. [`Schedule::per_iteration`]).
     pub fn schedule(mut self, schedule: Schedule) -> Self {
         self.schedule = schedule;
@@ -320,15 +327,7 @@ impl TSneBuilder {
             Some(a) => a,
             None => Arc::new(Perplexity::new(self.perplexity)?),
         };
-        let pool = match self.threads {
-            Some(t) => Some(
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(t)
-                    .build()
-                    .map_err(|e| Error::InvalidParameter { name: "threads", reason: e.to_string() })?,
-            ),
-            None => None,
-        };
+        let pool = crate::pool::build(self.threads)?;
         Ok(TSne {
             dims: self.dims,
             kernel,
@@ -389,9 +388,6 @@ impl TSne {
 
     /// Runs `f` in this configuration's thread pool (rayon's global pool without one).
     pub(crate) fn in_pool<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
-        match &self.pool {
-            Some(pool) => pool.install(f),
-            None => f(),
-        }
+        crate::pool::install(self.pool.as_ref(), f)
     }
 }

@@ -16,6 +16,7 @@ use tsne_optim::{GradientDescent, KlGradient, LearningRate, Schedule, State};
 use crate::config::TSne;
 use crate::memory::Budget;
 use crate::methods::{NeighborMethod, RepulsionMethod};
+use crate::pool::with_threads;
 use crate::summary::Summary;
 use crate::transform::{Placement, PlacementRepulsion, PlacementStart, PointAffinities, Transform};
 
@@ -365,7 +366,7 @@ impl Embedding {
         if self.summary.iterations > 0 && schedule.learning_rate(self.n()) != self.summary.learning_rate {
             self.state.gains.fill(1.0);
         }
-        in_pool(threads, || self.run(&schedule, &mut callback))?
+        with_threads(threads, || self.run(&schedule, &mut callback))?
     }
 
     /// `schedule` in the convention of the runs that made this model: an `Auto` learning rate
@@ -429,14 +430,14 @@ impl Embedding {
     /// (Barnes-Hut tree). Each point is placed independently of the others, so one at a time
     /// equals all at once, bit for bit; deterministic for any thread count.
     pub fn transform_with(&self, new_points: &Matrix, settings: &Transform) -> Result<Matrix> {
-        in_pool(self.threads, || self.place(new_points, settings))?
+        with_threads(self.threads, || self.place(new_points, settings))?
     }
 
     /// New points with their affinities to the reference, at their starting positions
     /// (openTSNE's `prepare_partial`); [`PartialEmbedding::optimize`] moves them against this
     /// model's fixed positions.
     pub fn prepare_partial(&self, new_points: &Matrix, settings: &Transform) -> Result<PartialEmbedding> {
-        in_pool(self.threads, || self.prepare(new_points, settings))?
+        with_threads(self.threads, || self.prepare(new_points, settings))?
     }
 
     /// Prepares and optimises new points in the current pool.
@@ -482,7 +483,7 @@ impl Embedding {
         distances: &Matrix,
         settings: &Transform,
     ) -> Result<PartialEmbedding> {
-        in_pool(self.threads, || {
+        with_threads(self.threads, || {
             settings.check()?;
             let affinities = PointAffinities::from_distances(distances, self.n(), settings)?;
             self.partial(affinities, settings)
@@ -548,7 +549,7 @@ impl Embedding {
     /// pins are restored afterwards.
     pub fn add(&mut self, new_points: &Matrix, schedule: &Schedule) -> Result<OptimizeReport> {
         let threads = self.threads;
-        in_pool(threads, || self.grow(new_points, schedule))?
+        with_threads(threads, || self.grow(new_points, schedule))?
     }
 
     fn grow(&mut self, new_points: &Matrix, schedule: &Schedule) -> Result<OptimizeReport> {
@@ -682,7 +683,7 @@ impl PartialEmbedding {
         schedule: &Schedule,
         mut callback: impl FnMut(&Progress<'_>) -> ControlFlow<()> + Send,
     ) -> Result<OptimizeReport> {
-        in_pool(model.threads, || self.run(model, schedule, &mut callback))?
+        with_threads(model.threads, || self.run(model, schedule, &mut callback))?
     }
 
     fn run(
@@ -724,17 +725,5 @@ impl PartialEmbedding {
             None,
             callback,
         )
-    }
-}
-
-/// Runs `f` in a pool of `threads` workers (rayon's global pool for `None`).
-fn in_pool<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Send) -> Result<T> {
-    match threads {
-        Some(t) => Ok(rayon::ThreadPoolBuilder::new()
-            .num_threads(t)
-            .build()
-            .map_err(|e| Error::InvalidParameter { name: "threads", reason: e.to_string() })?
-            .install(f)),
-        None => Ok(f()),
     }
 }

@@ -50,6 +50,7 @@ mod model_file;
 mod names;
 mod phases;
 mod pipeline;
+mod pool;
 pub mod spelling;
 mod summary;
 mod transform;

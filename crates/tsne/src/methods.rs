@@ -132,12 +132,8 @@ fn lock(shared: &SharedRepulsion) -> std::sync::MutexGuard<'_, dyn Repulsion + '
 pub enum RepulsionMethod {
     /// [`Exact`](RepulsionMethod::Exact) below 500 points, FFT interpolation from 10,000
     /// points in 1-D and from 20,000 in 2-D, Barnes-Hut otherwise (Barnes-Hut handles up to
-    /// 3-D; above that `Auto` stays exact). The thresholds are where the faster backend changed
-    /// on 2 cores: Barnes-Hut beat exact from about 500 points; on 50-D mixtures the
-    /// 1000-iteration 2-D optimisation took 2.88 s (Barnes-Hut) and 5.02 s (FFT) at 10,000
-    /// points, 4.53 s and 6.11 s at 15,000, 6.77 s and 6.45 s at 20,000, 10.2 s and 8.66 s at
-    /// 30,000; in 1-D the FFT was twice as fast from 1,797 points up (1-D Barnes-Hut below
-    /// 10,000 points is kept as it was).
+    /// 3-D; above that `Auto` stays exact). The thresholds are where the faster backend
+    /// changed in measurements on 2 cores (the benchmark page has them).
     #[default]
     Auto,
     /// All pairs, O(n^2) per iteration; the KL divergence reported is exact.

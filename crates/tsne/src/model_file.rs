@@ -23,7 +23,7 @@
 //! Euclidean, 1 cosine, 2 Manhattan, 3 squared Euclidean, 4 Chebyshev, 5 Minkowski + `p` `f64`, 6 correlation, 7
 //! Canberra, 8 Bray-Curtis, 9 Hamming, 10 Jaccard;
 //! points `rows`, `cols` `u64` + values; projection flag, `d`, `k` `u64`, mean, axes); the
-//! summary (iterations `u64`, KL, learning rate `f64`, `k`, `dims_in` `u64`, stop `u8`,
+//! summary (iterations `u64`, KL, learning rate `f64`, `k`, `dims_in` `u64`, stop `u8` (0 completed, 1 gradient tolerance, 2 callback, 3 KL tolerance),
 //! four names as `u32` length + UTF-8, stages, KL history). Every length is checked against
 //! the bytes left before anything is allocated, and every value is validated as the
 //! in-memory types demand, so a damaged file is an error, never a panic.
@@ -362,6 +362,7 @@ fn read_summary(r: &mut Reader<'_>, n: usize, dims: usize, nnz: usize) -> Parsed
         0 => Stop::Completed,
         1 => Stop::GradientTolerance,
         2 => Stop::Callback,
+        3 => Stop::KlTolerance,
         t => return Err(Fault::Corrupt(format!("unknown stop tag {t}"))),
     };
     let mut names = Vec::with_capacity(4);
@@ -491,6 +492,7 @@ impl Writer {
         self.u8(match s.stop {
             Stop::Completed => 0,
             Stop::GradientTolerance => 1,
+            Stop::KlTolerance => 3,
             Stop::Callback => 2,
         });
         for name in [&s.neighbors, &s.affinity, &s.repulsion, &s.init] {

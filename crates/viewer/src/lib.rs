@@ -23,6 +23,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod colours;
 mod decode;
 mod encode;
 mod error;

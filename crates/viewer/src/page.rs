@@ -1,5 +1,7 @@
 //! The page: `assets/viewer.html` with the style, the script and the data put in.
 
+use crate::colours::{json, CATEGORICAL, VIRIDIS};
+
 /// The page's template; `{{NAME}}` marks where a part goes.
 static TEMPLATE: &str = include_str!("../assets/viewer.html");
 /// The page's style.
@@ -13,7 +15,9 @@ pub(crate) const DATA_OPEN: &str = r#"<script type="application/octet-stream" id
 /// The page of `title` with the base64 `data`.
 pub(crate) fn render(title: &str, data: &str) -> String {
     let data = format!("{DATA_OPEN}{data}</script>");
-    fill(TEMPLATE, &[("TITLE", &escape(title)), ("CSS", CSS), ("JS", JS), ("DATA", &data)])
+    let colours = [("PALETTE", json(&CATEGORICAL)), ("VIRIDIS", json(&VIRIDIS))];
+    let js = fill(JS, &colours.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>());
+    fill(TEMPLATE, &[("TITLE", &escape(title)), ("CSS", CSS), ("JS", &js), ("DATA", &data)])
 }
 
 /// `template` with each `{{KEY}}` replaced by its value, in one pass: a value is never read
@@ -74,6 +78,14 @@ mod tests {
             assert!(TEMPLATE.matches(&format!("{{{{{key}}}}}")).count() >= 1, "{key}");
         }
         assert_eq!(TEMPLATE.matches("{{JS}}").count(), 1);
+        // The script's colours are the plots': each marker once, filled in.
+        for key in ["{{PALETTE}}", "{{VIRIDIS}}"] {
+            assert_eq!(JS.matches(key).count(), 1, "{key}");
+        }
+        let page = render("t", "");
+        assert!(page.contains(&format!("JSON.parse('{}')", json(&CATEGORICAL))));
+        assert!(page.contains(&format!("JSON.parse('{}')", json(&VIRIDIS))));
+        assert!(!page.contains("{{PALETTE}}") && !page.contains("{{VIRIDIS}}"));
     }
 
     #[test]
