@@ -134,31 +134,37 @@ impl NeighborSearch for BruteForce {
 /// Exact neighbours under a directly computed metric, one full row of distances per query.
 fn direct(points: &Matrix, k: usize, metric: Metric) -> Result<KnnGraph> {
     let n = points.rows();
-    let mut indices = vec![0u32; n * k];
-    let mut distances = vec![0.0; n * k];
-    indices.par_chunks_mut(k).zip(distances.par_chunks_mut(k)).enumerate().for_each_init(
-        || Vec::with_capacity(n),
-        |all: &mut Vec<(f64, u32)>, (i, (idx, dist))| {
-            all.clear();
-            let xi = points.row(i);
-            all.extend((0..n).filter(|&j| j != i).map(|j| (metric.distance(xi, points.row(j)), j as u32)));
-            nearest(all, idx, dist);
-        },
-    );
+    let (indices, distances) = nearest_rows(n, k, |i, all| {
+        let xi = points.row(i);
+        all.extend((0..n).filter(|&j| j != i).map(|j| (metric.distance(xi, points.row(j)), j as u32)));
+    });
     KnnGraph::new(n, k, indices, distances)
 }
 
 /// Exact neighbours of queries among reference points under a directly computed metric.
 fn direct_queries(reference: &Matrix, queries: &Matrix, k: usize, metric: Metric) -> (Vec<u32>, Vec<f64>) {
-    let (n, m) = (reference.rows(), queries.rows());
+    nearest_rows(queries.rows(), k, |i, all| {
+        let x = queries.row(i);
+        all.extend((0..reference.rows()).map(|j| (metric.distance(x, reference.row(j)), j as u32)));
+    })
+}
+
+/// The `k` nearest candidates of each of `m` rows (row-major indices and distances, sorted
+/// by distance then index): `candidates(i, all)` adds row `i`'s, at least `k`, to the empty
+/// `all`. Rows run in parallel, each written by one task, so the result is the same for any
+/// thread count.
+pub fn nearest_rows(
+    m: usize,
+    k: usize,
+    candidates: impl Fn(usize, &mut Vec<(f64, u32)>) + Sync,
+) -> (Vec<u32>, Vec<f64>) {
     let mut indices = vec![0u32; m * k];
     let mut distances = vec![0.0; m * k];
-    indices.par_chunks_mut(k).zip(distances.par_chunks_mut(k)).enumerate().for_each_init(
-        || Vec::with_capacity(n),
+    indices.par_chunks_mut(k.max(1)).zip(distances.par_chunks_mut(k.max(1))).enumerate().for_each_init(
+        Vec::new,
         |all: &mut Vec<(f64, u32)>, (i, (idx, dist))| {
             all.clear();
-            let x = queries.row(i);
-            all.extend((0..n).map(|j| (metric.distance(x, reference.row(j)), j as u32)));
+            candidates(i, all);
             nearest(all, idx, dist);
         },
     );

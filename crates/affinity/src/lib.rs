@@ -30,7 +30,7 @@ mod precomputed;
 mod sparse;
 
 pub use descent::{NnDescent, NnDescentParams};
-pub use exact::{nearest, BruteForce, ReferenceNeighbors};
+pub use exact::{nearest, nearest_rows, BruteForce, ReferenceNeighbors};
 pub use hnsw::{Hnsw, HnswParams};
 pub use metric::Metric;
 pub use other::{FixedSigma, Multiscale, MultiscaleMixture, Uniform};

@@ -57,18 +57,11 @@ impl NeighborSearch for PrecomputedDistances {
         Self::validate(distances)?;
         let n = distances.rows();
         tsne_core::check_neighbor_count(k, n)?;
-        let mut indices = vec![0u32; n * k];
-        let mut dist = vec![0.0; n * k];
-        indices.par_chunks_mut(k).zip(dist.par_chunks_mut(k)).enumerate().for_each_init(
-            || Vec::with_capacity(n),
-            |all: &mut Vec<(f64, u32)>, (i, (idx, out))| {
-                all.clear();
-                all.extend(
-                    distances.row(i).iter().enumerate().filter(|&(j, _)| j != i).map(|(j, &d)| (d, j as u32)),
-                );
-                crate::nearest(all, idx, out);
-            },
-        );
+        let (indices, dist) = crate::nearest_rows(n, k, |i, all| {
+            all.extend(
+                distances.row(i).iter().enumerate().filter(|&(j, _)| j != i).map(|(j, &d)| (d, j as u32)),
+            );
+        });
         KnnGraph::new(n, k, indices, dist)
     }
 

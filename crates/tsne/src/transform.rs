@@ -2,7 +2,7 @@
 //! Zupan 2019): the objective, and the settings of [`Embedding::transform`](crate::Embedding::transform).
 
 use rayon::prelude::*;
-use tsne_affinity::{calibrate_row, nearest, BruteForce, Metric};
+use tsne_affinity::{calibrate_row, nearest_rows, BruteForce, Metric};
 use tsne_core::{Error, Matrix, Result, StudentT};
 use tsne_optim::{GradientSource, LearningRate, Schedule, State};
 use tsne_repulsion::{BarnesHut, FftInterpolation, FftParams, ReferenceGrid, ReferenceTree};
@@ -347,16 +347,9 @@ impl PointAffinities {
             });
         }
         let (m, k) = (distances.rows(), settings.neighbors(n)?);
-        let mut neighbors = vec![0u32; m * k];
-        let mut nearest_distances = vec![0.0; m * k];
-        neighbors.par_chunks_mut(k).zip(nearest_distances.par_chunks_mut(k)).enumerate().for_each_init(
-            || Vec::with_capacity(n),
-            |all: &mut Vec<(f64, u32)>, (i, (idx, dist))| {
-                all.clear();
-                all.extend(distances.row(i).iter().enumerate().map(|(j, &d)| (d, j as u32)));
-                nearest(all, idx, dist);
-            },
-        );
+        let (neighbors, nearest_distances) = nearest_rows(m, k, |i, all| {
+            all.extend(distances.row(i).iter().enumerate().map(|(j, &d)| (d, j as u32)));
+        });
         Ok(Self::calibrated(k, neighbors, &nearest_distances, settings.perplexity))
     }
 
