@@ -198,7 +198,10 @@ impl<O: SlotOrder, S: Copy + Default + Send> BoundedHeaps<O, S> {
         let empty = order.packed(0, O::EMPTY);
         self.order = order;
         self.slots.par_iter_mut().for_each(|e| *e.get_mut() = O::EMPTY);
-        self.stamps.par_iter_mut().for_each(|s| *s.get_mut() = S::default());
+        // Zero-sized stamps (the candidates') hold nothing to reset.
+        if std::mem::size_of::<S>() > 0 {
+            self.stamps.par_iter_mut().for_each(|s| *s.get_mut() = S::default());
+        }
         self.worst.par_iter_mut().for_each(|w| *w.get_mut() = empty);
     }
 
